@@ -1,0 +1,53 @@
+# The two commands of the README: `make up` starts the whole system, `make test` runs every check.
+# Both create the virtual environment and install what they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: up test install system-deps lint typecheck layers placeholders pytest bench clean
+
+$(STAMP): pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the control plane, the dashboard and two local workers on data/agency.duckdb.
+up: install
+	$(BIN)/agency up
+
+## Debian packages the tests drive: Chromium (dashboard tests), bubblewrap (worker sandbox).
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v bwrap >/dev/null; then \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium bubblewrap fonts-dejavu-core; \
+	fi
+
+lint: install
+	$(BIN)/ruff check agency dashboards tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+layers: install
+	$(BIN)/lint-imports
+
+placeholders: install
+	$(BIN)/agency lint agency dashboards
+
+pytest: install system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Everything CI runs: lint, types, import layers, the placeholder gate, then the test suite.
+test: install system-deps lint typecheck layers placeholders pytest
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""``python -m agency`` runs the CLI."""
+
+from agency.cli import main
+
+main()

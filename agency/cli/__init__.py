@@ -1,0 +1,32 @@
+"""The ``agency`` command line (typer): one sub-app per area, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from agency.models import __version__
+
+app = typer.Typer(
+    name="agency",
+    help="agency: an operations console for fleets of AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"agency {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """agency: submit work to agent workers, watch it, cancel it, audit it."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
