@@ -34,6 +34,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Role(StrEnum):
+    """Token roles, weakest first; a role includes every weaker one (worker is apart)."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+    WORKER = "worker"
+
+    def allows(self, needed: Role) -> bool:
+        if self is Role.WORKER or needed is Role.WORKER:
+            return self is needed or self is Role.ADMIN
+        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
+        return order.index(self) >= order.index(needed)
+
+
 # --- task lifecycle -----------------------------------------------------------------------
 
 
@@ -263,14 +278,17 @@ class Event(EventIn):
 
 
 class WorkerTaskRequest(_Strict):
-    """``POST /task`` body: idempotent on (task_id, attempt)."""
+    """``POST /task`` body: idempotent on (task_id, attempt).
+
+    ``${secret:NAME}`` references in the spec's env are resolved by the worker, from its own
+    keystore, only when it starts the process.
+    """
 
     task_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     attempt: int = Field(1, ge=1)
     kind: str
     spec: dict[str, Any] = Field(default_factory=dict)
     deadline: datetime | None = None
-    secrets: dict[str, str] = Field(default_factory=dict, description="Resolved secrets, injected as env.")
 
 
 class WorkerTaskState(StrEnum):
@@ -376,6 +394,45 @@ class WorkerInfo(BaseModel):
     last_heartbeat: datetime | None = None
 
 
+class OutputChunk(BaseModel):
+    """A piece of a task's stdout or stderr as stored by the control plane."""
+
+    task_id: str
+    attempt: int
+    stream: Literal["stdout", "stderr"]
+    offset: int
+    data: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class KpiSample(BaseModel):
+    """One sampled KPI snapshot, stored every ``AGENCY_KPI_SAMPLE_INTERVAL`` for charts."""
+
+    ts: datetime = Field(default_factory=utcnow)
+    tasks_per_min: float = 0.0
+    success_rate: float | None = None
+    queue_p50_ms: float | None = None
+    queue_p95_ms: float | None = None
+    run_p50_ms: float | None = None
+    run_p95_ms: float | None = None
+    active_workers: int = 0
+    queue_depth: int = 0
+    running: int = 0
+    open_breakers: int = 0
+
+
+class ApiToken(BaseModel):
+    """A bearer token's record; only the SHA-256 of the secret is stored."""
+
+    id: str
+    name: str
+    role: Role
+    token_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = "system"
+    revoked_at: datetime | None = None
+
+
 # --- chat, saved queries, alerts, waivers, runbooks ----------------------------------------
 
 
@@ -404,6 +461,17 @@ class SavedQuery(BaseModel):
     created_by: str = "system"
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SavedQueryRevision(BaseModel):
+    query_id: str
+    revision: int
+    name: str
+    sql: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    created_by: str = "system"
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class QueryRun(BaseModel):
@@ -465,18 +533,3 @@ class RunbookRun(BaseModel):
     error: str | None = None
     started_at: datetime = Field(default_factory=utcnow)
     duration_s: float | None = None
-
-
-class Role(StrEnum):
-    """Token roles, weakest first; a role includes every weaker one (worker is apart)."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-    WORKER = "worker"
-
-    def allows(self, needed: Role) -> bool:
-        if self is Role.WORKER or needed is Role.WORKER:
-            return self is needed or self is Role.ADMIN
-        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
-        return order.index(self) >= order.index(needed)
