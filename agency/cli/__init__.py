@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from agency.cli import config
 from agency.models import __version__
 
 app = typer.Typer(
@@ -25,6 +26,9 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """agency: submit work to agent workers, watch it, cancel it, audit it."""
+
+
+app.add_typer(config.app, name="settings")
 
 
 def main() -> None:
