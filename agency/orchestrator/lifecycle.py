@@ -1,0 +1,127 @@
+"""State changes of a task and their events, and the replay of a task from its events.
+
+Every change of a task goes through ``change()``: it checks the move against the lifecycle
+table, returns the new task and the ONE event that records it. The event carries a snapshot
+of the replayed fields, so ``replay_task`` over a task's events rebuilds the stored task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from agency.errors import NotFound
+from agency.models import Event, EventIn, Task, TaskState, check_transition, utcnow
+
+#: Fields every task event snapshots; replay sets them from the last event.
+REPLAYED = (
+    "state",
+    "reason",
+    "attempt",
+    "worker_id",
+    "priority",
+    "exit_code",
+    "verdict",
+    "waiting_for",
+    "not_before",
+    "dispatched_at",
+    "started_at",
+    "finished_at",
+)
+_TIMES = frozenset({"not_before", "dispatched_at", "started_at", "finished_at"})
+RESOURCE = "task"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, TaskState):
+        return value.value
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def snapshot(task: Task) -> dict[str, Any]:
+    """The replayed fields of ``task`` as JSON values."""
+    return {name: _jsonable(getattr(task, name)) for name in REPLAYED}
+
+
+def created(task: Task, actor: str) -> EventIn:
+    """The ``task.created`` event: the whole task, so replay can start from it."""
+    return EventIn(
+        actor=actor,
+        action="task.created",
+        resource_type=RESOURCE,
+        resource_id=task.id,
+        details={"from": None, "to": task.state.value, "task": task.model_dump(mode="json")},
+    )
+
+
+def change(
+    task: Task,
+    to: TaskState,
+    *,
+    actor: str,
+    reason: str | None = None,
+    action: str | None = None,
+    verdict: str | None = None,
+    extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> tuple[Task, EventIn]:
+    """Move ``task`` to ``to`` (checked) and set ``fields``; returns the new task and its event.
+
+    ``to == task.state`` is allowed only with an explicit ``action`` (reprioritize, waiting
+    for locks): a recorded decision that is not a state change. ``reason`` is replaced on
+    every change, so a task's reason always explains its current state.
+    """
+    if to != task.state or action is None:
+        check_transition(task.state, to)
+    now = utcnow()
+    update: dict[str, Any] = {"state": to, "reason": reason, "updated_at": now, **fields}
+    if verdict is not None:
+        update["verdict"] = verdict
+    if to.terminal and "finished_at" not in fields:
+        update["finished_at"] = now
+    new = task.model_copy(update=update)
+    details: dict[str, Any] = {"from": task.state.value, "to": to.value, **snapshot(new)}
+    if extra:
+        details.update(extra)
+    event = EventIn(
+        actor=actor,
+        action=action or f"task.{to.value}",
+        resource_type=RESOURCE,
+        resource_id=task.id,
+        details=details,
+        verdict=verdict,
+    )
+    return new, event
+
+
+def replay_task(events: Iterable[Event | EventIn]) -> Task:
+    """The task rebuilt from its events (in ``seq`` order when they carry one).
+
+    Raises ``NotFound`` when there is no ``task.created`` event among them.
+    """
+    ordered = sorted(
+        (e for e in events if e.resource_type == RESOURCE),
+        key=lambda e: e.seq if isinstance(e, Event) else 0,
+    )
+    task: Task | None = None
+    for event in ordered:
+        if event.action == "task.created":
+            task = Task.model_validate(event.details["task"])
+            continue
+        if task is None or event.resource_id != task.id:
+            continue
+        update = {k: event.details[k] for k in REPLAYED if k in event.details}
+        for key in _TIMES & update.keys():
+            if update[key] is not None:
+                update[key] = datetime.fromisoformat(update[key])
+        if "state" in update:
+            update["state"] = TaskState(update["state"])
+        task = task.model_copy(update=update)
+    if task is None:
+        raise NotFound("no task.created event to replay from")
+    return task
