@@ -83,6 +83,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body or WebSocket message accepted (bigger gets 413).")
     rate_limit: float = Field(200.0, gt=0, description="Requests per second allowed per token (burst of twice that); over it gets 429.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty disables CORS.")
+    auth: bool = Field(True, description="Require bearer tokens. `false` makes every caller an admin named `anonymous` and is refused beyond loopback.")
     llm_url: str | None = Field(None, description="OpenAI-compatible chat endpoint for free-text chat; unset means chat answers commands only.")
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to `AGENCY_LLM_URL`.")
 

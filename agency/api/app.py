@@ -1,0 +1,94 @@
+"""``create_app(settings)``: the control plane's FastAPI application.
+
+With ``services=None`` the lifespan opens the store, the registry and the orchestrator and
+closes them on shutdown; tests pass their own ``Services`` and keep ownership of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
+
+from agency.api import health
+from agency.api.deps import Services
+from agency.api.handlers import install_error_handlers
+from agency.api.limits import BodyLimitMiddleware
+from agency.api.services import close_services, open_services, prepare_api
+from agency.api.telemetry import ApiMetrics, MetricsMiddleware
+from agency.models import __version__
+from agency.settings import Settings
+
+PUBLIC_PATHS = frozenset({"/health"})
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The API app; ``services`` given means the caller owns (opens and closes) them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        svc = await open_services(settings) if services is None else services
+        try:
+            await prepare_api(svc)
+            app.state.services = svc
+            yield
+        finally:
+            app.state.services = None
+            if owned:
+                await close_services(svc)
+
+    app = FastAPI(
+        title="agency control plane",
+        version=__version__,
+        description="Submit, watch, cancel and audit the work of a fleet of agent workers.",
+        lifespan=lifespan,
+    )
+    app.state.services = None
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    def api_metrics() -> ApiMetrics | None:
+        svc: Services | None = app.state.services
+        return svc.api_metrics if svc is not None else None
+
+    # the last added runs first: CORS (when configured) wraps everything, metrics see every
+    # answer including the size limit's 413s, and the limit runs before a handler reads a body
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=api_metrics)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+
+    for module in ROUTERS:
+        app.include_router(module.router)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+ROUTERS = [health]
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the bearer-token security scheme on every non-public operation."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer",
+        "description": "An agency API token (`agency token create`), or `?token=` on streams.",
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation["security"] = [] if path in PUBLIC_PATHS else [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema
