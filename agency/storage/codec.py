@@ -1,0 +1,119 @@
+"""Rows in and out: Python dicts to Arrow batches for the writer, JSON columns decoded on read.
+
+The writer turns each group of rows into one Arrow table typed from the table's real
+columns, so a whole batch is one ``INSERT ... SELECT`` (DuckDB pays per statement, not per row).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pydantic import BaseModel
+
+from agency import models
+from agency.errors import StorageError
+
+# table -> the pydantic model whose fields are its columns (migration 0001)
+TABLE_MODELS: dict[str, type[BaseModel]] = {
+    "tasks": models.Task,
+    "attempts": models.Attempt,
+    "task_output": models.OutputChunk,
+    "events": models.Event,
+    "workers": models.WorkerInfo,
+    "chat_sessions": models.ChatSession,
+    "chat_messages": models.ChatMessage,
+    "saved_queries": models.SavedQuery,
+    "saved_query_revisions": models.SavedQueryRevision,
+    "query_runs": models.QueryRun,
+    "alerts": models.Alert,
+    "waivers": models.Waiver,
+    "runbook_runs": models.RunbookRun,
+    "api_tokens": models.ApiToken,
+    "kpi_samples": models.KpiSample,
+}
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
+}
+
+Columns = dict[str, list[tuple[str, str]]]
+
+
+def load_columns(conn: duckdb.DuckDBPyConnection) -> Columns:
+    """Every main-schema table's (column, type) list, in column order."""
+    rows = conn.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    out: Columns = {}
+    for table, column, dtype in rows:
+        out.setdefault(table, []).append((column, dtype))
+    return out
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cell(value: Any, dtype: str) -> Any:
+    if value is None:
+        return None
+    if dtype == "JSON":
+        return json.dumps(value, default=str, separators=(",", ":"))
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return json.dumps(value.model_dump(mode="json"), separators=(",", ":"))
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # naive times are UTC by convention
+    return value
+
+
+def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Rows as an Arrow table with ``table``'s columns (absent keys become NULL)."""
+    names = {c for c, _ in columns}
+    for row in rows:
+        unknown = set(row) - names
+        if unknown:
+            raise StorageError(f"{table} has no column(s) {sorted(unknown)}", details={"table": table})
+    arrays = []
+    for name, dtype in columns:
+        values = [_cell(r.get(name), dtype) for r in rows]
+        arrow_type = _ARROW_TYPES.get(dtype)
+        try:
+            arrays.append(pa.array(values, type=arrow_type))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            raise StorageError(f"{table}.{name}: cannot store value(s): {exc}",
+                               details={"table": table, "column": name}) from exc
+    return pa.Table.from_arrays(arrays, names=[c for c, _ in columns])
+
+
+def json_columns(description: Sequence[Sequence[Any]] | None) -> list[int]:
+    """Positions of the JSON-typed columns of a result, to decode them on read."""
+    return [i for i, d in enumerate(description or []) if str(d[1]) == "JSON"]
+
+
+def decode_rows(description: Sequence[Sequence[Any]] | None, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """DuckDB tuples to dicts keyed by column name, JSON columns parsed."""
+    names = [d[0] for d in description or []]
+    js = json_columns(description)
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in js:
+            if values[i] is not None:
+                values[i] = json.loads(values[i])
+        out.append(dict(zip(names, values, strict=True)))
+    return out
