@@ -1,0 +1,109 @@
+"""Data of the operational pages: alerts, workers, audit trail, health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from agency.client import AgencyClient
+
+ALERT_COLUMNS = ["id", "severity", "kind", "message", "resource", "created_at"]
+WORKER_COLUMNS = ["id", "health", "breaker", "slots", "labels", "last_heartbeat", "heartbeat_age_s", "recent_failures", "kinds", "url", "version"]
+AUDIT_COLUMNS = ["seq", "ts", "actor", "action", "resource_type", "resource_id", "verdict", "details"]
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, pd.DataFrame):
+        return list(value.to_dict("records"))
+    items = getattr(value, "items", value)
+    return [i.model_dump(mode="json") if hasattr(i, "model_dump") else dict(i) for i in items]
+
+
+def open_alerts(client: AgencyClient) -> pd.DataFrame:
+    rows = [
+        {**a, "resource": f"{a.get('resource_type', '')}/{a.get('resource_id', '')}".strip("/"), "created_at": str(a.get("created_at", ""))[:19].replace("T", " ")}
+        for a in _records(client.alerts(state="open"))
+    ]
+    return pd.DataFrame(rows, columns=ALERT_COLUMNS) if rows else pd.DataFrame(columns=ALERT_COLUMNS)
+
+
+def alert_action(client: AgencyClient, alert_id: str, action: str) -> None:
+    if action == "acknowledge":
+        client.acknowledge_alert(alert_id)
+    elif action == "dismiss":
+        client.dismiss_alert(alert_id)
+    else:
+        raise ValueError(f"unknown alert action {action!r}")
+
+
+def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
+    """Every worker with its slots as ``running/capacity`` and its heartbeat age."""
+    now = now or datetime.now(UTC)
+    rows = []
+    for w in _records(client.workers()):
+        beat = pd.to_datetime(w.get("last_heartbeat"), utc=True) if w.get("last_heartbeat") else None
+        rows.append({
+            **w,
+            "slots": f"{w.get('running', 0)}/{w.get('capacity', 0)}",
+            "labels": ", ".join(f"{k}={v}" for k, v in sorted((w.get("labels") or {}).items())),
+            "kinds": ", ".join(w.get("kinds") or []),
+            "last_heartbeat": beat.strftime("%H:%M:%S") if beat is not None else "never",
+            "heartbeat_age_s": round((now - beat.to_pydatetime()).total_seconds(), 1) if beat is not None else None,
+        })
+    return pd.DataFrame(rows, columns=WORKER_COLUMNS) if rows else pd.DataFrame(columns=WORKER_COLUMNS)
+
+
+def drain_worker(client: AgencyClient, worker_id: str) -> None:
+    client.drain_worker(worker_id, reason="drained from the dashboard")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str = ""
+    actor: str = ""
+    resource: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 200
+
+
+def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
+    """The newest matching events; ``resource`` is ``type`` or ``type/id``."""
+    args: dict[str, Any] = {"limit": flt.limit}
+    if flt.action.strip():
+        args["action"] = flt.action.strip()
+    if flt.actor.strip():
+        args["actor"] = flt.actor.strip()
+    if flt.resource.strip():
+        rtype, _, rid = flt.resource.strip().partition("/")
+        args["resource_type"] = rtype
+        if rid:
+            args["resource_id"] = rid
+    if flt.since is not None:
+        args["since"] = flt.since
+    if flt.until is not None:
+        args["until"] = flt.until
+    rows = _records(client.audit(**args))
+    for r in rows:
+        r["ts"] = str(r.get("ts", ""))[:23].replace("T", " ")
+        r["details"] = ", ".join(f"{k}={v}" for k, v in (r.get("details") or {}).items())
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS) if rows else pd.DataFrame(columns=AUDIT_COLUMNS)
+
+
+def verify(client: AgencyClient) -> dict[str, Any]:
+    report = client.verify_audit()
+    return report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+
+
+def health(client: AgencyClient) -> tuple[str, pd.DataFrame]:
+    """Overall status and one row per component, as ``GET /health`` says."""
+    got = client.health()
+    data = got.model_dump(mode="json") if hasattr(got, "model_dump") else dict(got)
+    rows = [
+        {"component": name, "status": c.get("status"), "reason": c.get("reason") or "", "details": ", ".join(f"{k}={v}" for k, v in (c.get("details") or {}).items())}
+        for name, c in (data.get("components") or {}).items()
+    ]
+    return str(data.get("status")), pd.DataFrame(rows, columns=["component", "status", "reason", "details"])
