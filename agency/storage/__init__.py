@@ -1,5 +1,6 @@
 """DuckDB persistence: the single-writer ``Store``, migrations, and per-table query helpers."""
 
+from agency.storage import chat, events, misc, queries, tasks, workers
 from agency.storage.migrate import Migration, MigrationStatus, Migrator, load_migrations
 from agency.storage.ops import ChainReport, Delete, Insert, QueryResult, Upsert, WriteOp
 from agency.storage.store import Store
@@ -17,5 +18,11 @@ __all__ = [
     "Store",
     "Upsert",
     "WriteOp",
+    "chat",
+    "events",
     "load_migrations",
+    "misc",
+    "queries",
+    "tasks",
+    "workers",
 ]

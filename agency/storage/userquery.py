@@ -13,6 +13,7 @@ Defences, each enough on its own for its threat:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -79,10 +80,8 @@ def run(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, 
         with lock:
             running[0] = False
         timer.cancel()
-        try:
+        with contextlib.suppress(duckdb.Error):  # a failed statement already ended it
             cur.execute("ROLLBACK")
-        except duckdb.Error:
-            pass  # the failed statement already ended the transaction
     elapsed = (time.perf_counter() - started) * 1000
     truncated = table.num_rows > row_cap
     if truncated:
