@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import config
+from agency.cli import audit, config, db
 from agency.models import __version__
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ def _root(
 
 
 app.add_typer(config.app, name="settings")
+app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

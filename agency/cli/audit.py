@@ -1,0 +1,43 @@
+"""``agency audit verify``: check the events hash chain of the DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from agency.cli.db import DB_OPTION, db_path, fail
+from agency.errors import AgencyError
+from agency.storage.chain import verify as verify_chain
+from agency.storage.connection import connect
+
+app = typer.Typer(help="The audit trail: verify the events hash chain.", no_args_is_help=True)
+
+
+@app.command()
+def verify(db: Path | None = DB_OPTION, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Exit 0 when every event links to the previous one and matches its hash, 1 naming
+    the first bad event when one was changed or removed, 2 when the file cannot be read."""
+    path = db_path(db)
+    if not path.exists():
+        fail(f"no database at {path}", 2)
+    try:
+        conn = connect(path, read_only=True)
+    except AgencyError as exc:
+        fail(exc.message, 2)
+    try:
+        found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'").fetchone()
+        if not found or not found[0]:
+            fail(f"{path} has no events table (run `agency db migrate`)", 2)
+        report = verify_chain(conn)
+    finally:
+        conn.close()
+    if as_json:
+        typer.echo(json.dumps(asdict(report)))
+    elif report.ok:
+        typer.echo(f"ok: {report.checked} events, chain intact (last seq {report.last_seq})")
+    else:
+        typer.echo(f"BROKEN at seq {report.first_bad_seq}: {report.reason} ({report.checked} events verified before it)")
+    raise typer.Exit(0 if report.ok else 1)

@@ -1,0 +1,103 @@
+"""``agency db``: apply, revert and list schema migrations of the DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import typer
+
+from agency.errors import AgencyError
+from agency.settings import Settings
+from agency.storage import Migrator
+from agency.storage.connection import connect
+
+app = typer.Typer(help="Schema migrations of the DuckDB file (stop the control plane first).", no_args_is_help=True)
+
+DB_OPTION = typer.Option(None, "--db", help="DuckDB file; default: AGENCY_DB_PATH or <AGENCY_DATA_DIR>/agency.duckdb.")
+DIR_OPTION = typer.Option(None, "--migrations-dir", hidden=True, help="Directory of migration files (tests).")
+
+
+def db_path(db: Path | None) -> Path:
+    return db if db is not None else Settings.load().database_path
+
+
+@contextmanager
+def migrator(db: Path | None, migrations_dir: Path | None, *, read_only: bool = False) -> Iterator[Migrator]:
+    """A Migrator on the file; agency errors end the command with their message, exit 1."""
+    path = db_path(db)
+    if read_only and not path.exists():
+        fail(f"no database at {path}")
+    conn: duckdb.DuckDBPyConnection | None = None
+    try:
+        conn = connect(path, read_only=read_only)
+        yield Migrator(conn, migrations_dir)
+    except AgencyError as exc:
+        fail(exc.message)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate(db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION,
+            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Apply every pending migration (each in its own transaction)."""
+    with migrator(db, migrations_dir) as m:
+        ran = m.migrate()
+        version = m.version
+    if as_json:
+        typer.echo(json.dumps({"applied": ran, "version": version}))
+    else:
+        typer.echo(f"applied {', '.join(map(str, ran))}; now at version {version}" if ran else f"up to date at version {version}")
+
+
+@app.command()
+def rollback(to: int = typer.Option(..., "--to", help="Version to go back to (0 empties the schema)."),
+             db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION,
+             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Revert applied migrations above --to, newest first (runs their down sections)."""
+    with migrator(db, migrations_dir) as m:
+        ran = m.rollback(to)
+        version = m.version
+    if as_json:
+        typer.echo(json.dumps({"reverted": ran, "version": version}))
+    else:
+        typer.echo(f"reverted {', '.join(map(str, ran))}; now at version {version}" if ran else f"nothing to revert; at version {version}")
+
+
+@app.command()
+def status(db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION,
+           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List every migration and whether it is applied."""
+    path = db_path(db)
+    if not path.exists():  # a fresh install: nothing applied, and status must not create the file
+        with connect_memory() as conn:
+            rows = Migrator(conn, migrations_dir).status()
+    else:
+        with migrator(db, migrations_dir) as m:
+            rows = m.status()
+    if as_json:
+        typer.echo(json.dumps([{"version": r.version, "name": r.name,
+                                "applied_at": r.applied_at.isoformat() if r.applied_at else None} for r in rows]))
+        return
+    for r in rows:
+        when = r.applied_at.isoformat(timespec="seconds") if r.applied_at else "pending"
+        typer.echo(f"{r.version:04d}  {r.name:<24}  {when}")
+
+
+@contextmanager
+def connect_memory() -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = duckdb.connect(":memory:")
+    try:
+        yield conn
+    finally:
+        conn.close()
