@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import audit, config, db
+from agency.cli import audit, config, db, worker
 from agency.models import __version__
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ def _root(
 app.add_typer(config.app, name="settings")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(worker.app, name="worker")
 
 
 def main() -> None:
