@@ -84,6 +84,8 @@ class Settings(BaseModel):
     rate_limit: float = Field(200.0, gt=0, description="Requests per second allowed per token (burst of twice that); over it gets 429.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty disables CORS.")
     auth: bool = Field(True, description="Require bearer tokens. `false` makes every caller an admin named `anonymous` and is refused beyond loopback.")
+    sse_ping_interval: float = Field(15.0, gt=0, description="Seconds between keep-alive comments on the SSE streams.")
+    sse_metrics_interval: float = Field(1.0, gt=0, description="Seconds between KPI snapshots on `/api/v1/metrics/stream`.")
     llm_url: str | None = Field(None, description="OpenAI-compatible chat endpoint for free-text chat; unset means chat answers commands only.")
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to `AGENCY_LLM_URL`.")
 

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
-from agency.api import health
+from agency.api import audit, health, streams, tasks, tokens, workers
 from agency.api.deps import Services
 from agency.api.handlers import install_error_handlers
 from agency.api.limits import BodyLimitMiddleware
-from agency.api.services import close_services, open_services, prepare_api
+from agency.api.services import close_api, close_services, open_services, prepare_api
 from agency.api.telemetry import ApiMetrics, MetricsMiddleware
 from agency.models import __version__
 from agency.settings import Settings
@@ -39,6 +39,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
         finally:
             app.state.services = None
+            await close_api(svc)
             if owned:
                 await close_services(svc)
 
@@ -74,7 +75,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     return app
 
 
-ROUTERS = [health]
+ROUTERS = [health, tasks, workers, audit, streams, tokens]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

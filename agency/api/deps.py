@@ -22,6 +22,7 @@ from agency.settings import Settings
 
 if TYPE_CHECKING:
     from agency.api.auth import RateLimiter, TokenBook
+    from agency.api.hub import MetricsHub
     from agency.api.telemetry import ApiMetrics
     from agency.fleet import Registry
     from agency.orchestrator import Orchestrator
@@ -41,7 +42,7 @@ class Principal:
 class Services:
     """The control plane's long-lived parts, shared by every request of one app.
 
-    ``tokens``, ``limiter`` and ``api_metrics`` are filled in by the app's lifespan when left
+    ``tokens``, ``limiter``, ``api_metrics`` and ``hub`` are filled in by the app's lifespan when left
     ``None``, so a test can build ``Services`` from just the four core parts.
     """
 
@@ -54,6 +55,7 @@ class Services:
     tokens: TokenBook | None = None
     limiter: RateLimiter | None = None
     api_metrics: ApiMetrics | None = None
+    hub: MetricsHub | None = None
 
 
 def get_services(conn: HTTPConnection) -> Services:

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from agency.api.auth import RateLimiter, TokenBook
 from agency.api.deps import Services
+from agency.api.hub import MetricsHub
 from agency.api.telemetry import ApiMetrics
 from agency.fleet import Registry
 from agency.orchestrator import Orchestrator
@@ -38,10 +39,18 @@ async def prepare_api(services: Services) -> None:
         services.api_metrics = ApiMetrics(services.metrics)
     if services.limiter is None:
         services.limiter = RateLimiter(services.settings.rate_limit)
+    if services.hub is None:
+        services.hub = MetricsHub(services.orchestrator.kpis, interval=services.settings.sse_metrics_interval)
     if services.tokens is None:
         tokens = TokenBook(services.store, services.settings)
         await tokens.load()
         services.tokens = tokens
+
+
+async def close_api(services: Services) -> None:
+    """Stop what ``prepare_api`` started (the KPI ticker)."""
+    if services.hub is not None:
+        await services.hub.close()
 
 
 async def close_services(services: Services) -> None:

@@ -1,0 +1,93 @@
+"""Workers: the protocol side (register, heartbeat, reports; worker tokens) and the operator
+side (list with breaker state and slots, drain, remove)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel
+
+from agency.api.deps import Principal, Services, get_services, require
+from agency.api.handlers import ERROR_RESPONSES
+from agency.api.schemas import WorkerActionIn, WorkerList
+from agency.errors import BadRequest, NotFound
+from agency.models import Role, WorkerHeartbeat, WorkerInfo, WorkerRegistration, WorkerReport
+
+router = APIRouter(prefix="/api/v1/workers", tags=["workers"], responses=ERROR_RESPONSES)
+
+WorkerId = Annotated[str, Path(min_length=1, max_length=128, description="Worker id.")]
+
+
+class Accepted(BaseModel):
+    accepted: bool = True
+
+
+def _same_worker(path_id: str, body_id: str) -> None:
+    if path_id != body_id:
+        raise BadRequest(f"the body names worker {body_id!r} but the URL names {path_id!r}",
+                         details={"path": path_id, "body": body_id})
+
+
+@router.post("/register", response_model=WorkerInfo)
+async def register(
+    reg: WorkerRegistration, services: Services = Depends(get_services), who: Principal = Depends(require(Role.WORKER))
+) -> WorkerInfo:
+    """A worker announces itself (again after a restart); its URL must be on the allowlist."""
+    return await services.orchestrator.register_worker(reg, who.name)
+
+
+@router.post("/{worker_id}/heartbeat", response_model=WorkerInfo)
+async def heartbeat(
+    worker_id: WorkerId, hb: WorkerHeartbeat,
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.WORKER)),
+) -> WorkerInfo:
+    """Liveness and the worker's running task ids; 404 means register again."""
+    _same_worker(worker_id, hb.id)
+    return await services.orchestrator.heartbeat(hb)
+
+
+@router.post("/{worker_id}/reports", status_code=202, response_model=Accepted)
+async def report(
+    worker_id: WorkerId, report: WorkerReport,
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.WORKER)),
+) -> Accepted:
+    """A task state change pushed by its worker (the control plane also polls)."""
+    _same_worker(worker_id, report.worker_id)
+    await services.orchestrator.handle_report(report)
+    return Accepted()
+
+
+@router.get("", response_model=WorkerList)
+async def list_workers(
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
+) -> WorkerList:
+    """Every known worker with health, breaker state, slots in use and last heartbeat."""
+    return WorkerList(items=sorted(services.orchestrator.workers(), key=lambda w: w.id))
+
+
+def _known(services: Services, worker_id: str) -> None:
+    if not any(w.id == worker_id for w in services.orchestrator.workers()):
+        raise NotFound(f"no worker {worker_id!r}", details={"worker_id": worker_id})
+
+
+@router.post("/{worker_id}/drain", response_model=WorkerInfo)
+async def drain(
+    worker_id: WorkerId, body: WorkerActionIn | None = None,
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.OPERATOR)),
+) -> WorkerInfo:
+    """No new tasks for this worker; its running ones finish."""
+    _known(services, worker_id)
+    await services.orchestrator.drain_worker(worker_id, who.name, body.reason if body else None)
+    return next(w for w in services.orchestrator.workers() if w.id == worker_id)
+
+
+@router.delete("/{worker_id}", response_model=Accepted)
+async def remove(
+    worker_id: WorkerId, body: WorkerActionIn | None = None,
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.ADMIN)),
+) -> Accepted:
+    """Forget the worker; its in-flight tasks are orphaned and retried by their policy."""
+    _known(services, worker_id)
+    await services.orchestrator.remove_worker(worker_id, who.name, body.reason if body else None)
+    return Accepted()
