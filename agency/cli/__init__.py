@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import audit, config, db, worker
+from agency.cli import audit, config, db, lint, secret, worker
 from agency.models import __version__
 
 app = typer.Typer(
@@ -32,6 +32,8 @@ app.add_typer(config.app, name="settings")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(worker.app, name="worker")
+app.command(name="lint")(lint.lint)
+app.add_typer(secret.app, name="secret")
 
 
 def main() -> None:
