@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from agency.api.deps import Principal, Services, get_services, require
+from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import Conflict, NotFound
 from agency.models import Alert, AlertState, EventIn, Role, utcnow
 from agency.storage import Upsert
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
 # the states each move may start from: dismissing works from open too
 ALLOWED_FROM: dict[AlertState, frozenset[AlertState]] = {

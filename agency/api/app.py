@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
-from agency.api import audit, health, streams, tasks, tokens, workers
+from agency.api import alerts, audit, chat, health, queries, streams, tasks, tokens, workers
 from agency.api.deps import Services
 from agency.api.handlers import install_error_handlers
 from agency.api.limits import BodyLimitMiddleware
@@ -76,6 +76,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
 
 ROUTERS = [health, tasks, workers, audit, streams, tokens]
+ROUTERS += [chat, queries, alerts]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -8,6 +8,7 @@ free text is answered with the help text, never with an invented answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shlex
@@ -113,7 +114,8 @@ class Assistant:
             except ValueError:
                 known = ", ".join(s.value for s in TaskState)
                 raise BadRequest(f"unknown state {rest!r}; known states: {known}") from None
-        page = await list_tasks(self.services.store, TaskQuery(states=states, limit=20))
+        query = TaskQuery(states=states or None, sort="created_at", descending=True, limit=20)
+        page = await list_tasks(self.services.store, query)
         return format_tasks(page.items)
 
     async def _submit(self, principal: Principal, rest: str) -> str:
@@ -173,9 +175,12 @@ class Assistant:
             yield ("\n\n" if got_any else "") + f"The language model failed: {_describe(exc)}"
 
     async def _api_key(self) -> str | None:
+        # read per call, so a rotated key is used at once; the file and vault providers block
+        return await asyncio.to_thread(self._read_api_key)
+
+    def _read_api_key(self) -> str | None:
         try:
-            keystore = open_keystore(self.settings)
-            return keystore.get_secret(LLM_KEY_SECRET)
+            return open_keystore(self.settings).get_secret(LLM_KEY_SECRET)
         except NotFound:
             return None
         except AgencyError as exc:

@@ -35,6 +35,7 @@ from agency.api.chat_hub import (
     error_frame,
     message_frame,
 )
+from agency.api.chat_schemas import SessionCreated
 from agency.api.deps import Principal, Services, authenticate, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import AgencyError, Forbidden, NotFound, RateLimited, Unauthorized
@@ -53,13 +54,6 @@ class SessionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: str = Field("", max_length=200)
-
-
-class SessionCreated(BaseModel):
-    session_id: str
-    owner: str
-    title: str
-    created_at: str
 
 
 def hubs(app: Any) -> ChatHubs:

@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from agency.api.chat_schemas import QueryResultOut
 from agency.api.deps import Principal, Services, get_services, require
+from agency.api.handlers import ERROR_RESPONSES
 from agency.api.queries_run import (
     ARROW_STREAM,
     result_arrow,
@@ -25,8 +27,9 @@ from agency.api.queries_run import (
 from agency.errors import Conflict, NotFound
 from agency.models import EventIn, QueryRun, Role, SavedQuery, SavedQueryRevision, new_id, utcnow
 from agency.storage import Delete, Insert, Upsert
+from agency.storage.userquery import check_sql
 
-router = APIRouter(prefix="/api/v1", tags=["queries"])
+router = APIRouter(prefix="/api/v1", tags=["queries"], responses=ERROR_RESPONSES)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # no spaces: names are typed on the command line
 MAX_SQL = 100_000
@@ -65,16 +68,6 @@ class AdhocQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sql: str = Field(min_length=1, max_length=MAX_SQL)
     parameters: dict[str, Any] = Field(default_factory=dict)
-
-
-class QueryResultOut(BaseModel):
-    """A query's answer; cells are JSON (times ISO 8601, blobs base64)."""
-
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool
-    duration_ms: float
-    run_id: str | None = None
 
 
 RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -133,6 +126,7 @@ async def create_query(
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> SavedQuery:
     """Save a query (revision 1)."""
+    check_sql(body.sql)  # a query that could never run is refused when saved, not later
     async with _mutations(request):
         if await _name_taken(services, body.name):
             raise Conflict(f"a saved query named {body.name!r} exists", details={"name": body.name})
@@ -172,6 +166,8 @@ async def update_query(
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> SavedQuery:
     """Change a saved query: the result is a new revision, the old ones stay listed."""
+    if body.sql is not None:
+        check_sql(body.sql)
     async with _mutations(request):
         q = await find_query(services, ref)
         changes = body.model_dump(exclude_none=True)
