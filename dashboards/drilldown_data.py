@@ -32,7 +32,7 @@ class Detail:
 
 def load(client: AgencyClient, task_id: str) -> Detail:
     """The task with its attempts and event timeline, in display form."""
-    got = client.get_task(task_id)
+    got = client.task(task_id)
     task = got.task.model_dump(mode="json")
     attempts = pd.DataFrame([a.model_dump(mode="json") for a in got.attempts], columns=ATTEMPT_COLUMNS)
     return Detail(task=task, attempts=attempts, timeline=timeline_rows([e.model_dump(mode="json") for e in got.timeline]))
@@ -82,5 +82,5 @@ def cancel_steps(timeline: pd.DataFrame, state: str) -> list[tuple[str, str, str
 
 def read_output(client: AgencyClient, task_id: str, offset: int) -> tuple[str, int, bool]:
     """Stdout from ``offset``: (text, next offset, whether the stream is finished)."""
-    out = client.task_output(task_id, stream="stdout", offset=offset)
+    out = client.output(task_id, stream="stdout", offset=offset)
     return out.data, out.next_offset, out.eof

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -78,7 +79,7 @@ class AuditPage:
         self.action = w.TextInput(name="Action", placeholder="task.canceled", width=160)
         self.actor = w.TextInput(name="Actor", width=130)
         self.resource = w.TextInput(name="Resource", placeholder="task/<id>", width=200)
-        self.since = w.DatetimePicker(name="Since", width=170)
+        self.since = w.DatetimePicker(name="Since", value=datetime.now() - timedelta(minutes=15), width=170)
         self.until = w.DatetimePicker(name="Until", width=170)
         self.search = w.Button(name="Search", button_type="primary", width=100, css_classes=["audit-search"])
         self.verify = w.Button(name="Verify chain", width=120, css_classes=["audit-verify"])

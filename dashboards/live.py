@@ -100,8 +100,8 @@ class Feeds:
         self.client = backend.client()
         # the stream reader gets its own client: a long-lived stream holds a connection
         stream_client = backend.client()
-        self.metrics = StreamFeed("metrics", stream_client.metrics_stream, keep=600).start()
-        self.events = StreamFeed("events", lambda: stream_client.events_stream(after=_now_seq(self)), keep=5000).start()
+        self.metrics = StreamFeed("metrics", stream_client.stream_metrics, keep=600).start()
+        self.events = StreamFeed("events", lambda: stream_client.stream_events(after=_now_seq(self)), keep=5000).start()
         self.started = time.monotonic()
 
 

@@ -9,9 +9,11 @@ from typing import Any
 import pandas as pd
 
 from agency.client import AgencyClient
+from dashboards.tasks_data import aware
 
 ALERT_COLUMNS = ["id", "severity", "kind", "message", "resource", "created_at"]
 WORKER_COLUMNS = ["id", "health", "breaker", "slots", "labels", "last_heartbeat", "heartbeat_age_s", "recent_failures", "kinds", "url", "version"]
+AUDIT_FETCH = 1000  # the most the API returns per page
 AUDIT_COLUMNS = ["seq", "ts", "actor", "action", "resource_type", "resource_id", "verdict", "details"]
 
 
@@ -71,8 +73,12 @@ class AuditFilter:
 
 
 def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
-    """The newest matching events; ``resource`` is ``type`` or ``type/id``."""
-    args: dict[str, Any] = {"limit": flt.limit}
+    """Matching events, newest first; ``resource`` is ``type`` or ``type/id``.
+
+    The API pages oldest first, so the page asks from ``since`` (the form's default is the
+    last 15 minutes) and shows the newest ``limit`` of that first page.
+    """
+    args: dict[str, Any] = {}
     if flt.action.strip():
         args["action"] = flt.action.strip()
     if flt.actor.strip():
@@ -83,10 +89,11 @@ def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
         if rid:
             args["resource_id"] = rid
     if flt.since is not None:
-        args["since"] = flt.since
+        args["since"] = aware(flt.since)
     if flt.until is not None:
-        args["until"] = flt.until
-    rows = _records(client.audit(**args))
+        args["until"] = aware(flt.until)
+    page = client.audit_page(limit=AUDIT_FETCH, **args)
+    rows = _records(page.items)[-flt.limit:][::-1]
     for r in rows:
         r["ts"] = str(r.get("ts", ""))[:23].replace("T", " ")
         r["details"] = ", ".join(f"{k}={v}" for k, v in (r.get("details") or {}).items())

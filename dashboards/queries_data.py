@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 
 from agency.client import AgencyClient

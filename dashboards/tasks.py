@@ -13,7 +13,7 @@ from dashboards.context import Context
 from dashboards.drilldown import Drilldown
 from dashboards.ui import Confirm, StatusLine, off_loop
 
-PAGE_SIZES = [50, 100, 500, 1000]
+PAGE_SIZES = [50, 100, 250, 500]  # the API serves at most 500 per page
 
 
 class TasksPage:

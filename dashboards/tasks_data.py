@@ -27,6 +27,11 @@ SORTS = {
 ACTIONS = ("cancel", "retry", "pause", "resume")
 
 
+def aware(value: datetime) -> datetime:
+    """Date pickers give naive local times; the API wants an instant."""
+    return value if value.tzinfo is not None else value.astimezone()
+
+
 @dataclass(frozen=True)
 class TaskFilter:
     """What the filter bar says; empty values filter nothing."""
@@ -50,9 +55,9 @@ class TaskFilter:
             if value.strip():
                 args[key] = value.strip()
         if self.created_after is not None:
-            args["created_after"] = self.created_after
+            args["created_after"] = aware(self.created_after)
         if self.created_before is not None:
-            args["created_before"] = self.created_before
+            args["created_before"] = aware(self.created_before)
         return args
 
 
@@ -66,7 +71,8 @@ class TaskPage:
 
 def fetch_page(client: AgencyClient, flt: TaskFilter, cursor: str | None) -> TaskPage:
     """The page of tasks at ``cursor`` (``None``: the first page)."""
-    page = client.list_tasks(cursor=cursor, **flt.query())
+    args = flt.query()
+    page = client.tasks_page(limit=args.pop("limit"), cursor=cursor, **args)
     return TaskPage(rows=display_rows(page.items), next_cursor=page.next_cursor)
 
 
@@ -142,10 +148,10 @@ def confirm_text(task: dict[str, Any], action: str, grace: float | None = None) 
 def run_action(client: AgencyClient, task_id: str, action: str, reason: str | None = None) -> Any:
     """Cancel, retry, pause or resume one task; returns the task as the server answers."""
     if action == "cancel":
-        return client.cancel_task(task_id, reason=reason)
+        return client.cancel(task_id, reason=reason)
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    return client.task_action(task_id, action, reason=reason)
+    return client.act(task_id, action, reason=reason)
 
 
 def bulk_cancel(client: AgencyClient, flt: TaskFilter, dry_run: bool) -> tuple[int, list[str]]:
@@ -184,5 +190,6 @@ class SubmitForm:
 
 def submit(client: AgencyClient, form: SubmitForm) -> str:
     """Submit the form's task; returns its id."""
-    task = client.submit(**form.payload())
+    payload = form.payload()
+    task = client.submit(payload.pop("kind"), payload.pop("spec"), **payload)
     return str(task.id)
