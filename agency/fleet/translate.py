@@ -13,6 +13,7 @@ by a transport are retried (connection refused, reset or dropped; timeouts); eve
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 from typing import Any
 
 import aiohttp
@@ -76,6 +77,19 @@ def _aiohttp_error(exc: BaseException, details: dict[str, Any]) -> AgencyError |
     return None
 
 
+def _retry_error(exc: tenacity.RetryError, context: dict[str, Any], details: dict[str, Any]) -> AgencyError:
+    """Retries ran out: translate the last attempt's exception, or its error answer."""
+    last = getattr(exc, "last_attempt", None)
+    if isinstance(last, Future) and last.done():
+        inner = last.exception()
+        if inner is not None:
+            return translate_exception(inner, **context)
+        result = last.result()
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
+            return error_from_answer(result[0], result[1], **context)
+    return WorkerError("worker call gave up after its retries", details=details)
+
+
 def translate_exception(exc: BaseException, **context: Any) -> AgencyError:
     """Map any exception raised while calling a worker to an ``AgencyError``.
 
@@ -86,15 +100,7 @@ def translate_exception(exc: BaseException, **context: Any) -> AgencyError:
         return exc
     details = {k: v for k, v in context.items() if v is not None}
     if isinstance(exc, tenacity.RetryError):
-        last = exc.last_attempt
-        if last.failed:
-            inner = last.exception()
-            if inner is not None:
-                return translate_exception(inner, **context)
-        result = last.result()
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
-            return error_from_answer(result[0], result[1], **context)
-        return WorkerError("worker call gave up after its retries", details=details)
+        return _retry_error(exc, context, details)
     if isinstance(exc, pybreaker.CircuitBreakerError):
         return CircuitOpen(f"circuit breaker open ({_describe(exc)})", details=details)
     for mapper in (_httpx_error, _aiohttp_error):
