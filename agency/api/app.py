@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
 from agency.api import alerts, audit, chat, health, queries, streams, tasks, tokens, workers
+from agency.api.auth import check_exposure
 from agency.api.deps import Services
 from agency.api.handlers import install_error_handlers
 from agency.api.limits import BodyLimitMiddleware
@@ -27,7 +28,11 @@ PUBLIC_PATHS = frozenset({"/health"})
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The API app; ``services`` given means the caller owns (opens and closes) them."""
+    """The API app; ``services`` given means the caller owns (opens and closes) them.
+
+    ``ConfigError`` when the settings would serve beyond loopback without auth.
+    """
+    check_exposure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agency.api.deps import Principal
-from agency.errors import Conflict, NotFound, RateLimited, Unauthorized
+from agency.errors import ConfigError, Conflict, NotFound, RateLimited, Unauthorized
 from agency.models import ApiToken, EventIn, Role, new_id, utcnow
 from agency.settings import Settings
 from agency.storage import Store, Upsert
@@ -24,6 +25,25 @@ from agency.storage import Store, Upsert
 ADMIN_TOKEN_ID = "admin"
 WORKER_TOKEN_ID = "local-workers"
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, token_id="anonymous")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve beyond loopback without auth (``ConfigError``)."""
+    if not settings.auth and not is_loopback(settings.host):
+        raise ConfigError(
+            f"refusing to listen on {settings.host} with AGENCY_AUTH=false: anyone could act as admin; "
+            "listen on 127.0.0.1 or turn auth on",
+            details={"host": settings.host},
+        )
 
 
 def hash_token(secret: str) -> str:
@@ -132,6 +152,14 @@ class TokenBook:
         )
         self._remember(token)
         return token, secret
+
+    async def rotate(self, name: str, role: Role, actor: str) -> str:
+        """Revoke every active token named ``name`` and issue a new one (e.g. the dashboard's
+        at each ``agency up``); returns the new secret."""
+        for old in [t for t in self._by_id.values() if t.name == name and t.revoked_at is None]:
+            await self.revoke(old.id, actor)
+        _, secret = await self.create(name, role, actor)
+        return secret
 
     async def revoke(self, token_id: str, actor: str) -> ApiToken:
         """Revoke a token (idempotent). The bootstrap tokens are rotated by config instead."""

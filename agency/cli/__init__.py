@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agency.cli import audit, config, db, lint, secret, worker
+from agency.cli import auditq, task, token, up
 from agency.models import __version__
 
 app = typer.Typer(
@@ -34,6 +35,10 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(worker.app, name="worker")
 app.command(name="lint")(lint.lint)
 app.add_typer(secret.app, name="secret")
+app.add_typer(up.app, name="up")
+app.add_typer(task.app, name="task")
+app.add_typer(token.app, name="token")
+audit.app.command(name="list")(auditq.audit_list)
 
 
 def main() -> None:

@@ -1,0 +1,63 @@
+"""Shared plumbing of the CLI commands that talk to a control plane through ``AgencyClient``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import pandas as pd
+import typer
+from pydantic import BaseModel
+
+from agency.client import AgencyClient
+from agency.errors import AgencyError
+
+URL_OPTION = typer.Option(None, "--url", help="Control-plane URL. [AGENCY_URL]")
+TOKEN_OPTION = typer.Option(None, "--token", help="API token. [AGENCY_TOKEN, else <data dir>/admin.token]")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON (for scripts).")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def connect(url: str | None, token: str | None) -> Iterator[AgencyClient]:
+    """A client; agency errors end the command with their code and message, exit status 1."""
+    try:
+        with AgencyClient(url, token) as client:
+            yield client
+    except AgencyError as exc:
+        fail(f"{exc.code}: {exc.message}")
+
+
+def dump(value: Any) -> None:
+    """Print models, lists of models, DataFrames or plain data as JSON."""
+    typer.echo(json.dumps(_jsonable(value), indent=2, default=str))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="records", date_format="iso"))
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def table(df: pd.DataFrame, columns: list[str], empty: str = "(none)") -> None:
+    """A compact text table of ``columns`` (those present)."""
+    if df.empty:
+        typer.echo(empty)
+        return
+    shown = df[[c for c in columns if c in df.columns]].copy()
+    for col in shown.columns:
+        if pd.api.types.is_datetime64_any_dtype(shown[col]):
+            shown[col] = shown[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+    typer.echo(shown.to_string(index=False, max_colwidth=60))

@@ -1,0 +1,221 @@
+"""``agency up``: the control plane (FastAPI on uvicorn), local workers and the dashboard.
+
+Shutdown order on Ctrl-C / SIGTERM: the control plane stops first (no more dispatches; the
+orchestrator leaves in-flight tasks recorded as such, so the next start recovers them), then
+the workers and the dashboard get SIGTERM (SIGKILL after a grace period). Children run in
+their own sessions so a terminal's Ctrl-C reaches only this process and the order holds; on
+Linux they also get SIGTERM should this process die without cleaning up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib.util
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import typer
+import uvicorn
+
+from agency.api.app import create_app
+from agency.api.auth import admin_token_path, is_loopback, new_secret
+from agency.api.deps import Services
+from agency.errors import AgencyError
+from agency.models import Role
+from agency.settings import Settings
+
+app = typer.Typer(help="Start the control plane, local workers and the dashboard.")
+log = logging.getLogger("agency.up")
+
+STOP_GRACE = 25.0  # seconds a child gets after SIGTERM before SIGKILL
+START_TIMEOUT = 60.0
+
+
+def _die_with_parent() -> None:
+    # runs in the child between fork and exec: only an async-signal-safe libc call
+    with contextlib.suppress(Exception):
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server; ``started_event`` replaces polling ``started``."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.started_event = asyncio.Event()
+
+    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        await super().startup(sockets)
+        if self.started:
+            self.started_event.set()
+
+
+def local_url(host: str, port: int) -> str:
+    """How local processes reach a server bound to ``host``."""
+    if host in ("0.0.0.0", "::", "") or is_loopback(host):
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def dashboard_app() -> Path | None:
+    spec = importlib.util.find_spec("dashboards")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "app.py"
+    return path if path.exists() else None
+
+
+class Children:
+    """The subprocesses ``agency up`` started, stopped in reverse order."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, asyncio.subprocess.Process]] = []
+
+    async def start(self, name: str, argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent if _LIBC is not None else None,
+        )
+        self.procs.append((name, proc))
+        return proc
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        alive = [(n, p) for n, p in self.procs if p.returncode is None]
+        for _, proc in alive:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in alive:
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except TimeoutError:
+                log.warning("%s (pid %d) ignored SIGTERM for %.0f s: killing it", name, proc.pid, grace)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+
+
+async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit status."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # uvicorn handles the first signal itself, then re-raises it into this handler
+        loop.call_soon_threadsafe(stop.set)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+        access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(), name="agency-api")
+    started = asyncio.create_task(server.started_event.wait())
+    await asyncio.wait({serving, started}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    if not server.started:
+        started.cancel()
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await serving
+        typer.echo("agency up: the control plane did not start (see the log above)", err=True)
+        return 1
+    children = Children()
+    try:
+        await _start_children(settings, application.state.services, children, dashboard)
+        _banner(settings, children, dashboard)
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        server.should_exit = True
+        await serving
+    finally:
+        await children.stop()
+    return 0
+
+
+async def _start_children(settings: Settings, services: Services, children: Children, dashboard: Path | None) -> None:
+    cp_url = local_url(settings.host, settings.port)
+    # the user's AGENCY_* settings (sandbox, agent command, keystore...) reach the children;
+    # a worker id would give every local worker the same one, so it is left out
+    base_env = {k: v for k, v in os.environ.items() if k != "AGENCY_WORKER_ID"}
+    base_env["AGENCY_DATA_DIR"] = str(settings.data_dir.resolve())
+    base_env["AGENCY_LOG_LEVEL"] = settings.log_level
+    assert settings.worker_token is not None
+    for i in range(settings.workers):
+        port = settings.worker_base_port + i
+        env = base_env | {"AGENCY_WORKER_TOKEN": settings.worker_token, "AGENCY_SANDBOX": settings.sandbox}
+        await children.start(f"worker {port}", [
+            sys.executable, "-m", "agency", "worker", "--host", "127.0.0.1", "--port", str(port),
+            "--control-plane", cp_url, "--capacity", str(settings.worker_capacity),
+        ], env)
+    if dashboard is not None:
+        assert services.tokens is not None
+        secret = await services.tokens.rotate("dashboard", Role.OPERATOR, "system")
+        origins = {f"127.0.0.1:{settings.dashboard_port}", f"localhost:{settings.dashboard_port}",
+                   f"{settings.host}:{settings.dashboard_port}"}
+        argv = [sys.executable, "-m", "panel", "serve", str(dashboard), "--port", str(settings.dashboard_port),
+                "--address", settings.host]
+        for origin in sorted(origins):
+            argv += ["--allow-websocket-origin", origin]
+        await children.start("dashboard", argv, base_env | {"AGENCY_URL": cp_url, "AGENCY_TOKEN": secret})
+
+
+def _banner(settings: Settings, children: Children, dashboard: Path | None) -> None:
+    url = local_url(settings.host, settings.port)
+    where = "AGENCY_ADMIN_TOKEN" if settings.admin_token else str(admin_token_path(settings))
+    lines = [
+        f"agency control plane  {url}   (API docs {url}/docs, health {url}/health)",
+        f"database              {settings.database_path}",
+    ]
+    if dashboard is not None:
+        lines.append(f"dashboard             {local_url(settings.host, settings.dashboard_port)}")
+    workers = [f"http://127.0.0.1:{settings.worker_base_port + i}" for i in range(settings.workers)]
+    lines.append(f"workers               {len(workers)} local" + (f": {', '.join(workers)}" if workers else ""))
+    lines.append(f"admin token           in {where}  (export AGENCY_TOKEN=$(cat {where}))"
+                 if not settings.admin_token else "admin token           AGENCY_ADMIN_TOKEN")
+    lines.append("Ctrl-C (or SIGTERM) stops everything.")
+    typer.echo("\n".join(lines))
+
+
+@app.callback(invoke_without_command=True)
+def up(
+    host: str | None = typer.Option(None, "--host", help="Address of the API. [AGENCY_HOST]"),
+    port: int | None = typer.Option(None, "--port", help="Port of the API. [AGENCY_PORT]"),
+    workers: int | None = typer.Option(None, "--workers", help="Local workers (0 for none). [AGENCY_WORKERS]"),
+    worker_base_port: int | None = typer.Option(None, "--worker-base-port", help="Port of the first local worker. [AGENCY_WORKER_BASE_PORT]"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="DuckDB file, admin token, outputs. [AGENCY_DATA_DIR]"),
+    no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the dashboard."),
+    dashboard_port: int | None = typer.Option(None, "--dashboard-port", help="Port of the dashboard. [AGENCY_DASHBOARD_PORT]"),
+) -> None:
+    """Start everything and run until Ctrl-C or SIGTERM."""
+    try:
+        settings = Settings.load(host=host, port=port, workers=workers, worker_base_port=worker_base_port,
+                                 data_dir=data_dir, dashboard=False if no_dashboard else None,
+                                 dashboard_port=dashboard_port)
+        # the local workers' token: accepted by the API (role worker) and required by the workers
+        settings = settings.model_copy(update={"worker_token": settings.worker_token or new_secret()})
+    except AgencyError as exc:
+        typer.echo(f"agency up: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dashboard = dashboard_app() if settings.dashboard else None
+    try:
+        status = asyncio.run(run_up(settings, dashboard=dashboard))
+    except AgencyError as exc:
+        typer.echo(f"agency up: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(status)
