@@ -8,8 +8,10 @@ of the replayed fields, so ``replay_task`` over a task's events rebuilds the sto
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import BaseModel
 
 from agency.errors import NotFound
 from agency.models import Event, EventIn, Task, TaskState, check_transition, utcnow
@@ -21,6 +23,8 @@ REPLAYED = (
     "attempt",
     "worker_id",
     "priority",
+    "max_attempts",
+    "retry",
     "exit_code",
     "verdict",
     "waiting_for",
@@ -29,7 +33,6 @@ REPLAYED = (
     "started_at",
     "finished_at",
 )
-_TIMES = frozenset({"not_before", "dispatched_at", "started_at", "finished_at"})
 RESOURCE = "task"
 
 
@@ -40,6 +43,8 @@ def _jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, list):
         return list(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     return value
 
 
@@ -99,6 +104,14 @@ def change(
     return new, event
 
 
+def effective_deadline(task: Task) -> datetime | None:
+    """The earlier of the absolute deadline and ``timeout`` seconds after dispatch."""
+    ends = [task.deadline] if task.deadline is not None else []
+    if task.timeout is not None and task.dispatched_at is not None:
+        ends.append(task.dispatched_at + timedelta(seconds=task.timeout))
+    return min(ends) if ends else None
+
+
 def replay_task(events: Iterable[Event | EventIn]) -> Task:
     """The task rebuilt from its events (in ``seq`` order when they carry one).
 
@@ -116,12 +129,7 @@ def replay_task(events: Iterable[Event | EventIn]) -> Task:
         if task is None or event.resource_id != task.id:
             continue
         update = {k: event.details[k] for k in REPLAYED if k in event.details}
-        for key in _TIMES & update.keys():
-            if update[key] is not None:
-                update[key] = datetime.fromisoformat(update[key])
-        if "state" in update:
-            update["state"] = TaskState(update["state"])
-        task = task.model_copy(update=update)
+        task = Task.model_validate({**task.model_dump(mode="json"), **update})
     if task is None:
         raise NotFound("no task.created event to replay from")
     return task

@@ -1,0 +1,170 @@
+"""The orchestrator's memory of live tasks, and the one place where task changes commit.
+
+``Book.commit`` applies a list of steps (old task -> new task + its event) to memory at
+once (queue, locks, worker slots, KPIs), then writes the task rows, attempt rows, extra
+rows and events in ONE store write. Memory changes before the write is awaited, so a
+concurrent change sees the new state at once and the lifecycle table is checked against
+the latest state; the store's writer keeps the order of writes, so events stay in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agency.fleet import Registry
+from agency.models import Attempt, Event, EventIn, Task, TaskState
+from agency.orchestrator.kpis import Kpis
+from agency.orchestrator.lifecycle import effective_deadline
+from agency.orchestrator.locks import LockTable
+from agency.orchestrator.queue import TaskQueue
+from agency.storage import Insert, Store, Upsert
+
+Op = Any  # a storage operation: Insert, Upsert, Delete or EventIn
+
+
+@dataclass
+class Step:
+    """One recorded change: the task before (None when new), after, and the event."""
+
+    old: Task | None
+    new: Task
+    event: EventIn
+    attempt: Attempt | None = None
+
+
+@dataclass
+class Book:
+    """Live (non-terminal) tasks and the structures derived from them."""
+
+    store: Store
+    registry: Registry
+    kpis: Kpis
+    tasks: dict[str, Task] = field(default_factory=dict)
+    queue: TaskQueue = field(default_factory=TaskQueue)
+    locks: LockTable = field(default_factory=LockTable)
+    #: pending tasks parked until a lock they wait for is released
+    waiting: set[str] = field(default_factory=set)
+    #: in-flight task id -> monotonic time we last heard of it (the poll fallback's clock)
+    flying: dict[str, float] = field(default_factory=dict)
+    #: tasks that hold a slot reserved in the registry (released when they leave flight)
+    reserved: set[str] = field(default_factory=set)
+    #: (epoch deadline, task id): checked by the tracker; stale entries are skipped
+    deadlines: list[tuple[float, str]] = field(default_factory=list)
+    #: task id -> wall time it became pending (queue time KPI)
+    queued_at: dict[str, float] = field(default_factory=dict)
+    #: set whenever something may be dispatchable (new task, free slot or lock, new worker)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: replaced on every change, the old one set: every waiter wakes, none can miss it
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        """Wake everyone waiting in ``wait_change``."""
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    async def wait_change(self, timeout: float | None) -> None:
+        """Return at the next ``notify`` or after ``timeout`` seconds.
+
+        Check the condition you wait for right before calling, without an ``await`` in
+        between: the event is taken at call time, so no change can slip in unseen.
+        """
+        event = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), None if timeout is None else max(0.0, timeout))
+
+    def get(self, task_id: str) -> Task | None:
+        return self.tasks.get(task_id)
+
+    def in_flight_on(self, worker_id: str) -> list[Task]:
+        return [t for tid in self.flying if (t := self.tasks[tid]).worker_id == worker_id]
+
+    def _apply(self, step: Step) -> None:
+        old, new = step.old, step.new
+        src = old.state if old is not None else None
+        dst = new.state
+        if dst.terminal:
+            self.tasks.pop(new.id, None)
+            self.queue.remove(new.id)
+            self.waiting.discard(new.id)
+            self.locks.forget(new.id)
+            self.queued_at.pop(new.id, None)
+        else:
+            self.tasks[new.id] = new
+        if src is not None and src.in_flight and not dst.in_flight and old is not None:
+            self.flying.pop(new.id, None)
+            if old.worker_id and new.id in self.reserved:
+                self.reserved.discard(new.id)
+                self.registry.release(old.worker_id)
+            for woken in self.locks.release(new.id, old.locks):
+                self._requeue(woken)
+            self.wake.set()
+        if dst.in_flight:
+            self.flying[new.id] = time.monotonic()
+        if dst is TaskState.PENDING and src is not TaskState.PENDING:
+            self.queued_at[new.id] = time.time()
+            self.queue.push(new, time.time())
+            self.wake.set()
+        elif src is TaskState.PENDING and dst is not TaskState.PENDING:
+            self.queue.remove(new.id)
+            self.waiting.discard(new.id)
+            self.locks.forget(new.id)
+        if src != dst:
+            self.kpis.moved(src, dst)
+        if dst is TaskState.DISPATCHED and src is not TaskState.DISPATCHED:
+            since = self.queued_at.pop(new.id, None)
+            if since is not None:
+                self.kpis.dispatched(time.time() - since)
+        if dst.terminal and src is not None and not src.terminal:
+            run = (
+                (new.finished_at - new.dispatched_at).total_seconds()
+                if new.finished_at and new.dispatched_at
+                else None
+            )
+            self.kpis.finished_task(dst, run)
+
+    def _requeue(self, task_id: str) -> None:
+        task = self.tasks.get(task_id)
+        if task_id in self.waiting and task is not None and task.state is TaskState.PENDING:
+            self.waiting.discard(task_id)
+            self.queue.push(task, time.time())
+
+    def watch_deadline(self, task: Task) -> None:
+        """Have the tracker check ``task`` when its effective deadline passes."""
+        ends = effective_deadline(task)
+        if ends is not None:
+            heapq.heappush(self.deadlines, (ends.timestamp(), task.id))
+
+    def park(self, task: Task) -> None:
+        """Hold a pending task aside until a lock it waits for is released."""
+        self.waiting.add(task.id)
+
+    async def commit(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Event]:
+        """Apply ``steps`` to memory, then persist them with ``extra`` in one write."""
+        return await self.store.write(*self.stage(steps, extra))
+
+    def stage(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Op]:
+        """Apply ``steps`` to memory now; returns the operations that persist them."""
+        rows: dict[str, dict[str, Any]] = {}
+        attempts: dict[tuple[str, int], dict[str, Any]] = {}
+        for step in steps:
+            self._apply(step)
+            rows[step.new.id] = step.new.model_dump(mode="python")
+            if step.attempt is not None:
+                attempts[(step.attempt.task_id, step.attempt.attempt)] = step.attempt.model_dump(mode="python")
+        self.notify()
+        ops: list[Op] = [Upsert("tasks", list(rows.values()))]
+        if attempts:
+            ops.append(Upsert("attempts", list(attempts.values()), key=("task_id", "attempt")))
+        ops.extend(extra)
+        ops.extend(step.event for step in steps)
+        return ops
+
+    async def insert(self, table: str, rows: list[dict[str, Any]], *events: EventIn) -> list[Event]:
+        """Write rows of another table with their events (alerts, waivers, workers)."""
+        return await self.store.write(Insert(table, rows), *events)
