@@ -125,10 +125,16 @@ def create_worker_app(
     async def cancel_task(task_id: str, attempt: int | None = Query(None, ge=1)) -> WorkerTaskStatus:
         return await runtime.cancel(task_id, attempt)
 
-    @app.post("/shutdown", status_code=202, response_model=WorkerStatus)
-    async def shutdown(body: ShutdownRequest | None = None) -> WorkerStatus:
-        """Stop accepting tasks, finish (or cancel) running ones, then exit."""
-        cancel = body.cancel if body else False
+    @app.post("/shutdown", status_code=202, response_model=WorkerStatus,
+              openapi_extra={"requestBody": {"required": False, "content": {JSON: {
+                  "schema": {"$ref": "#/components/schemas/ShutdownRequest"}}}}})
+    async def shutdown(request: Request) -> WorkerStatus:
+        """Stop accepting tasks, finish (or cancel) running ones, then exit (any content type)."""
+        raw = await request.body()
+        try:
+            cancel = ShutdownRequest.model_validate_json(raw or b"{}").cancel
+        except ValidationError as exc:
+            raise ValidationFailed(f"invalid shutdown request: {_summary(exc)}") from exc
         first = not runtime.draining
         runtime.begin_drain(cancel)
         if first:
@@ -138,6 +144,7 @@ def create_worker_app(
         return runtime.status()
 
     _add_schema(app, WorkerTaskRequest)
+    _add_schema(app, ShutdownRequest)
     return app
 
 
