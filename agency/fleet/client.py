@@ -144,9 +144,10 @@ class WorkerClient:
             return False
         return True
 
-    async def shutdown(self) -> None:
-        """``POST /shutdown``: the worker stops accepting, finishes or cancels, then exits."""
-        await self._call("POST", "/shutdown")
+    async def shutdown(self, *, cancel: bool = False) -> WorkerStatus:
+        """``POST /shutdown``: stop accepting, finish (or ``cancel``) running work, exit."""
+        _, answer = await self._call("POST", "/shutdown", json={"cancel": cancel})
+        return self._parse(WorkerStatus, answer, "/shutdown")
 
     async def aclose(self) -> None:
         await self._transport.aclose()
