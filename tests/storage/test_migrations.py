@@ -76,7 +76,7 @@ def test_a_failing_migration_rolls_back_and_keeps_the_version(tmp_path: Path) ->
                               "SELECT * FROM no_such_table;\n-- down\nDROP TABLE half;\n")
     conn = connect(tmp_path / "f.duckdb")
     m = Migrator(conn, d)
-    with pytest.raises(MigrationError, match="0002_extra.*rolled back"):
+    with pytest.raises(MigrationError, match=r"0002_extra.*rolled back"):
         m.migrate()
     assert m.version == 1  # 0001 applied in its own transaction, 0002 not at all
     tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
