@@ -117,7 +117,7 @@ async def test_row_cap_and_params(filled: Store) -> None:
 
 async def test_a_long_query_is_interrupted_within_its_limit(filled: Store) -> None:
     start = time.perf_counter()
-    with pytest.raises(QueryTimeout, match="0.5 s"):
+    with pytest.raises(QueryTimeout, match=r"0\.5 s"):
         await filled.run_user_query("SELECT count(*) FROM range(1000000000000) a(x) WHERE x % 7 = 3", timeout=0.5)
     assert time.perf_counter() - start < 3.0
     # the cursor is fine afterwards and the writer never stopped
