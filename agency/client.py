@@ -37,6 +37,10 @@ from agency.api.schemas import (
     WhoAmI,
     WorkerList,
 )
+from agency.clientchat import (  # chat, saved queries, alerts
+    AsyncChatQueryAlertMethods,
+    ChatQueryAlertMethods,
+)
 from agency.clientwire import (
     Call,
     QueryParams,
@@ -140,7 +144,7 @@ class _Base:
         return call.parse(response.text if call.text else response.json())
 
 
-class AgencyClient(_Base):
+class AgencyClient(ChatQueryAlertMethods, _Base):
     """Synchronous client (httpx); use as a context manager or call ``close()``."""
 
     def __init__(self, url: str | None = None, token: str | None = None, *, settings: Settings | None = None,
@@ -276,8 +280,9 @@ class AgencyClient(_Base):
     def drain_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
         return self._do(Call("POST", f"{V1}/workers/{worker_id}/drain", WorkerInfo.model_validate, json={"reason": reason}))
 
-    def remove_worker(self, worker_id: str, reason: str | None = None) -> None:
-        self._do(Call("DELETE", f"{V1}/workers/{worker_id}", dict, json={"reason": reason}))
+    def remove_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
+        return self._do(Call("DELETE", f"{V1}/workers/{worker_id}", WorkerInfo.model_validate,
+                             params=query(reason=reason)))
 
     # --- audit and waivers ---
     def audit_page(self, *, limit: int = 100, cursor: str | None = None, **filters: Any) -> AuditPage:
@@ -399,7 +404,7 @@ def _defaults_audit(filters: dict[str, Any]) -> dict[str, Any]:
     return {n: filters.get(n) for n in names}
 
 
-class AsyncAgencyClient(_Base):
+class AsyncAgencyClient(AsyncChatQueryAlertMethods, _Base):
     """Asynchronous client (httpx.AsyncClient), same methods as ``AgencyClient``, awaited."""
 
     def __init__(self, url: str | None = None, token: str | None = None, *, settings: Settings | None = None,

@@ -102,10 +102,13 @@ def test_two_sockets_on_one_session_get_unique_sequence_numbers(server: Server, 
             with open_ws(server, sid) as ws:
                 for i in range(4):
                     ws.send(json.dumps({"content": f"/help {tag}{i}"}))
+                mine: set[int] = set()
                 replies = 0
-                while replies < 4:  # both sockets see every message; count our own replies
+                while replies < 4:  # both sockets see every message; wait for our own replies
                     frame = recv(ws)
-                    if frame["role"] == "assistant" and frame["type"] == "message":
+                    if frame["role"] == "user" and frame["content"].startswith(f"/help {tag}"):
+                        mine.add(frame["seq"])
+                    elif frame["role"] == "assistant" and frame["seq"] - 1 in mine:
                         replies += 1
         except BaseException as exc:
             errors.append(exc)
