@@ -88,6 +88,7 @@ class Settings(BaseModel):
     sse_metrics_interval: float = Field(1.0, gt=0, description="Seconds between KPI snapshots on `/api/v1/metrics/stream`.")
     llm_url: str | None = Field(None, description="OpenAI-compatible chat endpoint for free-text chat; unset means chat answers commands only.")
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to `AGENCY_LLM_URL`.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds the chat assistant waits for the language model (connect, and between streamed pieces).")
 
     # --- security -------------------------------------------------------------------------
     keystore: Literal["env", "file", "keyring", "vault"] = Field("file", description="Where secrets live: environment, an encrypted file, the OS keyring or HashiCorp Vault.")
