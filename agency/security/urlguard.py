@@ -51,7 +51,9 @@ def _host(url: str, netloc: str) -> tuple[str, IPAddress | None]:
         end = hostport.find("]")
         if end < 0:
             raise _refuse(url, "unbalanced IPv6 brackets")
-        literal = hostport[1:end]
+        literal, rest = hostport[1:end], hostport[end + 1:]
+        if rest and not re.fullmatch(r":[0-9]*", rest):
+            raise _refuse(url, "text after the IPv6 brackets")
         if "%" in literal:
             raise _refuse(url, "IPv6 zone ids are not allowed")
         try:
@@ -103,7 +105,10 @@ def check_url(url: str, allowed_hosts: frozenset[str]) -> str:
         raise _refuse(str(url)[:200], "empty or longer than 2048 characters")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c == "\\" for c in url):
         raise _refuse(url, "whitespace, control characters or backslashes in the URL")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # unbalanced IPv6 brackets, NFKC tricks in the host
+        raise _refuse(url, f"unparsable URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise _refuse(url, f"scheme {parts.scheme or '(none)'!r} is not http or https")
