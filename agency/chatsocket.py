@@ -131,8 +131,9 @@ class ChatSocket(_Tracker):
     def connect(self) -> ChatSocket:
         while True:
             try:
+                # legacy=True: the connection itself, not the auto-reconnecting iterator we replace
                 self._conn = connect(self.url, additional_headers=self.headers, proxy=None,
-                                     open_timeout=10, max_size=MAX_FRAME)
+                                     open_timeout=10, max_size=MAX_FRAME, legacy=True)
                 return self
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 time.sleep(self.next_delay(exc))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import audit, config, db, lint, secret, worker
-from agency.cli import auditq, task, token, up
+from agency.cli import audit, auditq, config, db, lint, query, secret, task, token, up, worker
 from agency.models import __version__
 
 app = typer.Typer(
@@ -38,6 +37,7 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(up.app, name="up")
 app.add_typer(task.app, name="task")
 app.add_typer(token.app, name="token")
+app.add_typer(query.app, name="query")
 audit.app.command(name="list")(auditq.audit_list)
 
 
