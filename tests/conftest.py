@@ -20,7 +20,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
     """A migrated store on ``<tmp_path>/agency.duckdb``, closed after the test."""
-    s = await Store.open(settings.database_path, batch_max=settings.write_batch_max)
+    s = await Store.from_settings(settings)
     try:
         yield s
     finally:

@@ -22,8 +22,9 @@ import pandas as pd
 
 from agency.errors import AgencyError, Conflict, StorageError, StoreClosed
 from agency.models import Event, EventIn
+from agency.settings import Settings
 from agency.storage import chain, userquery
-from agency.storage.codec import decode_rows, json_columns, load_columns
+from agency.storage.codec import decode_rows, load_columns
 from agency.storage.connection import connect, first_line
 from agency.storage.migrate import Migrator
 from agency.storage.ops import ChainReport, QueryResult, WriteOp
@@ -91,6 +92,12 @@ class Store:
 
         conn, head = await asyncio.to_thread(prepare)
         return cls(path, conn, head, batch_max=batch_max, row_cap=row_cap, query_timeout=query_timeout)
+
+    @classmethod
+    async def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
+        """Open ``settings.database_path`` with the batch, row-cap and timeout settings."""
+        return await cls.open(settings.database_path, batch_max=settings.write_batch_max, migrate=migrate,
+                              row_cap=settings.query_row_cap, query_timeout=settings.query_timeout)
 
     @property
     def last_seq(self) -> int:
@@ -199,13 +206,15 @@ class Store:
 
         def run(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             try:
-                cur.execute(sql, params)
-                js = json_columns(cur.description)
-                df = cur.df()
+                # via Arrow: DuckDB's own .df() trips pandas 3 deprecation warnings
+                rel = cur.sql(sql, params=params)
+                if rel is None:
+                    raise StorageError("fetch_df needs a query that returns rows")
+                js = [name for name, t in zip(rel.columns, rel.types, strict=True) if str(t) == "JSON"]
+                df = rel.to_arrow_table().to_pandas()
             except duckdb.Error as exc:
                 raise StorageError(f"query failed: {first_line(exc)}") from exc
-            for i in js:
-                col = df.columns[i]
+            for col in js:
                 df[col] = df[col].map(json.loads, na_action="ignore").astype(object)
             return df
 

@@ -242,5 +242,6 @@ async def test_fetch_df_decodes_json_and_times_are_utc(store: Store) -> None:
     await store.write(Insert("tasks", [t.model_dump(mode="python")]))
     df = await store.fetch_df("SELECT id, spec, created_at FROM tasks")
     assert df.loc[0, "spec"] == {"sleep": 1}
+    assert df.loc[0, "created_at"] == NOW + timedelta(hours=1)
     row = (await store.fetch("SELECT created_at FROM tasks"))[0]
     assert row["created_at"] == NOW + timedelta(hours=1) and row["created_at"].utcoffset() == timedelta(0)

@@ -1,0 +1,1 @@
+"""Reproducible performance measurements with their targets (`python -m benchmarks`)."""
