@@ -14,6 +14,7 @@ import contextlib
 import heapq
 import time
 from collections.abc import Sequence
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from agency.orchestrator.queue import TaskQueue
 from agency.storage import Insert, Store, Upsert
 
 Op = Any  # a storage operation: Insert, Upsert, Delete or EventIn
+_RECENT = 10_000  # finished tasks kept in memory for reads
 
 
 @dataclass
@@ -60,6 +62,10 @@ class Book:
     queued_at: dict[str, float] = field(default_factory=dict)
     #: set whenever something may be dispatchable (new task, free slot or lock, new worker)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the latest finished tasks, so reads never race the write that stores them
+    recent: OrderedDict[str, Task] = field(default_factory=OrderedDict)
+    #: commits applied to memory whose write has not returned yet
+    writing: int = 0
     #: replaced on every change, the old one set: every waiter wakes, none can miss it
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,7 +85,12 @@ class Book:
             await asyncio.wait_for(event.wait(), None if timeout is None else max(0.0, timeout))
 
     def get(self, task_id: str) -> Task | None:
+        """A live task (``None`` when it is finished or unknown)."""
         return self.tasks.get(task_id)
+
+    def latest(self, task_id: str) -> Task | None:
+        """A live or recently finished task, as memory knows it."""
+        return self.tasks.get(task_id) or self.recent.get(task_id)
 
     def in_flight_on(self, worker_id: str) -> list[Task]:
         return [t for tid in self.flying if (t := self.tasks[tid]).worker_id == worker_id]
@@ -90,12 +101,17 @@ class Book:
         dst = new.state
         if dst.terminal:
             self.tasks.pop(new.id, None)
+            self.recent[new.id] = new
+            self.recent.move_to_end(new.id)
+            if len(self.recent) > _RECENT:
+                self.recent.popitem(last=False)
             self.queue.remove(new.id)
             self.waiting.discard(new.id)
             self.locks.forget(new.id)
             self.queued_at.pop(new.id, None)
         else:
             self.tasks[new.id] = new
+            self.recent.pop(new.id, None)
         if src is not None and src.in_flight and not dst.in_flight and old is not None:
             self.flying.pop(new.id, None)
             if old.worker_id and new.id in self.reserved:
@@ -146,7 +162,16 @@ class Book:
 
     async def commit(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Event]:
         """Apply ``steps`` to memory, then persist them with ``extra`` in one write."""
-        return await self.store.write(*self.stage(steps, extra))
+        return await self.write(self.stage(steps, extra))
+
+    async def write(self, ops: Sequence[Op]) -> list[Event]:
+        """Persist staged operations; ``writing`` counts it until the store has answered."""
+        self.writing += 1
+        try:
+            return await self.store.write(*ops)
+        finally:
+            self.writing -= 1
+            self.notify()
 
     def stage(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Op]:
         """Apply ``steps`` to memory now; returns the operations that persist them."""

@@ -145,7 +145,7 @@ class Orchestrator:
             ops = self.book.stage(steps)
             for step in steps:
                 self.book.watch_deadline(step.new)
-            await self.store.write(*ops)
+            await self.book.write(ops)
         return out
 
     def _new_task(self, req: TaskSubmit, actor: str) -> Task:
@@ -180,7 +180,7 @@ class Orchestrator:
 
     async def get(self, task_id: str) -> Task:
         """The task as it is now (memory for live tasks, the database for finished ones)."""
-        task = self.book.get(task_id)
+        task = self.book.latest(task_id)
         if task is not None:
             return task
         row = await self.store.fetch_one("SELECT * FROM tasks WHERE id = ?", [task_id])
@@ -318,7 +318,7 @@ class Orchestrator:
         return {"status": "healthy", "reason": None, **info}
 
     def _busy(self) -> bool:
-        if self.book.flying or self.dispatcher.sending:
+        if self.book.flying or self.dispatcher.sending or self.book.writing:
             return True
         if self.dispatcher.paused:
             return False

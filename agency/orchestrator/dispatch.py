@@ -140,7 +140,7 @@ class Dispatcher:
 
     async def _send(self, new: Task, worker: WorkerInfo, ops: list[Op]) -> None:
         try:
-            await self.book.store.write(*ops)
+            await self.book.write(ops)
             request = WorkerTaskRequest(task_id=new.id, attempt=new.attempt, kind=new.kind,
                                         spec=new.spec, deadline=self._deadline(new))
             try:
