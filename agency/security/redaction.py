@@ -17,7 +17,9 @@ Not covered: transformed values (base64, URL-encoding, hashes, reversed), or a v
 assembled by the program from pieces that were never added.
 
 ``add`` and ``redact`` are thread-safe: ``add`` rebuilds one compiled alternation under a
-lock, and readers use whichever compiled pattern was current when they started.
+lock, and readers use whichever compiled pattern was current when they started. The
+pattern is a trie of the values (shared prefixes factored out), so its cost grows
+sub-linearly with the number of values (figures in the README's security section).
 """
 
 from __future__ import annotations
@@ -28,6 +30,36 @@ import re
 import threading
 
 MASK = "***"
+_Trie = dict[str, "_Trie"]
+
+
+def trie_pattern(values: set[str]) -> re.Pattern[str]:
+    """One regex matching any of ``values``, the longest one where several start at a place.
+
+    Built from a character trie: branches differ in their first character, and a value
+    that is a prefix of another becomes a greedy optional tail, so the engine takes the
+    longer value when the text has it.
+    """
+    root: _Trie = {}
+    for value in values:
+        node = root
+        for ch in value:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a value ends here
+
+    def build(node: _Trie) -> str:
+        parts: list[str] = []
+        # walk single-child chains iteratively: values can be thousands of characters long
+        while len(node) == 1 and "" not in node:
+            (ch, node), = node.items()
+            parts.append(re.escape(ch))
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if branches:
+            group = "(?:" + "|".join(branches) + ")"
+            parts.append(group + "?" if "" in node else group)
+        return "".join(parts)
+
+    return re.compile(build(root))
 
 
 class Redactor:
@@ -53,9 +85,7 @@ class Redactor:
             if not new:
                 return
             self._values |= new
-            # longest first: at one position the regex engine takes the first alternative
-            ordered = sorted(self._values, key=lambda v: (-len(v), v))
-            self._compiled = (re.compile("|".join(re.escape(v) for v in ordered)), len(ordered[0]))
+            self._compiled = (trie_pattern(self._values), max(len(v) for v in self._values))
 
     def __len__(self) -> int:
         return len(self._values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 
 import pytest
@@ -136,3 +137,25 @@ def test_resolve_env_and_references() -> None:
     assert SECRET_REF.fullmatch("${secret:A_1}")
     with pytest.raises(NotFound):
         resolve_env({"X": "${secret:MISSING}"}, ks, redactor=r)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_trie_matches_longest_first_alternation(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = "abc.*"
+    values = {"".join(rng.choice(alphabet) for _ in range(rng.randint(4, 9))) for _ in range(30)}
+    values |= {v[:5] for v in list(values)[:10] if len(v) > 5}  # values that prefix others
+    r = Redactor()
+    r.add(*values)
+    naive = re.compile("|".join(re.escape(v) for v in sorted(values, key=lambda v: (-len(v), v))))
+    for _ in range(20):
+        text = "".join(rng.choice(alphabet + " ") for _ in range(300))
+        assert r.redact(text) == naive.sub(MASK, text)
+
+
+def test_very_long_value() -> None:
+    pem = "-----BEGIN KEY-----\n" + "\n".join("A" * 64 + str(i) for i in range(80)) + "\n-----END KEY-----"
+    r = Redactor()
+    r.add(pem)
+    assert r.redact(f"key: {pem}!") == f"key: {MASK}!"
+    assert "A" * 64 not in r.redact("line " + "A" * 64 + "17")
