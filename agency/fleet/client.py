@@ -76,10 +76,9 @@ class WorkerClient:
         )
         # bounds this worker's in-flight requests (asyncio binds it to a loop on first use)
         self._sem = asyncio.Semaphore(settings.max_in_flight)
-        # one Retrying object serves every call: the per-call state lives in RetryCallState
+        # the retry policy; copied per retried call with that call's remaining time budget
         self._retrying = tenacity.AsyncRetrying(
-            stop=tenacity.stop_after_attempt(settings.retry_attempts)
-            | tenacity.stop_before_delay(settings.retry_max_seconds),
+            stop=tenacity.stop_after_attempt(settings.retry_attempts),
             wait=tenacity.wait_random_exponential(
                 multiplier=settings.retry_backoff, max=settings.retry_max_seconds
             ),
@@ -185,7 +184,7 @@ class WorkerClient:
         status: int = 0
         body: Body = b""
         try:
-            status, body = await self._retrying(self._attempt, call, json, params)
+            status, body = await self._with_retries(call, json, params)
         except tenacity.RetryError as exc:
             error = translate_exception(exc, worker=self.worker_id, url=self.base_url,
                                         path=path, task_id=task_id)
@@ -206,6 +205,44 @@ class WorkerClient:
         if error is not None:
             raise error
         return status, body
+
+    async def _with_retries(
+        self, call: _Call, json: dict[str, Any] | None, params: dict[str, Any] | None
+    ) -> Answer:
+        """First attempt directly; tenacity takes over only when it must retry.
+
+        tenacity costs ~50-100 us per call even when nothing fails, a third of the client's
+        budget at 3,000 round trips/s. So the first attempt runs bare, and a retryable
+        outcome is replayed to tenacity as its attempt 1: its stop, full-jitter wait and
+        retry rules then run unchanged from attempt 2 on.
+        """
+        start = time.monotonic()
+        first: Answer | AgencyError
+        try:
+            first = await self._attempt(call, json, params)
+        except AgencyError as exc:
+            if not is_retryable(exc):
+                raise
+            first = exc
+        else:
+            if not _retry_answer(first):
+                return first
+        left = self._settings.retry_max_seconds - (time.monotonic() - start)
+        retrying = self._retrying.copy(
+            stop=tenacity.stop_after_attempt(self._settings.retry_attempts)
+            | tenacity.stop_before_delay(max(0.0, left))
+        )
+        pending: list[Answer | AgencyError] = [first]
+
+        async def attempt() -> Answer:
+            if pending:
+                outcome = pending.pop()
+                if isinstance(outcome, AgencyError):
+                    raise outcome
+                return outcome
+            return await self._attempt(call, json, params)
+
+        return await retrying(attempt)
 
     async def _attempt(
         self, call: _Call, json: dict[str, Any] | None, params: dict[str, Any] | None

@@ -1,0 +1,191 @@
+"""Dispatch round trips per second: WorkerClient -> two local ``agency worker`` processes.
+
+One round trip is one ``POST /task`` of a ``noop`` task (a fresh task id each time) through
+the full client path: breaker admission, tenacity, the in-flight semaphore, the transport,
+JSON decode and model validation. Requests alternate between the two workers; the number
+in flight is the total across both. Each (transport, in-flight) cell is the median of 3
+runs after a warm-up. Target (issue 3): >= 3,000/s at 16 in flight on this machine.
+
+    python -m benchmarks.bench_dispatch            # 3 x 3,000 round trips per cell
+    python -m benchmarks.bench_dispatch --quick    # 3 x 600, for a smoke run
+
+Prints a table and writes ``benchmarks/results/bench_dispatch.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+try:
+    import uvloop
+except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio otherwise
+    uvloop = None  # type: ignore[assignment]
+
+from agency.fleet import WorkerClient
+from agency.models import WorkerTaskRequest
+from agency.settings import Settings
+
+RESULTS = Path(__file__).parent / "results"
+TARGET_AT_16 = 3000.0
+RUNS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_workers(n: int, capacity: int) -> Iterator[list[str]]:
+    """Start ``n`` ``agency worker`` processes with a clean env; yield their URLs."""
+    with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
+        env.update({"AGENCY_DATA_DIR": tmp, "AGENCY_LOG_LEVEL": "WARNING"})
+        procs: list[subprocess.Popen[bytes]] = []
+        urls: list[str] = []
+        try:
+            for i in range(n):
+                port = free_port()
+                argv = [sys.executable, "-m", "agency", "worker", "--port", str(port),
+                        "--id", f"bench-{i}", "--capacity", str(capacity), "--sandbox", "off"]
+                procs.append(subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL))
+                urls.append(f"http://127.0.0.1:{port}")
+            for url, proc in zip(urls, procs, strict=True):
+                wait_healthy(url, proc)
+            yield urls
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker at {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"worker at {url} did not become healthy in {timeout}s")
+
+
+async def one_run(clients: list[WorkerClient], in_flight: int, total: int, tag: str) -> dict[str, float]:
+    """``total`` submits with ``in_flight`` of them outstanding at any time."""
+    ids = itertools.count()
+    latencies: list[float] = []
+
+    async def lane() -> None:
+        while (i := next(ids)) < total:
+            client = clients[i % len(clients)]
+            req = WorkerTaskRequest(task_id=f"{tag}-{i}", attempt=1, kind="noop", spec={})
+            t0 = time.perf_counter()
+            await client.submit(req)
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(in_flight)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "rps": total / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000,
+    }
+
+
+async def measure(urls: list[str], transport: str, in_flight: int, total: int, cell: str) -> dict[str, Any]:
+    settings = Settings.load(env={}, http_client=transport)
+    clients = [WorkerClient(f"bench-{i}", url, settings) for i, url in enumerate(urls)]
+    try:
+        await one_run(clients, in_flight, max(200, total // 5), f"{cell}-warm")
+        runs = [await one_run(clients, in_flight, total, f"{cell}-r{r}") for r in range(RUNS)]
+    finally:
+        for c in clients:
+            await c.aclose()
+    median = statistics.median(r["rps"] for r in runs)
+    return {
+        "transport": transport, "in_flight": in_flight, "round_trips": total,
+        "rps_median": round(median, 1), "rps_runs": [round(r["rps"], 1) for r in runs],
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+        "p95_ms": round(statistics.median(r["p95_ms"] for r in runs), 2),
+        "max_in_flight_per_client": settings.max_in_flight,
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(f"{'transport':<9} {'in flight':>9} {'round trips/s':>14} {'p50 ms':>8} {'p95 ms':>8}  runs")
+    for r in rows:
+        runs = " / ".join(f"{x:,.0f}" for x in r["rps_runs"])
+        print(f"{r['transport']:<9} {r['in_flight']:>9} {r['rps_median']:>14,.0f} "
+              f"{r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f}  {runs}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="600 round trips per run instead of 3,000")
+    parser.add_argument("--transports", default="aiohttp,httpx", help="comma-separated transports")
+    parser.add_argument("--in-flight", default="1,16,64", help="comma-separated concurrency levels")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
+                        help="event loop of the client (the control plane runs on uvicorn's uvloop)")
+    args = parser.parse_args(argv)
+    total = 600 if args.quick else 3000
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    levels = [int(x) for x in args.in_flight.split(",")]
+    loop_name = args.loop if uvloop is not None else "asyncio"
+    runner: Any = uvloop.run if loop_name == "uvloop" and uvloop is not None else asyncio.run
+
+    rows: list[dict[str, Any]] = []
+    with local_workers(2, capacity=max(levels) * 4) as urls:
+        for transport in transports:
+            for level in levels:
+                rows.append(runner(measure(urls, transport, level, total, f"{transport}-{level}")))
+                print(f"  {transport:<8} {level:>3} in flight: {rows[-1]['rps_median']:,.0f}/s",
+                      file=sys.stderr, flush=True)
+    print_table(rows)
+    at16 = [r for r in rows if r["in_flight"] == 16]
+    best = max(at16, key=lambda r: r["rps_median"]) if at16 else None
+    if best is not None:
+        verdict = "meets" if best["rps_median"] >= TARGET_AT_16 else "MISSES"
+        print(f"\nbest at 16 in flight: {best['transport']} {best['rps_median']:,.0f}/s "
+              f"({verdict} the {TARGET_AT_16:,.0f}/s target)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "bench_dispatch.json"
+    out.write_text(json.dumps({
+        "benchmark": "dispatch", "quick": args.quick, "loop": loop_name, "workers": 2, "runs": RUNS,
+        "target_rps_at_16": TARGET_AT_16, "python": platform.python_version(),
+        "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": rows,
+    }, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
