@@ -16,10 +16,18 @@ import httpx
 import pandas as pd
 import pyarrow as pa
 
-from agency.api.chat_schemas import QueryResultOut, SessionCreated
 from agency.chatsocket import AsyncChatSocket, ChatSocket
 from agency.clientwire import Call, error_from_response, model_frame, query, transport_error
-from agency.models import Alert, ChatMessage, ChatSession, QueryRun, SavedQuery, SavedQueryRevision
+from agency.models import (
+    Alert,
+    ChatMessage,
+    ChatSession,
+    ChatSessionCreated,
+    QueryResultOut,
+    QueryRun,
+    SavedQuery,
+    SavedQueryRevision,
+)
 
 T = TypeVar("T")
 V1 = "/api/v1"
@@ -51,8 +59,8 @@ def arrow_frame(response: httpx.Response) -> pd.DataFrame:
 # --- call builders ------------------------------------------------------------------------------
 
 
-def _create_session(title: str) -> Call[SessionCreated]:
-    return Call("POST", f"{V1}/chat/session", SessionCreated.model_validate, json={"title": title})
+def _create_session(title: str) -> Call[ChatSessionCreated]:
+    return Call("POST", f"{V1}/chat/session", ChatSessionCreated.model_validate, json={"title": title})
 
 
 def _sessions(owner: str | None, limit: int) -> Call[pd.DataFrame]:
@@ -117,7 +125,7 @@ class ChatQueryAlertMethods:
     """Chat sessions and socket, saved queries and their runs, alerts (sync)."""
 
     # --- chat ---
-    def create_session(self: _SyncHost, title: str = "") -> SessionCreated:
+    def create_session(self: _SyncHost, title: str = "") -> ChatSessionCreated:
         """Open a chat session owned by this token's name."""
         return self._do(_create_session(title))
 
@@ -225,7 +233,7 @@ async def _arrow_async(host: _AsyncHost, path: str, body: dict[str, Any]) -> htt
 class AsyncChatQueryAlertMethods:
     """The asyncio twins of ``ChatQueryAlertMethods``."""
 
-    async def create_session(self: _AsyncHost, title: str = "") -> SessionCreated:
+    async def create_session(self: _AsyncHost, title: str = "") -> ChatSessionCreated:
         return await self._do(_create_session(title))
 
     async def chat_sessions(self: _AsyncHost, owner: str | None = None, limit: int = 200) -> pd.DataFrame:

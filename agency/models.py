@@ -486,6 +486,25 @@ class QueryRun(BaseModel):
     error: str | None = None
 
 
+class QueryResultOut(BaseModel):
+    """A user query's answer as JSON: cells are times in ISO 8601, decimals as floats, blobs base64."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    duration_ms: float
+    run_id: str | None = None
+
+
+class ChatSessionCreated(BaseModel):
+    """``POST /api/v1/chat/session`` answer."""
+
+    session_id: str
+    owner: str
+    title: str
+    created_at: str
+
+
 class AlertState(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"

@@ -35,11 +35,10 @@ from agency.api.chat_hub import (
     error_frame,
     message_frame,
 )
-from agency.api.chat_schemas import SessionCreated
 from agency.api.deps import Principal, Services, authenticate, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import AgencyError, Forbidden, NotFound, RateLimited, Unauthorized
-from agency.models import ChatMessage, ChatSession, EventIn, Role, new_id
+from agency.models import ChatMessage, ChatSession, ChatSessionCreated, EventIn, Role, new_id
 from agency.storage import Insert
 
 log = logging.getLogger(__name__)
@@ -84,12 +83,12 @@ async def messages_after(services: Services, session_id: str, after: int, limit:
     return [ChatMessage.model_validate(r) for r in rows]
 
 
-@router.post("/session", status_code=201, response_model=SessionCreated)
+@router.post("/session", status_code=201, response_model=ChatSessionCreated)
 async def create_session(
     body: SessionCreate | None = None,
     services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.VIEWER)),
-) -> SessionCreated:
+) -> ChatSessionCreated:
     """Open a chat session owned by the caller (viewers too: the assistant enforces roles)."""
     session = ChatSession(id=new_id(), owner=who.name, title=body.title if body else "")
     await services.store.write(
@@ -97,7 +96,7 @@ async def create_session(
         EventIn(actor=who.name, action="chat.session_created", resource_type="chat_session",
                 resource_id=session.id, details={"title": session.title}),
     )
-    return SessionCreated(session_id=session.id, owner=session.owner, title=session.title,
+    return ChatSessionCreated(session_id=session.id, owner=session.owner, title=session.title,
                           created_at=session.created_at.isoformat())
 
 

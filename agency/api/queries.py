@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from agency.api.chat_schemas import QueryResultOut
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.api.queries_run import (
@@ -25,7 +24,16 @@ from agency.api.queries_run import (
     wants_arrow,
 )
 from agency.errors import Conflict, NotFound
-from agency.models import EventIn, QueryRun, Role, SavedQuery, SavedQueryRevision, new_id, utcnow
+from agency.models import (
+    EventIn,
+    QueryResultOut,
+    QueryRun,
+    Role,
+    SavedQuery,
+    SavedQueryRevision,
+    new_id,
+    utcnow,
+)
 from agency.storage import Delete, Insert, Upsert
 from agency.storage.userquery import check_sql
 

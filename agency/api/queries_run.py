@@ -103,6 +103,8 @@ def json_value(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, pa.MonthDayNano):  # an INTERVAL: its parts by name, not a bare triple
+        return {"months": value.months, "days": value.days, "nanoseconds": value.nanoseconds}
     if isinstance(value, list | tuple):
         return [json_value(v) for v in value]
     return str(value)

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import typer
 
-from agency.api.chat_schemas import QueryResultOut
 from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
 from agency.errors import NotFound
+from agency.models import QueryResultOut
 
 app = typer.Typer(help="Saved queries (with revisions and recorded runs) and ad-hoc read-only SQL.",
                   no_args_is_help=True)
