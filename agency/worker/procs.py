@@ -8,6 +8,7 @@ A task is only ``canceled`` once every process of its group is gone, so liveness
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -61,13 +62,27 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
-def signal_group(pgid: int, sig: signal.Signals) -> bool:
-    """Send ``sig`` to the group; False when it no longer exists."""
+def comm(pid: int) -> str:
     try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    return True
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def signal_group(pgid: int, sig: signal.Signals, spare: str | None = None) -> bool:
+    """Send ``sig`` to the group, except members named ``spare``; False when it is gone."""
+    if spare is None:
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+    members = group_members(pgid)
+    for pid in members:
+        if comm(pid) != spare:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+    return bool(members)
 
 
 async def wait_group_gone(pgid: int, timeout: float, poll: float = 0.02) -> bool:
@@ -81,9 +96,14 @@ async def wait_group_gone(pgid: int, timeout: float, poll: float = 0.02) -> bool
         await asyncio.sleep(poll)
 
 
-async def stop_group(pgid: int, grace: float) -> bool:
-    """SIGTERM the group, SIGKILL it after ``grace`` seconds; True once every member is gone."""
-    if signal_group(pgid, signal.SIGTERM) and await wait_group_gone(pgid, grace):
+async def stop_group(pgid: int, grace: float, spare: str | None = None) -> bool:
+    """SIGTERM the group, SIGKILL it after ``grace`` seconds; True once every member is gone.
+
+    ``spare`` names processes that must not get the SIGTERM: bubblewrap dies of it at once
+    and takes its whole PID namespace along, which would skip the task's grace period. It
+    exits by itself when the task does, and gets the SIGKILL like everyone else.
+    """
+    if signal_group(pgid, signal.SIGTERM, spare) and await wait_group_gone(pgid, grace):
         return True
     signal_group(pgid, signal.SIGKILL)
     # SIGKILL cannot be ignored; the bound only guards against a process stuck in the kernel

@@ -145,6 +145,7 @@ class ProcessSpec:
     workspace: Path
     output_dir: Path
     redactor: Redactor | None = None
+    spare: str | None = None  # process name spared the SIGTERM (the sandbox's own)
 
 
 class ProcessRun(Run):
@@ -196,7 +197,7 @@ class ProcessRun(Run):
         started = time.monotonic()
         # whatever ended it, nothing of the group may outlive the task (a leader that exits
         # can leave background children behind, holding the output pipes open)
-        gone = await procs.stop_group(self.pgid, self.grace)
+        gone = await procs.stop_group(self.pgid, self.grace, self.spec.spare)
         code = await waiter
         await self._drain_pumps()
         self.status.changed_files = await asyncio.to_thread(list_files, self.spec.workspace)

@@ -173,7 +173,8 @@ class WorkerRuntime:
         files = [prepare_path(workspace, f) for f in plan.files]
         argv = self.sandbox.wrap(plan.argv, workspace, cwd, files)
         pspec = ProcessSpec(argv=argv, env={**prepare.minimal_env(workspace, req.task_id, req.attempt), **plan.env},
-                            cwd=cwd, workspace=workspace, output_dir=self.config.output_dir / key)
+                            cwd=cwd, workspace=workspace, output_dir=self.config.output_dir / key,
+                            spare=self.sandbox.process_name)
         run = ProcessRun(status, self._changed, timeout, self.config.settings.cancel_grace, pspec)
         self._admit(key, run)  # before any await: a concurrent repeat finds it
         if secrets.needs_secrets(plan.env):

@@ -128,6 +128,11 @@ class Sandbox:
         return "unavailable" if self.mode == "required" else "none"
 
     @property
+    def process_name(self) -> str | None:
+        """The sandbox's own process name (as in ``/proc/<pid>/comm``), or None without one."""
+        return Path(self.bwrap).name[:15] if self.bwrap else None
+
+    @property
     def refuses_processes(self) -> bool:
         """Fail closed: ``required`` without a working bubblewrap runs no process at all."""
         return self.mode == "required" and self.bwrap is None

@@ -123,14 +123,15 @@ def start_worker(
     env: dict[str, str] | None = None,
     timeout: float = START_TIMEOUT,
 ) -> WorkerProc:
-    """Start ``python -m agency worker`` with these flags and wait until it is healthy.
+    """Start ``python -m agency.worker`` (= ``agency worker``) with these flags and wait until it is healthy.
 
     ``env`` adds ``AGENCY_*`` settings (e.g. ``{"AGENCY_FAULT_FAIL_FIRST": "3"}``).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     worker_id = worker_id or f"test-worker-{port}"
-    argv = [sys.executable, "-m", "agency", "worker", "--port", str(port), "--id", worker_id]
+    # `python -m agency.worker` is `agency worker` without importing the whole CLI
+    argv = [sys.executable, "-m", "agency.worker", "--port", str(port), "--id", worker_id]
     flags = {"--token": token, "--capacity": capacity, "--labels": labels, "--roots": roots,
              "--control-plane": control_plane, "--sandbox": sandbox}
     for flag, value in flags.items():
