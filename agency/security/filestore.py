@@ -112,6 +112,7 @@ class FileKeystore(Keystore):
 
     def _key(self, *, create: bool) -> Fernet | None:
         if self._cached is None:
+            # "not found" is not cached: another process may create the key meanwhile
             found = self._find_key()
             if found is None and create:
                 if self.path.exists():

@@ -166,3 +166,10 @@ def test_bad_names_refused(name: str, tmp_path: Path) -> None:
         FileKeystore(tmp_path / "secrets.enc").set_secret(name, VALUE)
     with pytest.raises(ValidationFailed):
         EnvKeystore({}).get_secret(name)
+
+
+def test_two_instances_share_one_generated_key(tmp_path: Path) -> None:
+    reader = FileKeystore(tmp_path / "secrets.enc")
+    assert reader.list() == []  # looked for a key, found none, created none
+    FileKeystore(tmp_path / "secrets.enc").set_secret("A_NAME", VALUE)  # another process
+    assert reader.get_secret("A_NAME") == VALUE
