@@ -104,6 +104,11 @@ def serve(data_dir: Path, **overrides: Any) -> Iterator[Server]:
         except BaseException as exc:
             failure.append(exc)
         finally:
+            # stream helpers (sse-starlette's shutdown watcher) may outlive the server: end them
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.close()
 
     thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
