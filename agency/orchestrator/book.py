@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import heapq
 import time
-from collections.abc import Sequence
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 

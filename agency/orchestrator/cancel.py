@@ -21,12 +21,11 @@ from agency.fleet import Registry
 from agency.models import Task, TaskState
 from agency.orchestrator.book import Book, Step
 from agency.orchestrator.lifecycle import change
-from agency.orchestrator.outcomes import Outcomes, attempt_row
+from agency.orchestrator.outcomes import UNREACHABLE, Outcomes, attempt_row, ended_cancel
 from agency.settings import Settings
 
 log = logging.getLogger("agency.orchestrator")
 
-UNREACHABLE = "worker-unreachable"
 ABORTED = "aborted"
 _CANCEL_FROM = (TaskState.PENDING, TaskState.PAUSED, TaskState.ORPHANED)
 _WINDOWS = 4  # grace windows a cancel follow-up waits before leaving it to the poll loop
@@ -152,7 +151,7 @@ class Canceller:
         current = self._live(task.id)
         if current is None:
             return
-        new, ev = change(current, TaskState.CANCELED, actor="system", reason=reason)
+        new, ev = ended_cancel(current, reason)
         await self.book.commit([Step(current, new, ev, attempt_row(new))])
 
     async def stop(self) -> None:

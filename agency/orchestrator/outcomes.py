@@ -31,6 +31,7 @@ from agency.storage import Insert
 log = logging.getLogger("agency.orchestrator")
 
 DEADLINE = "deadline"
+UNREACHABLE = "worker-unreachable"
 _SLACK = timedelta(milliseconds=50)  # clocks of worker and control plane on one host
 _OUTPUT_PAGES = 256  # most pages of one stream fetched when a task ends (bounded loop)
 
@@ -48,6 +49,14 @@ def attempt_row(task: Task, state: TaskState | None = None, reason: str | None =
         started_at=task.dispatched_at or utcnow(),
         finished_at=None if state.in_flight else utcnow(),
     )
+
+
+def ended_cancel(task: Task, reason: str, actor: str = "system",
+                 extra: dict[str, Any] | None = None) -> tuple[Task, Any]:
+    """A cancel under way ends without the worker's word: canceled, or failed for a deadline."""
+    if task.reason == DEADLINE:
+        return change(task, TaskState.FAILED, actor=actor, reason=DEADLINE, extra=extra)
+    return change(task, TaskState.CANCELED, actor=actor, reason=reason, extra=extra)
 
 
 class Outcomes:
@@ -86,6 +95,11 @@ class Outcomes:
             return
         if task.worker_id:
             self.strays.add((task.worker_id, task.id))
+        if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
+            # it was being canceled anyway: the cancel ends here, it is not retried
+            new, ev = ended_cancel(task, UNREACHABLE, actor, extra={"cancel_reason": task.reason, "why": reason})
+            await self.book.commit([Step(task, new, ev, attempt_row(new))])
+            return
         new, ev = change(task, TaskState.ORPHANED, actor=actor, reason=reason)
         steps = [Step(task, new, ev, attempt_row(new))]
         steps.append(self.retry_step(new, actor, f"orphaned ({reason})"))
@@ -161,9 +175,12 @@ class Outcomes:
                              reason=f"canceled by the worker: {status.reason or 'no reason'}")
             return [Step(task, new, ev, attempt_row(new)), self.retry_step(new, "system", "canceled by the worker")]
         why = DEADLINE if deadline_hit else (status.reason or f"exit code {status.exit_code}")
+        retryable = not deadline_hit and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
+        if retryable and task.retry.exhausted(task.attempt):
+            why, retryable = f"{why}; no attempts left", False
         new, ev = change(task, TaskState.FAILED, actor=worker_id, reason=why, **common)
         steps = [Step(task, new, ev, attempt_row(new))]
-        if not deadline_hit and task.state in (TaskState.DISPATCHED, TaskState.RUNNING):
+        if retryable:
             steps.append(self.retry_step(new, "system", why))
         return steps
 

@@ -19,7 +19,7 @@ from agency.models import TaskState, utcnow
 from agency.orchestrator.book import Book, Step
 from agency.orchestrator.cancel import Canceller
 from agency.orchestrator.lifecycle import change, effective_deadline
-from agency.orchestrator.outcomes import DEADLINE, Outcomes, attempt_row
+from agency.orchestrator.outcomes import DEADLINE, Outcomes, attempt_row, ended_cancel
 from agency.orchestrator.workers import FleetWatch
 from agency.settings import Settings
 
@@ -90,8 +90,7 @@ class Tracker:
                     if task is None or not task.state.in_flight or task_id in self.sending:
                         return
                     if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
-                        new, ev = change(task, TaskState.CANCELED, actor="system",
-                                         reason=f"{task.reason}; unknown to worker {task.worker_id}")
+                        new, ev = ended_cancel(task, f"{task.reason}; unknown to worker {task.worker_id}")
                         await self.book.commit([Step(task, new, ev, attempt_row(new))])
                     else:
                         await self.outcomes.orphan(task, f"unknown to worker {task.worker_id}")

@@ -110,3 +110,35 @@ async def assert_replays(store: Store, task_ids: Iterable[str] | None = None) ->
         for name in REPLAYED:
             assert getattr(rebuilt, name) == getattr(stored[task_id], name), (task_id, name)
     return [stored[t] for t in wanted]
+
+
+async def wait_until(orch: Orchestrator, check: Any, timeout: float = 20.0) -> None:
+    """Wait (on the orchestrator's change signal, bounded) until ``check()`` is true."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout
+    while not check():
+        left = until - loop.time()
+        if left <= 0:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        await orch.book.wait_change(min(left, 0.1))
+
+
+def state_of(orch: Orchestrator, task_id: str) -> str | None:
+    task = orch.book.latest(task_id)
+    return task.state.value if task is not None else None
+
+
+def worker_task(worker: WorkerProc, task_id: str) -> dict[str, Any]:
+    """The worker's own view of a task (``GET /task/{id}``)."""
+    with worker.client() as c:
+        body: dict[str, Any] = c.get(f"/task/{task_id}").json()
+        return body
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
