@@ -9,7 +9,8 @@ runs after a warm-up. Target (issue 3): >= 3,000/s at 16 in flight on this machi
     python -m benchmarks.bench_dispatch            # 3 x 3,000 round trips per cell
     python -m benchmarks.bench_dispatch --quick    # 3 x 600, for a smoke run
 
-Prints a table and writes ``benchmarks/results/bench_dispatch.json``.
+The ``raw`` rows send the same POSTs with a bare aiohttp session: the ceiling the workers
+and loopback allow, to tell client cost from worker cost. Prints a table and writes ``benchmarks/results/bench_dispatch.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 try:
@@ -97,7 +99,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0)
     raise TimeoutError(f"worker at {url} did not become healthy in {timeout}s")
 
 
-async def one_run(clients: list[WorkerClient], in_flight: int, total: int, tag: str) -> dict[str, float]:
+async def one_run(clients: list[Any], in_flight: int, total: int, tag: str) -> dict[str, float]:
     """``total`` submits with ``in_flight`` of them outstanding at any time."""
     ids = itertools.count()
     latencies: list[float] = []
@@ -121,9 +123,33 @@ async def one_run(clients: list[WorkerClient], in_flight: int, total: int, tag: 
     }
 
 
+class RawAiohttp:
+    """Ceiling: bare aiohttp POSTs, no WorkerClient (no breaker, retries, models)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url + "/task"
+        self.session: aiohttp.ClientSession | None = None
+
+    async def submit(self, req: WorkerTaskRequest) -> None:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16))
+        body = {"task_id": req.task_id, "attempt": req.attempt, "kind": req.kind, "spec": req.spec}
+        async with self.session.post(self.url, json=body) as resp:
+            await resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"worker answered {resp.status}")
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
 async def measure(urls: list[str], transport: str, in_flight: int, total: int, cell: str) -> dict[str, Any]:
-    settings = Settings.load(env={}, http_client=transport)
-    clients = [WorkerClient(f"bench-{i}", url, settings) for i, url in enumerate(urls)]
+    settings = Settings.load(env={}, http_client="aiohttp" if transport == "raw" else transport)
+    clients: list[Any] = (
+        [RawAiohttp(url) for url in urls] if transport == "raw" else
+        [WorkerClient(f"bench-{i}", url, settings) for i, url in enumerate(urls)]
+    )
     try:
         await one_run(clients, in_flight, max(200, total // 5), f"{cell}-warm")
         runs = [await one_run(clients, in_flight, total, f"{cell}-r{r}") for r in range(RUNS)]
@@ -151,7 +177,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="600 round trips per run instead of 3,000")
-    parser.add_argument("--transports", default="aiohttp,httpx", help="comma-separated transports")
+    parser.add_argument("--transports", default="aiohttp,httpx,raw",
+                        help="comma-separated: aiohttp, httpx, raw (bare aiohttp, the workers' ceiling)")
     parser.add_argument("--in-flight", default="1,16,64", help="comma-separated concurrency levels")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
                         help="event loop of the client (the control plane runs on uvicorn's uvloop)")
@@ -170,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {transport:<8} {level:>3} in flight: {rows[-1]['rps_median']:,.0f}/s",
                       file=sys.stderr, flush=True)
     print_table(rows)
-    at16 = [r for r in rows if r["in_flight"] == 16]
+    at16 = [r for r in rows if r["in_flight"] == 16 and r["transport"] != "raw"]
     best = max(at16, key=lambda r: r["rps_median"]) if at16 else None
     if best is not None:
         verdict = "meets" if best["rps_median"] >= TARGET_AT_16 else "MISSES"
