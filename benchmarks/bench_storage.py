@@ -50,16 +50,18 @@ async def appends(path: Path, callers: int, total: int, per_call: int) -> dict[s
             await store.append(*batch)
             latencies.append(time.perf_counter() - t0)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller(c) for c in range(callers)))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     done = store.last_seq
     report = await store.verify_chain()
     await store.close()
     latencies.sort()
     return {
         "callers": callers, "events_per_call": per_call, "events": callers * each, "seconds": round(elapsed, 3),
-        "events_per_s": round(callers * each / elapsed), "chain_ok": report.ok and done >= callers * each,
+        "events_per_s": round(callers * each / elapsed),
+        # CPU seconds of this process: a figure that other load on the machine does not skew
+        "events_per_cpu_s": round(callers * each / cpu), "chain_ok": report.ok and done >= callers * each,
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
     }
@@ -160,11 +162,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print("| durable appends | callers | events/call | events | events/s | p50 ms | p99 ms | target |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| durable appends | callers | events/call | events | events/s | events/CPU-s | p50 ms | p99 ms | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results["appends"]:
         print(f"| through the writer | {r['callers']} | {r['events_per_call']} | {r['events']:,} | "
-              f"{r['events_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} | >= 20,000/s |")
+              f"{r['events_per_s']:,} | {r['events_per_cpu_s']:,} | {r['p50_ms']} | {r['p99_ms']} | >= 20,000/s |")
     rd = results["reads"]
     print(f"\n| at {rd['tasks']:,} tasks (bulk load {results['bulk_load_rows_per_s']:,} rows/s) | median ms | p95 ms | target |")
     print("|---|---:|---:|---|")
