@@ -67,12 +67,11 @@ class ChatLink:
                     self._ready.set()
                     self.status = "live"
                     failures = 0
-                    for message in conn:
-                        data = message.model_dump(mode="json") if hasattr(message, "model_dump") else dict(message)
-                        seq = int(data.get("seq", 0))
-                        if seq > self.last_seq:
-                            self.last_seq = seq
-                            self.inbox.put(data)
+                    for frame in conn:
+                        # whole messages only; "delta" frames of a streamed reply end in one
+                        if frame.get("type", "message") == "message" and int(frame.get("seq", 0)) > self.last_seq:
+                            self.last_seq = int(frame["seq"])
+                            self.inbox.put(frame)
                         if self._stop.is_set():
                             return
             except Exception as exc:  # a drop: reconnect from the last seq we saw

@@ -30,17 +30,18 @@ class Drilldown:
         self.state = pn.pane.HTML("", css_classes=["drill-state"])
         self.steps = pn.pane.Markdown("", css_classes=["cancel-steps"], visible=False)
         self.spec = pn.pane.JSON({}, depth=3, theme="light", sizing_mode="stretch_width")
-        self.attempts = pn.widgets.Tabulator(pd.DataFrame(columns=dd.ATTEMPT_COLUMNS), disabled=True, show_index=False, height=120, sizing_mode="stretch_width")
-        self.timeline = pn.widgets.Tabulator(pd.DataFrame(columns=dd.TIMELINE_COLUMNS), disabled=True, show_index=False, height=220, sizing_mode="stretch_width", css_classes=["timeline-table"])
+        self.attempts = pn.widgets.Tabulator(pd.DataFrame(columns=dd.ATTEMPT_COLUMNS), disabled=True, show_index=False, height=120, sizing_mode="stretch_width", layout="fit_columns")
+        self.timeline = pn.widgets.Tabulator(pd.DataFrame(columns=dd.TIMELINE_COLUMNS), disabled=True, show_index=False, height=220, sizing_mode="stretch_width", layout="fit_columns", css_classes=["timeline-table"])
         self.output = pn.pane.Str("", css_classes=["task-output"], styles={"max-height": "220px", "overflow": "auto", "background": "#f6f8fa", "font-size": "12px"}, sizing_mode="stretch_width")
         self.buttons = {a: pn.widgets.Button(name=a.capitalize(), button_type="danger" if a == "cancel" else "default", width=90, css_classes=[f"action-{a}"], visible=False) for a in td.ACTIONS}
         for action, button in self.buttons.items():
             button.on_click(lambda _e, a=action: self.ask(a))
         self.confirm = Confirm(css_classes=["task-confirm"])
         self.status = StatusLine()
+        self.tabs = pn.Tabs(("Timeline", self.timeline), ("Output", self.output), ("Spec", self.spec), ("Attempts", self.attempts), sizing_mode="stretch_width", visible=False)
         self.panel = pn.Column(
             self.title, self.state, pn.Row(*self.buttons.values()), self.confirm, self.status, self.steps,
-            pn.Tabs(("Spec", self.spec), ("Attempts", self.attempts), ("Output", self.output), ("Timeline", self.timeline), dynamic=False, sizing_mode="stretch_width"),
+            self.tabs,
             sizing_mode="stretch_width", css_classes=["drilldown"],
         )
 
@@ -62,6 +63,7 @@ class Drilldown:
             self.status.error(exc)
             return
         self.task = detail.task
+        self.tabs.visible = True
         self.render(detail)
         await self.follow_output()
 

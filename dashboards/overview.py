@@ -29,7 +29,7 @@ TILES = [
     ("queue_depth", "Queue depth"),
     ("open_breakers", "Open breakers"),
 ]
-CHART_REFRESH_MS = 15_000
+CHART_REFRESH_MS = 30_000  # samples come every few seconds; each read is an audited query run
 
 
 class OverviewPage:

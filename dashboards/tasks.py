@@ -43,10 +43,10 @@ class TasksPage:
         self.table = w.Tabulator(
             pd.DataFrame(columns=td.COLUMNS), show_index=False, disabled=True, selectable=1,
             height=560, sizing_mode="stretch_width", pagination=None, css_classes=["tasks-table"],
-            widths={"id": 210, "state": 120, "kind": 60, "priority": 60, "attempt": 60},
+            widths={"id": 230, "state": 130, "kind": 70, "worker_id": 110, "priority": 80, "attempt": 80, "created_at": 160},
         )
         self.table.on_click(self._on_row)
-        self.first = w.Button(name="⏮ First", width=90, css_classes=["page-first"])
+        self.first = w.Button(name="« First", width=90, css_classes=["page-first"])
         self.prev = w.Button(name="◀ Prev", width=90, css_classes=["page-prev"])
         self.next = w.Button(name="Next ▶", width=90, css_classes=["page-next"])
         self.first.on_click(self._on_first)
@@ -59,13 +59,13 @@ class TasksPage:
         self.status = StatusLine()
         self.drill = Drilldown(ctx, on_change=self.reload)
         self.submit_form = SubmitBox(self)
-        filters = pn.Row(self.f_state, self.f_kind, self.f_worker, self.f_label, self.f_text, self.f_after, self.f_before, self.f_sort, self.f_size, sizing_mode="stretch_width")
+        filters = pn.FlexBox(self.f_state, self.f_kind, self.f_worker, self.f_label, self.f_text, self.f_after, self.f_before, self.f_sort, self.f_size, flex_wrap="wrap", sizing_mode="stretch_width")
         listing = pn.Column(
             filters, self.table,
             pn.Row(self.first, self.prev, self.next, self.page_info, pn.layout.HSpacer(), self.bulk),
             self.confirm, self.status, sizing_mode="stretch_width",
         )
-        side = pn.Column(self.drill.panel, pn.layout.Divider(), self.submit_form.panel, width=560)
+        side = pn.Column(self.drill.panel, pn.layout.Divider(), self.submit_form.panel, width=520)
         self.panel = pn.Column(pn.pane.Markdown("## Tasks", margin=(0, 10)), pn.Row(listing, side, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         pn.state.onload(self.reload)
 
@@ -172,6 +172,7 @@ class TasksPage:
                 self.status.show(f"Cancel requested for {done:,} tasks.", "success")
             except Exception as exc:
                 self.status.error(exc)
+            self._cursors, self._page = [None], 0  # back to the top: the states just changed
             await self.reload()
 
         self.confirm.ask(f"Dry run: **{count:,} tasks** match ({what}). Cancel all of them? Running ones are stopped by their workers; each ends **canceled**.", run, f"Cancel {count:,} tasks")

@@ -1,0 +1,47 @@
+"""Fixtures of the browser tests: one live stack and one headless Chromium per module."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.dashboards.stack import CHROMIUM_ARGS, ROOT, Stack, running_stack
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not Path(CHROMIUM).exists() or not (shutil.which("agency") or (ROOT / ".venv/bin/agency").exists()):
+        pytest.skip("needs /usr/bin/chromium (make system-deps) and the agency command")
+    with running_stack(tmp_path_factory.mktemp("dash")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser(stack: Stack) -> Iterator[object]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser page; its screenshot is saved under artifacts/screenshots/ at the end."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})  # type: ignore[attr-defined]
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    try:
+        yield pg
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+        context.close()
