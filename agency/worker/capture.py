@@ -39,16 +39,20 @@ async def pump(reader: asyncio.StreamReader, path: Path, redactor: Redactor | No
                 return written
 
 
+def _char_len(lead: int) -> int:
+    """Bytes of the UTF-8 character that starts with byte ``lead``."""
+    if lead & 0x80 == 0:
+        return 1
+    return 2 if lead & 0xE0 == 0xC0 else 3 if lead & 0xF0 == 0xE0 else 4
+
+
 def _utf8_boundary(data: bytes) -> int:
     """Length of ``data`` without a trailing, incomplete UTF-8 sequence."""
     for back in range(1, min(4, len(data)) + 1):
         byte = data[-back]
         if byte & 0xC0 == 0x80:  # continuation byte: keep looking for the lead byte
             continue
-        if byte & 0x80 == 0:
-            return len(data)
-        need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
-        return len(data) if back >= need else len(data) - back
+        return len(data) if back >= _char_len(byte) else len(data) - back
     return len(data)
 
 
@@ -64,8 +68,12 @@ def read_output(
             size = f.seek(0, 2)
             if offset < size:
                 f.seek(offset)
-                data = f.read(limit)
-    cut = _utf8_boundary(data) if offset + len(data) < size or not finished else len(data)
+                data = f.read(limit + 3)  # up to 3 more bytes to finish a character
+    cut = _utf8_boundary(data[:limit])
+    if cut == 0 and data and len(data) >= _char_len(data[0]):
+        cut = _char_len(data[0])  # one character longer than the limit: still make progress
+    if finished and offset + len(data) >= size and len(data) <= limit:
+        cut = len(data)  # the end of a finished stream: nothing more will complete it
     data = data[:cut]
     next_offset = offset + len(data)
     return WorkerOutput(
