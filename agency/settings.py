@@ -98,6 +98,7 @@ class Settings(BaseModel):
 
     # --- runbooks -------------------------------------------------------------------------
     runbook_timeout: float = Field(600.0, gt=0, description="Seconds a runbook may run before it is stopped and recorded as failed.")
+    runbook_dir: Path | None = Field(None, description="Directory of the runbook notebooks `agency runbook` lists and runs; default the repository's `notebooks/`.")
 
     @property
     def database_path(self) -> Path:
