@@ -14,7 +14,18 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
-from agency.api import alerts, audit, chat, health, queries, streams, tasks, tokens, workers
+from agency.api import (
+    alerts,
+    audit,
+    chat,
+    health,
+    queries,
+    runbooks,
+    streams,
+    tasks,
+    tokens,
+    workers,
+)
 from agency.api.auth import check_exposure
 from agency.api.deps import Services
 from agency.api.handlers import install_error_handlers
@@ -82,6 +93,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
 ROUTERS = [health, tasks, workers, audit, streams, tokens]
 ROUTERS += [chat, queries, alerts]
+ROUTERS += [runbooks]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
