@@ -319,6 +319,7 @@ class WorkerTaskStatus(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     changed_files: list[str] = Field(default_factory=list)
+    workspace: str | None = Field(None, description="Absolute workspace dir; changed_files are relative to it.")
     denials: list[dict[str, str]] = Field(default_factory=list)
 
 

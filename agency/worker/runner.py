@@ -201,6 +201,7 @@ class ProcessRun(Run):
         code = await waiter
         await self._drain_pumps()
         self.status.changed_files = await asyncio.to_thread(list_files, self.spec.workspace)
+        self.status.workspace = str(self.spec.workspace)
         if not gone:
             self.set_state(WorkerTaskState.FAILED, reason="processes of the task did not exit after SIGKILL",
                            exit_code=code)
