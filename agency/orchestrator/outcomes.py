@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from agency.errors import AgencyError
@@ -49,6 +50,13 @@ def attempt_row(task: Task, state: TaskState | None = None, reason: str | None =
         started_at=task.dispatched_at or utcnow(),
         finished_at=None if state.in_flight else utcnow(),
     )
+
+
+def changed_paths(status: WorkerTaskStatus) -> list[str]:
+    """The changed files as absolute paths (the worker lists them relative to its workspace)."""
+    if status.workspace is None:
+        return list(status.changed_files)
+    return [str(Path(status.workspace, f)) for f in status.changed_files]
 
 
 def ended_cancel(task: Task, reason: str, actor: str = "system",
@@ -154,7 +162,7 @@ class Outcomes:
             ends = effective_deadline(task)
             deadline_hit = ends is not None and (status.finished_at or utcnow()) >= ends - _SLACK
         if status.state is WorkerTaskState.SUCCEEDED:
-            verdict = await self.gates.evaluate(task, status.changed_files)
+            verdict = await self.gates.evaluate(task, changed_paths(status))
             if verdict is not None and verdict.verdict == "changes_requested":
                 new, ev = change(task, TaskState.REJECTED, actor=worker_id, reason=verdict.summary,
                                  verdict=verdict.verdict, extra={"findings": [f.model_dump(mode="json") for f in verdict.findings]}, **common)
