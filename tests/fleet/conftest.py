@@ -53,7 +53,7 @@ class FakeWorker:
 
     def reset(self) -> None:
         self.mode(requests=0, starts=0, fail_count=0, fail_status=0, fail_code="",
-                  delay_count=0, delay_ms=0.0, drop_count=0, clear_tasks=True)
+                  delay_count=0, delay_ms=0.0, drop_count=0, max_active=0, clear_tasks=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from aiohttp import web
 
 STATE: dict[str, Any] = {
     "requests": 0, "starts": 0, "fail_status": 0, "fail_count": 0, "fail_code": "",
-    "delay_ms": 0.0, "delay_count": 0, "drop_count": 0,
+    "delay_ms": 0.0, "delay_count": 0, "drop_count": 0, "active": 0, "max_active": 0,
 }
 TASKS: dict[str, dict[str, Any]] = {}
 
@@ -34,6 +34,15 @@ async def faults(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith("/_"):
         return await handler(request)
     STATE["requests"] += 1
+    STATE["active"] += 1
+    STATE["max_active"] = max(STATE["max_active"], STATE["active"])
+    try:
+        return await _misbehave(request, handler)
+    finally:
+        STATE["active"] -= 1
+
+
+async def _misbehave(request: web.Request, handler: Any) -> web.StreamResponse:
     if STATE["drop_count"] > 0:
         STATE["drop_count"] -= 1
         assert request.transport is not None
@@ -98,7 +107,8 @@ def main() -> None:
         web.get("/health", health), web.get("/status", status), web.post("/task", submit),
         web.get("/task/{id}", task), web.post("/_mode", control), web.get("/_stats", stats),
     ])
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+                handler_cancellation=True)  # a client that gave up frees its slot
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -139,3 +140,14 @@ async def test_connection_refused_is_retried_then_unavailable(
     assert client.attempts_total == 3 + 3
     assert err.value.details["attempts"] == 3
     assert client.recent_failures == 2
+
+
+async def test_in_flight_requests_are_bounded(fake: Any, make_settings: Any, http_client: str) -> None:
+    fake.mode(delay_ms=150, delay_count=8)
+    client = WorkerClient("w1", fake.url, make_settings(http_client=http_client, max_in_flight=2))
+    try:
+        results = await asyncio.gather(*(client.status() for _ in range(8)))
+    finally:
+        await client.aclose()
+    assert len(results) == 8
+    assert fake.stats()["max_active"] == 2
