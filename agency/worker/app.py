@@ -1,8 +1,8 @@
 """The worker protocol as a FastAPI app (OpenAPI at ``/openapi.json``).
 
 ``POST /task`` parses its body itself (pydantic-core straight from bytes) and answers with
-pre-serialised JSON: it is the benchmarked path, and FastAPI's generic body and response
-handling roughly doubles its cost. Every error has the shape ``{"error": {...}}``.
+pre-serialised JSON; in a served worker ``fastpath.TaskFastPath`` answers it even before
+FastAPI's routing (it is the benchmarked path). Every error has the shape ``{"error": {...}}``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from agency.errors import AgencyError, InvalidSpec, NotFound, ValidationFailed
+from agency.errors import AgencyError, NotFound, ValidationFailed
 from agency.models import (
     WorkerOutput,
     WorkerStatus,
@@ -26,6 +26,7 @@ from agency.models import (
     WorkerTaskStatus,
     __version__,
 )
+from agency.worker.fastpath import submit_json, summary
 from agency.worker.runtime import WorkerRuntime
 
 JSON = "application/json"
@@ -100,12 +101,8 @@ def create_worker_app(
     )
     async def post_task(request: Request) -> Response:
         """Start a task attempt; idempotent on (task_id, attempt)."""
-        try:
-            req = WorkerTaskRequest.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise InvalidSpec(f"invalid task request: {_summary(exc)}") from exc
-        task_status, created = await runtime.submit(req)
-        return Response(task_status.model_dump_json(), status_code=201 if created else 200, media_type=JSON)
+        code, payload = await submit_json(runtime, await request.body())
+        return Response(payload, status_code=code, media_type=JSON)
 
     @app.get("/task/{task_id}", response_model=WorkerTaskStatus, responses=_errors_doc(404))
     async def get_task(task_id: str, attempt: int | None = Query(None, ge=1)) -> WorkerTaskStatus:
@@ -134,7 +131,7 @@ def create_worker_app(
         try:
             cancel = ShutdownRequest.model_validate_json(raw or b"{}").cancel
         except ValidationError as exc:
-            raise ValidationFailed(f"invalid shutdown request: {_summary(exc)}") from exc
+            raise ValidationFailed(f"invalid shutdown request: {summary(exc)}") from exc
         first = not runtime.draining
         runtime.begin_drain(cancel)
         if first:
@@ -152,10 +149,6 @@ async def _drain_then_exit(runtime: WorkerRuntime, request_exit: Callable[[], No
     await runtime.idle.wait()
     if request_exit:
         request_exit()
-
-
-def _summary(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
 def _plain(errors: Any) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from agency.settings import Settings
 from agency.worker.app import create_worker_app
 from agency.worker.asgi import BearerAuth, FaultDrill
 from agency.worker.config import WorkerConfig
+from agency.worker.fastpath import TaskFastPath
 from agency.worker.link import ControlPlaneLink
 from agency.worker.runtime import WorkerRuntime
 from agency.worker.sandbox import Sandbox
@@ -65,7 +66,7 @@ class Worker:
     def asgi(self) -> ASGIApp:
         """The app behind its layers: fault drill outermost (it needs uvicorn's own ``send``)."""
         s = self.config.settings
-        app: ASGIApp = self.app
+        app: ASGIApp = TaskFastPath(self.app, self.runtime)
         if self.config.token:
             app = BearerAuth(app, self.config.token)
         drill = FaultDrill(app, s.fault_fail_first, s.fault_latency_ms, s.fault_drop_rate)

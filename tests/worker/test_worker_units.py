@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agency.errors import ConfigError, InvalidSpec
@@ -14,7 +16,10 @@ from agency.security.keystore import EnvKeystore
 from agency.security.redaction import Redactor
 from agency.settings import Settings
 from agency.worker import capture, prepare, procs
+from agency.worker.app import create_worker_app
 from agency.worker.config import WorkerConfig, parse_labels
+from agency.worker.fastpath import TaskFastPath
+from agency.worker.runtime import WorkerRuntime
 from agency.worker.sandbox import RULE_OUTSIDE_ROOTS, Sandbox, check_paths
 from agency.worker.secrets import resolve_task_env
 
@@ -142,3 +147,20 @@ async def test_stop_group_kills_children_and_ignores_zombies() -> None:
         proc.kill()
         proc.wait()
     assert procs.group_members(os.getpgid(0))  # our own group is alive
+
+
+async def test_the_fastapi_route_and_the_fast_path_answer_alike(tmp_path: Path) -> None:
+    config = WorkerConfig.from_settings(Settings.load(env={}, data_dir=tmp_path, worker_id="inproc"), port=1)
+    config.make_dirs()
+    runtime = WorkerRuntime(config, Sandbox(config.roots, "off"))
+    plain = create_worker_app(runtime)
+    for app in (plain, TaskFastPath(plain, runtime)):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+            task_id = uuid.uuid4().hex
+            first = await c.post("/task", json={"task_id": task_id, "kind": "noop"})
+            again = await c.post("/task", json={"task_id": task_id, "kind": "noop"})
+            bad = await c.post("/task", json={"task_id": "x", "kind": "nope"})
+            assert (first.status_code, again.status_code, bad.status_code) == (201, 200, 400)
+            assert first.json()["state"] == "succeeded" and first.json() == again.json()
+            assert bad.json()["error"]["code"] == "invalid_spec"
+            assert (await c.get(f"/task/{task_id}")).json()["state"] == "succeeded"
