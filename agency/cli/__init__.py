@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agency.cli import audit, auditq, config, db, lint, query, secret, task, token, up, worker
+from agency.cli import runbook as runbook_cli
 from agency.models import __version__
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(up.app, name="up")
 app.add_typer(task.app, name="task")
 app.add_typer(token.app, name="token")
 app.add_typer(query.app, name="query")
+app.add_typer(runbook_cli.app, name="runbook")
 audit.app.command(name="list")(auditq.audit_list)
 
 
