@@ -64,5 +64,5 @@ def history(client: AgencyClient, minutes: int = HISTORY_MINUTES) -> pd.DataFram
     if df.empty:
         return df
     df = df.copy()
-    df["ts"] = pd.to_datetime(df["ts"], utc=True)
+    df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
     return df.sort_values("ts").reset_index(drop=True)

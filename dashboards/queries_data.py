@@ -84,14 +84,25 @@ def run(client: AgencyClient, query_id: str | None, sql: str, params: dict[str, 
     return RunResult(rows=df, truncated=bool(df.attrs.get("truncated", False)), duration_ms=float(df.attrs.get("duration_ms", 0.0)))
 
 
+def _readable(rows: list[dict[str, Any]], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+    """Rows as a frame with times as text (the table would show raw epoch numbers)."""
+    df = pd.DataFrame(rows, columns=columns)
+    for col in times:
+        if not df.empty:
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601").dt.strftime("%Y-%m-%d %H:%M:%S")
+    if "duration_ms" in df and not df.empty:
+        df["duration_ms"] = df["duration_ms"].astype(float).round(1)
+    return df
+
+
 def revisions(client: AgencyClient, query_id: str) -> pd.DataFrame:
     rows = sorted(_records(client.query_revisions(query_id)), key=lambda r: -int(r.get("revision", 0)))
-    return pd.DataFrame(rows, columns=REVISION_COLUMNS) if rows else pd.DataFrame(columns=REVISION_COLUMNS)
+    return _readable(rows, REVISION_COLUMNS, ("created_at",))
 
 
 def runs(client: AgencyClient, query_id: str) -> pd.DataFrame:
     rows = sorted(_records(client.query_runs(query_id)), key=lambda r: str(r.get("started_at", "")), reverse=True)
-    return pd.DataFrame(rows, columns=RUN_COLUMNS) if rows else pd.DataFrame(columns=RUN_COLUMNS)
+    return _readable(rows, RUN_COLUMNS, ("started_at",))
 
 
 def chart_for(df: pd.DataFrame) -> Any:

@@ -86,7 +86,7 @@ def display_rows(items: Any) -> pd.DataFrame:
             df[col] = None
     df["labels"] = df["labels"].map(_labels_text)
     df["state"] = df["state"].map(lambda s: getattr(s, "value", s))
-    df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True, format="ISO8601").dt.strftime("%Y-%m-%d %H:%M:%S")
     return df[COLUMNS].reset_index(drop=True)
 
 

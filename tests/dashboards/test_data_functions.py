@@ -45,6 +45,10 @@ def test_display_rows_shapes_models_and_frames() -> None:
     assert df.loc[0, "labels"] == "a=1, b=2"
     assert df.loc[0, "created_at"] == "2026-01-02 03:04:05"
     assert td.display_rows([]).empty
+    # the API writes whole seconds without a fraction: one page can mix both ISO forms
+    mixed = td.display_rows([{"id": "a", "state": "pending", "created_at": "2026-11-22T04:42:20Z"},
+                             {"id": "b", "state": "pending", "created_at": "2026-11-22T04:42:20.5Z"}])
+    assert list(mixed["created_at"]) == ["2026-11-22 04:42:20", "2026-11-22 04:42:20"]
 
 
 @pytest.mark.parametrize(
