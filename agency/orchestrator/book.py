@@ -37,7 +37,20 @@ class Step:
     old: Task | None
     new: Task
     event: EventIn
-    attempt: Attempt | None = None
+
+
+def ended_attempt(step: Step) -> Attempt | None:
+    """The attempt record when ``step`` ends the task's attempt (it leaves flight).
+
+    Written once, when the attempt ends, in the same transaction as the task row; a
+    dispatch the worker refused gives its number back and leaves no record.
+    """
+    old, new = step.old, step.new
+    if old is None or not old.state.in_flight or new.state.in_flight or new.attempt < old.attempt:
+        return None
+    return Attempt(task_id=new.id, attempt=old.attempt, worker_id=old.worker_id, state=new.state,
+                   reason=new.reason, exit_code=new.exit_code,
+                   started_at=old.dispatched_at or new.updated_at, finished_at=new.updated_at)
 
 
 @dataclass
@@ -176,16 +189,22 @@ class Book:
     def stage(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Op]:
         """Apply ``steps`` to memory now; returns the operations that persist them."""
         rows: dict[str, dict[str, Any]] = {}
-        attempts: dict[tuple[str, int], dict[str, Any]] = {}
+        new_ids: set[str] = set()
+        attempts: list[dict[str, Any]] = []
         for step in steps:
             self._apply(step)
             rows[step.new.id] = step.new.model_dump(mode="python")
-            if step.attempt is not None:
-                attempts[(step.attempt.task_id, step.attempt.attempt)] = step.attempt.model_dump(mode="python")
+            if step.old is None:
+                new_ids.add(step.new.id)
+            ended = ended_attempt(step)
+            if ended is not None:
+                attempts.append(ended.model_dump(mode="python"))
         self.notify()
-        ops: list[Op] = [Upsert("tasks", list(rows.values()))]
+        # a plain insert costs DuckDB less than insert-or-replace: new tasks, ended attempts
+        ops: list[Op] = [Insert("tasks", [r for i, r in rows.items() if i in new_ids]),
+                         Upsert("tasks", [r for i, r in rows.items() if i not in new_ids])]
         if attempts:
-            ops.append(Upsert("attempts", list(attempts.values()), key=("task_id", "attempt")))
+            ops.append(Insert("attempts", attempts))
         ops.extend(extra)
         ops.extend(step.event for step in steps)
         return ops

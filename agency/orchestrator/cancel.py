@@ -21,7 +21,7 @@ from agency.fleet import Registry
 from agency.models import Task, TaskState
 from agency.orchestrator.book import Book, Step
 from agency.orchestrator.lifecycle import change
-from agency.orchestrator.outcomes import UNREACHABLE, Outcomes, attempt_row, ended_cancel
+from agency.orchestrator.outcomes import UNREACHABLE, Outcomes, ended_cancel
 from agency.settings import Settings
 
 log = logging.getLogger("agency.orchestrator")
@@ -61,7 +61,7 @@ class Canceller:
             return task
         new, ev = change(task, TaskState.CANCEL_REQUESTED, actor=actor, reason=text,
                          extra={"forced": force})
-        await self.book.commit([Step(task, new, ev, attempt_row(new))])
+        await self.book.commit([Step(task, new, ev)])
         self._follow(task.id, force=force)
         return new
 
@@ -152,7 +152,7 @@ class Canceller:
         if current is None:
             return
         new, ev = ended_cancel(current, reason)
-        await self.book.commit([Step(current, new, ev, attempt_row(new))])
+        await self.book.commit([Step(current, new, ev)])
 
     async def stop(self) -> None:
         jobs = list(self._jobs.values())

@@ -38,8 +38,7 @@ from agency.fleet import Registry
 from agency.models import Task, TaskState, WorkerHealth, WorkerInfo, WorkerTaskRequest, utcnow
 from agency.orchestrator.book import Book, Op, Step
 from agency.orchestrator.lifecycle import change, effective_deadline
-from agency.orchestrator.outcomes import Outcomes, attempt_row
-from agency.storage import Delete
+from agency.orchestrator.outcomes import Outcomes
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -103,7 +102,7 @@ class Dispatcher:
                              finished_at=None, exit_code=None, waiting_for=[], not_before=None,
                              reason=None)
             self.sending.add(task.id)
-            ops = self.book.stage([Step(task, new, ev, attempt_row(new))])
+            ops = self.book.stage([Step(task, new, ev)])
             self.book.watch_deadline(new)
             self._spawn(self._send(new, worker, ops))
         for task in unplaced:
@@ -172,20 +171,17 @@ class Dispatcher:
             return
         new, ev = change(current, TaskState.PENDING, actor="system", reason=f"{exc.code} on {worker.id}",
                          attempt=current.attempt - 1, worker_id=None, dispatched_at=None)
-        await self.book.commit([Step(current, new, ev)], [_forget_attempt(task)])
+        await self.book.commit([Step(current, new, ev)])
 
     async def _refused(self, task: Task, worker: WorkerInfo, exc: AgencyError) -> None:
         current = self.book.get(task.id)
         if current is None or current.state is not TaskState.DISPATCHED:
             return
         new, ev = change(current, TaskState.FAILED, actor=worker.id, reason=f"{exc.code}: {exc.message}")
-        await self.book.commit([Step(current, new, ev, attempt_row(new))])
+        await self.book.commit([Step(current, new, ev)])
 
     async def stop(self) -> None:
         for job in list(self._jobs):
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
 
-
-def _forget_attempt(task: Task) -> Op:
-    return Delete("attempts", [{"task_id": task.id, "attempt": task.attempt}])

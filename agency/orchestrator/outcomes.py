@@ -16,7 +16,6 @@ from typing import Any
 from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import (
-    Attempt,
     OutputChunk,
     Task,
     TaskState,
@@ -35,21 +34,6 @@ DEADLINE = "deadline"
 UNREACHABLE = "worker-unreachable"
 _SLACK = timedelta(milliseconds=50)  # clocks of worker and control plane on one host
 _OUTPUT_PAGES = 256  # most pages of one stream fetched when a task ends (bounded loop)
-
-
-def attempt_row(task: Task, state: TaskState | None = None, reason: str | None = None) -> Attempt:
-    """The attempt record of ``task``'s current attempt, in ``state`` (default: the task's)."""
-    state = state or task.state
-    return Attempt(
-        task_id=task.id,
-        attempt=task.attempt,
-        worker_id=task.worker_id,
-        state=state,
-        reason=reason if reason is not None else task.reason,
-        exit_code=task.exit_code,
-        started_at=task.dispatched_at or utcnow(),
-        finished_at=None if state.in_flight else utcnow(),
-    )
 
 
 def changed_paths(status: WorkerTaskStatus) -> list[str]:
@@ -97,19 +81,23 @@ class Outcomes:
         self.book.kpis.retries.inc()
         return Step(task, new, ev)
 
-    async def orphan(self, task: Task, reason: str, actor: str = "system") -> None:
-        """The attempt's worker is gone or does not know it: orphaned, then the policy."""
+    async def orphan(self, task: Task, reason: str, actor: str = "system", *, maybe_alive: bool = True) -> None:
+        """The attempt's worker is gone or does not know it: orphaned, then the policy.
+
+        ``maybe_alive`` (the worker could not be asked) keeps the retry off that worker and
+        has the attempt canceled should the worker show it again.
+        """
         if task.id in self._finishing or not task.state.in_flight:
             return
-        if task.worker_id:
+        if task.worker_id and maybe_alive:
             self.strays.add((task.worker_id, task.id))
         if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
             # it was being canceled anyway: the cancel ends here, it is not retried
             new, ev = ended_cancel(task, UNREACHABLE, actor, extra={"cancel_reason": task.reason, "why": reason})
-            await self.book.commit([Step(task, new, ev, attempt_row(new))])
+            await self.book.commit([Step(task, new, ev)])
             return
         new, ev = change(task, TaskState.ORPHANED, actor=actor, reason=reason)
-        steps = [Step(task, new, ev, attempt_row(new))]
+        steps = [Step(task, new, ev)]
         steps.append(self.retry_step(new, actor, f"orphaned ({reason})"))
         await self.book.commit(steps)
 
@@ -129,7 +117,7 @@ class Outcomes:
             if task.state is TaskState.DISPATCHED:
                 new, ev = change(task, TaskState.RUNNING, actor=worker_id,
                                  started_at=status.started_at or utcnow())
-                await self.book.commit([Step(task, new, ev, attempt_row(new))])
+                await self.book.commit([Step(task, new, ev)])
         elif status.state is WorkerTaskState.CANCELING:
             if task.state is TaskState.CANCEL_REQUESTED:
                 new, ev = change(task, TaskState.CANCELING, actor=worker_id, reason=task.reason)
@@ -142,7 +130,8 @@ class Outcomes:
         try:
             if status.state is WorkerTaskState.LOST:
                 self._finishing.discard(task.id)
-                await self.orphan(task, f"lost: {status.reason or 'the worker lost the process'}")
+                await self.orphan(task, f"lost: {status.reason or 'the worker lost the process'}",
+                                  maybe_alive=False)
                 return
             extra = await self._output(task, worker_id)
             task = self.book.get(task.id) or task  # it may have moved while output was read
@@ -170,24 +159,24 @@ class Outcomes:
                 new, ev = change(task, TaskState.SUCCEEDED, actor=worker_id,
                                  verdict=verdict.verdict if verdict else None,
                                  reason=verdict.summary if verdict else None, **common)
-            return [Step(task, new, ev, attempt_row(new))]
+            return [Step(task, new, ev)]
         if status.state is WorkerTaskState.CANCELED:
             if deadline_hit:
                 new, ev = change(task, TaskState.FAILED, actor="system", reason=DEADLINE, **common)
-                return [Step(task, new, ev, attempt_row(new))]
+                return [Step(task, new, ev)]
             if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
                 new, ev = change(task, TaskState.CANCELED, actor=worker_id, reason=task.reason, **common)
-                return [Step(task, new, ev, attempt_row(new))]
+                return [Step(task, new, ev)]
             # the worker stopped it on its own (shutdown): not a result, so the policy decides
             new, ev = change(task, TaskState.ORPHANED, actor=worker_id,
                              reason=f"canceled by the worker: {status.reason or 'no reason'}")
-            return [Step(task, new, ev, attempt_row(new)), self.retry_step(new, "system", "canceled by the worker")]
+            return [Step(task, new, ev), self.retry_step(new, "system", "canceled by the worker")]
         why = DEADLINE if deadline_hit else (status.reason or f"exit code {status.exit_code}")
         retryable = not deadline_hit and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
         if retryable and task.retry.exhausted(task.attempt):
             why, retryable = f"{why}; no attempts left", False
         new, ev = change(task, TaskState.FAILED, actor=worker_id, reason=why, **common)
-        steps = [Step(task, new, ev, attempt_row(new))]
+        steps = [Step(task, new, ev)]
         if retryable:
             steps.append(self.retry_step(new, "system", why))
         return steps

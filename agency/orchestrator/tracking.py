@@ -19,7 +19,7 @@ from agency.models import TaskState, utcnow
 from agency.orchestrator.book import Book, Step
 from agency.orchestrator.cancel import Canceller
 from agency.orchestrator.lifecycle import change, effective_deadline
-from agency.orchestrator.outcomes import DEADLINE, Outcomes, attempt_row, ended_cancel
+from agency.orchestrator.outcomes import DEADLINE, Outcomes, ended_cancel
 from agency.orchestrator.workers import FleetWatch
 from agency.settings import Settings
 
@@ -91,9 +91,10 @@ class Tracker:
                         return
                     if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
                         new, ev = ended_cancel(task, f"{task.reason}; unknown to worker {task.worker_id}")
-                        await self.book.commit([Step(task, new, ev, attempt_row(new))])
+                        await self.book.commit([Step(task, new, ev)])
                     else:
-                        await self.outcomes.orphan(task, f"unknown to worker {task.worker_id}")
+                        await self.outcomes.orphan(task, f"unknown to worker {task.worker_id}",
+                                                   maybe_alive=False)
                     return
                 except WorkerError as exc:
                     log.info("poll of %s on %s failed: %s", task_id, task.worker_id, exc)
