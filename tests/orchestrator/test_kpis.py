@@ -1,0 +1,89 @@
+"""KPIs (snapshot, Prometheus, sampled rows), the failure-rate alert, health, and the pure parts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+
+from agency.models import Task, TaskState, TaskSubmit, utcnow
+from agency.orchestrator import Orchestrator
+from agency.orchestrator.kpis import Kpis, percentile
+from agency.orchestrator.locks import LockTable
+from agency.orchestrator.queue import TaskQueue
+from tests.orchestrator.harness import wait_until
+
+
+async def test_kpis_metrics_samples_and_failure_alert(orch: Orchestrator) -> None:
+    ok = await orch.submit_many([TaskSubmit(kind="noop") for _ in range(5)], "k")
+    bad = await orch.submit_many([TaskSubmit(kind="noop", spec={"exit_code": 2}, retry={"max_attempts": 1})
+                                  for _ in range(12)], "k")
+    await orch.run_burst(timeout=30)
+    snap = orch.kpis()
+    assert snap["by_state"]["succeeded"] >= len(ok) and snap["by_state"]["failed"] >= len(bad)
+    assert snap["tasks_per_min"] > 0 and snap["queue_p50_ms"] is not None and snap["run_p95_ms"] is not None
+    assert 0 < snap["success_rate"] < 1 and snap["active_workers"] == 3 and snap["queue_depth"] == 0
+    assert set(snap["windows"]) == {"1m", "5m"} and "ts" in snap
+    assert orch.health()["status"] == "healthy"
+    # the alert is raised by the sweep (every second), once for the episode
+    await wait_until(orch, lambda: orch.alerts.is_open("failure-rate::"), timeout=5)
+    more = await orch.submit_many([TaskSubmit(kind="noop", spec={"exit_code": 2}, retry={"max_attempts": 1})
+                                   for _ in range(3)], "k")
+    await orch.run_burst(timeout=30)
+    assert more
+    rows = await orch.store.fetch("SELECT kind FROM alerts WHERE kind = 'failure-rate'")
+    assert len(rows) == 1
+    # KPI samples land in the database every kpi_sample_interval (0.5 s here)
+    for _ in range(40):
+        samples = await orch.store.fetch("SELECT * FROM kpi_samples")
+        if samples:
+            break
+        await orch.book.wait_change(0.1)
+    assert samples and samples[-1]["active_workers"] == 3
+
+
+def test_prometheus_gauges_follow_state_changes() -> None:
+    registry = CollectorRegistry()
+    kpis = Kpis(registry)
+    kpis.moved(None, TaskState.PENDING)
+    kpis.moved(TaskState.PENDING, TaskState.DISPATCHED)
+    kpis.dispatched(0.004)
+    kpis.finished_task(TaskState.SUCCEEDED, 0.2)
+    kpis.moved(TaskState.DISPATCHED, TaskState.SUCCEEDED)
+    get = registry.get_sample_value
+    assert get("agency_tasks", {"state": "succeeded"}) == 1
+    assert get("agency_tasks", {"state": "pending"}) == 0
+    assert get("agency_dispatch_latency_seconds_count") == 1
+    assert get("agency_tasks_finished_total", {"state": "succeeded"}) == 1
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) in (2.0, 3.0) and percentile([], 0.5) is None
+
+
+def _task(i: int, priority: int = 0, not_before_s: float | None = None) -> Task:
+    now = utcnow()
+    return Task(id=f"t{i}", kind="noop", spec={}, priority=priority, created_at=now + timedelta(seconds=i),
+                not_before=None if not_before_s is None else now + timedelta(seconds=not_before_s))
+
+
+def test_queue_orders_by_priority_then_age_and_holds_delayed_tasks() -> None:
+    q = TaskQueue()
+    now = utcnow().timestamp()
+    q.push(_task(1), now)
+    q.push(_task(2, priority=5), now)
+    q.push(_task(3), now)
+    q.push(_task(4, priority=9, not_before_s=30), now)
+    q.remove("t3")
+    assert [q.pop(now), q.pop(now), q.pop(now)] == ["t2", "t1", None]
+    assert q.next_ready_at() is not None and len(q) == 1
+    assert q.pop(now + 31) == "t4"
+
+
+def test_locks_are_all_or_nothing_and_wake_their_waiters() -> None:
+    locks = LockTable()
+    assert locks.acquire("a", ["x", "y"]) == []
+    assert locks.acquire("b", ["y", "z"]) == ["y"]  # nothing taken: z stays free
+    assert locks.holder("z") is None
+    assert locks.acquire("c", ["z"]) == []
+    assert locks.release("a", ["x", "y"]) == {"b"}
+    assert locks.acquire("b", ["y", "z"]) == ["z"]
+    assert locks.release("c", ["z"]) == {"b"}
+    assert locks.acquire("b", ["y", "z"]) == [] and locks.held() == {"y": "b", "z": "b"}
