@@ -257,18 +257,14 @@ class AgencyClient(ChatQueryAlertMethods, _Base):
         if task.state.terminal:
             return task
         params = [*_events_params("task", task_id, None, None), ("after", "0")]
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RequestTimeout(f"task {task_id} not finished after {timeout:g} s", details={"task_id": task_id})
+        while time.monotonic() < deadline:
             try:
-                for msg in self._sse_once(f"{V1}/events/stream", params, None, remaining):
+                for msg in self._sse_once(f"{V1}/events/stream", params, None, deadline=deadline):
                     if msg.event in TERMINAL_ACTIONS:
                         return self.task(task_id).task
-                    if time.monotonic() > deadline:
-                        break
             except httpx.TimeoutException:
                 continue
+        raise RequestTimeout(f"task {task_id} not finished after {timeout:g} s", details={"task_id": task_id})
 
     # --- workers ---
     def workers(self) -> pd.DataFrame:
@@ -334,11 +330,15 @@ class AgencyClient(ChatQueryAlertMethods, _Base):
 
     # --- live streams ---
     def _sse_once(self, path: str, params: QueryParams, last_id: str | None,
-                  read_timeout: float | None = None) -> Iterator[SseMessage]:
+                  deadline: float | None = None) -> Iterator[SseMessage]:
+        """One connection's messages; ends at ``deadline`` (monotonic), checked on every line
+        (keep-alives included, so a quiet stream still ends on time)."""
         headers = {"Accept": "text/event-stream"}
         if last_id is not None:
             headers["Last-Event-ID"] = last_id
-        timeout = STREAM_TIMEOUT if read_timeout is None else httpx.Timeout(10.0, read=read_timeout)
+        timeout = STREAM_TIMEOUT
+        if deadline is not None:
+            timeout = httpx.Timeout(10.0, read=max(0.01, deadline - time.monotonic()))
         with self._http.stream("GET", path, params=params, headers=headers, timeout=timeout) as response:
             if response.status_code >= 400:
                 response.read()
@@ -348,6 +348,8 @@ class AgencyClient(ChatQueryAlertMethods, _Base):
                 msg = decoder.feed(line)
                 if msg is not None:
                     yield msg
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
 
     def _sse(self, path: str, params: QueryParams, last_id: str | None,
              reconnect: Reconnect) -> Iterator[SseMessage]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from agency.api.deps import Principal, Services, get_services, require
@@ -78,16 +78,14 @@ async def drain(
 ) -> WorkerInfo:
     """No new tasks for this worker; its running ones finish."""
     _known(services, worker_id)
-    await services.orchestrator.drain_worker(worker_id, who.name, body.reason if body else None)
-    return next(w for w in services.orchestrator.workers() if w.id == worker_id)
+    return await services.orchestrator.drain_worker(worker_id, who.name, body.reason if body else None)
 
 
-@router.delete("/{worker_id}", response_model=Accepted)
+@router.delete("/{worker_id}", response_model=WorkerInfo)
 async def remove(
-    worker_id: WorkerId, body: WorkerActionIn | None = None,
+    worker_id: WorkerId, reason: Annotated[str | None, Query(max_length=1000)] = None,
     services: Services = Depends(get_services), who: Principal = Depends(require(Role.ADMIN)),
-) -> Accepted:
+) -> WorkerInfo:
     """Forget the worker; its in-flight tasks are orphaned and retried by their policy."""
     _known(services, worker_id)
-    await services.orchestrator.remove_worker(worker_id, who.name, body.reason if body else None)
-    return Accepted()
+    return await services.orchestrator.remove_worker(worker_id, who.name, reason)
