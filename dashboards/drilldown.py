@@ -27,6 +27,14 @@ class Drilldown:
         self._out_eof = False
         self._busy = False
         self.title = pn.pane.Markdown("Select a task to see its details.", css_classes=["drill-title"])
+        # the rest is built on the first show: the Tasks page renders faster without it
+        self.panel = pn.Column(self.title, sizing_mode="stretch_width", css_classes=["drilldown"])
+        self._built = False
+
+    def _build(self) -> None:
+        if self._built:
+            return
+        self._built = True
         self.state = pn.pane.HTML("", css_classes=["drill-state"])
         self.steps = pn.pane.Markdown("", css_classes=["cancel-steps"], visible=False)
         self.spec = pn.pane.JSON({}, depth=3, theme="light", sizing_mode="stretch_width")
@@ -38,14 +46,11 @@ class Drilldown:
             button.on_click(lambda _e, a=action: self.ask(a))
         self.confirm = Confirm(css_classes=["task-confirm"])
         self.status = StatusLine()
-        self.tabs = pn.Tabs(("Timeline", self.timeline), ("Output", self.output), ("Spec", self.spec), ("Attempts", self.attempts), sizing_mode="stretch_width", visible=False)
-        self.panel = pn.Column(
-            self.title, self.state, pn.Row(*self.buttons.values()), self.confirm, self.status, self.steps,
-            self.tabs,
-            sizing_mode="stretch_width", css_classes=["drilldown"],
-        )
+        self.tabs = pn.Tabs(("Timeline", self.timeline), ("Output", self.output), ("Spec", self.spec), ("Attempts", self.attempts), sizing_mode="stretch_width")
+        self.panel.objects = [self.title, self.state, pn.Row(*self.buttons.values()), self.confirm, self.status, self.steps, self.tabs]
 
     async def show(self, task_id: str) -> None:
+        self._build()
         if self.task is None or self.task["id"] != task_id:
             self.output.object = ""
             self._offset, self._out_eof = 0, False
@@ -54,6 +59,7 @@ class Drilldown:
         await self.refresh(task_id)
 
     async def refresh(self, task_id: str | None = None) -> None:
+        self._build()
         task_id = task_id or (self.task["id"] if self.task else None)
         if task_id is None:
             return
@@ -63,7 +69,6 @@ class Drilldown:
             self.status.error(exc)
             return
         self.task = detail.task
-        self.tabs.visible = True
         self.render(detail)
         await self.follow_output()
 

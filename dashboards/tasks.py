@@ -58,16 +58,24 @@ class TasksPage:
         self.confirm = Confirm(css_classes=["bulk-confirm"])
         self.status = StatusLine()
         self.drill = Drilldown(ctx, on_change=self.reload)
-        self.submit_form = SubmitBox(self)
+        self.submit_slot = pn.Column(sizing_mode="stretch_width")
+        self.new_task = w.Button(name="Submit a new task…", width=180, css_classes=["open-submit"])
+        self.new_task.on_click(self._on_new_task)
         filters = pn.FlexBox(self.f_state, self.f_kind, self.f_worker, self.f_label, self.f_text, self.f_after, self.f_before, self.f_sort, self.f_size, flex_wrap="wrap", sizing_mode="stretch_width")
         listing = pn.Column(
             filters, self.table,
             pn.Row(self.first, self.prev, self.next, self.page_info, pn.layout.HSpacer(), self.bulk),
             self.confirm, self.status, sizing_mode="stretch_width",
         )
-        side = pn.Column(self.drill.panel, pn.layout.Divider(), self.submit_form.panel, width=520)
+        side = pn.Column(self.drill.panel, pn.layout.Divider(), self.new_task, self.submit_slot, width=520)
         self.panel = pn.Column(pn.pane.Markdown("## Tasks", margin=(0, 10)), pn.Row(listing, side, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         pn.state.onload(self.reload)
+
+    def _on_new_task(self, _event: Any) -> None:
+        """Build the submit form on demand: one less form to render with every page load."""
+        if not self.submit_slot.objects:
+            self.submit_slot.objects = [SubmitBox(self).panel]
+        self.new_task.visible = False
 
     # --- filters and paging --------------------------------------------------------------
 
