@@ -14,22 +14,21 @@ from tests.orchestrator.harness import assert_replays
 
 
 def test_pushed_reports_finish_tasks_and_output_outlives_the_worker(tmp_path: Path) -> None:
-    with serve(tmp_path, workers=2, poll_interval=60.0, heartbeat_interval=0.5) as stack:
-        with stack.http() as http:
-            body = {"tasks": [{"kind": "shell", "spec": {"argv": ["sh", "-c", f"echo out-{i}; sleep 0.2"]}}
-                              for i in range(8)]}
-            answer = http.post("/api/v1/tasks", json=body)
-            assert answer.status_code in (200, 201), answer.text
-            created = answer.json()
-            ids = [t["id"] for t in (created["items"] if isinstance(created, dict) else created)]
-            assert len(ids) == 8
-            stack.burst(timeout=30)  # far below the 60 s poll: reports did it
-            orch = stack.services.orchestrator
-            tasks = [Task.model_validate(stack.call(lambda i=i: orch.get(i))) for i in ids]
-            assert {t.state for t in tasks} == {TaskState.SUCCEEDED}
-            for w in stack.workers:
-                w.stop()  # the output must now come from the database
-            for i, task in enumerate(tasks):
-                out = stack.call(lambda t=task: orch.output(t.id, "stdout", 0))
-                assert out.data.strip() == f"out-{i}" and out.eof
-            stack.call(lambda: assert_replays(stack.services.store, ids))
+    with serve(tmp_path, workers=2, poll_interval=60.0, heartbeat_interval=0.5) as stack, stack.http() as http:
+        body = {"tasks": [{"kind": "shell", "spec": {"argv": ["sh", "-c", f"echo out-{i}; sleep 0.2"]}}
+                          for i in range(8)]}
+        answer = http.post("/api/v1/tasks", json=body)
+        assert answer.status_code in (200, 201), answer.text
+        created = answer.json()
+        ids = [t["id"] for t in (created["items"] if isinstance(created, dict) else created)]
+        assert len(ids) == 8
+        stack.burst(timeout=30)  # far below the 60 s poll: reports did it
+        orch = stack.services.orchestrator
+        tasks = [Task.model_validate(stack.call(lambda i=i: orch.get(i))) for i in ids]
+        assert {t.state for t in tasks} == {TaskState.SUCCEEDED}
+        for w in stack.workers:
+            w.stop()  # the output must now come from the database
+        for i, task in enumerate(tasks):
+            out = stack.call(lambda t=task: orch.output(t.id, "stdout", 0))
+            assert out.data.strip() == f"out-{i}" and out.eof
+        stack.call(lambda: assert_replays(stack.services.store, ids))
