@@ -176,19 +176,26 @@ class Runbook:
     name: str
     path: Path
 
+    def _intro(self) -> list[str]:
+        nb = papermill.iorw.load_notebook_node(str(self.path))
+        first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+        return [] if first is None else [p.strip() for p in str(first.source).split("\n\n") if p.strip()]
+
     @property
     def summary(self) -> str:
-        """The first line of the first markdown cell, without heading marks."""
-        nb = papermill.iorw.load_notebook_node(str(self.path))
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                for line in str(cell.source).splitlines():
-                    if line.strip():
-                        return line.strip().lstrip("#").strip()
-        return ""
+        """The title: the first markdown cell's heading (or first line)."""
+        intro = self._intro()
+        return intro[0].splitlines()[0].lstrip("#").strip() if intro else ""
+
+    @property
+    def purpose(self) -> str:
+        """When to use it: the first markdown cell's text under its heading, on one line."""
+        body = [p for p in self._intro() if not p.startswith("#")]
+        return " ".join(" ".join(body).replace("**", "").split())
 
     def parameters(self) -> dict[str, RunbookParameter]:
-        return read_parameters(self.path)
+        """The runbook's own parameters (the connection ones, url and token, left out)."""
+        return {k: v for k, v in read_parameters(self.path).items() if k not in CONNECTION_PARAMS}
 
 
 def list_runbooks(settings: Settings | None = None) -> list[Runbook]:

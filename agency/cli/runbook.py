@@ -32,7 +32,8 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every runbook with what it is for and its parameters."""
     books = list_runbooks(Settings.load())
-    rows = [{"name": b.name, "summary": b.summary, "parameters": sorted(b.parameters())} for b in books]
+    rows = [{"name": b.name, "summary": b.summary, "purpose": b.purpose, "parameters": sorted(b.parameters())}
+            for b in books]
     if as_json:
         dump(rows)
         return
@@ -52,9 +53,10 @@ def show(name: str = typer.Argument(..., help="Runbook name."), as_json: bool = 
         fail(exc.message)
     params = [vars(p) for p in book.parameters().values()]
     if as_json:
-        dump({"name": book.name, "path": str(book.path), "summary": book.summary, "parameters": params})
+        dump({"name": book.name, "path": str(book.path), "summary": book.summary, "purpose": book.purpose,
+              "parameters": params})
         return
-    typer.echo(f"{book.name}: {book.summary}\n{book.path}\n")
+    typer.echo(f"{book.name}: {book.summary}\n{book.path}\n\n{book.purpose}\n\nparameters (-p name=value):")
     for p in params:
         typer.echo(f"  {p['name']}: {p['type']} = {p['default']}" + (f"   # {p['help']}" if p["help"] else ""))
 
@@ -73,8 +75,7 @@ def run(
         try:
             run_ = RunbookRunner(client, settings).run(name, raw, progress=not as_json)
         except ServiceUnavailable as exc:
-            fail(f"the control plane at {client.url} cannot be reached ({exc.message}); "
-                 "nothing ran and nothing was recorded")
+            fail(f"{exc.message}; nothing ran and nothing was recorded")
         except AgencyError as exc:
             fail(f"{exc.message} (recorded as a failed run)")
     if as_json:
