@@ -20,6 +20,7 @@ from dashboards.fleet_pages import AuditPage, HealthPage, WorkersPage
 from dashboards.overview import OverviewPage
 from dashboards.queries import QueriesPage
 from dashboards.tasks import TasksPage
+from dashboards.ui import every
 
 PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "overview": ("Overview", OverviewPage),
@@ -95,7 +96,7 @@ def build(start: str | None = None) -> pn.viewable.Viewable:
         arg = (pn.state.session_args or {}).get("page", [b"overview"])[0]
         start = arg.decode() if isinstance(arg, bytes) else str(arg)
     dash = Dashboard(ctx, start)
-    pn.state.add_periodic_callback(dash.tick, period=TICK_MS)
+    every(TICK_MS, dash.tick)
     header = pn.Row(
         pn.pane.HTML(f'<b style="font-size:20px">agency</b> <span style="color:#57606a">· {ctx.backend.url}</span>', margin=(8, 12)),
         sizing_mode="stretch_width", styles={"border-bottom": "1px solid #d0d7de"},

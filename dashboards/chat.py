@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import pandas as pd
 import panel as pn
 
 from agency.client import AgencyClient
 from dashboards.chat_link import ChatLink
 from dashboards.context import Context
+from dashboards.frames import records
 from dashboards.ui import StatusLine, off_loop
 
 ROLE_COLORS = {"user": "#ddf4ff", "assistant": "#f6f8fa", "system": "#fff8c5"}
@@ -19,25 +19,16 @@ MAX_SHOWN = 500  # messages kept on the page; older ones stay in the history API
 
 def sessions(client: AgencyClient) -> dict[str, str]:
     """Label -> session id, newest first."""
-    df = client.chat_sessions()
-    if isinstance(df, pd.DataFrame):
-        records = df.to_dict("records")
-    else:
-        records = [s.model_dump(mode="json") for s in df]
-    records.sort(key=lambda s: str(s.get("created_at", "")), reverse=True)
-    return {f"{s.get('title') or 'untitled'} · {str(s['id'])[-6:]}": str(s["id"]) for s in records}
+    rows = sorted(records(client.chat_sessions()), key=lambda s: str(s.get("created_at", "")), reverse=True)
+    return {f"{s.get('title') or 'untitled'} · {str(s['id'])[-6:]}": str(s["id"]) for s in rows}
 
 
 def new_session(client: AgencyClient, title: str) -> str:
-    got = client.create_session(title=title or "dashboard")
-    return str(got["session_id"] if isinstance(got, dict) else getattr(got, "session_id", getattr(got, "id", got)))
+    return str(client.create_session(title=title or "dashboard").session_id)
 
 
 def history(client: AgencyClient, session_id: str) -> list[dict[str, Any]]:
-    df = client.chat_messages(session_id)
-    if isinstance(df, pd.DataFrame):
-        return list(df.to_dict("records"))
-    return [m.model_dump(mode="json") for m in df]
+    return records(client.chat_messages(session_id))
 
 
 def bubble(message: dict[str, Any]) -> str:
@@ -113,7 +104,7 @@ class ChatPage:
     async def _on_send(self, _event: Any) -> None:
         text = (self.input.value or "").strip()
         if not text or self.link is None:
-            self.status.show("Pick or start a session, then type a message." if self.link is None else "", "warning")
+            self.status.say("Pick or start a session, then type a message." if self.link is None else "", "warning")
             return
         try:
             await off_loop(self.link.send, text)

@@ -43,7 +43,7 @@ class Drilldown:
         self.output = pn.pane.Str("", css_classes=["task-output"], styles={"max-height": "220px", "overflow": "auto", "background": "#f6f8fa", "font-size": "12px"}, sizing_mode="stretch_width")
         self.buttons = {a: pn.widgets.Button(name=a.capitalize(), button_type="danger" if a == "cancel" else "default", width=90, css_classes=[f"action-{a}"], visible=False) for a in td.ACTIONS}
         for action, button in self.buttons.items():
-            button.on_click(lambda _e, a=action: self.ask(a))
+            button.on_click(self._asker(action))
         self.confirm = Confirm(css_classes=["task-confirm"])
         self.status = StatusLine()
         self.tabs = pn.Tabs(("Timeline", self.timeline), ("Output", self.output), ("Spec", self.spec), ("Attempts", self.attempts), sizing_mode="stretch_width")
@@ -55,7 +55,7 @@ class Drilldown:
             self.output.object = ""
             self._offset, self._out_eof = 0, False
             self.confirm.close()
-            self.status.show("")
+            self.status.say("")
         await self.refresh(task_id)
 
     async def refresh(self, task_id: str | None = None) -> None:
@@ -106,6 +106,9 @@ class Drilldown:
         finally:
             self._busy = False
 
+    def _asker(self, action: str) -> Callable[[Any], None]:
+        return lambda _event: self.ask(action)
+
     def ask(self, action: str) -> None:
         if self.task is None:
             return
@@ -114,7 +117,7 @@ class Drilldown:
         async def run() -> None:
             try:
                 await off_loop(td.run_action, self.ctx.client, task["id"], action, "from the dashboard")
-                self.status.show(f"{action.capitalize()} of {task['id']} accepted; following its state below.", "success")
+                self.status.say(f"{action.capitalize()} of {task['id']} accepted; following its state below.", "success")
             except Exception as exc:
                 self.status.error(exc)
             await self.refresh(task["id"])

@@ -10,11 +10,18 @@ import panel as pn
 
 from dashboards import ops
 from dashboards.context import Context
-from dashboards.ui import Confirm, StatusLine, off_loop
+from dashboards.tasks_data import when
+from dashboards.ui import Confirm, StatusLine, every, off_loop
 
 REFRESH_MS = 3000
 BREAKER_COLORS = {"closed": "#1a7f37", "half-open": "#9a6700", "open": "#cf222e"}
 STATUS_COLORS = {"healthy": "#1a7f37", "degraded": "#9a6700", "unhealthy": "#cf222e"}
+
+
+def _paint(table: pn.widgets.Tabulator, column: str, colors: dict[str, str]) -> None:
+    """Color a column's cells by value (breaker and health states)."""
+    if table.style is not None:
+        table.style.map(_color(colors), subset=[column])
 
 
 def _color(colors: dict[str, str]) -> Any:
@@ -30,7 +37,8 @@ class WorkersPage:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.table = pn.widgets.Tabulator(pd.DataFrame(columns=ops.WORKER_COLUMNS), show_index=False, disabled=True, selectable=1, height=300, sizing_mode="stretch_width", css_classes=["workers-table"])
-        self.table.style.map(_color(BREAKER_COLORS), subset=["breaker"]).map(_color({"healthy": "#1a7f37", "unhealthy": "#cf222e", "draining": "#9a6700"}), subset=["health"])
+        _paint(self.table, "breaker", BREAKER_COLORS)
+        _paint(self.table, "health", {"healthy": "#1a7f37", "unhealthy": "#cf222e", "draining": "#9a6700"})
         self.drain = pn.widgets.Button(name="Drain selected…", button_type="warning", width=150)
         self.drain.on_click(self._on_drain)
         self.confirm = Confirm()
@@ -40,7 +48,7 @@ class WorkersPage:
 
     async def _start(self) -> None:
         await self.refresh()
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        every(REFRESH_MS, self.refresh)
 
     async def refresh(self) -> None:
         try:
@@ -55,14 +63,14 @@ class WorkersPage:
     def _on_drain(self, _event: Any) -> None:
         df = self.table.value
         if not self.table.selection or df is None or df.empty:
-            self.status.show("Select a worker first.", "warning")
+            self.status.say("Select a worker first.", "warning")
             return
         row = df.iloc[self.table.selection[0]]
 
         async def run() -> None:
             try:
                 await off_loop(ops.drain_worker, self.ctx.client, row["id"])
-                self.status.show(f"Worker {row['id']} is draining.", "success")
+                self.status.say(f"Worker {row['id']} is draining.", "success")
             except Exception as exc:
                 self.status.error(exc)
             await self.refresh()
@@ -96,10 +104,10 @@ class AuditPage:
         pn.state.onload(self.refresh)
 
     async def refresh(self) -> None:
-        flt = ops.AuditFilter(self.action.value, self.actor.value, self.resource.value, self.since.value, self.until.value)
+        flt = ops.AuditFilter(self.action.value or "", self.actor.value or "", self.resource.value or "", when(self.since.value), when(self.until.value))
         try:
             self.table.value = await off_loop(ops.audit, self.ctx.client, flt)
-            self.status.show("")
+            self.status.say("")
         except Exception as exc:
             self.status.error(exc)
 
@@ -127,14 +135,14 @@ class HealthPage:
         self.ctx = ctx
         self.overall = pn.pane.HTML("", css_classes=["health-overall"])
         self.table = pn.widgets.Tabulator(pd.DataFrame(columns=["component", "status", "reason", "details"]), show_index=False, disabled=True, sizing_mode="stretch_width", css_classes=["health-table"])
-        self.table.style.map(_color(STATUS_COLORS), subset=["status"])
+        _paint(self.table, "status", STATUS_COLORS)
         self.status = StatusLine()
         self.panel = pn.Column(pn.pane.Markdown("## Health", margin=(0, 10)), self.overall, self.table, self.status, sizing_mode="stretch_width")
         pn.state.onload(self._start)
 
     async def _start(self) -> None:
         await self.refresh()
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        every(REFRESH_MS, self.refresh)
 
     async def refresh(self) -> None:
         try:
@@ -143,7 +151,7 @@ class HealthPage:
             self.overall.object = '<b style="color:#cf222e">control plane unreachable</b>'
             self.status.error(exc)
             return
-        self.status.show("")
+        self.status.say("")
         color = STATUS_COLORS.get(overall, "#57606a")
         self.overall.object = f'<div style="font-size:20px">overall: <b class="health-status" style="color:{color}">{overall}</b></div>'
         self.table.value = df

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from agency.client import AgencyClient
+from dashboards.frames import one, records
 from dashboards.tasks_data import aware
 
 ALERT_COLUMNS = ["id", "severity", "kind", "message", "resource", "created_at"]
@@ -17,17 +18,10 @@ AUDIT_FETCH = 1000  # the most the API returns per page
 AUDIT_COLUMNS = ["seq", "ts", "actor", "action", "resource_type", "resource_id", "verdict", "details"]
 
 
-def _records(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, pd.DataFrame):
-        return list(value.to_dict("records"))
-    items = getattr(value, "items", value)
-    return [i.model_dump(mode="json") if hasattr(i, "model_dump") else dict(i) for i in items]
-
-
 def open_alerts(client: AgencyClient) -> pd.DataFrame:
     rows = [
         {**a, "resource": f"{a.get('resource_type', '')}/{a.get('resource_id', '')}".strip("/"), "created_at": str(a.get("created_at", ""))[:19].replace("T", " ")}
-        for a in _records(client.alerts(state="open"))
+        for a in records(client.alerts(state="open"))
     ]
     return pd.DataFrame(rows, columns=ALERT_COLUMNS) if rows else pd.DataFrame(columns=ALERT_COLUMNS)
 
@@ -45,8 +39,8 @@ def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
     """Every worker with its slots as ``running/capacity`` and its heartbeat age."""
     now = now or datetime.now(UTC)
     rows = []
-    for w in _records(client.workers()):
-        beat = pd.to_datetime(w.get("last_heartbeat"), utc=True) if w.get("last_heartbeat") else None
+    for w in records(client.workers()):
+        beat = _instant(w.get("last_heartbeat"))
         rows.append({
             **w,
             "slots": f"{w.get('running', 0)}/{w.get('capacity', 0)}",
@@ -56,6 +50,14 @@ def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
             "heartbeat_age_s": round((now - beat.to_pydatetime()).total_seconds(), 1) if beat is not None else None,
         })
     return pd.DataFrame(rows, columns=WORKER_COLUMNS) if rows else pd.DataFrame(columns=WORKER_COLUMNS)
+
+
+def _instant(value: Any) -> pd.Timestamp | None:
+    """A time from the client (text or datetime, maybe NaT) as a UTC timestamp, or None."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def drain_worker(client: AgencyClient, worker_id: str) -> None:
@@ -93,7 +95,7 @@ def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
     if flt.until is not None:
         args["until"] = aware(flt.until)
     page = client.audit_page(limit=AUDIT_FETCH, **args)
-    rows = _records(page.items)[-flt.limit:][::-1]
+    rows = records(page.items)[-flt.limit:][::-1]
     for r in rows:
         r["ts"] = str(r.get("ts", ""))[:23].replace("T", " ")
         r["details"] = ", ".join(f"{k}={v}" for k, v in (r.get("details") or {}).items())
@@ -101,14 +103,12 @@ def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
 
 
 def verify(client: AgencyClient) -> dict[str, Any]:
-    report = client.verify_audit()
-    return report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+    return one(client.verify_audit())
 
 
 def health(client: AgencyClient) -> tuple[str, pd.DataFrame]:
     """Overall status and one row per component, as ``GET /health`` says."""
-    got = client.health()
-    data = got.model_dump(mode="json") if hasattr(got, "model_dump") else dict(got)
+    data = one(client.health())
     rows = [
         {"component": name, "status": c.get("status"), "reason": c.get("reason") or "", "details": ", ".join(f"{k}={v}" for k, v in (c.get("details") or {}).items())}
         for name, c in (data.get("components") or {}).items()

@@ -18,7 +18,7 @@ import panel as pn
 from dashboards import kpis as kpi_data
 from dashboards import ops
 from dashboards.context import Context
-from dashboards.ui import Confirm, StatusLine, off_loop, set_tile, tile
+from dashboards.ui import Confirm, StatusLine, every, off_loop, set_tile, tile
 
 TILES = [
     ("tasks", "Tasks"),
@@ -87,7 +87,7 @@ class OverviewPage:
     async def _load(self) -> None:
         await self.refresh_charts()
         await self.refresh_alerts()
-        pn.state.add_periodic_callback(self.refresh_charts, period=CHART_REFRESH_MS)
+        every(CHART_REFRESH_MS, self.refresh_charts)
 
     async def refresh_charts(self) -> None:
         try:
@@ -119,13 +119,13 @@ class OverviewPage:
     def _alert_action(self, action: str) -> None:
         alert = self._selected_alert()
         if alert is None:
-            self.status.show("Select an alert first.", "warning")
+            self.status.say("Select an alert first.", "warning")
             return
 
         async def run() -> None:
             try:
                 await off_loop(ops.alert_action, self.ctx.client, alert["id"], action)
-                self.status.show(f"Alert {alert['kind']} {action}d.", "success")
+                self.status.say(f"Alert {alert['kind']} {action}d.", "success")
             except Exception as exc:
                 self.status.error(exc)
             await self.refresh_alerts()
@@ -150,5 +150,5 @@ def charts(history: pd.DataFrame) -> list[Any]:
 def overview(ctx: Context | None = None) -> pn.viewable.Viewable:
     """The Overview as a Panel object, live: serve it or show it in a notebook cell."""
     page = OverviewPage(ctx or Context.from_env())
-    pn.state.add_periodic_callback(page.tick, period=500)
+    every(500, page.tick)
     return page.panel

@@ -80,12 +80,12 @@ class QueriesPage:
 
     async def _on_run(self, _event: Any) -> None:
         try:
-            params = qd.parse_params(self.params.value)
+            params = qd.parse_params(self.params.value or "")
             result = await off_loop(qd.run, self.ctx.client, self.pick.value or None, self.sql.value, params)
         except Exception as exc:
             self.status.error(exc)
             return
-        self.status.show("")
+        self.status.say("")
         df = result.rows
         more = " (truncated at the row cap)" if result.truncated else ""
         self.result_info.object = f'<span class="query-rows" data-rows="{len(df)}">{len(df):,} rows in {result.duration_ms:.1f} ms{more}</span>'
@@ -95,14 +95,14 @@ class QueriesPage:
         await self.refresh_history()
 
     async def _on_save(self, _event: Any) -> None:
-        if not self.name.value.strip():
-            self.status.show("Give the query a name before saving.", "warning")
+        if not (self.name.value or "").strip():
+            self.status.say("Give the query a name before saving.", "warning")
             return
         try:
-            qid, revision = await off_loop(qd.save, self.ctx.client, self.pick.value or None, self.name.value.strip(), self.sql.value, self.description.value)
+            qid, revision = await off_loop(qd.save, self.ctx.client, self.pick.value or None, (self.name.value or "").strip(), self.sql.value or "", self.description.value or "")
         except Exception as exc:
             self.status.error(exc)
             return
-        self.status.show(f"Saved {self.name.value} as revision {revision}.", "success")
+        self.status.say(f"Saved {self.name.value} as revision {revision}.", "success")
         await self._load(select=qid)
         await self.refresh_history()

@@ -9,6 +9,7 @@ import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 
 from agency.client import AgencyClient
+from dashboards.frames import one, records
 
 REVISION_COLUMNS = ["revision", "name", "created_by", "created_at", "sql"]
 RUN_COLUMNS = ["started_at", "actor", "revision", "rows", "duration_ms", "status", "error"]
@@ -22,33 +23,22 @@ class RunResult:
     duration_ms: float
 
 
-def _records(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, pd.DataFrame):
-        return list(value.to_dict("records"))
-    items = getattr(value, "items", value)
-    return [i.model_dump(mode="json") if hasattr(i, "model_dump") else dict(i) for i in items]
-
-
-def _one(value: Any) -> dict[str, Any]:
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else dict(value)
-
-
 def saved(client: AgencyClient) -> dict[str, str]:
     """Label -> query id, by name."""
-    rows = sorted(_records(client.saved_queries()), key=lambda q: str(q.get("name", "")).lower())
+    rows = sorted(records(client.saved_queries()), key=lambda q: str(q.get("name", "")).lower())
     return {f"{q['name']} (r{q.get('revision', 1)})": str(q["id"]) for q in rows}
 
 
 def get(client: AgencyClient, query_id: str) -> dict[str, Any]:
-    return _one(client.get_query(query_id))
+    return one(client.get_query(query_id))
 
 
 def save(client: AgencyClient, query_id: str | None, name: str, sql: str, description: str) -> tuple[str, int]:
     """Create the query, or store a new revision of it; returns (id, revision)."""
     if query_id:
-        got = _one(client.update_query(query_id, name=name, sql=sql, description=description))
+        got = one(client.update_query(query_id, name=name, sql=sql, description=description))
     else:
-        got = _one(client.create_query(name=name, sql=sql, description=description))
+        got = one(client.create_query(name=name, sql=sql, description=description))
     return str(got["id"]), int(got.get("revision", 1))
 
 
@@ -96,12 +86,12 @@ def _readable(rows: list[dict[str, Any]], columns: list[str], times: tuple[str, 
 
 
 def revisions(client: AgencyClient, query_id: str) -> pd.DataFrame:
-    rows = sorted(_records(client.query_revisions(query_id)), key=lambda r: -int(r.get("revision", 0)))
+    rows = sorted(records(client.query_revisions(query_id)), key=lambda r: -int(r.get("revision", 0)))
     return _readable(rows, REVISION_COLUMNS, ("created_at",))
 
 
 def runs(client: AgencyClient, query_id: str) -> pd.DataFrame:
-    rows = sorted(_records(client.query_runs(query_id)), key=lambda r: str(r.get("started_at", "")), reverse=True)
+    rows = sorted(records(client.query_runs(query_id)), key=lambda r: str(r.get("started_at", "")), reverse=True)
     return _readable(rows, RUN_COLUMNS, ("started_at",))
 
 

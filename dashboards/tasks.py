@@ -38,14 +38,14 @@ class TasksPage:
         self.f_size = w.Select(name="Rows", options=PAGE_SIZES, value=50, width=80, css_classes=["f-size"])
         for widget in (self.f_state, self.f_kind, self.f_after, self.f_before, self.f_sort, self.f_size):
             widget.param.watch(self._on_filter, "value")
-        for widget in (self.f_worker, self.f_label, self.f_text):
-            widget.param.watch(self._on_filter, "value")  # fires on Enter / blur, not per key
+        for text_input in (self.f_worker, self.f_label, self.f_text):
+            text_input.param.watch(self._on_filter, "value")  # fires on Enter / blur, not per key
         self.table = w.Tabulator(
             pd.DataFrame(columns=td.COLUMNS), show_index=False, disabled=True, selectable=1,
             height=560, sizing_mode="stretch_width", pagination=None, css_classes=["tasks-table"],
             widths={"id": 230, "state": 130, "kind": 70, "worker_id": 110, "priority": 80, "attempt": 80, "created_at": 160},
         )
-        self.table.on_click(self._on_row)
+        self.table.on_click(self._on_row)  # type: ignore[arg-type]  # Panel awaits coroutine handlers
         self.first = w.Button(name="« First", width=90, css_classes=["page-first"])
         self.prev = w.Button(name="◀ Prev", width=90, css_classes=["page-prev"])
         self.next = w.Button(name="Next ▶", width=90, css_classes=["page-next"])
@@ -81,9 +81,9 @@ class TasksPage:
 
     def filter(self) -> td.TaskFilter:
         return td.TaskFilter(
-            states=tuple(self.f_state.value), kind=self.f_kind.value or "", worker=self.f_worker.value,
-            label=self.f_label.value, created_after=self.f_after.value, created_before=self.f_before.value,
-            text=self.f_text.value, sort=self.f_sort.value, limit=int(self.f_size.value),
+            states=tuple(self.f_state.value), kind=self.f_kind.value or "", worker=self.f_worker.value or "",
+            label=self.f_label.value or "", created_after=td.when(self.f_after.value), created_before=td.when(self.f_before.value),
+            text=self.f_text.value or "", sort=self.f_sort.value, limit=int(self.f_size.value),
         )
 
     async def _on_filter(self, _event: Any) -> None:
@@ -162,7 +162,7 @@ class TasksPage:
     async def _on_bulk(self, _event: Any) -> None:
         flt = self.filter()
         if not (flt.states or flt.worker.strip() or flt.label.strip()):
-            self.status.show("Bulk cancel needs a state, worker or label filter: it never cancels everything by accident.", "warning")
+            self.status.say("Bulk cancel needs a state, worker or label filter: it never cancels everything by accident.", "warning")
             return
         try:
             count, _ids = await off_loop(td.bulk_cancel, self.ctx.client, flt, True)
@@ -171,13 +171,13 @@ class TasksPage:
             return
         what = ", ".join(filter(None, [f"state in {list(flt.states)}" if flt.states else "", f"worker {flt.worker}" if flt.worker else "", f"label {flt.label}" if flt.label else ""]))
         if count == 0:
-            self.status.show(f"Dry run: no task matches ({what}); nothing to cancel.", "info")
+            self.status.say(f"Dry run: no task matches ({what}); nothing to cancel.", "info")
             return
 
         async def run() -> None:
             try:
                 done, _ = await off_loop(td.bulk_cancel, self.ctx.client, flt, False)
-                self.status.show(f"Cancel requested for {done:,} tasks.", "success")
+                self.status.say(f"Cancel requested for {done:,} tasks.", "success")
             except Exception as exc:
                 self.status.error(exc)
             self._cursors, self._page = [None], 0  # back to the top: the states just changed
@@ -202,12 +202,12 @@ class SubmitBox:
         self.panel = pn.Column(pn.pane.Markdown("#### Submit a task"), pn.Row(self.kind, self.labels, self.priority), self.spec, self.button, self.status, sizing_mode="stretch_width")
 
     async def _on_submit(self, _event: Any) -> None:
-        form = td.SubmitForm(kind=self.kind.value, spec=self.spec.value, labels=self.labels.value, priority=int(self.priority.value or 0))
+        form = td.SubmitForm(kind=self.kind.value, spec=self.spec.value or "", labels=self.labels.value or "", priority=int(self.priority.value or 0))
         try:
             task_id = await off_loop(td.submit, self.page.ctx.client, form)
         except Exception as exc:
             self.status.error(exc)
             return
-        self.status.show(f"Submitted {task_id}.", "success")
+        self.status.say(f"Submitted {task_id}.", "success")
         await self.page.reload()
         await self.page.drill.show(task_id)

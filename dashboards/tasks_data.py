@@ -27,6 +27,11 @@ SORTS = {
 ACTIONS = ("cancel", "retry", "pause", "resume")
 
 
+def when(value: Any) -> datetime | None:
+    """A date picker's value as a datetime (pickers may hold a date or nothing)."""
+    return value if isinstance(value, datetime) else None
+
+
 def aware(value: datetime) -> datetime:
     """Date pickers give naive local times; the API wants an instant."""
     return value if value.tzinfo is not None else value.astimezone()

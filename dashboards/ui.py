@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import panel as pn
 
 T = TypeVar("T")
+AlertKind = Literal["primary", "secondary", "success", "danger", "warning", "info", "light", "dark"]
 
 
 async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -33,13 +34,13 @@ class StatusLine(pn.pane.Alert):
         params.setdefault("margin", (4, 10))
         super().__init__(**params)
 
-    def show(self, text: str, kind: str = "info") -> None:
+    def say(self, text: str, kind: AlertKind = "info") -> None:
         self.object = text
         self.alert_type = kind
         self.visible = bool(text)
 
     def error(self, exc: BaseException) -> None:
-        self.show(describe_error(exc), "danger")
+        self.say(describe_error(exc), "danger")
 
 
 class Confirm(pn.Column):
@@ -75,6 +76,12 @@ class Confirm(pn.Column):
         self.visible = False
         if action is not None:
             await action()
+
+
+def every(period_ms: int, callback: Callable[[], Any]) -> Any:
+    """A periodic callback of this session; ``callback`` may be a coroutine function, which
+    Panel awaits on its loop (its annotation only admits plain functions)."""
+    return pn.state.add_periodic_callback(callback, period=period_ms)  # type: ignore[arg-type]
 
 
 def fmt_number(value: Any, digits: int = 0, suffix: str = "") -> str:

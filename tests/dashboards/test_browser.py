@@ -82,10 +82,8 @@ def test_chat_message_echo_and_reply(stack: Stack, page: Page) -> None:
     page.locator(".chat-send button").click()
     expect(page.locator(".chat-feed .chat-user")).to_contain_text("/help")
     expect(page.locator(".chat-feed .chat-assistant")).to_have_count(1, timeout=15_000)
-    sessions = stack.client.chat_sessions()
-    newest = max(sessions.to_dict("records") if hasattr(sessions, "to_dict") else [s.model_dump() for s in sessions], key=lambda s: str(s["created_at"]))
-    persisted = stack.client.chat_messages(newest["id"])
-    rows = persisted.to_dict("records") if hasattr(persisted, "to_dict") else [m.model_dump() for m in persisted]
+    sessions = stack.client.chat_sessions().sort_values("created_at")
+    rows = stack.client.chat_messages(str(sessions["id"].iloc[-1])).to_dict("records")
     assert (rows[0]["role"], rows[0]["content"]) == ("user", "/help")
     assert rows[1]["role"] == "assistant"
 
