@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nbformat
 import pandas as pd
 import papermill
 from nbformat import NotebookNode
+from papermill.translators import PythonTranslator
 
 from agency.client import AgencyClient
 from agency.clientwire import error_from_response, model_frame, transport_error
@@ -136,11 +138,15 @@ def _declared_type(inferred: str, default: str) -> str:
 
 def read_parameters(path: Path) -> dict[str, RunbookParameter]:
     """The parameters of the notebook at ``path`` (papermill's parser of the tagged cell)."""
-    found = papermill.inspect_notebook(str(path))
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        return {}
+    found = PythonTranslator.inspect(tagged[0])
     return {
-        name: RunbookParameter(name, _declared_type(p.get("inferred_type_name") or "", p.get("default") or ""),
-                               p.get("default") or "", p.get("help") or "")
-        for name, p in found.items()
+        p.name: RunbookParameter(p.name, _declared_type(p.inferred_type_name or "", p.default or ""),
+                                 p.default or "", p.help or "")
+        for p in found
     }
 
 
@@ -177,7 +183,7 @@ class Runbook:
     path: Path
 
     def _intro(self) -> list[str]:
-        nb = papermill.iorw.load_notebook_node(str(self.path))
+        nb = nbformat.read(self.path, as_version=4)
         first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
         return [] if first is None else [p.strip() for p in str(first.source).split("\n\n") if p.strip()]
 

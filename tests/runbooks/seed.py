@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from agency.client import AgencyClient
 from agency.models import Task
 
+
 @dataclass(frozen=True)
 class Seeded:
     """The ids of the seeded tasks, by what happened to them."""
