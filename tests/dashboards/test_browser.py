@@ -1,22 +1,30 @@
-"""The dashboard in real headless Chromium against a live control plane with real workers.
-
-Each test opens its page fresh and leaves a screenshot under artifacts/screenshots/.
+"""The dashboard against a live control plane with real workers: pages in real headless
+Chromium (each leaves a screenshot under artifacts/screenshots/), plus the live parts
+(notebook Overview, chat link) driven directly.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
+import panel as pn
 import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.dashboards.stack import Stack, wait_for
-
-pytestmark = pytest.mark.browser
+from dashboards.chat_link import ChatLink
+from dashboards.connection import Backend
+from dashboards.context import Context
+from dashboards.overview import OverviewPage, overview
+from tests.dashboards.stack import ADMIN_TOKEN, ROOT, Stack, free_port, wait_for
 
 
 def tile_text(page: Page, key: str) -> str:
@@ -35,6 +43,7 @@ def processes_with(marker: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.browser
 def test_overview_counter_moves_live_without_reload(stack: Stack, page: Page) -> None:
     page.goto(stack.page("overview"))
     expect(page.locator(".kpi-tasks .kpi-value")).to_have_text(re.compile(r"^\d[\d,]*$"))
@@ -49,6 +58,7 @@ def test_overview_counter_moves_live_without_reload(stack: Stack, page: Page) ->
     expect(page.locator(".stream-status")).to_contain_text("live")
 
 
+@pytest.mark.browser
 def test_cancel_running_task_from_drilldown(stack: Stack, page: Page) -> None:
     marker = f"0.{random.randrange(10**8, 10**9)}"  # `sleep 600 0.xxx`: a unique command line
     task = stack.client.submit("shell", {"argv": ["sleep", "600", marker]})  # no labels: any worker fits
@@ -74,6 +84,7 @@ def test_cancel_running_task_from_drilldown(stack: Stack, page: Page) -> None:
     assert processes_with(marker) == []  # the worker's process is gone, not just the label
 
 
+@pytest.mark.browser
 def test_chat_message_echo_and_reply(stack: Stack, page: Page) -> None:
     page.goto(stack.page("chat"))
     page.locator(".chat-new button").click()
@@ -88,6 +99,7 @@ def test_chat_message_echo_and_reply(stack: Stack, page: Page) -> None:
     assert rows[1]["role"] == "assistant"
 
 
+@pytest.mark.browser
 def test_saved_query_runs_and_shows_rows(stack: Stack, page: Page) -> None:
     stack.client.submit("noop", {})  # at least one task, so the grouped query has a row
     saved = stack.client.create_query(name="tasks_by_state", sql="select state, count(*) as n from tasks group by state order by n desc")
@@ -102,6 +114,7 @@ def test_saved_query_runs_and_shows_rows(stack: Stack, page: Page) -> None:
 
 
 @pytest.mark.parametrize("name", ["workers", "audit", "health"])
+@pytest.mark.browser
 def test_other_pages_render(stack: Stack, page: Page, name: str) -> None:
     page.goto(stack.page(name))
     if name == "workers":
@@ -116,6 +129,7 @@ def test_other_pages_render(stack: Stack, page: Page, name: str) -> None:
         expect(page.locator(".health-table .tabulator-row").first).to_be_visible()
 
 
+@pytest.mark.browser
 def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: Stack, page: Page) -> None:
     # labelled tasks that no worker's labels fit: they wait in the queue until canceled
     stack.client.submit_many([{"kind": "noop", "spec": {}, "labels": {"batch": "bulk"}} for _ in range(25)])
@@ -131,6 +145,7 @@ def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: Stack, page: Page) 
     expect(page.locator(".tasks-table")).not_to_contain_text("pending", timeout=10_000)
 
 
+@pytest.mark.browser
 def test_page_through_10000_tasks(stack: Stack, page: Page) -> None:
     """Last in the module: it leaves 10,000 queued tasks behind (the stack stops after it)."""
     client = stack.client
@@ -164,3 +179,53 @@ def test_page_through_10000_tasks(stack: Stack, page: Page) -> None:
     page.locator(".bulk-confirm .confirm-no button").click()
     expect(page.locator(".bulk-confirm")).to_be_hidden()
     assert client.bulk_cancel(label="batch=paging", states=["pending"], dry_run=True).count == 10_000
+
+
+def test_overview_in_a_notebook_cell(stack: Stack) -> None:
+    """What a JupyterLab cell gets: a Panel object whose tiles follow the metrics stream."""
+    ctx = Context.for_backend(Backend(stack.api_url, ADMIN_TOKEN))
+    assert isinstance(overview(ctx), pn.viewable.Viewable)
+    page = OverviewPage(ctx)
+    wait_for(lambda: ctx.feeds.metrics.latest is not None, 10, "the first KPI snapshot")
+    page.tick()
+    assert re.fullmatch(r"[\d,]+", _tile_value(page.tiles["tasks"].object))
+    assert "live" in page.stream_note.object
+
+
+def _tile_value(html: str) -> str:
+    found = re.search(r'class="kpi-value"[^>]*>([^<]*)<', html)
+    return found.group(1) if found else ""
+
+
+def test_chat_link_resumes_after_a_drop(stack: Stack) -> None:
+    session = stack.client.create_session("drop test").session_id
+    link = ChatLink(stack.client, session)
+    try:
+        got: list[dict[str, Any]] = []
+        link.send("/help")
+        wait_for(lambda: got.extend(link.drain()) or len(got) >= 2, 15, "echo and reply")
+        link._conn._conn.close()  # drop the socket under the link, as a network failure would
+        link.send("/workers")
+        wait_for(lambda: got.extend(link.drain()) or len(got) >= 4, 15, "the exchange after the drop")
+        assert [(m["seq"], m["role"]) for m in got] == [(1, "user"), (2, "assistant"), (3, "user"), (4, "assistant")]
+    finally:
+        link.close()
+
+
+@pytest.mark.browser
+def test_backend_outside_the_allowlist_is_refused(stack: Stack, page: Page) -> None:
+    port = free_port()
+    env = {**os.environ, "AGENCY_URL": "http://169.254.169.254:80", "AGENCY_TOKEN": "x", "AGENCY_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "panel"), "serve", str(ROOT / "dashboards" / "app.py"), "--address", "127.0.0.1",
+         "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/app", timeout=10).status_code == 200, 60, "the dashboard")
+        page.goto(f"http://127.0.0.1:{port}/app")
+        expect(page.locator(".host-refused")).to_contain_text("169.254.169.254")
+        expect(page.locator(".host-refused")).to_contain_text("AGENCY_ALLOWED_HOSTS")
+    finally:
+        proc.terminate()
+        proc.wait(10)
