@@ -253,9 +253,9 @@ class AgencyClient(ChatQueryAlertMethods, _Base):
     def wait(self, task_id: str, timeout: float = 60.0) -> Task:
         """Block until the task is terminal (watching its events, no polling); ``RequestTimeout``."""
         deadline = time.monotonic() + timeout
-        task = self.task(task_id).task
-        if task.state.terminal:
-            return task
+        self.task(task_id)  # NotFound early
+        # the terminal *event* is the signal: it is committed with the task row, whereas the
+        # task read may come from the orchestrator's memory a moment before the commit
         params = [*_events_params("task", task_id, None, None), ("after", "0")]
         while time.monotonic() < deadline:
             try:
@@ -493,9 +493,7 @@ class AsyncAgencyClient(AsyncChatQueryAlertMethods, _Base):
         """Until the task is terminal (watching its events); ``RequestTimeout`` past ``timeout``."""
         try:
             async with asyncio.timeout(timeout):
-                task = (await self.task(task_id)).task
-                if task.state.terminal:
-                    return task
+                await self.task(task_id)  # NotFound early; the committed terminal event decides
                 async for ev in self.stream_events(after=0, resource_id=task_id):
                     if ev.action in TERMINAL_ACTIONS:
                         return (await self.task(task_id)).task

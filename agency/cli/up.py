@@ -39,8 +39,9 @@ START_TIMEOUT = 60.0
 
 def _die_with_parent() -> None:
     # runs in the child between fork and exec: only an async-signal-safe libc call
-    with contextlib.suppress(Exception):
-        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _LIBC is not None:
+        with contextlib.suppress(Exception):
+            _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 _LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
