@@ -189,20 +189,17 @@ class Book:
     def stage(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Op]:
         """Apply ``steps`` to memory now; returns the operations that persist them."""
         rows: dict[str, dict[str, Any]] = {}
-        new_ids: set[str] = set()
         attempts: list[dict[str, Any]] = []
         for step in steps:
             self._apply(step)
             rows[step.new.id] = step.new.model_dump(mode="python")
-            if step.old is None:
-                new_ids.add(step.new.id)
             ended = ended_attempt(step)
             if ended is not None:
                 attempts.append(ended.model_dump(mode="python"))
         self.notify()
-        # a plain insert costs DuckDB less than insert-or-replace: new tasks, ended attempts
-        ops: list[Op] = [Insert("tasks", [r for i, r in rows.items() if i in new_ids]),
-                         Upsert("tasks", [r for i, r in rows.items() if i not in new_ids])]
+        # one kind of write per table: the writer merges consecutive same-kind writes of a
+        # table into one statement, so mixing insert and upsert on tasks would split the batch
+        ops: list[Op] = [Upsert("tasks", list(rows.values()))]
         if attempts:
             ops.append(Insert("attempts", attempts))
         ops.extend(extra)

@@ -48,9 +48,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def snapshot(task: Task) -> dict[str, Any]:
-    """The replayed fields of ``task`` as JSON values."""
-    return {name: _jsonable(getattr(task, name)) for name in REPLAYED}
+#: replayed fields that rarely change: an event carries them only when they did
+_RARE = frozenset({"retry", "max_attempts"})
+
+
+def snapshot(task: Task, before: Task | None = None) -> dict[str, Any]:
+    """The replayed fields of ``task`` as JSON values (rare ones only if changed since ``before``)."""
+    return {
+        name: _jsonable(getattr(task, name))
+        for name in REPLAYED
+        if name not in _RARE or before is None or getattr(task, name) != getattr(before, name)
+    }
 
 
 def created(task: Task, actor: str) -> EventIn:
@@ -90,7 +98,7 @@ def change(
     if to.terminal and "finished_at" not in fields:
         update["finished_at"] = now
     new = task.model_copy(update=update)
-    details: dict[str, Any] = {"from": task.state.value, "to": to.value, **snapshot(new)}
+    details: dict[str, Any] = {"from": task.state.value, "to": to.value, **snapshot(new, task)}
     if extra:
         details.update(extra)
     event = EventIn(
