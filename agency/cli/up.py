@@ -182,7 +182,7 @@ def _banner(settings: Settings, children: Children, dashboard: Path | None) -> N
         f"database              {settings.database_path}",
     ]
     if dashboard is not None:
-        lines.append(f"dashboard             {local_url(settings.host, settings.dashboard_port)}")
+        lines.append(f"dashboard             {local_url(settings.host, settings.dashboard_port)}/{dashboard.stem}")
     workers = [f"http://127.0.0.1:{settings.worker_base_port + i}" for i in range(settings.workers)]
     lines.append(f"workers               {len(workers)} local" + (f": {', '.join(workers)}" if workers else ""))
     lines.append(f"admin token           in {where}  (export AGENCY_TOKEN=$(cat {where}))"

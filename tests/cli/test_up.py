@@ -1,0 +1,85 @@
+"""``agency up`` end to end: a real subprocess with a temporary data dir and free ports;
+a shell task submitted through the client succeeds; SIGTERM stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agency.client import AgencyClient
+from agency.models import TaskState
+from tests.helpers.procs import free_port, wait_healthy
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (read from /proc: psutil is not installed)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state == "Z"
+
+
+@pytest.mark.slow
+def test_agency_up_runs_a_task_and_stops_cleanly(tmp_path: Path) -> None:
+    port, wport, dport = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
+    env.update({"AGENCY_LOG_LEVEL": "WARNING", "AGENCY_CANCEL_GRACE": "2"})
+    log = (tmp_path / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agency", "up", "--port", str(port), "--workers", "1",
+         "--worker-base-port", str(wport), "--data-dir", str(tmp_path / "data"), "--dashboard-port", str(dport)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, 60, proc)
+        token_file = tmp_path / "data" / "admin.token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        with AgencyClient(url, token_file.read_text().strip()) as client:
+            deadline = time.monotonic() + 60
+            while client.health().components["workers"].details.get("healthy", 0) < 1:
+                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+                time.sleep(0.1)
+            task = client.submit("shell", {"argv": ["echo", "up"]})
+            done = client.wait(task.id, 60)
+            assert done.state is TaskState.SUCCEEDED and client.output(task.id).data == "up\n"
+        kids = children_of(proc.pid)
+        assert len(kids) >= 1  # the worker (and the dashboard when dashboards/app.py exists)
+        banner = (tmp_path / "up.log").read_text()
+        assert url in banner and "admin.token" in banner
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    assert code == 0, (tmp_path / "up.log").read_text()
+    assert all(gone(k) for k in kids), kids
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{wport}/health", timeout=1)
