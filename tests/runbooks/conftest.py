@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agency.cli import app
 from agency.client import AgencyClient
 from tests.api.stack import ADMIN, Stack, serve
 from tests.runbooks.seed import Seeded, seed
@@ -41,11 +43,30 @@ class Live:
     def client(self, token: str = ADMIN) -> AgencyClient:
         return AgencyClient(self.stack.url, token)
 
-    def agency(self, *args: str, token: str = ADMIN, timeout: float = 180.0,
-               **extra: str) -> subprocess.CompletedProcess[str]:
-        """``agency <args>`` as a subprocess with this stack's connection in its environment."""
-        return subprocess.run([str(AGENCY), *args], env=self.env(token, **extra), cwd=self.data_dir,
-                              capture_output=True, text=True, timeout=timeout)
+    def agency(self, *args: str, token: str = ADMIN, **extra: str) -> Outcome:
+        """``agency <args>`` in this process (typer's runner; kernels are still real processes),
+        with this stack's connection in the environment and no other ``AGENCY_*`` leaking in."""
+        env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("AGENCY_")}
+        env.update({k: v for k, v in self.env(token, **extra).items() if k.startswith("AGENCY_")})
+        result = CliRunner().invoke(app, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Outcome(result.exit_code, result.stdout, result.stderr)
+
+    def agency_process(self, *args: str, timeout: float = 180.0) -> Outcome:
+        """``agency <args>`` as a real subprocess (the installed console script)."""
+        p = subprocess.run([str(AGENCY), *args], env=self.env(), cwd=self.data_dir,
+                           capture_output=True, text=True, timeout=timeout)
+        return Outcome(p.returncode, p.stdout, p.stderr)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Exit code and output of one ``agency`` command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @pytest.fixture(scope="package")

@@ -55,7 +55,7 @@ def _write(folder: Path, name: str, *sources: str) -> None:
 
 
 def test_list_shows_the_six_runbooks(live: Live) -> None:
-    p = live.agency("runbook", "list", "--json")
+    p = live.agency_process("runbook", "list", "--json")
     assert p.returncode == 0, p.stderr
     books = {b["name"]: b for b in json.loads(p.stdout)}
     assert set(books) == set(RUNBOOKS)
