@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/jupyter kernelspec list | grep -qw python3 || $(BIN)/python -m ipykernel install --sys-prefix  # runbooks and nbval run on kernel python3
 	touch $(STAMP)
 
 install: $(STAMP)
