@@ -57,7 +57,7 @@ KERNEL = "python3"
 RUNS = "/api/v1/runbooks/runs"
 # the connection comes from the runner's client (its --url/--token), through the environment
 CONNECTION_PARAMS = frozenset({"url", "token"})
-_ENV_LOCK = threading.Lock()  # the kernel inherits os.environ: one runbook start at a time
+_ENV_LOCK = threading.Lock()  # the kernel inherits os.environ: one runbook at a time per process
 
 
 # --- parameters ----------------------------------------------------------------------------
@@ -136,9 +136,18 @@ def _declared_type(inferred: str, default: str) -> str:
     return name if name in _TYPES else "any"
 
 
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``; ``ValidationFailed`` when it cannot be read as one."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:  # NotJSONError and friends are ValueErrors
+        raise ValidationFailed(f"runbook {path.stem!r} is not a readable notebook: {exc}",
+                               details={"path": str(path)}) from exc
+
+
 def read_parameters(path: Path) -> dict[str, RunbookParameter]:
     """The parameters of the notebook at ``path`` (papermill's parser of the tagged cell)."""
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not tagged:
         return {}
@@ -183,7 +192,7 @@ class Runbook:
     path: Path
 
     def _intro(self) -> list[str]:
-        nb = nbformat.read(self.path, as_version=4)
+        nb = read_notebook(self.path)
         first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
         return [] if first is None else [p.strip() for p in str(first.source).split("\n\n") if p.strip()]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
@@ -31,9 +33,13 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every runbook with what it is for and its parameters."""
-    books = list_runbooks(Settings.load())
-    rows = [{"name": b.name, "summary": b.summary, "purpose": b.purpose, "parameters": sorted(b.parameters())}
-            for b in books]
+    rows: list[dict[str, Any]] = []
+    for b in list_runbooks(Settings.load()):
+        try:
+            rows.append({"name": b.name, "summary": b.summary, "purpose": b.purpose,
+                         "parameters": sorted(b.parameters())})
+        except AgencyError as exc:  # one broken notebook must not hide the others
+            rows.append({"name": b.name, "summary": f"(unreadable: {exc.message})", "purpose": "", "parameters": []})
     if as_json:
         dump(rows)
         return

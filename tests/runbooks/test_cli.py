@@ -155,3 +155,25 @@ def test_a_hung_kernel_ends_the_run_as_failed_at_the_timeout(live: Live, tmp_pat
     assert run["status"] == "failed" and "timed out" in run["error"].lower()
     assert elapsed < 90, f"the run took {elapsed:.0f} s despite a 4 s timeout"
     assert Path(run["output_path"]).is_file()
+
+
+def test_a_kernel_that_dies_fails_the_run(live: Live, tmp_path: Path) -> None:
+    _write(tmp_path, "crash", "code: int = 9", "import os\nos._exit(code)", "print('never')")
+    p = live.agency("runbook", "run", "crash", "--json", AGENCY_RUNBOOK_DIR=str(tmp_path))
+    assert p.returncode == 1, p.stdout + p.stderr
+    run = json.loads(p.stdout)
+    assert run["status"] == "failed" and "DeadKernelError" in run["error"]
+    assert Path(run["output_path"]).is_file()
+
+
+def test_show_runs_and_a_broken_notebook(live: Live, tmp_path: Path) -> None:
+    shown = live.agency("runbook", "show", "task_replay")
+    assert shown.returncode == 0 and "task_id: str = \"\"" in shown.stdout
+    runs = live.agency("runbook", "runs", "--name", "no_such_book", "--json")
+    assert runs.returncode == 0 and all(r["name"] == "no_such_book" for r in json.loads(runs.stdout))
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    _write(tmp_path, "fine", "n: int = 1")
+    listed = live.agency("runbook", "list", AGENCY_RUNBOOK_DIR=str(tmp_path))
+    assert listed.returncode == 0 and "unreadable" in listed.stdout and "fine" in listed.stdout
+    broken = live.agency("runbook", "run", "broken", AGENCY_RUNBOOK_DIR=str(tmp_path))
+    assert broken.returncode == 1 and "not a readable notebook" in broken.stderr
