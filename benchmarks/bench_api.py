@@ -1,0 +1,225 @@
+"""API benchmark: ``python -m benchmarks.bench_api [--quick]``.
+
+1. ``POST /api/v1/tasks`` (noop) from 32 concurrent clients: p50/p95/p99 latency and rate
+   (target p95 < 10 ms).
+2. Task throughput (submit -> finished, noop, two local workers) without and then with 100
+   SSE clients on ``/api/v1/metrics/stream``; every SSE client must receive every snapshot,
+   and throughput must stay within 10% of the run without them.
+
+The control plane runs as ``agency up`` in a subprocess (its own process and loop, as in
+production); the load comes from aiohttp (DESIGN.md: httpx's pool degrades with concurrency).
+Prints a table and writes JSON to ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from agency.clientwire import SseDecoder
+
+RESULTS = Path(__file__).parent / "results"
+TOKEN = "bench-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_control_plane(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
+    env.update({"AGENCY_ADMIN_TOKEN": TOKEN, "AGENCY_RATE_LIMIT": "1000000", "AGENCY_LOG_LEVEL": "WARNING",
+                "AGENCY_WORKER_CAPACITY": "64"})
+    log = (data_dir / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agency", "up", "--port", str(port), "--workers", str(workers),
+         "--worker-base-port", str(free_port()), "--data-dir", str(data_dir), "--no-dashboard"],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            body = httpx.get(url + "/health", timeout=1).json()
+            if body["components"]["workers"]["details"].get("healthy", 0) >= workers:
+                return proc, url
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("control plane did not start:\n" + (data_dir / "up.log").read_text())
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def post_latency(url: str, total: int, clients: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    body = {"kind": "noop"}
+    per_client = total // clients
+
+    async def one(session: aiohttp.ClientSession) -> None:
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            async with session.post(url + "/api/v1/tasks", json=body, headers=AUTH) as r:
+                await r.read()
+                assert r.status == 201, r.status
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for _ in range(2):  # warm-up
+            async with session.post(url + "/api/v1/tasks", json=body, headers=AUTH) as r:
+                await r.read()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(session) for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return {"requests": len(latencies), "clients": clients, "rate_per_s": round(len(latencies) / elapsed),
+            "p50_ms": round(statistics.median(latencies), 2), "p95_ms": round(pct(latencies, 0.95), 2),
+            "p99_ms": round(pct(latencies, 0.99), 2)}
+
+
+async def throughput(url: str, tasks: int, clients: int) -> float:
+    """Tasks/s from the first submit until the last ``task.succeeded`` event (``tasks`` is
+    rounded down to a multiple of 20)."""
+    tasks -= tasks % 20
+    done = asyncio.Event()
+    seen = 0
+    ready = asyncio.Event()
+
+    async def watch(session: aiohttp.ClientSession) -> None:
+        nonlocal seen
+        decoder = SseDecoder()
+        async with session.get(url + "/api/v1/events/stream", params={"action": "task.succeeded"},
+                               headers=AUTH, timeout=aiohttp.ClientTimeout(total=None)) as r:
+            ready.set()
+            async for raw in r.content:
+                msg = decoder.feed(raw.decode())
+                if msg is not None:
+                    seen += 1
+                    if seen >= tasks:
+                        done.set()
+                        return
+
+    async def submit(session: aiohttp.ClientSession, batches: int) -> None:
+        for _ in range(batches):  # batches of 20: the submit path is not what is measured here
+            async with session.post(url + "/api/v1/tasks", json={"tasks": [{"kind": "noop"}] * 20},
+                                    headers=AUTH) as r:
+                await r.read()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients + 2)) as session:
+        watcher = asyncio.create_task(watch(session))
+        await asyncio.wait_for(ready.wait(), 10)
+        await asyncio.sleep(0.2)  # the subscription is registered once the stream's first bytes left
+        t0 = time.perf_counter()
+        batches = tasks // 20
+        await asyncio.gather(*(submit(session, batches // clients + (1 if i < batches % clients else 0))
+                               for i in range(clients)))
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - t0
+        watcher.cancel()
+    return tasks / elapsed
+
+
+async def with_sse_clients(url: str, tasks: int, clients: int, sse_clients: int) -> dict[str, Any]:
+    ids: list[list[int]] = [[] for _ in range(sse_clients)]
+    stop_event = asyncio.Event()
+
+    async def listen(i: int, session: aiohttp.ClientSession) -> None:
+        decoder = SseDecoder()
+        async with session.get(url + "/api/v1/metrics/stream", headers=AUTH,
+                               timeout=aiohttp.ClientTimeout(total=None)) as r:
+            async for raw in r.content:
+                msg = decoder.feed(raw.decode())
+                if msg is not None and msg.id:
+                    ids[i].append(int(msg.id))
+                if stop_event.is_set():
+                    return
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=sse_clients + 4)) as session:
+        listeners = [asyncio.create_task(listen(i, session)) for i in range(sse_clients)]
+        await asyncio.sleep(2.5)  # everyone connected and past the first snapshot
+        rate = await throughput(url, tasks, clients)
+        await asyncio.sleep(1.5)
+        stop_event.set()
+        await asyncio.sleep(1.2)
+        for t in listeners:
+            t.cancel()
+    # every client must hold every snapshot id of the window they all listened through
+    window_start = max(lst[1] for lst in ids if len(lst) > 1)
+    window_end = min(lst[-1] for lst in ids)
+    reference = sorted({i for lst in ids for i in lst if window_start <= i <= window_end})
+    missing = sum(1 for lst in ids if [i for i in lst if window_start <= i <= window_end] != reference)
+    return {"tasks_per_s": round(rate), "sse_clients": sse_clients, "snapshots_in_window": len(reference),
+            "clients_missing_a_snapshot": missing}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_api")
+    parser.add_argument("--quick", action="store_true", help="Short run.")
+    args = parser.parse_args(argv)
+    posts = 1_000 if args.quick else 10_000
+    tasks = 1_000 if args.quick else 5_000
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_control_plane(Path(tmp), workers=2)
+        try:
+            post = asyncio.run(post_latency(url, posts, 32))
+            baseline = asyncio.run(throughput(url, tasks, 8))
+            loaded = asyncio.run(with_sse_clients(url, tasks, 8, 100))
+        finally:
+            stop(proc)
+    ratio = loaded["tasks_per_s"] / baseline
+    ok_latency = post["p95_ms"] < 10
+    ok_sse = loaded["clients_missing_a_snapshot"] == 0 and ratio >= 0.9
+    print(f"{'measure':<52} {'value':>12}  target")
+    print(f"{'POST /api/v1/tasks, 32 clients: p50 / p95 / p99 ms':<52} "
+          f"{post['p50_ms']:>4} / {post['p95_ms']} / {post['p99_ms']}  p95 < 10 ms {'ok' if ok_latency else 'MISSED'}")
+    print(f"{'POST /api/v1/tasks, 32 clients: requests/s':<52} {post['rate_per_s']:>12}")
+    print(f"{'tasks/s (noop, 2 workers), no SSE clients':<52} {round(baseline):>12}")
+    print(f"{'tasks/s with 100 metrics SSE clients':<52} {loaded['tasks_per_s']:>12}  "
+          f">= 90% ({ratio:.0%}) {'ok' if ratio >= 0.9 else 'MISSED'}")
+    print(f"{'SSE clients missing a snapshot (of ' + str(loaded['snapshots_in_window']) + ')':<52} "
+          f"{loaded['clients_missing_a_snapshot']:>12}  0 {'ok' if ok_sse else 'MISSED'}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"api-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
+                               "post": post, "baseline_tasks_per_s": round(baseline), "with_sse": loaded,
+                               "ratio": round(ratio, 3)}, indent=2))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
