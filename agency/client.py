@@ -24,19 +24,6 @@ from typing import Any, TypeVar
 import httpx
 import pandas as pd
 
-from agency.api.schemas import (
-    AuditPage,
-    BulkCancelOut,
-    ChainReportOut,
-    HealthOut,
-    ReplayOut,
-    TaskDetail,
-    TaskList,
-    TokenCreated,
-    TokenOut,
-    WhoAmI,
-    WorkerList,
-)
 from agency.clientchat import (  # chat, saved queries, alerts
     AsyncChatQueryAlertMethods,
     ChatQueryAlertMethods,
@@ -62,6 +49,19 @@ from agency.models import (
     Waiver,
     WorkerInfo,
     WorkerOutput,
+)
+from agency.schemas import (
+    AuditPage,
+    BulkCancelOut,
+    ChainReportOut,
+    HealthOut,
+    ReplayOut,
+    TaskDetail,
+    TaskList,
+    TokenCreated,
+    TokenOut,
+    WhoAmI,
+    WorkerList,
 )
 from agency.settings import Settings
 

@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
-from agency.api.schemas import ComponentHealth, HealthOut, WhoAmI
 from agency.models import Role, WorkerHealth, __version__, utcnow
+from agency.schemas import ComponentHealth, HealthOut, WhoAmI
 
 router = APIRouter(tags=["health"], responses=ERROR_RESPONSES)
 

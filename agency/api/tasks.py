@@ -10,7 +10,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
-from agency.api.schemas import (
+from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
+from agency.orchestrator import BulkFilter
+from agency.schemas import (
     ActionIn,
     BulkCancelIn,
     BulkCancelOut,
@@ -21,8 +23,6 @@ from agency.api.schemas import (
     TaskDetail,
     TaskList,
 )
-from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
-from agency.orchestrator import BulkFilter
 from agency.storage import events as store_events
 from agency.storage import tasks as store_tasks
 

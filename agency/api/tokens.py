@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path
 from agency.api.auth import TokenBook
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
-from agency.api.schemas import TokenCreated, TokenCreateIn, TokenOut
 from agency.models import Role
+from agency.schemas import TokenCreated, TokenCreateIn, TokenOut
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
-from agency.api.schemas import WorkerActionIn, WorkerList
 from agency.errors import BadRequest, NotFound
 from agency.models import Role, WorkerHeartbeat, WorkerInfo, WorkerRegistration, WorkerReport
+from agency.schemas import WorkerActionIn, WorkerList
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"], responses=ERROR_RESPONSES)
 

@@ -1,4 +1,8 @@
-"""Request and response bodies of the API that are not shared models of agency.models."""
+"""Request and response bodies of the HTTP API, shared by the server (agency.api) and the client.
+
+They sit beside agency.models, below every other layer, so that agency.client (and through it
+the dashboards and notebooks) never imports the server.
+"""
 
 from __future__ import annotations
 
