@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import statistics
@@ -153,9 +154,8 @@ async def throughput(url: str, tasks: int, clients: int) -> float:
     return tasks / elapsed
 
 
-async def with_sse_clients(url: str, tasks: int, clients: int, sse_clients: int) -> dict[str, Any]:
+async def _listen_all(url: str, sse_clients: int, stop: Any, out: Path) -> None:
     ids: list[list[int]] = [[] for _ in range(sse_clients)]
-    stop_event = asyncio.Event()
 
     async def listen(i: int, session: aiohttp.ClientSession) -> None:
         decoder = SseDecoder()
@@ -165,25 +165,44 @@ async def with_sse_clients(url: str, tasks: int, clients: int, sse_clients: int)
                 msg = decoder.feed(raw.decode())
                 if msg is not None and msg.id:
                     ids[i].append(int(msg.id))
-                if stop_event.is_set():
-                    return
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=sse_clients + 4)) as session:
         listeners = [asyncio.create_task(listen(i, session)) for i in range(sse_clients)]
-        await asyncio.sleep(2.5)  # everyone connected and past the first snapshot
-        rate = await throughput(url, tasks, clients)
-        await asyncio.sleep(1.5)
-        stop_event.set()
-        await asyncio.sleep(1.2)
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
         for t in listeners:
             t.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+    out.write_text(json.dumps(ids))
+
+
+def _listener_process(url: str, sse_clients: int, stop: Any, out: str) -> None:
+    asyncio.run(_listen_all(url, sse_clients, stop, Path(out)))
+
+
+def with_sse_clients(url: str, tasks: int, clients: int, sse_clients: int, tmp: Path) -> dict[str, Any]:
+    """Throughput while ``sse_clients`` listen from a separate process (clients are elsewhere
+    in real life; sharing the load generator's loop would measure the generator instead)."""
+    ctx = multiprocessing.get_context("spawn")
+    stop_event = ctx.Event()
+    out = tmp / "sse-ids.json"
+    listener = ctx.Process(target=_listener_process, args=(url, sse_clients, stop_event, str(out)))
+    listener.start()
+    try:
+        time.sleep(4.0)  # spawned, connected and past the first snapshot
+        rate = asyncio.run(throughput(url, tasks, clients))
+        time.sleep(1.5)
+    finally:
+        stop_event.set()
+        listener.join(30)
+    ids: list[list[int]] = json.loads(out.read_text())
     # every client must hold every snapshot id of the window they all listened through
     window_start = max(lst[1] for lst in ids if len(lst) > 1)
     window_end = min(lst[-1] for lst in ids)
     reference = sorted({i for lst in ids for i in lst if window_start <= i <= window_end})
     missing = sum(1 for lst in ids if [i for i in lst if window_start <= i <= window_end] != reference)
     return {"tasks_per_s": round(rate), "sse_clients": sse_clients, "snapshots_in_window": len(reference),
-            "clients_missing_a_snapshot": missing}
+            "clients_missing_a_snapshot": missing, "clients_connected": sum(1 for lst in ids if lst)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             post = asyncio.run(post_latency(url, posts, 32))
             baseline = asyncio.run(throughput(url, tasks, 8))
-            loaded = asyncio.run(with_sse_clients(url, tasks, 8, 100))
+            loaded = with_sse_clients(url, tasks, 8, 100, Path(tmp))
         finally:
             stop(proc)
     ratio = loaded["tasks_per_s"] / baseline
