@@ -14,11 +14,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from agency.errors import HostNotAllowed, NotFound, WorkerFull
 from agency.fleet.client import WorkerClient
 from agency.models import WorkerHealth, WorkerHeartbeat, WorkerInfo, WorkerRegistration, utcnow
+from agency.security.urlguard import check_url
 from agency.settings import Settings
 
 log = logging.getLogger("agency.fleet")
@@ -37,21 +37,13 @@ class _Entry:
     reported_running: list[str] = field(default_factory=list)
 
 
-def check_worker_url(url: str, allowed: frozenset[str]) -> None:
-    """Refuse a worker URL that is not http(s) or whose host is outside the allowlist."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise HostNotAllowed(f"worker URL {url!r} is malformed", details={"url": url}) from exc
-    if parts.scheme not in ("http", "https") or not host:
-        raise HostNotAllowed(f"worker URL {url!r} must be http(s)://host:port", details={"url": url})
-    if host not in allowed:
-        raise HostNotAllowed(
-            f"worker host {host!r} is not in AGENCY_ALLOWED_HOSTS",
-            details={"url": url, "host": host, "allowed": sorted(allowed)},
-        )
+def check_worker_url(url: str, allowed: frozenset[str]) -> str:
+    """The normalized worker URL; ``HostNotAllowed`` unless http(s) with an allowed host.
+
+    The rules are the SSRF guard's (``agency.security.urlguard.check_url``): no userinfo,
+    canonical IP literals only, IDNA-normalized names, CIDR allowlist entries.
+    """
+    return check_url(url, allowed)
 
 
 class Registry:
@@ -74,11 +66,13 @@ class Registry:
     async def register(self, reg: WorkerRegistration) -> WorkerInfo:
         """Add or refresh a worker; ``HostNotAllowed`` when its URL is outside the allowlist."""
         try:
-            check_worker_url(reg.url, self._settings.allowed_host_set)
+            url = check_worker_url(reg.url, self._settings.allowed_host_set)
         except HostNotAllowed as exc:
-            log.warning("worker registration refused worker=%s url=%s: %s", reg.id, reg.url, exc.message,
+            log.warning("worker registration refused worker=%s url=%r: %s", reg.id, reg.url, exc.message,
                         extra={"worker": reg.id, "url": reg.url, "outcome": "host_not_allowed"})
             raise
+        # from here on only the checked, normalized form is used to reach the worker
+        reg = reg.model_copy(update={"url": url})
         entry = self._entries.get(reg.id)
         if entry is not None and entry.client.base_url != reg.url.rstrip("/"):
             await entry.client.aclose()  # the worker moved: its old connections are useless

@@ -10,7 +10,8 @@ What a dispatch answer means:
 * ``WorkerFull`` or ``CircuitOpen``: the worker certainly did not start it, so the task goes
   back to ``pending`` and the attempt is not consumed (its number is given back);
 * ``WorkerRejected`` / ``InvalidSpec`` / ``SandboxDenied``: the worker refuses the spec, which
-  no retry fixes: ``failed`` with the worker's message;
+  no retry fixes: ``failed`` with the worker's message (a denial also records one
+  ``task.sandbox_denied`` audit event with the path and rule);
 * ``WorkerUnavailable`` / ``WorkerTimeout``: the request may have reached the worker, so the
   attempt is *in doubt*: it stays ``dispatched`` and the poll fallback asks the worker; a
   worker that does not know it orphans it, a worker that stays silent is swept unhealthy and
@@ -31,12 +32,14 @@ from agency.errors import (
     AgencyError,
     CircuitOpen,
     NotFound,
+    SandboxDenied,
     WorkerFull,
     WorkerRejected,
 )
 from agency.fleet import Registry
 from agency.models import Task, TaskState, WorkerHealth, WorkerInfo, WorkerTaskRequest, utcnow
 from agency.orchestrator.book import Book, Op, Step
+from agency.orchestrator.denials import denial_event, denials_from_error
 from agency.orchestrator.lifecycle import change, effective_deadline
 from agency.orchestrator.outcomes import Outcomes
 
@@ -175,10 +178,15 @@ class Dispatcher:
 
     async def _refused(self, task: Task, worker: WorkerInfo, exc: AgencyError) -> None:
         current = self.book.get(task.id)
-        if current is None or current.state is not TaskState.DISPATCHED:
+        if current is None or current.state is not TaskState.DISPATCHED or current.attempt != task.attempt:
             return
+        if self.outcomes.finishing(task.id):
+            return  # the worker's report of the same refusal is being applied: it records it
         new, ev = change(current, TaskState.FAILED, actor=worker.id, reason=f"{exc.code}: {exc.message}")
-        await self.book.commit([Step(current, new, ev)])
+        extra: list[Op] = []
+        if isinstance(exc, SandboxDenied):
+            extra.append(denial_event(current, worker.id, denials_from_error(exc)))
+        await self.book.commit([Step(current, new, ev)], extra)
 
     async def stop(self) -> None:
         for job in list(self._jobs):

@@ -24,6 +24,7 @@ from agency.models import (
     utcnow,
 )
 from agency.orchestrator.book import Book, Op, Step
+from agency.orchestrator.denials import denial_event, denial_reason
 from agency.orchestrator.gates import Gates
 from agency.orchestrator.lifecycle import change, effective_deadline
 from agency.storage import Insert
@@ -125,6 +126,10 @@ class Outcomes:
         else:
             await self._finish(task, status, worker_id)
 
+    def finishing(self, task_id: str) -> bool:
+        """Whether a worker's final answer for ``task_id`` is being applied right now."""
+        return task_id in self._finishing
+
     async def _finish(self, task: Task, status: WorkerTaskStatus, worker_id: str) -> None:
         self._finishing.add(task.id)
         try:
@@ -134,10 +139,16 @@ class Outcomes:
                                   maybe_alive=False)
                 return
             extra = await self._output(task, worker_id)
-            task = self.book.get(task.id) or task  # it may have moved while output was read
-            if not task.state.in_flight:
+            # it may have moved while output was read: ended by another path (the dispatch
+            # answer of a denied spec), or orphaned and placed again as a new attempt
+            current = self.book.get(task.id)
+            if (current is None or not current.state.in_flight or current.attempt != task.attempt
+                    or current.worker_id != worker_id):
                 return
+            task = current
             steps = await self._final_steps(task, status, worker_id)
+            if status.denials and status.state is WorkerTaskState.FAILED:
+                extra.append(denial_event(task, worker_id, status.denials))
             await self.book.commit(steps, extra)
         finally:
             self._finishing.discard(task.id)
@@ -172,7 +183,11 @@ class Outcomes:
                              reason=f"canceled by the worker: {status.reason or 'no reason'}")
             return [Step(task, new, ev), self.retry_step(new, "system", "canceled by the worker")]
         why = DEADLINE if deadline_hit else (status.reason or f"exit code {status.exit_code}")
-        retryable = not deadline_hit and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
+        if status.denials:
+            why = denial_reason(status.denials)
+        # a denied spec is denied again on every attempt: no retry
+        retryable = (not deadline_hit and not status.denials
+                     and task.state in (TaskState.DISPATCHED, TaskState.RUNNING))
         if retryable and task.retry.exhausted(task.attempt):
             why, retryable = f"{why}; no attempts left", False
         new, ev = change(task, TaskState.FAILED, actor=worker_id, reason=why, **common)
