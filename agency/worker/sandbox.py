@@ -2,9 +2,11 @@
 
 Every path a spec names is resolved (symlinks, ``..``) before it is compared with the roots,
 so ``../../etc/passwd`` or a symlink pointing out of a workspace is refused. Where bubblewrap
-works the process also runs inside it: ``/`` read-only, its workspace writable, a private
-``/tmp``, fresh ``/proc`` and ``/dev``, its own PID namespace (so killing the sandbox kills
-everything in it) and ``--die-with-parent``.
+works the process also runs inside it: ``/`` read-only (``/tmp`` included), its workspace
+writable, ``TMPDIR`` a private per-task directory beside the workspace, fresh ``/proc`` and
+``/dev``, its own PID namespace (so killing the sandbox kills everything in it) and
+``--die-with-parent``. ``/tmp`` is not replaced by a tmpfs: that would hide whatever lives
+under it, such as a checkout and virtual environment the agent CLI runs from.
 """
 
 from __future__ import annotations
@@ -90,16 +92,19 @@ def probe_bwrap(binary: str | None = None, timeout: float = 10.0) -> str | None:
 
 
 def _base_args() -> list[str]:
-    # order matters: the private /tmp is mounted before any workspace bind, so a workspace
-    # that lives under /tmp is re-exposed inside the fresh tmpfs
     return [
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
         "--unshare-pid",
         "--die-with-parent",
     ]
+
+
+def task_tmpdir(workspace: Path) -> Path:
+    """The task's private, writable TMPDIR under bubblewrap (beside, not inside, the workspace,
+    so scratch files are not reported as changed files)."""
+    return workspace.parent / f"{workspace.name}.tmp"
 
 
 class Sandbox:
@@ -144,7 +149,10 @@ class Sandbox:
         """``argv`` unchanged without bubblewrap, else the bubblewrap command that runs it."""
         if self.bwrap is None:
             return argv
-        args = [self.bwrap, *_base_args(), "--bind", str(workspace), str(workspace)]
+        tmpdir = task_tmpdir(workspace)
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        args = [self.bwrap, *_base_args(), "--bind", str(workspace), str(workspace),
+                "--bind", str(tmpdir), str(tmpdir), "--setenv", "TMPDIR", str(tmpdir)]
         for path in writable:
             target = path if path.exists() else path.parent
             if target.exists() and target != workspace:
