@@ -3,14 +3,15 @@
 A task with gates that succeeds and lists changed files is checked by
 ``agency.governance.evaluate_gates`` on those files (paths on the worker's machine: local
 workers share the disk). ``changes_requested`` makes the task ``rejected``; an approved
-waiver turns it ``succeeded`` with the verdict ``waived``, in one audited write.
+waiver turns it ``succeeded`` with the verdict ``waived``, in one audited write. Every
+request, decision and refused decision is an event with its actor.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from agency.errors import Conflict, NotFound
+from agency.errors import Conflict, Forbidden, NotFound
 from agency.governance import Verdict, decide_waiver, evaluate_gates, request_waiver
 from agency.models import EventIn, Task, TaskState, Waiver, WaiverState
 from agency.orchestrator.book import Book, Step
@@ -47,8 +48,18 @@ class Gates:
         return Waiver.model_validate(rows[0])
 
     async def decide(self, waiver: Waiver, task: Task, actor: str, approve: bool, reason: str) -> Waiver:
-        """Record the decision; an approval moves the rejected task to ``succeeded`` (waived)."""
-        decided = decide_waiver(waiver, actor, approve, reason)
+        """Record the decision; an approval moves the rejected task to ``succeeded`` (waived).
+
+        A decision the rules refuse to this actor (their own request) is audited too, as
+        ``waiver.refused``, before the ``Forbidden`` goes back to the caller.
+        """
+        try:
+            decided = decide_waiver(waiver, actor, approve, reason)
+        except Forbidden as exc:
+            await self.book.store.write(EventIn(
+                actor=actor, action="waiver.refused", resource_type="waiver", resource_id=waiver.id,
+                details={"task_id": task.id, "approve": approve, "reason": reason, "why": exc.message}))
+            raise
         ev = EventIn(actor=actor, action=f"waiver.{decided.state.value}", resource_type="waiver",
                      resource_id=waiver.id, details={"task_id": task.id, "reason": reason})
         row = Upsert("waivers", [decided.model_dump(mode="python")])
