@@ -7,7 +7,10 @@
             ...
 
 A dropped connection is reopened with ``?after=<last seq seen>``, so the server replays what
-was missed and every message is delivered once. Refusals (bad token, unknown session, bad
+was missed and every message is delivered once. Messages sent but not yet echoed wait in an
+outbox: a connection that dies can take unread messages with it (a TCP reset discards what
+the server had not read), so after reconnecting the socket asks the server which of them it
+stored and sends the rest again. Refusals (bad token, unknown session, bad
 message) are raised as agency errors; the socket is not reopened after them.
 """
 
@@ -16,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from websockets.asyncio.client import ClientConnection as AsyncConnection
 from websockets.asyncio.client import connect as aconnect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -84,10 +89,29 @@ class _Tracker:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.failures = 0
         self.closed = False
+        self.outbox: deque[str] = deque()  # sent, not yet echoed: sent again after a reconnect
+        self._echoes: set[int] = set()  # seqs of user messages already matched to the outbox
 
     @property
     def url(self) -> str:
         return chat_url(self.base_url, self.session_id, self.last_seq)
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/api/v1/chat/session/{quote(self.session_id, safe='')}/messages"
+
+    def _echoed(self, message: dict[str, Any]) -> None:
+        seq = int(message["seq"])
+        if (message.get("role") == "user" and seq not in self._echoes and self.outbox
+                and message.get("content") == self.outbox[0]):
+            self.outbox.popleft()
+            self._echoes.add(seq)
+
+    def reconcile(self, stored: list[dict[str, Any]]) -> list[str]:
+        """Drop from the outbox what the server stored while we were away; the rest to resend."""
+        for message in stored:
+            self._echoed(message)
+        return list(self.outbox)
 
     def accept(self, raw: str | bytes) -> dict[str, Any] | None:
         """The frame to hand out, None for a message already seen; raises error frames."""
@@ -99,6 +123,7 @@ class _Tracker:
             if int(frame["seq"]) <= self.last_seq:
                 return None  # overlap of a replay: already delivered
             self.last_seq = int(frame["seq"])
+            self._echoed(frame)
         return frame
 
     def next_delay(self, cause: BaseException) -> float:
@@ -110,6 +135,10 @@ class _Tracker:
         delay = RECONNECT_DELAYS[self.failures]
         self.failures += 1
         return delay
+
+
+def _payload(content: str) -> str:
+    return json.dumps({"content": content})
 
 
 def _reply_to(frame: dict[str, Any], mine: int | None, content: str) -> tuple[int | None, str | None]:
@@ -150,22 +179,36 @@ class ChatSocket(_Tracker):
             self._conn.close()
 
     def _recover(self, exc: ConnectionClosed) -> None:
-        err = refusal(exc)
-        if err is not None or self.closed:
-            raise err or exc
-        time.sleep(self.next_delay(exc))
-        self.connect()
+        """Reconnect, then send again what the server did not store; raises on a refusal."""
+        while True:
+            err = refusal(exc)
+            if err is not None or self.closed:
+                raise err or exc
+            time.sleep(self.next_delay(exc))
+            self.connect()
+            resend = self.outbox and self.reconcile(self._stored_since())
+            try:
+                for content in resend or ():
+                    assert self._conn is not None
+                    self._conn.send(_payload(content))
+                return
+            except ConnectionClosed as again:
+                exc = again
+
+    def _stored_since(self) -> list[dict[str, Any]]:
+        resp = httpx.get(self.messages_url, params={"after": self.last_seq, "limit": 500},
+                         headers=self.headers, timeout=10.0)
+        resp.raise_for_status()
+        return list(resp.json())
 
     def send(self, content: str) -> None:
         """Send one message; the server echoes it with its sequence number."""
-        data = json.dumps({"content": content})
-        while True:
-            try:
-                assert self._conn is not None, "use the socket as a context manager"
-                self._conn.send(data)
-                return
-            except ConnectionClosed as exc:
-                self._recover(exc)
+        self.outbox.append(content)
+        try:
+            assert self._conn is not None, "use the socket as a context manager"
+            self._conn.send(_payload(content))
+        except ConnectionClosed as exc:
+            self._recover(exc)  # sends the outbox again, this message included
 
     def receive(self, timeout: float | None = None) -> dict[str, Any]:
         """The next new frame (``message``, or ``delta`` of a streamed reply)."""
@@ -228,21 +271,34 @@ class AsyncChatSocket(_Tracker):
             await self._conn.close()
 
     async def _recover(self, exc: ConnectionClosed) -> None:
-        err = refusal(exc)
-        if err is not None or self.closed:
-            raise err or exc
-        await asyncio.sleep(self.next_delay(exc))
-        await self.connect()
+        while True:
+            err = refusal(exc)
+            if err is not None or self.closed:
+                raise err or exc
+            await asyncio.sleep(self.next_delay(exc))
+            await self.connect()
+            resend = self.outbox and self.reconcile(await self._stored_since())
+            try:
+                for content in resend or ():
+                    assert self._conn is not None
+                    await self._conn.send(_payload(content))
+                return
+            except ConnectionClosed as again:
+                exc = again
+
+    async def _stored_since(self) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(headers=self.headers, timeout=10.0) as http:
+            resp = await http.get(self.messages_url, params={"after": self.last_seq, "limit": 500})
+        resp.raise_for_status()
+        return list(resp.json())
 
     async def send(self, content: str) -> None:
-        data = json.dumps({"content": content})
-        while True:
-            try:
-                assert self._conn is not None, "use the socket as an async context manager"
-                await self._conn.send(data)
-                return
-            except ConnectionClosed as exc:
-                await self._recover(exc)
+        self.outbox.append(content)
+        try:
+            assert self._conn is not None, "use the socket as an async context manager"
+            await self._conn.send(_payload(content))
+        except ConnectionClosed as exc:
+            await self._recover(exc)
 
     async def receive(self, timeout: float | None = None) -> dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
