@@ -32,7 +32,9 @@ class Kpis:
     """Rolling KPI windows plus the Prometheus metrics of the orchestrator."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._outcomes: deque[tuple[int, bool]] = deque()  # (second, succeeded) of finishes
+        # (second, succeeded) of finishes; None for a cancel, an operator's decision that counts
+        # towards throughput but is neither a success nor a failure of the work
+        self._outcomes: deque[tuple[int, bool | None]] = deque()
         self._queue_ms: deque[tuple[float, float]] = deque(maxlen=_MAX_SAMPLES)
         self._run_ms: deque[tuple[float, float]] = deque(maxlen=_MAX_SAMPLES)
         self.by_state: Tally[str] = Tally()
@@ -80,7 +82,8 @@ class Kpis:
         self.dispatch_latency.observe(max(0.0, queued_s))
 
     def finished_task(self, state: TaskState, run_s: float | None) -> None:
-        self._outcomes.append((int(time.time()), state is TaskState.SUCCEEDED))
+        ok = None if state is TaskState.CANCELED else state is TaskState.SUCCEEDED
+        self._outcomes.append((int(time.time()), ok))
         self.finished.labels(state.value).inc()
         if run_s is not None:
             self._run_ms.append((time.time(), run_s * 1000))
@@ -113,7 +116,7 @@ class Kpis:
         """Share of failed outcomes over the window, and how many outcomes it counts."""
         now = time.time()
         self._trim(now)
-        outcomes = [ok for ts, ok in self._outcomes if ts >= now - window_s]
+        outcomes = [ok for ts, ok in self._outcomes if ts >= now - window_s and ok is not None]
         if not outcomes:
             return None, 0
         return 1 - sum(outcomes) / len(outcomes), len(outcomes)
@@ -121,11 +124,12 @@ class Kpis:
     def window(self, seconds: float) -> dict[str, float | None]:
         now = time.time()
         self._trim(now)
-        outcomes = [ok for ts, ok in self._outcomes if ts >= now - seconds]
+        finished = [ok for ts, ok in self._outcomes if ts >= now - seconds]
+        outcomes = [ok for ok in finished if ok is not None]
         queue = sorted(v for ts, v in self._queue_ms if ts >= now - seconds)
         run = sorted(v for ts, v in self._run_ms if ts >= now - seconds)
         return {
-            "tasks_per_min": len(outcomes) * 60.0 / seconds,
+            "tasks_per_min": len(finished) * 60.0 / seconds,
             "success_rate": (sum(outcomes) / len(outcomes)) if outcomes else None,
             "queue_p50_ms": percentile(queue, 0.5),
             "queue_p95_ms": percentile(queue, 0.95),

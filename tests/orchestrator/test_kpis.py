@@ -87,3 +87,16 @@ def test_locks_are_all_or_nothing_and_wake_their_waiters() -> None:
     assert locks.acquire("b", ["y", "z"]) == ["z"]
     assert locks.release("c", ["z"]) == {"b"}
     assert locks.acquire("b", ["y", "z"]) == [] and locks.held() == {"y": "b", "z": "b"}
+
+
+def test_cancels_count_as_throughput_but_not_as_failures() -> None:
+    kpis = Kpis(CollectorRegistry())
+    for _ in range(3):
+        kpis.finished_task(TaskState.CANCELED, None)
+    assert kpis.failure_rate(300.0) == (None, 0)
+    kpis.finished_task(TaskState.SUCCEEDED, 0.1)
+    kpis.finished_task(TaskState.FAILED, 0.1)
+    assert kpis.failure_rate(300.0) == (0.5, 2)
+    window = kpis.window(60.0)
+    assert window["success_rate"] == 0.5
+    assert window["tasks_per_min"] == 5.0  # every finish, the three cancels included
