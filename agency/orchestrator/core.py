@@ -51,6 +51,8 @@ from agency.settings import Settings
 from agency.storage import Insert, Store
 
 log = logging.getLogger("agency.orchestrator")
+#: cancels a bulk cancel runs at once (each chunk lands in a few group commits)
+BULK_CHUNK = 256
 
 
 class Orchestrator:
@@ -207,11 +209,19 @@ class Orchestrator:
         chosen = sorted(t.id for t in list(self.book.tasks.values())
                         if not t.state.terminal and f.matches(t))
         if not dry_run:
-            for task_id in chosen:
-                task = self.book.get(task_id)
-                if task is not None:
-                    await self.canceller.cancel(task, actor, reason)
+            # concurrently, a chunk at a time: the writer then commits a chunk's cancels
+            # together instead of paying one commit per task (10,000 took over 30 s one by one)
+            for start in range(0, len(chosen), BULK_CHUNK):
+                await asyncio.gather(*(self._cancel_live(tid, actor, reason)
+                                       for tid in chosen[start:start + BULK_CHUNK]))
         return BulkResult(count=len(chosen), task_ids=chosen, dry_run=dry_run)
+
+    async def _cancel_live(self, task_id: str, actor: str, reason: str | None) -> None:
+        # the task is read right before its change is staged (no await in between), so a
+        # task that finished meanwhile is skipped, never changed from a stale copy
+        task = self.book.get(task_id)
+        if task is not None:
+            await self.canceller.cancel(task, actor, reason)
 
     async def act(self, task_id: str, action: TaskActions | str, actor: str,
                   reason: str | None = None, priority: int | None = None) -> Task:
