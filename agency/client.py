@@ -42,6 +42,7 @@ from agency.clientwire import (
 from agency.errors import RequestTimeout
 from agency.models import (
     Event,
+    KpiSample,
     Role,
     Task,
     TaskState,
@@ -184,6 +185,11 @@ class AgencyClient(ChatQueryAlertMethods, _Base):
 
     def whoami(self) -> WhoAmI:
         return self._do(Call("GET", f"{V1}/whoami", WhoAmI.model_validate))
+
+    def kpi_history(self, since: datetime | None = None, limit: int = 1000) -> pd.DataFrame:
+        """Sampled KPIs (``KpiSample`` columns), oldest first."""
+        return model_frame(KpiSample, self._do(Call("GET", f"{V1}/kpis/history", list,
+                                                    params=query(since=since, limit=limit))))
 
     # --- tasks ---
     def submit(self, kind: str, spec: dict[str, Any] | None = None, **options: Any) -> Task:
@@ -441,6 +447,10 @@ class AsyncAgencyClient(AsyncChatQueryAlertMethods, _Base):
 
     async def whoami(self) -> WhoAmI:
         return await self._do(Call("GET", f"{V1}/whoami", WhoAmI.model_validate))
+
+    async def kpi_history(self, since: datetime | None = None, limit: int = 1000) -> pd.DataFrame:
+        return model_frame(KpiSample, await self._do(Call("GET", f"{V1}/kpis/history", list,
+                                                          params=query(since=since, limit=limit))))
 
     async def submit(self, kind: str, spec: dict[str, Any] | None = None, **options: Any) -> Task:
         return await self._do(Call("POST", f"{V1}/tasks", Task.model_validate, json=_submit_body(kind, spec, options)))

@@ -47,20 +47,10 @@ def tile_value(snapshot: dict[str, Any], key: str) -> tuple[str, str]:
     return fmt_number(value), ""
 
 
-HISTORY_SQL = (
-    "select ts, tasks_per_min, success_rate, run_p50_ms, run_p95_ms, queue_p95_ms, queue_depth, running "
-    "from kpi_samples where ts >= cast($since as timestamptz) order by ts"
-)
-
-
 def history(client: AgencyClient, minutes: int = HISTORY_MINUTES) -> pd.DataFrame:
-    """Sampled KPIs of the last ``minutes``, oldest first, ``ts`` as datetimes.
-
-    Read with a read-only query over the ``kpi_samples`` table: the API has no dedicated
-    history route, and the query path is the same one notebooks use.
-    """
+    """Sampled KPIs of the last ``minutes``, oldest first, ``ts`` as datetimes."""
     since = datetime.now(UTC) - timedelta(minutes=minutes)
-    df = client.query(HISTORY_SQL, params={"since": since.isoformat()})
+    df = client.kpi_history(since=since)
     if df.empty:
         return df
     df = df.copy()

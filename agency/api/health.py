@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
-from agency.models import Role, WorkerHealth, __version__, utcnow
+from agency.models import KpiSample, Role, WorkerHealth, __version__, utcnow
 from agency.schemas import ComponentHealth, HealthOut, WhoAmI
+from agency.storage.misc import list_kpi_samples
 
 router = APIRouter(tags=["health"], responses=ERROR_RESPONSES)
 
@@ -89,6 +91,16 @@ async def metrics(
 ) -> Response:
     """Prometheus exposition: tasks by state, dispatch latency, retries, breakers, workers, streams."""
     return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/kpis/history", response_model=list[KpiSample])
+async def kpi_history(
+    since: datetime | None = Query(None, description="Only samples from this time on (ISO 8601)."),
+    limit: int = Query(1000, ge=1, le=10_000, description="At most this many, the most recent ones."),
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER)),
+) -> list[KpiSample]:
+    """The sampled KPI history (one row every ``AGENCY_KPI_SAMPLE_INTERVAL``), oldest first."""
+    return await list_kpi_samples(services.store, since=since, limit=limit)
 
 
 @router.get("/api/v1/whoami", response_model=WhoAmI)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
 from agency.client import AgencyClient
+from agency.models import KpiSample
+from agency.storage import Insert
 from tests.api.stack import ADMIN, WORKER, Stack
 
 
@@ -138,3 +142,22 @@ def test_metrics_exposition(viewer: httpx.Client) -> None:
     assert 'agency_http_requests_total{method="GET",route="/api/v1/tasks",status="200"}' in text
     assert "agency_http_request_seconds_bucket" in text
     assert "agency_tasks" in text  # the orchestrator's gauges share the registry
+
+
+def test_kpi_history_endpoint_and_client_frame(stack: Stack, viewer: httpx.Client) -> None:
+    base = datetime(2030, 1, 1, tzinfo=UTC)  # after any sample the running stack writes
+    samples = [KpiSample(ts=base + timedelta(seconds=5 * i), tasks_per_min=float(i), queue_depth=i)
+               for i in range(4)]
+    store = stack.services.store
+    stack.call(lambda: store.write(Insert("kpi_samples", [s.model_dump(mode="python") for s in samples])))
+    since = (base + timedelta(seconds=5)).isoformat()
+    rows = viewer.get("/api/v1/kpis/history", params={"since": since, "limit": 2}).json()
+    # the most recent two from `since` on, oldest first
+    assert [r["tasks_per_min"] for r in rows] == [2.0, 3.0]
+    everything = viewer.get("/api/v1/kpis/history", params={"since": since}).json()
+    assert [r["queue_depth"] for r in everything] == [1, 2, 3]
+    _error(viewer.get("/api/v1/kpis/history", params={"limit": 0}), 422, "validation_error")
+    with AgencyClient(stack.url, ADMIN) as c:
+        df = c.kpi_history(since=base + timedelta(seconds=5))
+    assert list(df["queue_depth"]) == [1, 2, 3]
+    assert list(df.columns) == list(KpiSample.model_fields)
