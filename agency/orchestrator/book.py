@@ -178,13 +178,25 @@ class Book:
         return await self.write(self.stage(steps, extra))
 
     async def write(self, ops: Sequence[Op]) -> list[Event]:
-        """Persist staged operations; ``writing`` counts it until the store has answered."""
+        """Persist staged operations; ``writing`` counts it until the store has answered.
+
+        Through the store's journal: task transitions are upserts and events, which cannot
+        conflict, so they are acknowledged once on disk instead of after a DuckDB commit.
+        """
+        # shielded: a caller cancelled while waiting must not cancel the write's future
+        # (the write lands anyway, and ``writing`` must count it until it has)
+        return await asyncio.shield(self.write_nowait(ops))
+
+    def write_nowait(self, ops: Sequence[Op]) -> asyncio.Future[list[Event]]:
+        """Queue the write now (it joins this loop turn's group commit); await the future."""
+        fut = self.store.write_nowait(*ops, journal=True)
         self.writing += 1
-        try:
-            return await self.store.write(*ops)
-        finally:
-            self.writing -= 1
-            self.notify()
+        fut.add_done_callback(self._written)
+        return fut
+
+    def _written(self, _: asyncio.Future[list[Event]]) -> None:
+        self.writing -= 1
+        self.notify()
 
     def stage(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Op]:
         """Apply ``steps`` to memory now; returns the operations that persist them."""

@@ -53,6 +53,8 @@ from agency.storage import Insert, Store
 log = logging.getLogger("agency.orchestrator")
 #: cancels a bulk cancel runs at once (each chunk lands in a few group commits)
 BULK_CHUNK = 256
+#: longest ``stop`` waits for the writes of changes already made in memory
+STOP_WRITES_TIMEOUT = 10.0
 
 
 class Orchestrator:
@@ -118,6 +120,10 @@ class Orchestrator:
         self._loops = []
         for part in (self.dispatcher, self.canceller, self.tracker, self.fleet):
             await part.stop()
+        # changes already applied to memory are persisted before stop returns
+        until = time.monotonic() + STOP_WRITES_TIMEOUT
+        while self.book.writing and time.monotonic() < until:
+            await self.book.wait_change(until - time.monotonic())
         await self.registry.aclose()
 
     # --- submit and read ------------------------------------------------------------------

@@ -37,7 +37,15 @@ from agency.errors import (
     WorkerRejected,
 )
 from agency.fleet import Registry
-from agency.models import Task, TaskState, WorkerHealth, WorkerInfo, WorkerTaskRequest, utcnow
+from agency.models import (
+    Event,
+    Task,
+    TaskState,
+    WorkerHealth,
+    WorkerInfo,
+    WorkerTaskRequest,
+    utcnow,
+)
 from agency.orchestrator.book import Book, Op, Step
 from agency.orchestrator.denials import denial_event, denials_from_error
 from agency.orchestrator.lifecycle import change, effective_deadline
@@ -67,6 +75,10 @@ class Dispatcher:
             ready_at = self.book.queue.next_ready_at()
             if ready_at is not None:
                 timeout = max(0.0, ready_at - time.time())
+            if timeout is None:
+                # awaited directly: wait_for would add a task and a loop turn to every wake
+                await self.book.wake.wait()
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.book.wake.wait(), timeout)
 
@@ -105,9 +117,11 @@ class Dispatcher:
                              finished_at=None, exit_code=None, waiting_for=[], not_before=None,
                              reason=None)
             self.sending.add(task.id)
-            ops = self.book.stage([Step(task, new, ev)])
+            # queued right away: a task submitted this turn is created and dispatched in
+            # one group commit; the worker is called only once the dispatch is durable
+            written = self.book.write_nowait(self.book.stage([Step(task, new, ev)]))
             self.book.watch_deadline(new)
-            self._spawn(self._send(new, worker, ops))
+            self._spawn(self._send(new, worker, written))
         for task in unplaced:
             self.book.queue.push(task, now)
 
@@ -140,9 +154,9 @@ class Dispatcher:
                          reason=f"waiting for {', '.join(blocking)}", waiting_for=blocking)
         await self.book.commit([Step(current, new, ev)])
 
-    async def _send(self, new: Task, worker: WorkerInfo, ops: list[Op]) -> None:
+    async def _send(self, new: Task, worker: WorkerInfo, written: asyncio.Future[list[Event]]) -> None:
         try:
-            await self.book.write(ops)
+            await asyncio.shield(written)  # a stop must not cancel the write itself
             request = WorkerTaskRequest(task_id=new.id, attempt=new.attempt, kind=new.kind,
                                         spec=new.spec, deadline=self._deadline(new))
             try:

@@ -1,17 +1,27 @@
 """``Store``: the single owner of the DuckDB file.
 
 One writer task drains a queue of callers' writes and hands each batch to the writer
-thread, which commits it in one transaction (group commit); every caller's future resolves
-only after that COMMIT. Reads run on a small pool of cursors, each on its own thread, never
-on the event loop.
+thread (group commit). A batch resolves its callers' futures once it is durable:
+
+* ``write(..., journal=True)`` (task transitions: upserts and events, which cannot
+  conflict): durable when its record is ``fdatasync``-ed to the journal (about 0.3 ms); an
+  ingest thread then applies journaled records to DuckDB in large transactions.
+* ``write(...)``: durable when DuckDB commits it, after every journaled record before it,
+  in the same transaction; a constraint violation fails only that caller (``Conflict``).
+
+Reads run on a small pool of cursors, each on its own thread, never on the event loop, and
+first wait until DuckDB holds every write acknowledged before them (read your writes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import queue
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +36,7 @@ from agency.settings import Settings
 from agency.storage import chain, userquery
 from agency.storage.codec import decode_rows, load_columns
 from agency.storage.connection import connect, first_line
+from agency.storage.journal import Journal, Record, applied_mark
 from agency.storage.migrate import Migrator
 from agency.storage.ops import ChainReport, QueryResult, WriteOp
 from agency.storage.subscribe import EventSubscription
@@ -34,18 +45,27 @@ from agency.storage.writer import BatchWriter, ChainHead
 log = logging.getLogger(__name__)
 Params = list[Any] | dict[str, Any] | None
 READERS = 4
+#: longest a read waits for DuckDB to catch up with the journal before it is refused
+CATCH_UP_TIMEOUT = 30.0
+#: how long journaled records gather before they are applied to DuckDB, unless a read
+#: waits for them: a DuckDB commit costs several ms of CPU, and applying after every write
+#: would take that CPU from the very task whose next step is due (2 cores here)
+APPLY_DELAY = 0.05
+#: records queued that make the store apply at once
+APPLY_BACKLOG = 256
 
 
 @dataclass
 class _Pending:
     ops: tuple[WriteOp, ...]
     future: asyncio.Future[list[Event]]
+    journal: bool = False
 
 
 class Store:
     """The DuckDB file's owner: group-committed writes, off-loop reads, user SQL, audit chain."""
 
-    def __init__(self, path: Path, conn: duckdb.DuckDBPyConnection, head: ChainHead, *,
+    def __init__(self, path: Path, conn: duckdb.DuckDBPyConnection, head: ChainHead, journal: Journal, *,
                  batch_max: int, row_cap: int, query_timeout: float) -> None:
         self.path = path
         self.batch_max = batch_max
@@ -54,8 +74,20 @@ class Store:
         self._conn = conn
         self._head = head
         self._writer = BatchWriter(conn, load_columns(conn), head)
+        self._journal = journal
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="agency-writer")
+        self._ingest_thread = ThreadPoolExecutor(1, thread_name_prefix="agency-ingest")
         self._read_threads = ThreadPoolExecutor(READERS, thread_name_prefix="agency-read")
+        # journaled records DuckDB does not hold yet, in order; the lock guards the list,
+        # _duck serializes DuckDB write transactions (ingest thread and writer thread)
+        self._unapplied: list[Record] = []
+        self._unapplied_lock = threading.Lock()
+        self._duck = threading.Lock()
+        self._applied = journal.last  # last record DuckDB holds (written by the threads)
+        self._acked = journal.last  # last record whose callers were answered (loop only)
+        self._caught_up = asyncio.Event()
+        self._apply_now = asyncio.Event()
+        self._ingesting: asyncio.Task[None] | None = None
         # cursors are made up front, before the writer thread starts using the connection
         self._cursors: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
         for _ in range(READERS):
@@ -69,14 +101,23 @@ class Store:
     async def open(cls, path: Path, *, batch_max: int = 2000, migrate: bool = True,
                    migrations_dir: Path | None = None, row_cap: int = 10_000,
                    query_timeout: float = 5.0) -> Store:
-        """Open (creating) the file, apply pending migrations, start the writer."""
+        """Open (creating) the file, apply pending migrations, replay the journal, start the writer."""
         path = Path(path)
 
-        def prepare() -> tuple[duckdb.DuckDBPyConnection, ChainHead]:
+        def prepare() -> tuple[duckdb.DuckDBPyConnection, ChainHead, Journal]:
             conn = connect(path)
+            journal: Journal | None = None
             try:
                 if migrate:
                     Migrator(conn, migrations_dir).migrate()
+                journal = Journal.for_database(path)
+                records = journal.replay(applied_mark(conn))
+                if records:
+                    # acknowledged before a crash: DuckDB gets them before anything else
+                    BatchWriter(conn, load_columns(conn), ChainHead()).execute(
+                        [r.segments for r in records], records[-1].number)
+                    log.info("replayed %d journal record(s) into %s", len(records), path)
+                journal.reset()
                 head = ChainHead()
                 has_events = conn.execute(
                     "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
@@ -86,12 +127,15 @@ class Store:
                     if last:
                         head = ChainHead(int(last[0]), str(last[1]))
             except BaseException:
+                if journal is not None:
+                    journal.close(remove=False)
                 conn.close()
                 raise
-            return conn, head
+            return conn, head, journal
 
-        conn, head = await asyncio.to_thread(prepare)
-        return cls(path, conn, head, batch_max=batch_max, row_cap=row_cap, query_timeout=query_timeout)
+        conn, head, journal = await asyncio.to_thread(prepare)
+        return cls(path, conn, head, journal, batch_max=batch_max, row_cap=row_cap,
+                   query_timeout=query_timeout)
 
     @classmethod
     async def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
@@ -101,7 +145,7 @@ class Store:
 
     @property
     def last_seq(self) -> int:
-        """Sequence number of the last committed event (0 when there is none)."""
+        """Sequence number of the last acknowledged event (0 when there is none)."""
         return self._head.seq
 
     @property
@@ -110,15 +154,29 @@ class Store:
 
     # --- writes ------------------------------------------------------------------------------
 
-    async def write(self, *ops: WriteOp) -> list[Event]:
-        """Commit ``ops`` together in one transaction; returns the appended events in order."""
+    async def write(self, *ops: WriteOp, journal: bool = False) -> list[Event]:
+        """Make ``ops`` durable together, atomically; returns the appended events in order.
+
+        With ``journal`` the write is acknowledged once its journal record is on disk and
+        reaches DuckDB moments later (reads wait for it); use it only for writes that cannot
+        conflict (upserts, events, inserts of fresh keys): a row DuckDB refuses then is not
+        an error for the caller, it is logged and kept aside in ``<db>.journal.rejected``.
+        """
+        return await self.write_nowait(*ops, journal=journal)
+
+    def write_nowait(self, *ops: WriteOp, journal: bool = False) -> asyncio.Future[list[Event]]:
+        """Queue ``ops`` now, without yielding; the future resolves as ``write`` returns.
+
+        Writes queued in the same turn of the event loop land in the same group commit.
+        """
         if self._closing:
             raise StoreClosed("the store is closed", details={"path": str(self.path)})
-        if not ops:
-            return []
         fut: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(ops, fut))
-        return await fut
+        if not ops:
+            fut.set_result([])
+            return fut
+        self._queue.put_nowait(_Pending(ops, fut, journal))
+        return fut
 
     async def append(self, *events: EventIn) -> list[Event]:
         """Append events to the audit chain (shorthand for ``write(*events)``)."""
@@ -139,11 +197,21 @@ class Store:
                     break
                 batch.append(item)
                 size += len(item.ops)
-            await self._commit(loop, batch)
+            # runs of journaled and DuckDB writes, in arrival order
+            start = 0
+            for i in range(1, len(batch) + 1):
+                if i == len(batch) or batch[i].journal != batch[start].journal:
+                    await self._commit(loop, batch[start:i])
+                    start = i
 
     async def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        groups = [p.ops for p in batch]
+        journaled = batch[0].journal
         try:
-            results = await loop.run_in_executor(self._write_thread, self._writer.apply, [p.ops for p in batch])
+            if journaled:
+                results = await loop.run_in_executor(self._write_thread, self._journal_commit, groups)
+            else:
+                results = await loop.run_in_executor(self._write_thread, self._duck_commit, groups)
         except Exception as exc:
             if len(batch) == 1:
                 self._settle(batch[0], exc=_translate(exc))
@@ -152,12 +220,126 @@ class Store:
             for p in batch:  # one bad write must not fail its neighbours
                 await self._commit(loop, [p])
             return
+        if journaled:
+            self._acked = self._journal.last
+            self._kick_ingest()
         for p, events in zip(batch, results, strict=True):
             self._settle(p, events)
         committed = [ev for events in results for ev in events]
         if committed:
             for sub in list(self._subs):
                 sub.push(committed)
+
+    def _journal_commit(self, groups: Sequence[Sequence[WriteOp]]) -> list[list[Event]]:
+        """Writer thread: prepare, append to the journal (durable), queue for DuckDB."""
+        prepared = self._writer.prepare(groups)
+        if self._applied == self._journal.last:
+            self._journal.reset()  # DuckDB holds every record: start the file afresh
+        number = self._journal.append(prepared.segments)
+        with self._unapplied_lock:
+            self._unapplied.append(Record(number, prepared.segments))
+        self._head.seq, self._head.hash = prepared.head.seq, prepared.head.hash
+        return prepared.events
+
+    def _duck_commit(self, groups: Sequence[Sequence[WriteOp]]) -> list[list[Event]]:
+        """Writer thread: commit in DuckDB, after (and with) the journaled records before it."""
+        prepared = self._writer.prepare(groups)
+        with self._duck:
+            records = self._take()
+            try:
+                self._writer.execute([*(r.segments for r in records), prepared.segments],
+                                     records[-1].number if records else None)
+            except Exception:
+                if records:
+                    self._apply_records(records)  # they must land even if this write cannot
+                raise
+            self._applied_through(records)
+        self._head.seq, self._head.hash = prepared.head.seq, prepared.head.hash
+        return prepared.events
+
+    def _take(self) -> list[Record]:
+        with self._unapplied_lock:
+            return list(self._unapplied)
+
+    def _applied_through(self, records: list[Record]) -> None:
+        if not records:
+            return
+        with self._unapplied_lock:
+            del self._unapplied[:len(records)]
+        self._applied = records[-1].number
+
+    def _apply_records(self, records: list[Record]) -> None:
+        """Apply journaled records (``_duck`` held): all at once, else one by one."""
+        try:
+            self._writer.execute([r.segments for r in records], records[-1].number)
+        except Exception as exc:
+            log.warning("applying %d journal records failed (%s); applying each alone", len(records), exc)
+            for rec in records:
+                try:
+                    self._writer.execute([rec.segments], rec.number)
+                except Exception as one:
+                    self._journal.reject(rec, one)
+                    # its events still go in: the audit chain must have no gap
+                    events = [seg for seg in rec.segments if seg.table == "events"]
+                    try:
+                        self._writer.execute([events], rec.number)
+                    except Exception:
+                        log.exception("the events of journal record %d could not be applied", rec.number)
+                        self._writer.execute([], rec.number)
+        self._applied_through(records)
+
+    def _ingest(self) -> None:
+        """Ingest thread: apply every journaled record DuckDB does not hold yet."""
+        with self._duck:
+            records = self._take()
+            if records:
+                self._apply_records(records)
+
+    def _kick_ingest(self, now: bool = False) -> None:
+        if now or self._closing or len(self._unapplied) >= APPLY_BACKLOG:
+            self._apply_now.set()
+        if self._ingesting is None or self._ingesting.done():
+            self._ingesting = asyncio.get_running_loop().create_task(self._ingest_loop(),
+                                                                     name="agency-store-ingest")
+
+    async def _ingest_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._applied < self._acked:
+            if not self._apply_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._apply_now.wait(), APPLY_DELAY)
+            self._apply_now.clear()
+            try:
+                await loop.run_in_executor(self._ingest_thread, self._ingest)
+            except Exception:  # the records stay queued and in the journal; try again
+                log.exception("applying the journal to DuckDB failed; retrying")
+                if self._closing:
+                    break  # close tries once more; failing that, the next open replays them
+                await asyncio.sleep(0.5)
+            self._wake_readers()
+        self._wake_readers()
+
+    def _wake_readers(self) -> None:
+        event, self._caught_up = self._caught_up, asyncio.Event()
+        event.set()
+
+    async def _catch_up(self) -> None:
+        """Wait until DuckDB holds every write acknowledged so far (read your writes)."""
+        target = self._acked
+        if self._applied >= target:
+            return
+        self._kick_ingest(now=True)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + CATCH_UP_TIMEOUT
+        while self._applied < target:
+            left = until - loop.time()
+            if left <= 0:
+                raise StorageError(f"the database is {target - self._applied} journal record(s) behind "
+                                   f"after {CATCH_UP_TIMEOUT:.0f} s; see the log")
+            try:
+                await asyncio.wait_for(self._caught_up.wait(), left)
+            except TimeoutError:
+                continue
 
     @staticmethod
     def _settle(p: _Pending, events: list[Event] | None = None, exc: BaseException | None = None) -> None:
@@ -173,6 +355,7 @@ class Store:
     async def _read(self, fn: Any, *args: Any) -> Any:
         if self._closing:
             raise StoreClosed("the store is closed", details={"path": str(self.path)})
+        await self._catch_up()
         loop = asyncio.get_running_loop()
 
         def on_cursor() -> Any:
@@ -254,6 +437,9 @@ class Store:
         self._closing = True
         self._queue.put_nowait(None)
         await asyncio.shield(self._task)
+        if self._ingesting is not None:
+            self._apply_now.set()
+            await asyncio.shield(self._ingesting)
         for sub in list(self._subs):
             sub.close()
         await asyncio.to_thread(self._shutdown)
@@ -261,12 +447,19 @@ class Store:
     def _shutdown(self) -> None:
         self._read_threads.shutdown(wait=True)
         self._write_thread.shutdown(wait=True)
+        self._ingest_thread.shutdown(wait=True)
         while not self._cursors.empty():
             self._cursors.get_nowait().close()
         try:
+            with self._duck:
+                records = self._take()
+                if records:
+                    self._apply_records(records)
             self._conn.execute("CHECKPOINT")
         finally:
             self._conn.close()
+            # the file goes only when DuckDB holds all of it; else the next open replays it
+            self._journal.close(remove=self._applied >= self._journal.last)
 
     async def __aenter__(self) -> Store:
         return self

@@ -1,8 +1,10 @@
-"""The synchronous half of the writer: applies a batch of queued writes in one transaction.
+"""The synchronous half of the writer: prepares batches of queued writes and applies them.
 
-It runs on the store's single writer thread and is the only code that writes through the
-connection. Rows of the same table and kind are merged into one multi-row statement; the
-events of the whole batch get consecutive sequence numbers and their place in the hash chain.
+``prepare`` turns a group commit's operations into Arrow segments (one per table and kind,
+rows merged across callers) and gives the batch's events consecutive sequence numbers and
+their place in the hash chain, without touching DuckDB. ``execute`` applies any number of
+prepared batches in ONE DuckDB transaction, one statement per table and kind. Both run on
+the store's threads; ``execute`` is the only code that writes through the connection.
 """
 
 from __future__ import annotations
@@ -19,43 +21,54 @@ from agency.errors import StorageError
 from agency.models import Event, EventIn, utcnow
 from agency.storage.chain import GENESIS, canonical, details_json, epoch_us, event_hash
 from agency.storage.codec import Columns, quote, to_arrow
+from agency.storage.journal import Kind, Segment, set_applied_sql
 from agency.storage.ops import Delete, Insert, Upsert, WriteOp
 
 _BATCH = "_agency_batch"
+_KINDS: dict[type, Kind] = {Insert: "insert", Upsert: "upsert", Delete: "delete"}
 
 
 @dataclass
-class _Segment:
-    """Consecutive same-kind operations on one table, executed as one statement."""
+class _Rows:
+    """Consecutive same-kind operations on one table, still as dicts."""
 
-    kind: type
+    kind: Kind
     key: tuple[str, ...]
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class ChainHead:
-    """The last committed event: the writer continues the chain from here."""
+    """The last event given a place in the chain: the writer continues from here."""
 
     seq: int = 0
     hash: str = GENESIS
 
 
+@dataclass
+class Prepared:
+    """A batch ready to apply: its segments, each group's events, the chain head after it."""
+
+    segments: list[Segment]
+    events: list[list[Event]]
+    head: ChainHead
+
+
 class BatchWriter:
-    """Applies groups of callers' operations in one transaction on ``conn``."""
+    """Prepares groups of callers' operations and applies prepared batches on ``conn``."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, columns: Columns, head: ChainHead) -> None:
         self.conn = conn
         self.columns = columns
         self.head = head
 
-    def apply(self, groups: Sequence[Sequence[WriteOp]]) -> list[list[Event]]:
-        """Write every group in one transaction; returns each group's appended events.
+    def prepare(self, groups: Sequence[Sequence[WriteOp]]) -> Prepared:
+        """Validate and convert ``groups``; chains their events after ``head`` (not moved).
 
-        On any failure the transaction is rolled back, the chain head is unchanged and the
-        error propagates (the caller retries groups one by one to isolate a bad one).
+        Raises ``StorageError`` for an unknown table or column or a value a column cannot
+        hold, before anything is written.
         """
-        tables: dict[str, list[_Segment]] = {}
+        tables: dict[str, list[_Rows]] = {}
         events: list[list[Event]] = []
         stored: list[tuple[Event, str]] = []
         seq, prev = self.head.seq, self.head.hash
@@ -71,31 +84,55 @@ class BatchWriter:
                     continue
                 if op.table == "events":
                     raise StorageError("events are append-only: write EventIn, never rows")
-                if isinstance(op, Upsert):
-                    self._add(tables, op.table, Upsert, tuple(op.key), op.rows)
-                elif isinstance(op, Insert):
-                    self._add(tables, op.table, Insert, (), op.rows)
-                elif isinstance(op, Delete):
-                    self._add(tables, op.table, Delete, (), op.keys)
-                else:
+                kind = _KINDS.get(type(op))
+                if kind is None:
                     raise StorageError(f"not a write operation: {type(op).__name__}")
+                rows = op.keys if isinstance(op, Delete) else op.rows
+                key = tuple(op.key) if isinstance(op, Upsert) else ()
+                self._add(tables, op.table, kind, key, rows)
             events.append(mine)
+        segments = [self._segment(table, part) for table, parts in tables.items() for part in parts]
+        if stored:
+            segments.append(Segment("events", "insert", (), self._events_table(stored)))
+        return Prepared(segments, events, ChainHead(seq, prev))
+
+    def execute(self, batches: Sequence[Sequence[Segment]], applied: int | None = None) -> None:
+        """Apply the batches in one transaction, in order; ``applied`` is the journal mark.
+
+        Consecutive segments of a table with the same kind are merged into one statement
+        (tables have no foreign keys, so only the order within one table matters). On any
+        failure the transaction is rolled back and the error propagates.
+        """
+        merged: dict[str, list[Segment]] = {}
+        for segments in batches:
+            for seg in segments:
+                parts = merged.setdefault(seg.table, [])
+                last = parts[-1] if parts else None
+                if last is not None and (last.kind, last.key) == (seg.kind, seg.key) and \
+                        last.data.schema.equals(seg.data.schema):
+                    parts[-1] = Segment(seg.table, seg.kind, seg.key, pa.concat_tables([last.data, seg.data]))
+                else:
+                    parts.append(seg)
         self.conn.execute("BEGIN TRANSACTION")
         try:
-            # tables have no foreign keys, so only the order within one table matters
-            for table, segments in tables.items():
-                for seg in segments:
+            for table, parts in merged.items():
+                for seg in parts:
                     self._execute(table, seg)
-            if stored:
-                self._insert_events(stored)
+            if applied is not None:
+                self.conn.execute(set_applied_sql(), [applied])
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         finally:
             self._unregister()
-        self.head.seq, self.head.hash = seq, prev
-        return events
+
+    def apply(self, groups: Sequence[Sequence[WriteOp]]) -> list[list[Event]]:
+        """Prepare and apply ``groups`` in one transaction; moves the head once committed."""
+        prepared = self.prepare(groups)
+        self.execute([prepared.segments])
+        self.head.seq, self.head.hash = prepared.head.seq, prepared.head.hash
+        return prepared.events
 
     @staticmethod
     def _chain(ev: EventIn, seq: int, prev: str) -> tuple[Event, str]:
@@ -111,53 +148,56 @@ class BatchWriter:
         )
         return event, text
 
-    def _insert_events(self, stored: list[tuple[Event, str]]) -> None:
+    @staticmethod
+    def _events_table(stored: list[tuple[Event, str]]) -> pa.Table:
         evs = [e for e, _ in stored]
-        batch = pa.table({
+        return pa.table({
             "seq": pa.array([e.seq for e in evs], pa.int64()),
             "ts": pa.array([e.ts for e in evs], pa.timestamp("us", tz="UTC")),
-            "actor": [e.actor for e in evs],
-            "action": [e.action for e in evs],
-            "resource_type": [e.resource_type for e in evs],
-            "resource_id": [e.resource_id for e in evs],
-            "details": [text for _, text in stored],
+            "actor": pa.array([e.actor for e in evs], pa.string()),
+            "action": pa.array([e.action for e in evs], pa.string()),
+            "resource_type": pa.array([e.resource_type for e in evs], pa.string()),
+            "resource_id": pa.array([e.resource_id for e in evs], pa.string()),
+            "details": pa.array([text for _, text in stored], pa.string()),
             "verdict": pa.array([e.verdict for e in evs], pa.string()),
-            "prev_hash": [e.prev_hash for e in evs],
-            "hash": [e.hash for e in evs],
+            "prev_hash": pa.array([e.prev_hash for e in evs], pa.string()),
+            "hash": pa.array([e.hash for e in evs], pa.string()),
         })
-        names = ", ".join(quote(c) for c in batch.column_names)
-        self._register(batch)
-        self.conn.execute(f"INSERT INTO events ({names}) SELECT {names} FROM {_BATCH}")
 
-    def _add(self, tables: dict[str, list[_Segment]], table: str, kind: type,
+    def _add(self, tables: dict[str, list[_Rows]], table: str, kind: Kind,
              key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
         if table not in self.columns:
             raise StorageError(f"no table named {table!r}", details={"table": table})
         if not rows:
             return
-        segments = tables.setdefault(table, [])
-        if not segments or segments[-1].kind is not kind or segments[-1].key != key:
-            segments.append(_Segment(kind, key))
-        segments[-1].rows.extend(rows)
+        parts = tables.setdefault(table, [])
+        if not parts or parts[-1].kind != kind or parts[-1].key != key:
+            parts.append(_Rows(kind, key))
+        parts[-1].rows.extend(rows)
 
-    def _execute(self, table: str, seg: _Segment) -> None:
+    def _segment(self, table: str, part: _Rows) -> Segment:
         columns = self.columns[table]
-        rows = seg.rows
-        if seg.kind is Upsert:
-            # DuckDB refuses to touch one row twice in one statement: the last write wins
-            rows = list({tuple(r.get(k) for k in seg.key): r for r in rows}.values())
-        if seg.kind is Delete:
+        rows = part.rows
+        if part.kind == "delete":
             keys = sorted({k for r in rows for k in r})
             key_cols = [c for c in columns if c[0] in keys]
             if len(key_cols) != len(keys):
                 raise StorageError(f"{table}: delete keys {keys} are not all columns")
-            self._register(to_arrow(table, key_cols, rows))
-            match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in keys)
+            return Segment(table, "delete", tuple(keys), to_arrow(table, key_cols, rows))
+        return Segment(table, part.kind, part.key, to_arrow(table, columns, rows))
+
+    def _execute(self, table: str, seg: Segment) -> None:
+        data = seg.data
+        if seg.kind == "delete":
+            self._register(data)
+            match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in seg.key)
             self.conn.execute(f"DELETE FROM {quote(table)} AS t USING {_BATCH} AS b WHERE {match}")
             return
-        names = ", ".join(quote(c) for c, _ in columns)
-        verb = "INSERT OR REPLACE" if seg.kind is Upsert else "INSERT"
-        self._register(to_arrow(table, columns, rows))
+        if seg.kind == "upsert":
+            data = _last_per_key(data, seg.key)
+        names = ", ".join(quote(c) for c in data.column_names)
+        verb = "INSERT OR REPLACE" if seg.kind == "upsert" else "INSERT"
+        self._register(data)
         self.conn.execute(f"{verb} INTO {quote(table)} ({names}) SELECT {names} FROM {_BATCH}")
 
     def _register(self, batch: pa.Table) -> None:
@@ -169,3 +209,14 @@ class BatchWriter:
             self.conn.unregister(_BATCH)
         except duckdb.Error:
             return
+
+
+def _last_per_key(data: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """The last row of each key: DuckDB refuses to touch one row twice in one statement."""
+    if data.num_rows < 2:
+        return data
+    keys = list(zip(*(data.column(k).to_pylist() for k in key), strict=True))
+    last = {k: i for i, k in enumerate(keys)}
+    if len(last) == len(keys):
+        return data
+    return data.take(sorted(last.values()))

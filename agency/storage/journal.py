@@ -1,0 +1,169 @@
+"""The write-ahead journal: durable in a quarter of a millisecond, applied to DuckDB later.
+
+A DuckDB commit of one small change costs 3 to 8 ms here (every statement is planned and
+run by an analytical engine), while appending to a file and ``fdatasync``-ing it costs about
+0.3 ms. Writes that cannot conflict (task transitions: upserts and their events) are
+therefore made durable here first, acknowledged, and applied to the DuckDB file in large
+batches right after. DuckDB records the last applied record in ``store_journal`` in the same
+transaction, so on open the store replays exactly the records DuckDB does not hold yet.
+
+A record is a frame header (magic, payload length, CRC-32, record number) and a payload: a
+JSON list of segment descriptors, a newline, then each segment's rows as an Arrow IPC stream.
+A torn last record (a crash mid-append: never acknowledged) fails its CRC and is cut off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from agency.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["insert", "upsert", "delete"]
+_FRAME = struct.Struct(">4sIIQ")  # magic, payload bytes, crc32 of payload, record number
+_MAGIC = b"AGJ1"
+BOOTSTRAP = "CREATE TABLE IF NOT EXISTS store_journal (id INTEGER PRIMARY KEY, applied BIGINT NOT NULL)"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows of one table written by one statement kind (``key`` names the upsert key)."""
+
+    table: str
+    kind: Kind
+    key: tuple[str, ...]
+    data: pa.Table
+
+
+@dataclass(frozen=True)
+class Record:
+    """One journal record: the segments of one group commit, in order."""
+
+    number: int
+    segments: list[Segment]
+
+
+def encode(segments: list[Segment]) -> bytes:
+    """A record's payload: the descriptor line, then each segment as an Arrow IPC stream."""
+    blobs: list[bytes] = []
+    heads: list[dict[str, object]] = []
+    for seg in segments:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, seg.data.schema) as out:
+            out.write_table(seg.data)
+        blob = sink.getvalue().to_pybytes()
+        blobs.append(blob)
+        heads.append({"table": seg.table, "kind": seg.kind, "key": list(seg.key), "bytes": len(blob)})
+    return json.dumps(heads, separators=(",", ":")).encode() + b"\n" + b"".join(blobs)
+
+
+def decode(payload: bytes) -> list[Segment]:
+    line, _, rest = payload.partition(b"\n")
+    segments: list[Segment] = []
+    at = 0
+    for head in json.loads(line):
+        blob = rest[at:at + head["bytes"]]
+        at += head["bytes"]
+        data = pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
+        segments.append(Segment(head["table"], head["kind"], tuple(head["key"]), data))
+    return segments
+
+
+def applied_mark(conn: duckdb.DuckDBPyConnection) -> int:
+    """The number of the last record DuckDB holds (0 when none was ever applied)."""
+    conn.execute(BOOTSTRAP)
+    row = conn.execute("SELECT applied FROM store_journal WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
+
+
+def set_applied_sql() -> str:
+    """The statement, run inside the applying transaction, that records the mark."""
+    return "INSERT OR REPLACE INTO store_journal (id, applied) VALUES (1, ?)"
+
+
+class Journal:
+    """The append-only file next to the DuckDB file (``<name>.journal``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rejected = path.with_name(path.name + ".rejected")
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.last = 0  # number of the last record written
+        self._size = os.fstat(self._fd).st_size
+
+    @classmethod
+    def for_database(cls, database: Path) -> Journal:
+        return cls(database.with_name(database.name + ".journal"))
+
+    def replay(self, applied: int) -> list[Record]:
+        """The intact records after ``applied``; a torn or corrupt tail is cut off the file."""
+        with open(self.path, "rb") as f:
+            raw = f.read()
+        records: list[Record] = []
+        at = 0
+        while at < len(raw):
+            if len(raw) - at < _FRAME.size:
+                break
+            magic, size, crc, number = _FRAME.unpack_from(raw, at)
+            payload = raw[at + _FRAME.size:at + _FRAME.size + size]
+            if magic != _MAGIC or len(payload) != size or zlib.crc32(payload) != crc:
+                break
+            self.last = max(self.last, number)
+            if number > applied:
+                records.append(Record(number, decode(payload)))
+            at += _FRAME.size + size
+        if at < len(raw):
+            log.warning("journal %s: cut %d bytes of a torn or corrupt record at offset %d "
+                        "(it was never acknowledged)", self.path, len(raw) - at, at)
+            os.ftruncate(self._fd, at)
+            os.fsync(self._fd)
+        self._size = at
+        self.last = max(self.last, applied)
+        return records
+
+    def append(self, segments: list[Segment]) -> int:
+        """Write one record and ``fdatasync`` it; returns its number once it is durable."""
+        payload = encode(segments)
+        number = self.last + 1
+        data = _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), number) + payload
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            # a partial record is cut off on the next open (its CRC fails); never acknowledged
+            raise StorageError(f"journal write failed: {exc}", details={"path": str(self.path)}) from exc
+        self.last = number
+        self._size += len(data)
+        return number
+
+    def reset(self) -> None:
+        """Empty the file: call only when DuckDB holds every record written."""
+        if self._size:
+            os.ftruncate(self._fd, 0)
+            self._size = 0
+
+    def reject(self, record: Record, error: BaseException) -> None:
+        """Keep a record DuckDB refused in ``<name>.journal.rejected``, for an operator to see."""
+        payload = encode(record.segments)
+        with open(self.rejected, "ab") as f:
+            f.write(_FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), record.number) + payload)
+        log.error("journal record %d could not be applied to DuckDB (%s); kept in %s",
+                  record.number, error, self.rejected)
+
+    def close(self, *, remove: bool) -> None:
+        os.close(self._fd)
+        if remove:
+            self.path.unlink(missing_ok=True)

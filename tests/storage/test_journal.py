@@ -1,0 +1,165 @@
+"""The write-ahead journal: acknowledged writes survive kill -9, torn tails, ordering, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from agency.models import EventIn
+from agency.storage import Insert, Store, Upsert
+
+WHEN = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def ev(i: int) -> EventIn:
+    return EventIn(actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}")
+
+
+def alert(i: int, message: str = "m") -> dict[str, object]:
+    return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message, "resource_type": "task",
+            "resource_id": f"t{i}", "state": "open", "created_at": WHEN, "updated_at": WHEN}
+
+
+def raw_count(db: Path, sql: str) -> int:
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        row = conn.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
+
+
+CRASH = textwrap.dedent("""
+    import asyncio, os, signal, sys
+    from datetime import UTC, datetime
+    from agency.models import EventIn
+    from agency.storage import Store, Upsert, store as store_module
+
+    store_module.APPLY_DELAY = 3600.0  # nothing reaches DuckDB before the kill
+
+    async def main() -> None:
+        store = await Store.open(sys.argv[1])
+        for i in range(20):
+            row = {"id": f"a{i}", "kind": "test", "severity": "warning", "message": "m",
+                   "resource_type": "task", "resource_id": f"t{i}", "state": "open",
+                   "created_at": datetime(2030, 1, 1, tzinfo=UTC), "updated_at": datetime(2030, 1, 1, tzinfo=UTC)}
+            await store.write(Upsert("alerts", [row]), EventIn(actor="tester", action="test.journaled",
+                              resource_type="task", resource_id=f"t{i}"), journal=True)
+        print("acknowledged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(main())
+""")
+
+
+def crash_after_journaled_writes(db: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", CRASH, str(db)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert proc.stdout.strip() == "acknowledged"
+
+
+async def test_a_journaled_write_is_read_back_at_once(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "j.duckdb") as store:
+        events = await store.write(Upsert("alerts", [alert(1)]), ev(1), journal=True)
+        assert events[0].seq == 1
+        # the read waits for DuckDB to hold every acknowledged write
+        rows = await store.fetch("SELECT id FROM alerts")
+        assert [r["id"] for r in rows] == ["a1"]
+        await store.write(Upsert("alerts", [alert(2)]), ev(2))  # a DuckDB-committed write after it
+        await store.write(Upsert("alerts", [alert(3)]), ev(3), journal=True)
+        assert (await store.fetch_one("SELECT count(*) AS n FROM alerts"))["n"] == 3  # type: ignore[index]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 3
+
+
+async def test_killed_process_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    db = tmp_path / "crash.duckdb"
+    crash_after_journaled_writes(db)
+    journal = db.with_name(db.name + ".journal")
+    assert journal.stat().st_size > 0
+    assert raw_count(db, "SELECT count(*) FROM alerts") == 0  # only the journal holds them
+    async with await Store.open(db) as store:
+        assert (await store.fetch_one("SELECT count(*) AS n FROM alerts"))["n"] == 20  # type: ignore[index]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 20
+        head = await store.fetch_one("SELECT hash FROM events WHERE seq = 20")
+        # the chain goes on from the replayed head
+        events = await store.write(ev(99), journal=True)
+        assert head is not None and events[0].seq == 21 and events[0].prev_hash == head["hash"]
+    assert not journal.exists()  # a clean close leaves DuckDB holding everything
+    assert raw_count(db, "SELECT count(*) FROM events") == 21
+
+
+async def test_a_torn_last_record_is_cut_off(tmp_path: Path) -> None:
+    db = tmp_path / "torn.duckdb"
+    crash_after_journaled_writes(db)
+    journal = db.with_name(db.name + ".journal")
+    intact = journal.stat().st_size
+    with journal.open("ab") as f:
+        f.write(b"AGJ1\x00\x00\x10\x00partial")  # a crash in the middle of an append
+    async with await Store.open(db) as store:
+        assert (await store.fetch_one("SELECT count(*) AS n FROM alerts"))["n"] == 20  # type: ignore[index]
+        assert (await store.verify_chain()).ok
+    assert intact > 0 and not journal.exists()
+
+
+async def test_replay_is_idempotent_across_a_second_crash(tmp_path: Path) -> None:
+    db = tmp_path / "twice.duckdb"
+    crash_after_journaled_writes(db)
+    journal = db.with_name(db.name + ".journal")
+    saved = journal.read_bytes()
+    await (await Store.open(db)).close()  # replays, then empties the journal
+    # a crash right after the replay's commit, before the file was emptied, leaves the
+    # same records in the journal: DuckDB's mark says it holds them, so none applies twice
+    journal.write_bytes(saved)
+    async with await Store.open(db) as store:
+        assert (await store.fetch_one("SELECT count(*) AS n FROM events"))["n"] == 20  # type: ignore[index]
+        assert (await store.verify_chain()).ok
+    assert not db.with_name(db.name + ".journal.rejected").exists()
+
+
+async def test_order_of_journaled_and_committed_writes_is_kept(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "o.duckdb") as store:
+        await store.write(Upsert("alerts", [alert(1, "journaled first")]), journal=True)
+        await store.write(Upsert("alerts", [alert(1, "committed second")]))
+        row = await store.fetch_one("SELECT message FROM alerts WHERE id = 'a1'")
+        assert row == {"message": "committed second"}
+        await store.write(Upsert("alerts", [alert(1, "journaled third")]), journal=True)
+        row = await store.fetch_one("SELECT message FROM alerts WHERE id = 'a1'")
+        assert row == {"message": "journaled third"}
+
+
+async def test_a_record_duckdb_refuses_is_kept_aside_and_the_rest_lands(tmp_path: Path) -> None:
+    db = tmp_path / "refuse.duckdb"
+    async with await Store.open(db) as store:
+        await store.write(Insert("alerts", [alert(1)]))
+        # a journaled insert of an existing key: acknowledged, then refused by DuckDB
+        await store.write(Insert("alerts", [alert(1, "duplicate")]), ev(1), journal=True)
+        await store.write(Upsert("alerts", [alert(2)]), ev(2), journal=True)
+        rows = await store.fetch("SELECT id, message FROM alerts ORDER BY id")
+        assert rows == [{"id": "a1", "message": "m"}, {"id": "a2", "message": "m"}]
+        # the refused record's event is kept: the audit chain has no gap
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 2
+    rejected = db.with_name(db.name + ".journal.rejected")
+    assert rejected.stat().st_size > 0
+
+
+@pytest.mark.parametrize("journal", [True, False])
+async def test_many_concurrent_writers_share_commits(tmp_path: Path, journal: bool) -> None:
+    async with await Store.open(tmp_path / "c.duckdb") as store:
+        await asyncio.gather(*(store.write(Upsert("alerts", [alert(i)]), ev(i), journal=journal)
+                               for i in range(200)))
+        assert (await store.fetch_one("SELECT count(*) AS n FROM alerts"))["n"] == 200  # type: ignore[index]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 200
+    assert os.path.exists(tmp_path / "c.duckdb")
