@@ -35,7 +35,7 @@ from agency.api.chat_hub import (
     error_frame,
     message_frame,
 )
-from agency.api.deps import Principal, Services, authenticate, get_services, require
+from agency.api.deps import Principal, Services, authenticate, get_services, require, services_of
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import AgencyError, Forbidden, NotFound, RateLimited, Unauthorized
 from agency.models import ChatMessage, ChatSession, ChatSessionCreated, EventIn, Role, new_id
@@ -139,7 +139,7 @@ async def chat_socket(websocket: WebSocket, session_id: str) -> None:
     # accept first: a close before accepting is an HTTP 403 with no code or reason for the client
     await websocket.accept()
     try:
-        services = get_services(websocket)
+        services = services_of(websocket)
         who = authenticate(websocket)
         after = int(websocket.query_params.get("after", "0"))
         if after < 0:

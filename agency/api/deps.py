@@ -58,12 +58,18 @@ class Services:
     hub: MetricsHub | None = None
 
 
-def get_services(conn: HTTPConnection) -> Services:
+def services_of(conn: HTTPConnection) -> Services:
     """The ``Services`` of the app serving this request (HTTP or WebSocket)."""
     services: Services | None = getattr(conn.app.state, "services", None)
     if services is None or services.tokens is None:
         raise ServiceUnavailable("the control plane is starting or stopping")
     return services
+
+
+async def get_services(conn: HTTPConnection) -> Services:
+    """``services_of`` as a FastAPI dependency: async, so it runs on the loop (FastAPI runs
+    a plain ``def`` dependency in a thread pool: a thread hop on every request)."""
+    return services_of(conn)
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
@@ -79,8 +85,8 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 def authenticate(conn: HTTPConnection) -> Principal:
     """The caller of ``conn``, rate-limited; ``Unauthorized`` without a known, live token."""
-    services = get_services(conn)
-    assert services.tokens is not None  # get_services guarantees it
+    services = services_of(conn)
+    assert services.tokens is not None  # services_of guarantees it
     principal = services.tokens.authenticate(bearer_token(conn))
     # worker traffic scales with task throughput, so only people and scripts are limited
     if services.limiter is not None and principal.role is not Role.WORKER:

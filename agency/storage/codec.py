@@ -49,6 +49,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 Columns = dict[str, list[tuple[str, str]]]
+_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
 
 
 def load_columns(conn: duckdb.DuckDBPyConnection) -> Columns:
@@ -72,6 +73,8 @@ def _cell(value: Any, dtype: str) -> Any:
         return None
     if dtype == "JSON":
         return json.dumps(value, default=str, separators=(",", ":"))
+    if dtype == _TIMESTAMP and isinstance(value, str):
+        value = _parse_time(value)  # a row read back from the journal
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, BaseModel):
@@ -81,8 +84,20 @@ def _cell(value: Any, dtype: str) -> Any:
     return value
 
 
-def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> pa.Table:
-    """Rows as an Arrow table with ``table``'s columns (absent keys become NULL)."""
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise StorageError(f"not a time: {text!r}") from exc
+
+
+def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str, Any]],
+             verbatim: frozenset[str] = frozenset()) -> pa.Table:
+    """Rows as an Arrow table with ``table``'s columns (absent keys become NULL).
+
+    ``verbatim`` names JSON columns whose values are already JSON text (event details,
+    stored exactly as hashed).
+    """
     names = {c for c, _ in columns}
     for row in rows:
         unknown = set(row) - names
@@ -90,7 +105,8 @@ def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str
             raise StorageError(f"{table} has no column(s) {sorted(unknown)}", details={"table": table})
     arrays = []
     for name, dtype in columns:
-        values = [_cell(r.get(name), dtype) for r in rows]
+        kind = "VARCHAR" if name in verbatim else dtype
+        values = [_cell(r.get(name), kind) for r in rows]
         arrow_type = _ARROW_TYPES.get(dtype)
         try:
             arrays.append(pa.array(values, type=arrow_type))

@@ -7,9 +7,11 @@ therefore made durable here first, acknowledged, and applied to the DuckDB file 
 batches right after. DuckDB records the last applied record in ``store_journal`` in the same
 transaction, so on open the store replays exactly the records DuckDB does not hold yet.
 
-A record is a frame header (magic, payload length, CRC-32, record number) and a payload: a
-JSON list of segment descriptors, a newline, then each segment's rows as an Arrow IPC stream.
-A torn last record (a crash mid-append: never acknowledged) fails its CRC and is cut off.
+A record is a frame header (magic, payload length, CRC-32, record number) and a payload:
+the JSON list of its segments, rows as plain JSON (times as text, which the codec parses
+back for TIMESTAMP columns). Turning rows into Arrow for DuckDB is left to the apply, off the
+writer's path. A torn last record (a crash mid-append: never acknowledged) fails its CRC
+and is cut off.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
-import pyarrow as pa
+from pydantic import BaseModel
 
 from agency.errors import StorageError
 
@@ -43,7 +47,7 @@ class Segment:
     table: str
     kind: Kind
     key: tuple[str, ...]
-    data: pa.Table
+    rows: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -54,30 +58,26 @@ class Record:
     segments: list[Segment]
 
 
+def _plain(value: object) -> object:
+    # str() of a datetime is what the codec stores for times inside JSON columns, and
+    # what datetime.fromisoformat reads back for TIMESTAMP columns
+    if isinstance(value, datetime):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
 def encode(segments: list[Segment]) -> bytes:
-    """A record's payload: the descriptor line, then each segment as an Arrow IPC stream."""
-    blobs: list[bytes] = []
-    heads: list[dict[str, object]] = []
-    for seg in segments:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, seg.data.schema) as out:
-            out.write_table(seg.data)
-        blob = sink.getvalue().to_pybytes()
-        blobs.append(blob)
-        heads.append({"table": seg.table, "kind": seg.kind, "key": list(seg.key), "bytes": len(blob)})
-    return json.dumps(heads, separators=(",", ":")).encode() + b"\n" + b"".join(blobs)
+    """A record's payload: its segments as one JSON document."""
+    return json.dumps([[seg.table, seg.kind, seg.key, seg.rows] for seg in segments],
+                      default=_plain, separators=(",", ":")).encode()
 
 
 def decode(payload: bytes) -> list[Segment]:
-    line, _, rest = payload.partition(b"\n")
-    segments: list[Segment] = []
-    at = 0
-    for head in json.loads(line):
-        blob = rest[at:at + head["bytes"]]
-        at += head["bytes"]
-        data = pa.ipc.open_stream(pa.py_buffer(blob)).read_all()
-        segments.append(Segment(head["table"], head["kind"], tuple(head["key"]), data))
-    return segments
+    return [Segment(table, kind, tuple(key), rows) for table, kind, key, rows in json.loads(payload)]
 
 
 def applied_mark(conn: duckdb.DuckDBPyConnection) -> int:

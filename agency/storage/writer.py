@@ -1,10 +1,11 @@
 """The synchronous half of the writer: prepares batches of queued writes and applies them.
 
-``prepare`` turns a group commit's operations into Arrow segments (one per table and kind,
-rows merged across callers) and gives the batch's events consecutive sequence numbers and
-their place in the hash chain, without touching DuckDB. ``execute`` applies any number of
-prepared batches in ONE DuckDB transaction, one statement per table and kind. Both run on
-the store's threads; ``execute`` is the only code that writes through the connection.
+``prepare`` turns a group commit's operations into segments (one per table and kind, rows
+merged across callers) and gives the batch's events consecutive sequence numbers and their
+place in the hash chain, without touching DuckDB. ``execute`` applies any number of prepared
+batches in ONE DuckDB transaction: each table's rows become one Arrow table and one
+statement per kind. Both run on the store's threads; ``execute`` is the only code that
+writes through the connection.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from agency.storage.ops import Delete, Insert, Upsert, WriteOp
 
 _BATCH = "_agency_batch"
 _KINDS: dict[type, Kind] = {Insert: "insert", Upsert: "upsert", Delete: "delete"}
+#: JSON columns written as the exact text given: event details are stored as hashed
+_VERBATIM = {"events": frozenset({"details"})}
 
 
 @dataclass
@@ -88,12 +91,18 @@ class BatchWriter:
                 if kind is None:
                     raise StorageError(f"not a write operation: {type(op).__name__}")
                 rows = op.keys if isinstance(op, Delete) else op.rows
-                key = tuple(op.key) if isinstance(op, Upsert) else ()
+                if isinstance(op, Upsert):
+                    key = tuple(op.key)
+                elif isinstance(op, Delete):
+                    key = tuple(sorted({k for r in op.keys for k in r}))
+                else:
+                    key = ()
                 self._add(tables, op.table, kind, key, rows)
             events.append(mine)
-        segments = [self._segment(table, part) for table, parts in tables.items() for part in parts]
+        segments = [Segment(table, part.kind, part.key, part.rows)
+                     for table, parts in tables.items() for part in parts]
         if stored:
-            segments.append(Segment("events", "insert", (), self._events_table(stored)))
+            segments.append(Segment("events", "insert", (), [_event_row(e, text) for e, text in stored]))
         return Prepared(segments, events, ChainHead(seq, prev))
 
     def execute(self, batches: Sequence[Sequence[Segment]], applied: int | None = None) -> None:
@@ -107,12 +116,10 @@ class BatchWriter:
         for segments in batches:
             for seg in segments:
                 parts = merged.setdefault(seg.table, [])
-                last = parts[-1] if parts else None
-                if last is not None and (last.kind, last.key) == (seg.kind, seg.key) and \
-                        last.data.schema.equals(seg.data.schema):
-                    parts[-1] = Segment(seg.table, seg.kind, seg.key, pa.concat_tables([last.data, seg.data]))
+                if parts and (parts[-1].kind, parts[-1].key) == (seg.kind, seg.key):
+                    parts[-1].rows.extend(seg.rows)  # a copy: the batches' own lists stay as they are
                 else:
-                    parts.append(seg)
+                    parts.append(Segment(seg.table, seg.kind, seg.key, list(seg.rows)))
         self.conn.execute("BEGIN TRANSACTION")
         try:
             for table, parts in merged.items():
@@ -148,56 +155,40 @@ class BatchWriter:
         )
         return event, text
 
-    @staticmethod
-    def _events_table(stored: list[tuple[Event, str]]) -> pa.Table:
-        evs = [e for e, _ in stored]
-        return pa.table({
-            "seq": pa.array([e.seq for e in evs], pa.int64()),
-            "ts": pa.array([e.ts for e in evs], pa.timestamp("us", tz="UTC")),
-            "actor": pa.array([e.actor for e in evs], pa.string()),
-            "action": pa.array([e.action for e in evs], pa.string()),
-            "resource_type": pa.array([e.resource_type for e in evs], pa.string()),
-            "resource_id": pa.array([e.resource_id for e in evs], pa.string()),
-            "details": pa.array([text for _, text in stored], pa.string()),
-            "verdict": pa.array([e.verdict for e in evs], pa.string()),
-            "prev_hash": pa.array([e.prev_hash for e in evs], pa.string()),
-            "hash": pa.array([e.hash for e in evs], pa.string()),
-        })
-
     def _add(self, tables: dict[str, list[_Rows]], table: str, kind: Kind,
              key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-        if table not in self.columns:
+        columns = self.columns.get(table)
+        if columns is None:
             raise StorageError(f"no table named {table!r}", details={"table": table})
         if not rows:
             return
+        names = {c for c, _ in columns}
+        for row in rows:
+            if not names.issuperset(row):
+                unknown = sorted(set(row) - names)
+                raise StorageError(f"{table} has no column(s) {unknown}", details={"table": table})
         parts = tables.setdefault(table, [])
         if not parts or parts[-1].kind != kind or parts[-1].key != key:
             parts.append(_Rows(kind, key))
         parts[-1].rows.extend(rows)
 
-    def _segment(self, table: str, part: _Rows) -> Segment:
-        columns = self.columns[table]
-        rows = part.rows
-        if part.kind == "delete":
-            keys = sorted({k for r in rows for k in r})
-            key_cols = [c for c in columns if c[0] in keys]
-            if len(key_cols) != len(keys):
-                raise StorageError(f"{table}: delete keys {keys} are not all columns")
-            return Segment(table, "delete", tuple(keys), to_arrow(table, key_cols, rows))
-        return Segment(table, part.kind, part.key, to_arrow(table, columns, rows))
-
     def _execute(self, table: str, seg: Segment) -> None:
-        data = seg.data
+        columns = self.columns[table]
         if seg.kind == "delete":
-            self._register(data)
+            key_cols = [c for c in columns if c[0] in seg.key]
+            if len(key_cols) != len(seg.key):
+                raise StorageError(f"{table}: delete keys {list(seg.key)} are not all columns")
+            self._register(to_arrow(table, key_cols, seg.rows))
             match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in seg.key)
             self.conn.execute(f"DELETE FROM {quote(table)} AS t USING {_BATCH} AS b WHERE {match}")
             return
+        rows = seg.rows
         if seg.kind == "upsert":
-            data = _last_per_key(data, seg.key)
-        names = ", ".join(quote(c) for c in data.column_names)
+            # DuckDB refuses to touch one row twice in one statement: the last write wins
+            rows = list({tuple(r.get(k) for k in seg.key): r for r in rows}.values())
+        names = ", ".join(quote(c) for c, _ in columns)
         verb = "INSERT OR REPLACE" if seg.kind == "upsert" else "INSERT"
-        self._register(data)
+        self._register(to_arrow(table, columns, rows, _VERBATIM.get(table, frozenset())))
         self.conn.execute(f"{verb} INTO {quote(table)} ({names}) SELECT {names} FROM {_BATCH}")
 
     def _register(self, batch: pa.Table) -> None:
@@ -211,12 +202,8 @@ class BatchWriter:
             return
 
 
-def _last_per_key(data: pa.Table, key: tuple[str, ...]) -> pa.Table:
-    """The last row of each key: DuckDB refuses to touch one row twice in one statement."""
-    if data.num_rows < 2:
-        return data
-    keys = list(zip(*(data.column(k).to_pylist() for k in key), strict=True))
-    last = {k: i for i, k in enumerate(keys)}
-    if len(last) == len(keys):
-        return data
-    return data.take(sorted(last.values()))
+def _event_row(ev: Event, details: str) -> dict[str, Any]:
+    """The stored row of a chained event (``details`` is the exact hashed JSON text)."""
+    return {"seq": ev.seq, "ts": ev.ts, "actor": ev.actor, "action": ev.action,
+            "resource_type": ev.resource_type, "resource_id": ev.resource_id, "details": details,
+            "verdict": ev.verdict, "prev_hash": ev.prev_hash, "hash": ev.hash}

@@ -141,14 +141,19 @@ class WorkerRuntime:
 
     def _finish_inline(self, key: str, status: WorkerTaskStatus, exit_code: int | None,
                        reason: str | None = None) -> WorkerTaskStatus:
-        """Final at once, without a process: a no-op without sleep, or a deadline already past."""
+        """Final at once, without a process: a no-op without sleep, or a deadline already past.
+
+        Not pushed as a report: the answer to the submit carries it. Should that answer be
+        lost, the control plane holds the attempt in doubt and asks ``GET /task/{id}``,
+        which finds it here; a report as well would cost the control plane a second request
+        per task for nothing.
+        """
         status.exit_code = exit_code
         status.state = WorkerTaskState.SUCCEEDED if exit_code == 0 else WorkerTaskState.FAILED
         status.reason = reason or (None if exit_code == 0 else f"exit code {exit_code}")
         status.finished_at = status.started_at
         self.latest[status.task_id] = status.attempt
         self._remember(key, status)
-        self.report(status)
         return status
 
     async def _start_process(self, key: str, req: WorkerTaskRequest, spec: ShellSpec | AgentSpec,

@@ -59,7 +59,10 @@ def test_reports_wait_for_a_control_plane_that_is_away(start: Callable[..., Work
     w = start(control_plane=receiver.url, env=QUICK)  # nothing listens there yet
     with w.client() as c:
         for i in range(5):
-            assert c.post("/task", json={"task_id": f"n{i}", "kind": "noop"}).status_code == 201
+            # a sleeping noop runs (and reports) like a process; an instant one is answered inline
+            assert c.post("/task", json={"task_id": f"n{i}", "kind": "noop",
+                                         "spec": {"sleep": 0.01}}).status_code == 201
+            assert wait_state(c, f"n{i}")["state"] == "succeeded"  # a slot is free again
         c.post("/task", json={"task_id": "s", "kind": "shell", "spec": {"argv": ["echo", "kept"]}})
         assert wait_state(c, "s")["state"] == "succeeded"
     deadline = time.monotonic() + 20
@@ -82,9 +85,22 @@ def test_failing_answers_are_retried_and_a_forgotten_worker_registers_again(
     receiver.start()
     w = start(control_plane=receiver.url, env=QUICK)
     with w.client() as c:
-        c.post("/task", json={"task_id": "r", "kind": "noop"})
+        c.post("/task", json={"task_id": "r", "kind": "noop", "spec": {"sleep": 0.01}})
     receiver.wait_for(lambda: "succeeded" in reports(receiver, "r"))
     assert len(receiver.find("/register", status=503)) == 3
     assert len(receiver.find("/reports", status=502)) == 2
     receiver.wait_for(lambda: len(receiver.find("/register")) >= 2)  # registered again after the 404
     assert reports(receiver, "r") == ["succeeded"]
+
+
+def test_an_answer_given_inline_is_not_pushed_again(start: Callable[..., WorkerProc], receiver: Receiver) -> None:
+    receiver.start()
+    w = start(control_plane=receiver.url, env=QUICK)
+    with w.client() as c:
+        answer = c.post("/task", json={"task_id": "inline", "kind": "noop"}).json()
+        assert answer["state"] == "succeeded"  # the submit's answer carries the final state
+        c.post("/task", json={"task_id": "later", "kind": "noop", "spec": {"sleep": 0.01}})
+        assert c.get("/task/inline").json()["state"] == "succeeded"  # what a poll would find
+    receiver.wait_for(lambda: "succeeded" in reports(receiver, "later"))
+    # reports go out in order: had "inline" been queued, it would have been sent before "later"
+    assert reports(receiver, "inline") == []
