@@ -312,7 +312,10 @@ class Orchestrator:
     async def _sample(self) -> None:
         snap = self.kpis()
         fields = {k: snap[k] for k in KpiSample.model_fields if k in snap and k != "ts"}
-        await self.store.write(Insert("kpi_samples", [KpiSample(**fields).model_dump(mode="python")]))
+        # journaled: a sample cannot conflict, and a DuckDB commit here would hold up the
+        # task transitions queued behind it
+        await self.store.write(Insert("kpi_samples", [KpiSample(**fields).model_dump(mode="python")]),
+                               journal=True)
 
     def health(self) -> dict[str, Any]:
         """``healthy``, ``degraded`` (no worker, open breakers, paused queue) or ``unhealthy``."""

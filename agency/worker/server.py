@@ -7,6 +7,7 @@ registers use the port actually bound.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import logging
 import socket
@@ -83,6 +84,10 @@ class Worker:
         print(f"agency worker {self.config.id} listening on {self.config.url} "
               f"(sandbox {self.sandbox.kind}, capacity {self.config.capacity}, "
               f"{len(lost)} lost after restart)", flush=True)
+        # start-up objects live as long as the process: frozen, full collections skip them
+        # (as in ``agency up``: a collection walking them stalls every task in flight)
+        gc.collect()
+        gc.freeze()
 
     async def _stop(self) -> None:
         # running tasks must not outlive the worker: cancel them and wait out the kill path
