@@ -106,10 +106,18 @@ def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str
     arrays = []
     for name, dtype in columns:
         kind = "VARCHAR" if name in verbatim else dtype
-        values = [_cell(r.get(name), kind) for r in rows]
         arrow_type = _ARROW_TYPES.get(dtype)
+        raw = [r.get(name) for r in rows]
+        if kind != "JSON":
+            # Arrow takes plain values (str enums, aware datetimes) as they are, in C; the
+            # per-value conversion is only for what it refuses (times as text, other enums)
+            try:
+                arrays.append(pa.array(raw, type=arrow_type))
+                continue
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                pass
         try:
-            arrays.append(pa.array(values, type=arrow_type))
+            arrays.append(pa.array([_cell(v, kind) for v in raw], type=arrow_type))
         except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
             raise StorageError(f"{table}.{name}: cannot store value(s): {exc}",
                                details={"table": table, "column": name}) from exc
