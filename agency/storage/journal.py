@@ -101,6 +101,7 @@ class Journal:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self.last = 0  # number of the last record written
         self._size = os.fstat(self._fd).st_size
+        self._broken: str | None = None
 
     @classmethod
     def for_database(cls, database: Path) -> Journal:
@@ -134,6 +135,9 @@ class Journal:
 
     def append(self, segments: list[Segment]) -> int:
         """Write one record and ``fdatasync`` it; returns its number once it is durable."""
+        if self._broken is not None:
+            raise StorageError(f"the journal is unusable since an earlier failure: {self._broken}",
+                               details={"path": str(self.path)})
         payload = encode(segments)
         number = self.last + 1
         data = _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), number) + payload
@@ -143,7 +147,12 @@ class Journal:
                 view = view[os.write(self._fd, view):]
             os.fdatasync(self._fd)
         except OSError as exc:
-            # a partial record is cut off on the next open (its CRC fails); never acknowledged
+            # never acknowledged; and its partial bytes must go, or every record appended
+            # after them would sit behind a torn one, which replay stops at
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError as cut:
+                self._broken = f"{exc}; then could not cut the partial record: {cut}"
             raise StorageError(f"journal write failed: {exc}", details={"path": str(self.path)}) from exc
         self.last = number
         self._size += len(data)

@@ -163,3 +163,58 @@ async def test_many_concurrent_writers_share_commits(tmp_path: Path, journal: bo
         report = await store.verify_chain()
         assert report.ok and report.checked == 200
     assert os.path.exists(tmp_path / "c.duckdb")
+
+
+FULL_DISK = textwrap.dedent("""
+    import asyncio, os, resource, signal, sys
+    from datetime import UTC, datetime
+    from agency.errors import StorageError
+    from agency.models import EventIn
+    from agency.storage import Store, Upsert, store as store_module
+
+    store_module.APPLY_DELAY = 3600.0
+
+    def row(i, message="m"):
+        when = datetime(2030, 1, 1, tzinfo=UTC)
+        return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message,
+                "resource_type": "task", "resource_id": f"t{i}", "state": "open",
+                "created_at": when, "updated_at": when}
+
+    async def write(store, i, message="m"):
+        await store.write(Upsert("alerts", [row(i, message)]), EventIn(
+            actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}"),
+            journal=True)
+
+    async def main() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+        store = await Store.open(sys.argv[1])
+        for i in range(3):
+            await write(store, i)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        journal = sys.argv[1] + ".journal"
+        resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(journal) + 64, hard))
+        try:
+            await write(store, 3, "x" * 4000)  # only its first bytes fit: a torn record
+        except StorageError:
+            print("refused", flush=True)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        for i in range(4, 7):
+            await write(store, i)
+        print("acknowledged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(main())
+""")
+
+
+async def test_a_failed_append_leaves_no_torn_record_before_later_ones(tmp_path: Path) -> None:
+    db = tmp_path / "full.duckdb"
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK, str(db)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert proc.stdout.split() == ["refused", "acknowledged"]
+    async with await Store.open(db) as store:
+        rows = await store.fetch("SELECT id FROM alerts ORDER BY id")
+        # the refused write is absent; the ones acknowledged after it all survived the kill
+        assert [r["id"] for r in rows] == ["a0", "a1", "a2", "a4", "a5", "a6"]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 6
