@@ -41,6 +41,9 @@ log = logging.getLogger("agency.up")
 
 STOP_GRACE = 25.0  # seconds a child gets after SIGTERM before SIGKILL
 START_TIMEOUT = 60.0
+#: allocations before a young collection, then young and middle collections before the next
+#: generation's (CPython's defaults are 700, 10, 10)
+GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def _die_with_parent() -> None:
@@ -147,6 +150,9 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         # frozen, a full collection no longer walks it (it took 150-370 ms, stalling the loop)
         gc.collect()
         gc.freeze()
+        # and collections far apart: at 700 allocations a young collection cascaded into a
+        # full one every half second under load, each walking every live task (20-80 ms)
+        gc.set_threshold(*GC_THRESHOLDS)
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
