@@ -1,42 +1,110 @@
 """KPIs over rolling windows (1 and 5 minutes), and their Prometheus export.
 
-Everything is kept in memory and updated as tasks change state; ``snapshot()`` is cheap
-enough to serve the API's SSE stream every second. Outcomes are counted in one-second
-buckets; queue and run times keep the most recent samples (bounded) with their time.
+Everything is kept in memory and updated as tasks change state. Each second gets a slot
+(outcome counts, and queue and run times as log-scale histograms), and each window keeps
+running totals: a sample is added to them as it comes, a second is subtracted as it leaves
+the window. So a snapshot costs the same at 10 tasks/s as at 2,000 (sorting every sample of
+five minutes took ~100 ms per second at 1,200 tasks/s), and a percentile is read off the
+histogram: within 2.5% of the exact one.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter as Tally
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from agency.models import TaskState, WorkerHealth, WorkerInfo
 
 WINDOWS = {"1m": 60.0, "5m": 300.0}
-_MAX_SAMPLES = 50_000  # per series: bounds memory and the cost of a percentile
+_BASE_MS = 0.01  # bucket 0 holds every time below this
+_GROWTH = 1.05  # each bucket 5% wider than the one before: its middle is within 2.5%
+_BUCKETS = 480  # the last one starts at 0.01 ms * 1.05**478, about 37 hours
+_LOG_GROWTH = math.log(_GROWTH)
 
 
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of already sorted values; ``None`` when empty."""
-    if not sorted_values:
-        return None
-    rank = max(0, min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1))))
-    return sorted_values[rank]
+def bucket_of(ms: float) -> int:
+    """The histogram bucket of a time in milliseconds."""
+    if ms < _BASE_MS:
+        return 0
+    return min(_BUCKETS - 1, 1 + int(math.log(ms / _BASE_MS) / _LOG_GROWTH))
+
+
+def bucket_value(bucket: int) -> float:
+    """The time a bucket stands for: the geometric middle of its range (0 for bucket 0)."""
+    if bucket == 0:
+        return 0.0
+    return _BASE_MS * _GROWTH ** (bucket - 1) * math.sqrt(_GROWTH)
+
+
+@dataclass
+class _Second:
+    """What happened in one second: outcomes and the times recorded in it (by bucket)."""
+
+    ts: int
+    finished: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    queue: Tally[int] = field(default_factory=Tally)
+    run: Tally[int] = field(default_factory=Tally)
+
+
+class TimeHistogram:
+    """Counts per bucket, with the total, for percentiles."""
+
+    def __init__(self) -> None:
+        self.counts = [0] * _BUCKETS
+        self.n = 0
+
+    def add(self, buckets: Tally[int], sign: int) -> None:
+        for b, c in buckets.items():
+            self.counts[b] += sign * c
+            self.n += sign * c
+
+    def percentile(self, q: float) -> float | None:
+        """Nearest-rank percentile (``None`` when empty), as its bucket's middle."""
+        if self.n <= 0:
+            return None
+        rank = max(0, min(self.n - 1, round(q * (self.n - 1))))
+        seen = 0
+        for b, c in enumerate(self.counts):
+            seen += c
+            if seen > rank:
+                return bucket_value(b)
+        return bucket_value(_BUCKETS - 1)
+
+
+class _Window:
+    """Running totals over the seconds of one window."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.slots: deque[_Second] = deque()
+        self.finished = self.succeeded = self.failed = 0
+        self.queue = TimeHistogram()
+        self.run = TimeHistogram()
+
+    def expire(self, now: float) -> None:
+        while self.slots and self.slots[0].ts < now - self.seconds:
+            old = self.slots.popleft()
+            self.finished -= old.finished
+            self.succeeded -= old.succeeded
+            self.failed -= old.failed
+            self.queue.add(old.queue, -1)
+            self.run.add(old.run, -1)
 
 
 class Kpis:
     """Rolling KPI windows plus the Prometheus metrics of the orchestrator."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        # (second, succeeded) of finishes; None for a cancel, an operator's decision that counts
-        # towards throughput but is neither a success nor a failure of the work
-        self._outcomes: deque[tuple[int, bool | None]] = deque()
-        self._queue_ms: deque[tuple[float, float]] = deque(maxlen=_MAX_SAMPLES)
-        self._run_ms: deque[tuple[float, float]] = deque(maxlen=_MAX_SAMPLES)
+        self._windows = {name: _Window(seconds) for name, seconds in WINDOWS.items()}
+        self._now: _Second | None = None
         self.by_state: Tally[str] = Tally()
         self.tasks = Gauge("agency_tasks", "Tasks by state.", ["state"], registry=registry)
         self.finished = Counter(
@@ -78,16 +146,43 @@ class Kpis:
         self.tasks.labels(dst.value).set(self.by_state[dst.value])
 
     def dispatched(self, queued_s: float) -> None:
-        self._queue_ms.append((time.time(), queued_s * 1000))
+        b = bucket_of(queued_s * 1000)
+        self._second().queue[b] += 1
+        for w in self._windows.values():
+            w.queue.counts[b] += 1
+            w.queue.n += 1
         self.dispatch_latency.observe(max(0.0, queued_s))
 
     def finished_task(self, state: TaskState, run_s: float | None) -> None:
+        # a cancel is an operator's decision: it counts towards throughput, but is neither
+        # a success nor a failure of the work
+        sec = self._second()
         ok = None if state is TaskState.CANCELED else state is TaskState.SUCCEEDED
-        self._outcomes.append((int(time.time()), ok))
+        sec.finished += 1
+        sec.succeeded += ok is True
+        sec.failed += ok is False
+        for w in self._windows.values():
+            w.finished += 1
+            w.succeeded += ok is True
+            w.failed += ok is False
         self.finished.labels(state.value).inc()
         if run_s is not None:
-            self._run_ms.append((time.time(), run_s * 1000))
+            b = bucket_of(run_s * 1000)
+            sec.run[b] += 1
+            for w in self._windows.values():
+                w.run.counts[b] += 1
+                w.run.n += 1
             self.run_time.observe(max(0.0, run_s))
+
+    def _second(self) -> _Second:
+        """This second's slot (a new one, in every window, when the second changed)."""
+        now = int(time.time())
+        if self._now is None or self._now.ts != now:
+            self._now = _Second(now)
+            for w in self._windows.values():
+                w.expire(now)  # also when nobody reads: a window holds its seconds only
+                w.slots.append(self._now)
+        return self._now
 
     def fleet(self, workers: Iterable[WorkerInfo]) -> tuple[int, int]:
         """Refresh the worker gauges; returns (active workers, open breakers)."""
@@ -104,35 +199,29 @@ class Kpis:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def _trim(self, now: float) -> None:
-        horizon = now - max(WINDOWS.values())
-        while self._outcomes and self._outcomes[0][0] < horizon:
-            self._outcomes.popleft()
-        for series in (self._queue_ms, self._run_ms):
-            while series and series[0][0] < horizon:
-                series.popleft()
+    def _window(self, seconds: float) -> _Window:
+        for w in self._windows.values():
+            if w.seconds == seconds:
+                w.expire(time.time())
+                return w
+        raise ValueError(f"no KPI window of {seconds} s (there are {sorted(WINDOWS.values())})")
 
     def failure_rate(self, window_s: float = 300.0) -> tuple[float | None, int]:
         """Share of failed outcomes over the window, and how many outcomes it counts."""
-        now = time.time()
-        self._trim(now)
-        outcomes = [ok for ts, ok in self._outcomes if ts >= now - window_s and ok is not None]
-        if not outcomes:
+        w = self._window(window_s)
+        counted = w.succeeded + w.failed
+        if not counted:
             return None, 0
-        return 1 - sum(outcomes) / len(outcomes), len(outcomes)
+        return w.failed / counted, counted
 
     def window(self, seconds: float) -> dict[str, float | None]:
-        now = time.time()
-        self._trim(now)
-        finished = [ok for ts, ok in self._outcomes if ts >= now - seconds]
-        outcomes = [ok for ok in finished if ok is not None]
-        queue = sorted(v for ts, v in self._queue_ms if ts >= now - seconds)
-        run = sorted(v for ts, v in self._run_ms if ts >= now - seconds)
+        w = self._window(seconds)
+        counted = w.succeeded + w.failed
         return {
-            "tasks_per_min": len(finished) * 60.0 / seconds,
-            "success_rate": (sum(outcomes) / len(outcomes)) if outcomes else None,
-            "queue_p50_ms": percentile(queue, 0.5),
-            "queue_p95_ms": percentile(queue, 0.95),
-            "run_p50_ms": percentile(run, 0.5),
-            "run_p95_ms": percentile(run, 0.95),
+            "tasks_per_min": w.finished * 60.0 / seconds,
+            "success_rate": w.succeeded / counted if counted else None,
+            "queue_p50_ms": w.queue.percentile(0.5),
+            "queue_p95_ms": w.queue.percentile(0.95),
+            "run_p50_ms": w.run.percentile(0.5),
+            "run_p95_ms": w.run.percentile(0.95),
         }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from agency.models import Task, TaskState, TaskSubmit, utcnow
 from agency.orchestrator import Orchestrator
-from agency.orchestrator.kpis import Kpis, percentile
+from agency.orchestrator import kpis as kpis_module
+from agency.orchestrator.kpis import Kpis, TimeHistogram, bucket_of
 from agency.orchestrator.locks import LockTable
 from agency.orchestrator.queue import TaskQueue
 from tests.orchestrator.harness import wait_until
@@ -55,7 +58,37 @@ def test_prometheus_gauges_follow_state_changes() -> None:
     assert get("agency_tasks", {"state": "pending"}) == 0
     assert get("agency_dispatch_latency_seconds_count") == 1
     assert get("agency_tasks_finished_total", {"state": "succeeded"}) == 1
-    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) in (2.0, 3.0) and percentile([], 0.5) is None
+
+
+def test_window_percentiles_are_within_two_and_a_half_percent() -> None:
+    hist = TimeHistogram()
+    assert hist.percentile(0.5) is None
+    samples = [0.001, *(float(i) for i in range(1, 1001)), 90_000_000.0]  # 1..1000 ms, and outliers
+    hist.add(Counter(bucket_of(ms) for ms in samples), 1)
+    exact = sorted(samples)
+    for q in (0.5, 0.95):
+        want = exact[round(q * (len(exact) - 1))]
+        got = hist.percentile(q)
+        assert got is not None and abs(got - want) <= 0.025 * want, (q, got, want)
+    assert hist.percentile(0.0) == 0.0  # below 0.01 ms
+
+
+def test_a_window_forgets_what_left_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr(kpis_module.time, "time", lambda: clock[0])
+    kpis = Kpis(CollectorRegistry())
+    kpis.finished_task(TaskState.FAILED, 2.0)
+    kpis.dispatched(0.5)
+    clock[0] += 30
+    kpis.finished_task(TaskState.SUCCEEDED, 0.1)
+    assert kpis.window(60.0)["tasks_per_min"] == 2.0 and kpis.failure_rate(300.0) == (0.5, 2)
+    clock[0] += 45  # the first second is past the 1-minute window, not the 5-minute one
+    one, five = kpis.window(60.0), kpis.window(300.0)
+    assert one["tasks_per_min"] == 1.0 and one["success_rate"] == 1.0 and one["queue_p50_ms"] is None
+    assert abs((one["run_p95_ms"] or 0) - 100.0) <= 2.5
+    assert five["tasks_per_min"] == 2 * 60 / 300 and abs((five["queue_p50_ms"] or 0) - 500.0) <= 12.5
+    clock[0] += 300
+    assert kpis.window(300.0)["tasks_per_min"] == 0.0 and kpis.failure_rate(300.0) == (None, 0)
 
 
 def _task(i: int, priority: int = 0, not_before_s: float | None = None) -> Task:
