@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from agency.cli.db import DB_OPTION, db_path, fail
+from agency.cli.db import DB_OPTION, db_path, fail, warn_pending_journal
 from agency.errors import AgencyError
 from agency.storage.chain import verify as verify_chain
 from agency.storage.connection import connect
@@ -23,6 +23,7 @@ def verify(db: Path | None = DB_OPTION, as_json: bool = typer.Option(False, "--j
     path = db_path(db)
     if not path.exists():
         fail(f"no database at {path}", 2)
+    warn_pending_journal(path)
     try:
         conn = connect(path, read_only=True)
     except AgencyError as exc:

@@ -12,7 +12,7 @@ import typer
 
 from agency.errors import AgencyError
 from agency.settings import Settings
-from agency.storage import Migrator
+from agency.storage import Migrator, journal
 from agency.storage.connection import connect
 
 app = typer.Typer(help="Schema migrations of the DuckDB file (stop the control plane first).", no_args_is_help=True)
@@ -31,6 +31,7 @@ def migrator(db: Path | None, migrations_dir: Path | None, *, read_only: bool = 
     path = db_path(db)
     if read_only and not path.exists():
         fail(f"no database at {path}")
+    warn_pending_journal(path)
     conn: duckdb.DuckDBPyConnection | None = None
     try:
         conn = connect(path, read_only=read_only)
@@ -40,6 +41,15 @@ def migrator(db: Path | None, migrations_dir: Path | None, *, read_only: bool = 
     finally:
         if conn is not None:
             conn.close()
+
+
+def warn_pending_journal(path: Path) -> None:
+    """Say so when acknowledged writes wait in the journal (they are not in the file yet)."""
+    size = journal.pending_bytes(path)
+    if size:
+        typer.echo(f"warning: {path.name}.journal holds {size} bytes of acknowledged writes that are not "
+                   "in the database yet (the control plane did not stop cleanly); `agency up` applies "
+                   "them when it starts", err=True)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -1,6 +1,6 @@
 """DuckDB persistence: the single-writer ``Store``, migrations, and per-table query helpers."""
 
-from agency.storage import chat, events, misc, queries, tasks, workers
+from agency.storage import chat, events, journal, misc, queries, tasks, workers
 from agency.storage.migrate import Migration, MigrationStatus, Migrator, load_migrations
 from agency.storage.ops import ChainReport, Delete, Insert, QueryResult, Upsert, WriteOp
 from agency.storage.store import Store
@@ -20,6 +20,7 @@ __all__ = [
     "WriteOp",
     "chat",
     "events",
+    "journal",
     "load_migrations",
     "misc",
     "queries",

@@ -80,6 +80,14 @@ def decode(payload: bytes) -> list[Segment]:
     return [Segment(table, kind, tuple(key), rows) for table, kind, key, rows in json.loads(payload)]
 
 
+def pending_bytes(database: Path) -> int:
+    """Size of the journal next to ``database``: non-zero after a stop that was not clean."""
+    try:
+        return database.with_name(database.name + ".journal").stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def applied_mark(conn: duckdb.DuckDBPyConnection) -> int:
     """The number of the last record DuckDB holds (0 when none was ever applied)."""
     conn.execute(BOOTSTRAP)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
+from agency.cli import app as cli_app
 from agency.models import EventIn
 from agency.storage import Insert, Store, Upsert
 
@@ -218,3 +220,14 @@ async def test_a_failed_append_leaves_no_torn_record_before_later_ones(tmp_path:
         assert [r["id"] for r in rows] == ["a0", "a1", "a2", "a4", "a5", "a6"]
         report = await store.verify_chain()
         assert report.ok and report.checked == 6
+
+
+async def test_offline_commands_warn_of_writes_waiting_in_the_journal(tmp_path: Path) -> None:
+    db = tmp_path / "offline.duckdb"
+    crash_after_journaled_writes(db)
+    result = CliRunner().invoke(cli_app, ["audit", "verify", "--db", str(db)])
+    assert result.exit_code == 0  # what DuckDB holds is a valid chain, only shorter
+    assert "offline.duckdb.journal holds" in result.output and "agency up" in result.output
+    await (await Store.open(db)).close()  # applies it
+    result = CliRunner().invoke(cli_app, ["audit", "verify", "--db", str(db)])
+    assert result.exit_code == 0 and "journal" not in result.output and "20 events" in result.output
