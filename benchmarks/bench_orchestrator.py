@@ -1,8 +1,9 @@
 """The orchestrator end to end: throughput, latency at a fixed rate, and recovery time.
 
 Every figure is submit -> dispatch -> worker -> result persisted and audited: a task counts
-as finished when the event of its final state is committed to the DuckDB file (seen on
-``store.subscribe()``), with two local ``agency worker`` processes and the noop kind.
+as finished when the event of its final state is durable (in the store's journal, synced to
+disk; seen on ``store.subscribe()``). Two local ``agency worker`` processes, the noop kind,
+and the garbage-collector policy of ``agency up`` (``agency/gcpolicy.py``).
 
 1. Throughput: 5,000 tasks submitted in batches of 100, 4 batches in flight at once (as
    concurrent API clients would), with the dispatch running alongside (target >= 1,000 tasks/s).
@@ -32,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from agency import gcpolicy
 from agency.fleet import Registry
 from agency.models import (
     TaskState,
@@ -62,6 +64,7 @@ async def open_orchestrator(tmp: Path, urls: list[str]) -> tuple[Orchestrator, S
     store = await Store.open(settings.database_path, batch_max=settings.write_batch_max)
     orch = Orchestrator(settings, store, Registry(settings))
     await orch.start()
+    gcpolicy.settle_after_start()  # as `agency up` runs the orchestrator
     for i, url in enumerate(urls):
         await orch.register_worker(WorkerRegistration(id=f"bench-{i}", url=url, kinds=["noop"],
                                                       capacity=CAPACITY), "bench")
@@ -224,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.quick))
+    try:
+        result = asyncio.run(run(args.quick))
+    finally:
+        gcpolicy.release()
     result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                          "quick": args.quick}
     t, lat, rec = result["throughput"], result["latency"], result["recovery"]

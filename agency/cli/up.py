@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import gc
 import importlib.util
 import logging
 import os
@@ -29,6 +28,7 @@ try:
 except ImportError:  # uvicorn[standard] brings it where it builds (not on Windows)
     uvloop = None  # type: ignore[assignment]
 
+from agency import gcpolicy
 from agency.api.app import create_app
 from agency.api.auth import admin_token_path, is_loopback, new_secret
 from agency.api.deps import Services
@@ -41,9 +41,6 @@ log = logging.getLogger("agency.up")
 
 STOP_GRACE = 25.0  # seconds a child gets after SIGTERM before SIGKILL
 START_TIMEOUT = 60.0
-#: allocations before a young collection, then young and middle collections before the next
-#: generation's (CPython's defaults are 700, 10, 10)
-GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def _die_with_parent() -> None:
@@ -146,13 +143,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     try:
         await _start_children(settings, application.state.services, children, dashboard)
         _banner(settings, children, dashboard)
-        # what start-up built (modules, routes, schemas) lives as long as the process:
-        # frozen, a full collection no longer walks it (it took 150-370 ms, stalling the loop)
-        gc.collect()
-        gc.freeze()
-        # and collections far apart: at 700 allocations a young collection cascaded into a
-        # full one every half second under load, each walking every live task (20-80 ms)
-        gc.set_threshold(*GC_THRESHOLDS)
+        gcpolicy.settle_after_start()
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -160,6 +151,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         await serving
     finally:
         await children.stop()
+        gcpolicy.release()
     return 0
 
 

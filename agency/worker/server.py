@@ -7,7 +7,6 @@ registers use the port actually bound.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.util
 import logging
 import socket
@@ -16,6 +15,7 @@ import sys
 import uvicorn
 from starlette.types import ASGIApp
 
+from agency import gcpolicy
 from agency.models import TASK_KINDS, WorkerHeartbeat, WorkerRegistration, __version__
 from agency.security.redaction import install_log_redaction
 from agency.settings import Settings
@@ -84,10 +84,7 @@ class Worker:
         print(f"agency worker {self.config.id} listening on {self.config.url} "
               f"(sandbox {self.sandbox.kind}, capacity {self.config.capacity}, "
               f"{len(lost)} lost after restart)", flush=True)
-        # start-up objects live as long as the process: frozen, full collections skip them
-        # (as in ``agency up``: a collection walking them stalls every task in flight)
-        gc.collect()
-        gc.freeze()
+        gcpolicy.settle_after_start()
 
     async def _stop(self) -> None:
         # running tasks must not outlive the worker: cancel them and wait out the kill path
@@ -98,6 +95,7 @@ class Worker:
             log.error("worker stop: tasks still running after the cancel grace: %s", self.runtime.status().running)
         if self.link:
             await self.link.stop(SHUTDOWN_FLUSH)
+        gcpolicy.release()
 
 
 def serve(settings: Settings) -> None:
