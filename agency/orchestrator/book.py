@@ -213,7 +213,9 @@ class Book:
         # table into one statement, so mixing insert and upsert on tasks would split the batch
         ops: list[Op] = [Upsert("tasks", list(rows.values()))]
         if attempts:
-            ops.append(Insert("attempts", attempts))
+            # upserts, not inserts: these go through the journal, where a duplicate key
+            # would be refused only when applied, and with it the task's own change
+            ops.append(Upsert("attempts", attempts, key=("task_id", "attempt")))
         ops.extend(extra)
         ops.extend(step.event for step in steps)
         return ops

@@ -33,6 +33,7 @@ from agency.errors import (
     CircuitOpen,
     NotFound,
     SandboxDenied,
+    StoreClosed,
     WorkerFull,
     WorkerRejected,
 )
@@ -70,7 +71,12 @@ class Dispatcher:
         """The dispatch loop; cancel its task to stop it."""
         while True:
             self.book.wake.clear()
-            self._place_all()
+            try:
+                self._place_all()
+            except StoreClosed:
+                # stopping: what was staged but not written is recovered from the database
+                log.info("the store is closed; dispatching stops")
+                return
             timeout = None
             ready_at = self.book.queue.next_ready_at()
             if ready_at is not None:

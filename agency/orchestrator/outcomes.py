@@ -27,7 +27,7 @@ from agency.orchestrator.book import Book, Op, Step
 from agency.orchestrator.denials import denial_event, denial_reason
 from agency.orchestrator.gates import Gates
 from agency.orchestrator.lifecycle import change, effective_deadline
-from agency.storage import Insert
+from agency.storage import Upsert
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -215,4 +215,5 @@ class Outcomes:
                     offset = out.next_offset
         except AgencyError as exc:
             log.warning("output of %s from %s not stored: %s", task.id, worker_id, exc)
-        return [Insert("task_output", rows)] if rows else []
+        # an upsert: journaled with the task's result, a duplicate chunk must not refuse both
+        return [Upsert("task_output", rows, key=("task_id", "attempt", "stream", "offset"))] if rows else []

@@ -52,6 +52,18 @@ Columns = dict[str, list[tuple[str, str]]]
 _TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
 
 
+def load_required(conn: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
+    """Every main-schema table's NOT NULL columns."""
+    rows = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND is_nullable = 'NO'"
+    ).fetchall()
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, set()).add(column)
+    return {table: frozenset(cols) for table, cols in out.items()}
+
+
 def load_columns(conn: duckdb.DuckDBPyConnection) -> Columns:
     """Every main-schema table's (column, type) list, in column order."""
     rows = conn.execute(
@@ -68,11 +80,76 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def json_default(value: object) -> object:
+    """How values JSON cannot hold are written, in JSON columns and in the journal alike.
+
+    ``str`` of a datetime is what ``datetime.fromisoformat`` reads back for TIMESTAMP columns.
+    """
+    if isinstance(value, datetime):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, Enum) and isinstance(value.value, str))
+
+
+def _is_int32(value: object) -> bool:
+    return type(value) is int and -(2**31) <= value < 2**31  # bool is an int, but not here
+
+
+def _is_time(value: object) -> bool:
+    if isinstance(value, datetime):
+        return True
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+_ACCEPTS: dict[str, Any] = {
+    "VARCHAR": _is_text,
+    "BIGINT": lambda v: type(v) is int and -(2**63) <= v < 2**63,
+    "INTEGER": _is_int32,
+    "DOUBLE": lambda v: type(v) in (int, float),
+    "BOOLEAN": lambda v: type(v) is bool,
+    _TIMESTAMP: _is_time,
+}
+
+
+def check_rows(table: str, columns: list[tuple[str, str]], required: frozenset[str],
+               rows: Sequence[dict[str, Any]]) -> None:
+    """Refuse, as DuckDB would, a value its column cannot hold or a missing required one.
+
+    For writes acknowledged before DuckDB sees them (the journal): a refusal must reach
+    the caller, not surface later when the record is applied.
+    """
+    for row in rows:
+        missing = required.difference(k for k, v in row.items() if v is not None)
+        if missing:
+            raise StorageError(f"{table}: column(s) {sorted(missing)} cannot be NULL",
+                               details={"table": table})
+        for name, dtype in columns:
+            value = row.get(name)
+            accepts = _ACCEPTS.get(dtype)
+            if value is not None and accepts is not None and not accepts(value):
+                raise StorageError(f"{table}.{name}: cannot store {type(value).__name__} "
+                                   f"{str(value)[:80]!r} in a {dtype} column",
+                                   details={"table": table, "column": name})
+
+
 def _cell(value: Any, dtype: str) -> Any:
     if value is None:
         return None
     if dtype == "JSON":
-        return json.dumps(value, default=str, separators=(",", ":"))
+        return json.dumps(value, default=json_default, separators=(",", ":"))
     if dtype == _TIMESTAMP and isinstance(value, str):
         value = _parse_time(value)  # a row read back from the journal
     if isinstance(value, Enum):

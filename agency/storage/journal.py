@@ -22,15 +22,13 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-from pydantic import BaseModel
 
 from agency.errors import StorageError
+from agency.storage.codec import json_default
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +56,26 @@ class Record:
     segments: list[Segment]
 
 
-def _plain(value: object) -> object:
-    # str() of a datetime is what the codec stores for times inside JSON columns, and
-    # what datetime.fromisoformat reads back for TIMESTAMP columns
-    if isinstance(value, datetime):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return str(value)
-
-
 def encode(segments: list[Segment]) -> bytes:
     """A record's payload: its segments as one JSON document."""
     return json.dumps([[seg.table, seg.kind, seg.key, seg.rows] for seg in segments],
-                      default=_plain, separators=(",", ":")).encode()
+                      default=json_default, separators=(",", ":")).encode()
 
 
 def decode(payload: bytes) -> list[Segment]:
     return [Segment(table, kind, tuple(key), rows) for table, kind, key, rows in json.loads(payload)]
+
+
+def _frame(number: int, payload: bytes) -> bytes:
+    return _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), number) + payload
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def pending_bytes(database: Path) -> int:
@@ -148,7 +146,7 @@ class Journal:
                                details={"path": str(self.path)})
         payload = encode(segments)
         number = self.last + 1
-        data = _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), number) + payload
+        data = _frame(number, payload)
         try:
             view = memoryview(data)
             while view:
@@ -172,11 +170,44 @@ class Journal:
             os.ftruncate(self._fd, 0)
             self._size = 0
 
+    @property
+    def size(self) -> int:
+        """Bytes in the file."""
+        return self._size
+
+    def compact(self, keep: list[Record]) -> None:
+        """Replace the file by one holding only ``keep`` (the records DuckDB may not hold yet).
+
+        Under steady load DuckDB never catches up at the very moment of a write, so the
+        file is never empty when ``reset`` could run; this bounds it instead. The new file
+        is written aside, synced, renamed over the old one and the directory synced, so a
+        crash at any point leaves one complete file holding every unapplied record.
+        """
+        aside = self.path.with_name(self.path.name + ".compact")
+        data = b"".join(_frame(r.number, encode(r.segments)) for r in keep)
+        fd = os.open(aside, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            os.rename(aside, self.path)
+            _sync_dir(self.path.parent)
+        except OSError as exc:
+            os.close(fd)
+            aside.unlink(missing_ok=True)
+            # the old file is intact and still in use: only the compaction is lost
+            log.warning("journal %s: compaction failed (%s); the file keeps growing", self.path, exc)
+            return
+        os.close(self._fd)
+        self._fd = fd
+        self._size = len(data)
+
     def reject(self, record: Record, error: BaseException) -> None:
         """Keep a record DuckDB refused in ``<name>.journal.rejected``, for an operator to see."""
         payload = encode(record.segments)
         with open(self.rejected, "ab") as f:
-            f.write(_FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), record.number) + payload)
+            f.write(_frame(record.number, payload))
         log.error("journal record %d could not be applied to DuckDB (%s); kept in %s",
                   record.number, error, self.rejected)
 

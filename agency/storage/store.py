@@ -21,7 +21,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,7 @@ from agency.errors import AgencyError, Conflict, StorageError, StoreClosed
 from agency.models import Event, EventIn
 from agency.settings import Settings
 from agency.storage import chain, userquery
-from agency.storage.codec import decode_rows, load_columns
+from agency.storage.codec import decode_rows, load_columns, load_required
 from agency.storage.connection import connect, first_line
 from agency.storage.journal import Journal, Record, applied_mark
 from agency.storage.migrate import Migrator
@@ -53,6 +53,8 @@ CATCH_UP_TIMEOUT = 30.0
 APPLY_DELAY = 0.05
 #: records queued that make the store apply at once
 APPLY_BACKLOG = 256
+#: journal size past which it is rewritten with only the records DuckDB may not hold yet
+COMPACT_BYTES = 4 << 20
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Store:
         self.query_timeout = query_timeout
         self._conn = conn
         self._head = head
-        self._writer = BatchWriter(conn, load_columns(conn), head)
+        self._writer = BatchWriter(conn, load_columns(conn), head, load_required(conn))
         self._journal = journal
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="agency-writer")
         self._ingest_thread = ThreadPoolExecutor(1, thread_name_prefix="agency-ingest")
@@ -95,29 +97,31 @@ class Store:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._subs: set[EventSubscription] = set()
         self._closing = False
+        self._closer: asyncio.Task[None] | None = None
         self._task = asyncio.get_running_loop().create_task(self._run(), name="agency-store-writer")
 
     @classmethod
     async def open(cls, path: Path, *, batch_max: int = 2000, migrate: bool = True,
                    migrations_dir: Path | None = None, row_cap: int = 10_000,
                    query_timeout: float = 5.0) -> Store:
-        """Open (creating) the file, apply pending migrations, replay the journal, start the writer."""
+        """Open (creating) the file, replay the journal, apply pending migrations, start the writer."""
         path = Path(path)
 
         def prepare() -> tuple[duckdb.DuckDBPyConnection, ChainHead, Journal]:
             conn = connect(path)
             journal: Journal | None = None
             try:
-                if migrate:
-                    Migrator(conn, migrations_dir).migrate()
                 journal = Journal.for_database(path)
                 records = journal.replay(applied_mark(conn))
                 if records:
-                    # acknowledged before a crash: DuckDB gets them before anything else
-                    BatchWriter(conn, load_columns(conn), ChainHead()).execute(
-                        [r.segments for r in records], records[-1].number)
+                    # acknowledged before a crash: DuckDB gets them before anything else,
+                    # migrations included (they were written against the schema as it is)
+                    writer = BatchWriter(conn, load_columns(conn), ChainHead())
+                    apply_records(writer, journal, records, lambda _: None)
                     log.info("replayed %d journal record(s) into %s", len(records), path)
                 journal.reset()
+                if migrate:
+                    Migrator(conn, migrations_dir).migrate()
                 head = ChainHead()
                 has_events = conn.execute(
                     "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
@@ -232,9 +236,13 @@ class Store:
 
     def _journal_commit(self, groups: Sequence[Sequence[WriteOp]]) -> list[list[Event]]:
         """Writer thread: prepare, append to the journal (durable), queue for DuckDB."""
-        prepared = self._writer.prepare(groups)
+        prepared = self._writer.prepare(groups, check=True)
         if self._applied == self._journal.last:
             self._journal.reset()  # DuckDB holds every record: start the file afresh
+        elif self._journal.size >= COMPACT_BYTES:
+            # appends happen only on this thread, so nothing is written meanwhile; a
+            # record applied during the rewrite is kept needlessly (replay skips it)
+            self._journal.compact(self._take())
         number = self._journal.append(prepared.segments)
         with self._unapplied_lock:
             self._unapplied.append(Record(number, prepared.segments))
@@ -249,11 +257,14 @@ class Store:
             try:
                 self._writer.execute([*(r.segments for r in records), prepared.segments],
                                      records[-1].number if records else None)
+                self._applied_through(records)
             except Exception:
-                if records:
-                    self._apply_records(records)  # they must land even if this write cannot
-                raise
-            self._applied_through(records)
+                if not records:
+                    raise
+                # a journaled record, not this write, may be what DuckDB refused: they
+                # land (or are set aside) on their own, then this write is tried alone
+                self._apply_records(records)
+                self._writer.execute([prepared.segments])
         self._head.seq, self._head.hash = prepared.head.seq, prepared.head.hash
         return prepared.events
 
@@ -269,24 +280,8 @@ class Store:
         self._applied = records[-1].number
 
     def _apply_records(self, records: list[Record]) -> None:
-        """Apply journaled records (``_duck`` held): all at once, else one by one."""
-        try:
-            self._writer.execute([r.segments for r in records], records[-1].number)
-        except Exception as exc:
-            log.warning("applying %d journal records failed (%s); applying each alone", len(records), exc)
-            for rec in records:
-                try:
-                    self._writer.execute([rec.segments], rec.number)
-                except Exception as one:
-                    self._journal.reject(rec, one)
-                    # its events still go in: the audit chain must have no gap
-                    events = [seg for seg in rec.segments if seg.table == "events"]
-                    try:
-                        self._writer.execute([events], rec.number)
-                    except Exception:
-                        log.exception("the events of journal record %d could not be applied", rec.number)
-                        self._writer.execute([], rec.number)
-        self._applied_through(records)
+        """Apply journaled records (``_duck`` held), taking them off ``_unapplied``."""
+        apply_records(self._writer, self._journal, records, self._applied_through)
 
     def _ingest(self) -> None:
         """Ingest thread: apply every journaled record DuckDB does not hold yet."""
@@ -430,16 +425,21 @@ class Store:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Commit every queued write, then close; later writes get ``StoreClosed``."""
-        if self._closing:
-            await asyncio.shield(self._task)
-            return
-        self._closing = True
-        self._queue.put_nowait(None)
-        await asyncio.shield(self._task)
+        """Commit every queued write, then close; later writes get ``StoreClosed``.
+
+        A caller cancelled while waiting does not cancel the close: it runs to the end.
+        """
+        if self._closer is None:
+            self._closing = True
+            self._queue.put_nowait(None)
+            self._closer = asyncio.get_running_loop().create_task(self._close(), name="agency-store-close")
+        await asyncio.shield(self._closer)
+
+    async def _close(self) -> None:
+        await self._task
         if self._ingesting is not None:
             self._apply_now.set()
-            await asyncio.shield(self._ingesting)
+            await self._ingesting
         for sub in list(self._subs):
             sub.close()
         await asyncio.to_thread(self._shutdown)
@@ -466,6 +466,35 @@ class Store:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def apply_records(writer: BatchWriter, journal: Journal, records: list[Record],
+                  applied: Callable[[list[Record]], None]) -> None:
+    """Apply journaled records: all in one transaction, else one by one.
+
+    A record DuckDB refuses is kept in the journal's rejected file and only its events go
+    in (the audit chain must have no gap). ``applied`` is told of each committed run, so a
+    failure part-way leaves exactly the records not yet applied.
+    """
+    try:
+        writer.execute([r.segments for r in records], records[-1].number)
+    except Exception as exc:
+        log.warning("applying %d journal records failed (%s); applying each alone", len(records), exc)
+    else:
+        applied(records)
+        return
+    for rec in records:
+        try:
+            writer.execute([rec.segments], rec.number)
+        except Exception as one:
+            journal.reject(rec, one)
+            events = [seg for seg in rec.segments if seg.table == "events"]
+            try:
+                writer.execute([events], rec.number)
+            except Exception:
+                log.exception("the events of journal record %d could not be applied", rec.number)
+                writer.execute([], rec.number)
+        applied([rec])
 
 
 def _translate(exc: BaseException) -> BaseException:

@@ -21,7 +21,7 @@ import pyarrow as pa
 from agency.errors import StorageError
 from agency.models import Event, EventIn, utcnow
 from agency.storage.chain import GENESIS, canonical, details_json, epoch_us, event_hash
-from agency.storage.codec import Columns, quote, to_arrow
+from agency.storage.codec import Columns, check_rows, quote, to_arrow
 from agency.storage.journal import Kind, Segment, set_applied_sql
 from agency.storage.ops import Delete, Insert, Upsert, WriteOp
 
@@ -60,16 +60,19 @@ class Prepared:
 class BatchWriter:
     """Prepares groups of callers' operations and applies prepared batches on ``conn``."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, columns: Columns, head: ChainHead) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, columns: Columns, head: ChainHead,
+                 required: dict[str, frozenset[str]] | None = None) -> None:
         self.conn = conn
         self.columns = columns
         self.head = head
+        self.required = required or {}
 
-    def prepare(self, groups: Sequence[Sequence[WriteOp]]) -> Prepared:
+    def prepare(self, groups: Sequence[Sequence[WriteOp]], *, check: bool = False) -> Prepared:
         """Validate and convert ``groups``; chains their events after ``head`` (not moved).
 
-        Raises ``StorageError`` for an unknown table or column or a value a column cannot
-        hold, before anything is written.
+        Raises ``StorageError`` for an unknown table or column, before anything is written;
+        with ``check`` also for a value a column cannot hold or a missing required one
+        (writes acknowledged before DuckDB sees them; DuckDB itself refuses the others).
         """
         tables: dict[str, list[_Rows]] = {}
         events: list[list[Event]] = []
@@ -98,6 +101,8 @@ class BatchWriter:
                 else:
                     key = ()
                 self._add(tables, op.table, kind, key, rows)
+                if check and kind != "delete":
+                    check_rows(op.table, self.columns[op.table], self.required.get(op.table, frozenset()), rows)
             events.append(mine)
         segments = [Segment(table, part.kind, part.key, part.rows)
                      for table, parts in tables.items() for part in parts]

@@ -231,3 +231,180 @@ async def test_offline_commands_warn_of_writes_waiting_in_the_journal(tmp_path: 
     await (await Store.open(db)).close()  # applies it
     result = CliRunner().invoke(cli_app, ["audit", "verify", "--db", str(db)])
     assert result.exit_code == 0 and "journal" not in result.output and "20 events" in result.output
+
+
+async def test_a_committed_write_is_not_failed_by_a_refused_journal_record(tmp_path: Path) -> None:
+    db = tmp_path / "neighbour.duckdb"
+    async with await Store.open(db) as store:
+        await store.write(Insert("alerts", [alert(1)]))
+        await store.write(Insert("alerts", [alert(1, "duplicate")]), ev(1), journal=True)
+        # applied with this write in one transaction, the refused record must fail only itself
+        events = await store.write(Upsert("alerts", [alert(2)]), ev(2))
+        assert events[0].seq == 2
+        rows = await store.fetch("SELECT id, message FROM alerts ORDER BY id")
+        assert rows == [{"id": "a1", "message": "m"}, {"id": "a2", "message": "m"}]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 2
+    assert db.with_name(db.name + ".journal.rejected").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("message", 42, "alerts.message: cannot store int"),
+    ("created_at", "not a time", "alerts.created_at: cannot store str"),
+    ("kind", None, "cannot be NULL"),
+])
+async def test_a_journaled_value_duckdb_would_refuse_fails_the_caller(
+        tmp_path: Path, field: str, value: object, message: str) -> None:
+    from agency.errors import StorageError
+
+    db = tmp_path / "types.duckdb"
+    async with await Store.open(db) as store:
+        bad = {**alert(1), field: value}
+        with pytest.raises(StorageError, match=message):
+            await store.write(Upsert("alerts", [bad]), ev(1), journal=True)
+        # its neighbours in the same group commit are written all the same
+        await asyncio.gather(store.write(Upsert("alerts", [alert(2)]), ev(2), journal=True),
+                             store.write(Upsert("alerts", [bad]), ev(3), journal=True),
+                             return_exceptions=True)
+        rows = await store.fetch("SELECT id FROM alerts")
+        assert [r["id"] for r in rows] == ["a2"]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 1
+    assert not db.with_name(db.name + ".journal.rejected").exists()
+
+
+CRASH_REFUSED = textwrap.dedent("""
+    import asyncio, os, signal, sys
+    from datetime import UTC, datetime
+    from agency.models import EventIn
+    from agency.storage import Insert, Store, Upsert, store as store_module
+
+    store_module.APPLY_DELAY = 3600.0
+
+    def row(i, message="m"):
+        when = datetime(2030, 1, 1, tzinfo=UTC)
+        return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message,
+                "resource_type": "task", "resource_id": f"t{i}", "state": "open",
+                "created_at": when, "updated_at": when}
+
+    def ev(i):
+        return EventIn(actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}")
+
+    async def main() -> None:
+        store = await Store.open(sys.argv[1])
+        await store.write(Insert("alerts", [row(1)]), ev(1))
+        await store.write(Insert("alerts", [row(1, "duplicate")]), ev(2), journal=True)
+        await store.write(Upsert("alerts", [row(2)]), ev(3), journal=True)
+        print("acknowledged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(main())
+""")
+
+
+async def test_replay_sets_a_refused_record_aside_and_opens(tmp_path: Path) -> None:
+    db = tmp_path / "replay-refused.duckdb"
+    proc = subprocess.run([sys.executable, "-c", CRASH_REFUSED, str(db)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert raw_count(db, "SELECT count(*) FROM events") == 1  # the rest waits in the journal
+    for _ in range(2):  # and the second open has nothing left to replay
+        async with await Store.open(db) as store:
+            rows = await store.fetch("SELECT id, message FROM alerts ORDER BY id")
+            assert rows == [{"id": "a1", "message": "m"}, {"id": "a2", "message": "m"}]
+            report = await store.verify_chain()
+            assert report.ok and report.checked == 3
+    assert db.with_name(db.name + ".journal.rejected").stat().st_size > 0
+
+
+CRASH_COMPACTING = textwrap.dedent("""
+    import asyncio, os, signal, sys
+    from datetime import UTC, datetime
+    from agency.models import EventIn
+    from agency.storage import Store, Upsert, journal as journal_module, store as store_module
+
+    store_module.APPLY_DELAY = 3600.0
+    store_module.APPLY_BACKLOG = 4  # DuckDB trails the journal by a few records
+    store_module.COMPACT_BYTES = 16 << 10
+    compactions = 0
+    compact = journal_module.Journal.compact
+
+    def counted(self, keep):
+        global compactions
+        compactions += 1
+        compact(self, keep)
+
+    journal_module.Journal.compact = counted
+
+    async def write(store, i):
+        when = datetime(2030, 1, 1, tzinfo=UTC)
+        row = {"id": f"a{i}", "kind": "test", "severity": "warning", "message": "m" * 200,
+               "resource_type": "task", "resource_id": f"t{i}", "state": "open",
+               "created_at": when, "updated_at": when}
+        await store.write(Upsert("alerts", [row]), EventIn(actor="tester", action="test.journaled",
+                          resource_type="task", resource_id=f"t{i}"), journal=True)
+
+    async def main() -> None:
+        store = await Store.open(sys.argv[1])
+        path, largest = sys.argv[1] + ".journal", 0
+        for start in range(0, 900, 3):
+            await asyncio.gather(*(write(store, i) for i in range(start, start + 3)))
+            if start == 0:
+                first = os.path.getsize(path)  # one record's bytes (the file starts empty)
+            largest = max(largest, os.path.getsize(path))
+        print(compactions, store._journal.last, first, largest, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(main())
+""")
+
+
+async def test_compaction_bounds_the_journal_and_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "compact.duckdb"
+    proc = subprocess.run([sys.executable, "-c", CRASH_COMPACTING, str(db)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    compactions, records, record_bytes, largest = map(int, proc.stdout.split())
+    # DuckDB trails the journal under steady writes, so it is never empty at the moment
+    # of an append: only compaction keeps it from holding every record ever written
+    assert compactions > 0 and records >= 300
+    assert largest < records * record_bytes / 4
+    async with await Store.open(db) as store:
+        assert (await store.fetch_one("SELECT count(*) AS n FROM alerts"))["n"] == 900  # type: ignore[index]
+        report = await store.verify_chain()
+        assert report.ok and report.checked == 900
+    assert not db.with_name(db.name + ".journal.rejected").exists()
+
+
+def test_journal_compact_keeps_only_the_given_records(tmp_path: Path) -> None:
+    from agency.storage.journal import Journal, Segment
+
+    path = tmp_path / "unit.journal"
+    journal = Journal(path)
+    for i in range(5):
+        journal.append([Segment("alerts", "upsert", ("id",), [{"id": f"a{i}"}])])
+    kept = journal.replay(3)
+    assert [r.number for r in kept] == [4, 5]
+    journal.compact(kept)
+    journal.append([Segment("alerts", "upsert", ("id",), [{"id": "a5"}])])  # goes to the new file
+    journal.close(remove=False)
+    again = Journal(path)
+    records = again.replay(0)
+    assert [r.number for r in records] == [4, 5, 6]
+    assert [r.segments[0].rows for r in records] == [[{"id": "a3"}], [{"id": "a4"}], [{"id": "a5"}]]
+    assert not path.with_name(path.name + ".compact").exists()
+    again.close(remove=True)
+
+
+async def test_a_cancelled_close_still_closes(tmp_path: Path) -> None:
+    db = tmp_path / "cancel.duckdb"
+    store = await Store.open(db)
+    await store.write(Upsert("alerts", [alert(1)]), ev(1), journal=True)
+    closing = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await store.close()  # waits for the close the cancelled caller started
+    assert not db.with_name(db.name + ".journal").exists()
+    assert raw_count(db, "SELECT count(*) FROM alerts") == 1  # the file is released and complete
