@@ -40,22 +40,35 @@ def raw_count(db: Path, sql: str) -> int:
         conn.close()
 
 
-CRASH = textwrap.dedent("""
-    import asyncio, os, signal, sys
+# what every crash script below starts with: rows, events, and DuckDB left behind
+PRELUDE = textwrap.dedent("""
+    import asyncio, os, resource, signal, sys
     from datetime import UTC, datetime
+    from agency.errors import StorageError
     from agency.models import EventIn
-    from agency.storage import Store, Upsert, store as store_module
+    from agency.storage import Insert, Store, Upsert, journal as journal_module, store as store_module
 
-    store_module.APPLY_DELAY = 3600.0  # nothing reaches DuckDB before the kill
+    store_module.APPLY_DELAY = 3600.0  # nothing reaches DuckDB unless a read or the backlog asks
 
+    def row(i, message="m"):
+        when = datetime(2030, 1, 1, tzinfo=UTC)
+        return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message,
+                "resource_type": "task", "resource_id": f"t{i}", "state": "open",
+                "created_at": when, "updated_at": when}
+
+    def ev(i):
+        return EventIn(actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}")
+
+    async def write(store, i, message="m"):
+        await store.write(Upsert("alerts", [row(i, message)]), ev(i), journal=True)
+""")
+
+
+CRASH = PRELUDE + textwrap.dedent("""
     async def main() -> None:
         store = await Store.open(sys.argv[1])
         for i in range(20):
-            row = {"id": f"a{i}", "kind": "test", "severity": "warning", "message": "m",
-                   "resource_type": "task", "resource_id": f"t{i}", "state": "open",
-                   "created_at": datetime(2030, 1, 1, tzinfo=UTC), "updated_at": datetime(2030, 1, 1, tzinfo=UTC)}
-            await store.write(Upsert("alerts", [row]), EventIn(actor="tester", action="test.journaled",
-                              resource_type="task", resource_id=f"t{i}"), journal=True)
+            await write(store, i)
         print("acknowledged", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -167,26 +180,7 @@ async def test_many_concurrent_writers_share_commits(tmp_path: Path, journal: bo
     assert os.path.exists(tmp_path / "c.duckdb")
 
 
-FULL_DISK = textwrap.dedent("""
-    import asyncio, os, resource, signal, sys
-    from datetime import UTC, datetime
-    from agency.errors import StorageError
-    from agency.models import EventIn
-    from agency.storage import Store, Upsert, store as store_module
-
-    store_module.APPLY_DELAY = 3600.0
-
-    def row(i, message="m"):
-        when = datetime(2030, 1, 1, tzinfo=UTC)
-        return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message,
-                "resource_type": "task", "resource_id": f"t{i}", "state": "open",
-                "created_at": when, "updated_at": when}
-
-    async def write(store, i, message="m"):
-        await store.write(Upsert("alerts", [row(i, message)]), EventIn(
-            actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}"),
-            journal=True)
-
+FULL_DISK = PRELUDE + textwrap.dedent("""
     async def main() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
         store = await Store.open(sys.argv[1])
@@ -273,23 +267,7 @@ async def test_a_journaled_value_duckdb_would_refuse_fails_the_caller(
     assert not db.with_name(db.name + ".journal.rejected").exists()
 
 
-CRASH_REFUSED = textwrap.dedent("""
-    import asyncio, os, signal, sys
-    from datetime import UTC, datetime
-    from agency.models import EventIn
-    from agency.storage import Insert, Store, Upsert, store as store_module
-
-    store_module.APPLY_DELAY = 3600.0
-
-    def row(i, message="m"):
-        when = datetime(2030, 1, 1, tzinfo=UTC)
-        return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message,
-                "resource_type": "task", "resource_id": f"t{i}", "state": "open",
-                "created_at": when, "updated_at": when}
-
-    def ev(i):
-        return EventIn(actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}")
-
+CRASH_REFUSED = PRELUDE + textwrap.dedent("""
     async def main() -> None:
         store = await Store.open(sys.argv[1])
         await store.write(Insert("alerts", [row(1)]), ev(1))
@@ -317,13 +295,7 @@ async def test_replay_sets_a_refused_record_aside_and_opens(tmp_path: Path) -> N
     assert db.with_name(db.name + ".journal.rejected").stat().st_size > 0
 
 
-CRASH_COMPACTING = textwrap.dedent("""
-    import asyncio, os, signal, sys
-    from datetime import UTC, datetime
-    from agency.models import EventIn
-    from agency.storage import Store, Upsert, journal as journal_module, store as store_module
-
-    store_module.APPLY_DELAY = 3600.0
+CRASH_COMPACTING = PRELUDE + textwrap.dedent("""
     store_module.APPLY_BACKLOG = 4  # DuckDB trails the journal by a few records
     store_module.COMPACT_BYTES = 16 << 10
     compactions = 0
@@ -336,19 +308,11 @@ CRASH_COMPACTING = textwrap.dedent("""
 
     journal_module.Journal.compact = counted
 
-    async def write(store, i):
-        when = datetime(2030, 1, 1, tzinfo=UTC)
-        row = {"id": f"a{i}", "kind": "test", "severity": "warning", "message": "m" * 200,
-               "resource_type": "task", "resource_id": f"t{i}", "state": "open",
-               "created_at": when, "updated_at": when}
-        await store.write(Upsert("alerts", [row]), EventIn(actor="tester", action="test.journaled",
-                          resource_type="task", resource_id=f"t{i}"), journal=True)
-
     async def main() -> None:
         store = await Store.open(sys.argv[1])
         path, largest = sys.argv[1] + ".journal", 0
         for start in range(0, 900, 3):
-            await asyncio.gather(*(write(store, i) for i in range(start, start + 3)))
+            await asyncio.gather(*(write(store, i, "m" * 200) for i in range(start, start + 3)))
             if start == 0:
                 first = os.path.getsize(path)  # one record's bytes (the file starts empty)
             largest = max(largest, os.path.getsize(path))
