@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = loaded["median_without"]
     ratio = loaded["median_with"] / baseline
     ok_latency = post["p95_ms"] < 10
-    ok_sse = loaded["clients_missing_a_snapshot"] == 0 and ratio >= 0.9
+    ok_snapshots = loaded["clients_missing_a_snapshot"] == 0
     print(f"{'measure':<52} {'value':>12}  target")
     print(f"{'POST /api/v1/tasks, 32 clients: p50 / p95 / p99 ms':<52} "
           f"{post['p50_ms']:>4} / {post['p95_ms']} / {post['p99_ms']}  p95 < 10 ms {'ok' if ok_latency else 'MISSED'}")
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'control plane CPU when idle, without / with them':<52} "
           f"{loaded['idle_cpu_without']:.1%} / {loaded['idle_cpu_with']:.1%} of a core")
     print(f"{'SSE clients missing a snapshot (of ' + str(loaded['snapshots_in_windows']) + ')':<52} "
-          f"{loaded['clients_missing_a_snapshot']:>12}  0 {'ok' if ok_sse else 'MISSED'}")
+          f"{loaded['clients_missing_a_snapshot']:>12}  0 {'ok' if ok_snapshots else 'MISSED'}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"api-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
