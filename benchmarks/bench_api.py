@@ -38,19 +38,12 @@ import httpx
 import psutil
 
 from agency.clientwire import SseDecoder
+from benchmarks.bench_dispatch import free_port, free_ports
 
 RESULTS = Path(__file__).parent / "results"
 PACED_RATES = (100, 200, 400)  # total POSTs per second from the 32 clients
 TOKEN = "bench-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_control_plane(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -61,7 +54,7 @@ def start_control_plane(data_dir: Path, workers: int) -> tuple[subprocess.Popen[
     log = (data_dir / "up.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "agency", "up", "--port", str(port), "--workers", str(workers),
-         "--worker-base-port", str(free_port()), "--data-dir", str(data_dir), "--no-dashboard"],
+         "--worker-base-port", str(free_ports(max(workers, 1))), "--data-dir", str(data_dir), "--no-dashboard"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     url = f"http://127.0.0.1:{port}"

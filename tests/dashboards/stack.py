@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from agency.client import AgencyClient
+from tests.helpers.procs import free_port, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -27,12 +27,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
@@ -83,7 +77,7 @@ def running_stack(data_dir: Path, workers: int = 2, capacity: int = 4, extra_env
         **os.environ,
         "AGENCY_ADMIN_TOKEN": ADMIN_TOKEN,
         "AGENCY_DATA_DIR": str(data_dir),
-        "AGENCY_WORKER_BASE_PORT": str(free_port()),
+        "AGENCY_WORKER_BASE_PORT": str(free_ports(max(workers, 1))),
         "AGENCY_WORKER_CAPACITY": str(capacity),
         "AGENCY_KPI_SAMPLE_INTERVAL": "1",
         "AGENCY_CANCEL_GRACE": "2",
