@@ -38,7 +38,7 @@ import httpx
 import psutil
 
 from agency.clientwire import SseDecoder
-from benchmarks.bench_dispatch import free_port, free_ports
+from tests.helpers.procs import free_port, free_ports
 
 RESULTS = Path(__file__).parent / "results"
 PACED_RATES = (100, 200, 400)  # total POSTs per second from the 32 clients

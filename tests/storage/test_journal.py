@@ -76,10 +76,15 @@ CRASH = PRELUDE + textwrap.dedent("""
 """)
 
 
-def crash_after_journaled_writes(db: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", CRASH, str(db)], capture_output=True, text=True, timeout=60)
+def run_until_killed(script: str, db: Path) -> str:
+    """Run a crash script on ``db``; it must end by kill -9; returns what it printed."""
+    proc = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert proc.stdout.strip() == "acknowledged"
+    return proc.stdout
+
+
+def crash_after_journaled_writes(db: Path) -> None:
+    assert run_until_killed(CRASH, db).strip() == "acknowledged"
 
 
 async def test_a_journaled_write_is_read_back_at_once(tmp_path: Path) -> None:
@@ -205,9 +210,7 @@ FULL_DISK = PRELUDE + textwrap.dedent("""
 
 async def test_a_failed_append_leaves_no_torn_record_before_later_ones(tmp_path: Path) -> None:
     db = tmp_path / "full.duckdb"
-    proc = subprocess.run([sys.executable, "-c", FULL_DISK, str(db)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert proc.stdout.split() == ["refused", "acknowledged"]
+    assert run_until_killed(FULL_DISK, db).split() == ["refused", "acknowledged"]
     async with await Store.open(db) as store:
         rows = await store.fetch("SELECT id FROM alerts ORDER BY id")
         # the refused write is absent; the ones acknowledged after it all survived the kill
@@ -282,9 +285,7 @@ CRASH_REFUSED = PRELUDE + textwrap.dedent("""
 
 async def test_replay_sets_a_refused_record_aside_and_opens(tmp_path: Path) -> None:
     db = tmp_path / "replay-refused.duckdb"
-    proc = subprocess.run([sys.executable, "-c", CRASH_REFUSED, str(db)], capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert run_until_killed(CRASH_REFUSED, db).strip() == "acknowledged"
     assert raw_count(db, "SELECT count(*) FROM events") == 1  # the rest waits in the journal
     for _ in range(2):  # and the second open has nothing left to replay
         async with await Store.open(db) as store:
@@ -325,10 +326,7 @@ CRASH_COMPACTING = PRELUDE + textwrap.dedent("""
 
 async def test_compaction_bounds_the_journal_and_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "compact.duckdb"
-    proc = subprocess.run([sys.executable, "-c", CRASH_COMPACTING, str(db)], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    compactions, records, record_bytes, largest = map(int, proc.stdout.split())
+    compactions, records, record_bytes, largest = map(int, run_until_killed(CRASH_COMPACTING, db).split())
     # DuckDB trails the journal under steady writes, so it is never empty at the moment
     # of an append: only compaction keeps it from holding every record ever written
     assert compactions > 0 and records >= 300
