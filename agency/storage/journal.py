@@ -70,6 +70,12 @@ def _frame(number: int, payload: bytes) -> bytes:
     return _FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload), number) + payload
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _sync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -148,9 +154,7 @@ class Journal:
         number = self.last + 1
         data = _frame(number, payload)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+            _write_all(self._fd, data)
             os.fdatasync(self._fd)
         except OSError as exc:
             # never acknowledged; and its partial bytes must go, or every record appended
@@ -187,21 +191,26 @@ class Journal:
         data = b"".join(_frame(r.number, encode(r.segments)) for r in keep)
         fd = os.open(aside, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_all(fd, data)
             os.fsync(fd)
             os.rename(aside, self.path)
-            _sync_dir(self.path.parent)
         except OSError as exc:
             os.close(fd)
             aside.unlink(missing_ok=True)
             # the old file is intact and still in use: only the compaction is lost
             log.warning("journal %s: compaction failed (%s); the file keeps growing", self.path, exc)
             return
+        # renamed: the new file is the journal now, whatever follows
         os.close(self._fd)
         self._fd = fd
         self._size = len(data)
+        try:
+            _sync_dir(self.path.parent)
+        except OSError as exc:
+            # until the directory is synced a power loss could bring the old file back
+            # without the records appended from now on: the write waiting on this fails
+            raise StorageError(f"journal compaction: could not sync {self.path.parent}: {exc}",
+                               details={"path": str(self.path)}) from exc
 
     def reject(self, record: Record, error: BaseException) -> None:
         """Keep a record DuckDB refused in ``<name>.journal.rejected``, for an operator to see."""
