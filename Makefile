@@ -31,6 +31,7 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check agency dashboards tests benchmarks
+	$(BIN)/ruff format --check agency dashboards tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy

@@ -49,8 +49,14 @@ MAX_FRAME = 64 * 1024 * 1024  # replies (a /sql table, a long model answer) can 
 _BY_CODE = {cls.code: cls for cls in all_error_classes()}
 # close codes that mean "do not come back with the same request"; any other code reconnects
 _REFUSALS: dict[int, type[AgencyError]] = {
-    1003: BadRequest, 1007: BadRequest, 1008: ValidationFailed, 1009: PayloadTooLarge,
-    4401: Unauthorized, 4403: Forbidden, 4404: NotFound, 4429: RateLimited,
+    1003: BadRequest,
+    1007: BadRequest,
+    1008: ValidationFailed,
+    1009: PayloadTooLarge,
+    4401: Unauthorized,
+    4403: Forbidden,
+    4404: NotFound,
+    4429: RateLimited,
 }
 
 
@@ -65,8 +71,10 @@ def refusal(exc: ConnectionClosed) -> AgencyError | None:
     rcvd = exc.rcvd
     if rcvd is None or rcvd.code not in _REFUSALS:
         return None
-    return _REFUSALS[rcvd.code](rcvd.reason or f"chat socket closed with code {rcvd.code}",
-                                details={"close_code": rcvd.code})
+    return _REFUSALS[rcvd.code](
+        rcvd.reason or f"chat socket closed with code {rcvd.code}",
+        details={"close_code": rcvd.code},
+    )
 
 
 def frame_error(frame: dict[str, Any]) -> AgencyError:
@@ -82,7 +90,9 @@ def frame_error(frame: dict[str, Any]) -> AgencyError:
 class _Tracker:
     """What both sockets share: the last seq seen, and which frames are new."""
 
-    def __init__(self, base_url: str, token: str | None, session_id: str, after: int | None) -> None:
+    def __init__(
+        self, base_url: str, token: str | None, session_id: str, after: int | None
+    ) -> None:
         self.base_url = base_url
         self.session_id = session_id
         self.last_seq = after or 0
@@ -102,8 +112,12 @@ class _Tracker:
 
     def _echoed(self, message: dict[str, Any]) -> None:
         seq = int(message["seq"])
-        if (message.get("role") == "user" and seq not in self._echoes and self.outbox
-                and message.get("content") == self.outbox[0]):
+        if (
+            message.get("role") == "user"
+            and seq not in self._echoes
+            and self.outbox
+            and message.get("content") == self.outbox[0]
+        ):
             self.outbox.popleft()
             self._echoes.add(seq)
 
@@ -141,7 +155,9 @@ def _payload(content: str) -> str:
     return json.dumps({"content": content})
 
 
-def _reply_to(frame: dict[str, Any], mine: int | None, content: str) -> tuple[int | None, str | None]:
+def _reply_to(
+    frame: dict[str, Any], mine: int | None, content: str
+) -> tuple[int | None, str | None]:
     """Track ``ask``: (our message's seq once echoed, the reply's content once it came)."""
     if frame.get("type") != "message":
         return mine, None
@@ -161,8 +177,14 @@ class ChatSocket(_Tracker):
         while True:
             try:
                 # legacy=True: the connection itself, not the auto-reconnecting iterator we replace
-                self._conn = connect(self.url, additional_headers=self.headers, proxy=None,
-                                     open_timeout=10, max_size=MAX_FRAME, legacy=True)
+                self._conn = connect(
+                    self.url,
+                    additional_headers=self.headers,
+                    proxy=None,
+                    open_timeout=10,
+                    max_size=MAX_FRAME,
+                    legacy=True,
+                )
                 return self
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 time.sleep(self.next_delay(exc))
@@ -196,8 +218,12 @@ class ChatSocket(_Tracker):
                 exc = again
 
     def _stored_since(self) -> list[dict[str, Any]]:
-        resp = httpx.get(self.messages_url, params={"after": self.last_seq, "limit": 500},
-                         headers=self.headers, timeout=10.0)
+        resp = httpx.get(
+            self.messages_url,
+            params={"after": self.last_seq, "limit": 500},
+            headers=self.headers,
+            timeout=10.0,
+        )
         resp.raise_for_status()
         return list(resp.json())
 
@@ -253,8 +279,13 @@ class AsyncChatSocket(_Tracker):
     async def connect(self) -> AsyncChatSocket:
         while True:
             try:
-                self._conn = await aconnect(self.url, additional_headers=self.headers, proxy=None,
-                                            open_timeout=10, max_size=MAX_FRAME)
+                self._conn = await aconnect(
+                    self.url,
+                    additional_headers=self.headers,
+                    proxy=None,
+                    open_timeout=10,
+                    max_size=MAX_FRAME,
+                )
                 return self
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 await asyncio.sleep(self.next_delay(exc))

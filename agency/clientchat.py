@@ -40,7 +40,9 @@ def _q(ref: str) -> str:
 
 def result_frame(result: QueryResultOut) -> pd.DataFrame:
     df = pd.DataFrame(result.rows, columns=result.columns)
-    df.attrs.update(truncated=result.truncated, duration_ms=result.duration_ms, run_id=result.run_id)
+    df.attrs.update(
+        truncated=result.truncated, duration_ms=result.duration_ms, run_id=result.run_id
+    )
     return df
 
 
@@ -60,20 +62,32 @@ def arrow_frame(response: httpx.Response) -> pd.DataFrame:
 
 
 def _create_session(title: str) -> Call[ChatSessionCreated]:
-    return Call("POST", f"{V1}/chat/session", ChatSessionCreated.model_validate, json={"title": title})
+    return Call(
+        "POST", f"{V1}/chat/session", ChatSessionCreated.model_validate, json={"title": title}
+    )
 
 
 def _sessions(owner: str | None, limit: int) -> Call[pd.DataFrame]:
-    return Call("GET", f"{V1}/chat/sessions", lambda d: model_frame(ChatSession, d),
-                params=query(owner=owner, limit=limit))
+    return Call(
+        "GET",
+        f"{V1}/chat/sessions",
+        lambda d: model_frame(ChatSession, d),
+        params=query(owner=owner, limit=limit),
+    )
 
 
 def _messages(session_id: str, after: int, limit: int) -> Call[pd.DataFrame]:
-    return Call("GET", f"{V1}/chat/session/{_q(session_id)}/messages", lambda d: model_frame(ChatMessage, d),
-                params=query(after=after, limit=limit))
+    return Call(
+        "GET",
+        f"{V1}/chat/session/{_q(session_id)}/messages",
+        lambda d: model_frame(ChatMessage, d),
+        params=query(after=after, limit=limit),
+    )
 
 
-def _create_query(name: str, sql: str, description: str, parameters: dict[str, Any] | None) -> Call[SavedQuery]:
+def _create_query(
+    name: str, sql: str, description: str, parameters: dict[str, Any] | None
+) -> Call[SavedQuery]:
     body = {"name": name, "sql": sql, "description": description, "parameters": parameters or {}}
     return Call("POST", f"{V1}/queries", SavedQuery.model_validate, json=body)
 
@@ -88,7 +102,9 @@ def _query_result(path: str, body: dict[str, Any]) -> Call[QueryResultOut]:
 
 
 def _alert_move(alert_id: str, verb: str, reason: str | None) -> Call[Alert]:
-    return Call("POST", f"{V1}/alerts/{_q(alert_id)}/{verb}", Alert.model_validate, json={"reason": reason})
+    return Call(
+        "POST", f"{V1}/alerts/{_q(alert_id)}/{verb}", Alert.model_validate, json={"reason": reason}
+    )
 
 
 def _run_path(ref: str | None) -> str:
@@ -135,7 +151,9 @@ class ChatQueryAlertMethods:
 
     sessions = chat_sessions
 
-    def chat_messages(self: _SyncHost, session_id: str, after: int = 0, limit: int = 500) -> pd.DataFrame:
+    def chat_messages(
+        self: _SyncHost, session_id: str, after: int = 0, limit: int = 500
+    ) -> pd.DataFrame:
         """A session's messages with ``seq > after``, in order."""
         return self._do(_messages(session_id, after, limit))
 
@@ -146,8 +164,13 @@ class ChatQueryAlertMethods:
         return ChatSocket(self.url, self.token, session_id, after)
 
     # --- saved queries ---
-    def create_query(self: _SyncHost, name: str, sql: str, description: str = "",
-                     parameters: dict[str, Any] | None = None) -> SavedQuery:
+    def create_query(
+        self: _SyncHost,
+        name: str,
+        sql: str,
+        description: str = "",
+        parameters: dict[str, Any] | None = None,
+    ) -> SavedQuery:
         """Save a query; ``parameters`` are the defaults of its ``$name`` parameters."""
         return self._do(_create_query(name, sql, description, parameters))
 
@@ -158,50 +181,87 @@ class ChatQueryAlertMethods:
         """A saved query by id or name."""
         return self._do(Call("GET", f"{V1}/queries/{_q(ref)}", SavedQuery.model_validate))
 
-    def update_query(self: _SyncHost, ref: str, *, name: str | None = None, sql: str | None = None,
-                     description: str | None = None, parameters: dict[str, Any] | None = None) -> SavedQuery:
+    def update_query(
+        self: _SyncHost,
+        ref: str,
+        *,
+        name: str | None = None,
+        sql: str | None = None,
+        description: str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> SavedQuery:
         """Change a saved query; the answer is its new revision."""
-        return self._do(_update_query(ref, dict(name=name, sql=sql, description=description, parameters=parameters)))
+        return self._do(
+            _update_query(
+                ref, dict(name=name, sql=sql, description=description, parameters=parameters)
+            )
+        )
 
     def delete_query(self: _SyncHost, ref: str) -> None:
         """Delete a saved query (admin); its revisions and runs stay."""
         self._do(Call("DELETE", f"{V1}/queries/{_q(ref)}", lambda d: None, text=True))
 
     def query_revisions(self: _SyncHost, ref: str) -> pd.DataFrame:
-        return self._do(Call("GET", f"{V1}/queries/{_q(ref)}/revisions", lambda d: model_frame(SavedQueryRevision, d)))
+        return self._do(
+            Call(
+                "GET",
+                f"{V1}/queries/{_q(ref)}/revisions",
+                lambda d: model_frame(SavedQueryRevision, d),
+            )
+        )
 
     def query_runs(self: _SyncHost, ref: str, limit: int = 100) -> pd.DataFrame:
         """Recorded runs of a saved query, newest first."""
-        return self._do(Call("GET", f"{V1}/queries/{_q(ref)}/runs", lambda d: model_frame(QueryRun, d),
-                             params=query(limit=limit)))
+        return self._do(
+            Call(
+                "GET",
+                f"{V1}/queries/{_q(ref)}/runs",
+                lambda d: model_frame(QueryRun, d),
+                params=query(limit=limit),
+            )
+        )
 
-    def run_query_result(self: _SyncHost, ref: str, params: dict[str, Any] | None = None) -> QueryResultOut:
+    def run_query_result(
+        self: _SyncHost, ref: str, params: dict[str, Any] | None = None
+    ) -> QueryResultOut:
         """A saved query's JSON answer as it came."""
         return self._do(_query_result(_run_path(ref), _run_body(ref, None, params)))
 
-    def sql_result(self: _SyncHost, sql: str, params: dict[str, Any] | None = None) -> QueryResultOut:
+    def sql_result(
+        self: _SyncHost, sql: str, params: dict[str, Any] | None = None
+    ) -> QueryResultOut:
         """An ad-hoc query's JSON answer as it came."""
         return self._do(_query_result(_run_path(None), _run_body(None, sql, params)))
 
-    def run_query(self: _SyncHost, ref: str, params: dict[str, Any] | None = None, *,
-                  arrow: bool = False) -> pd.DataFrame:
+    def run_query(
+        self: _SyncHost, ref: str, params: dict[str, Any] | None = None, *, arrow: bool = False
+    ) -> pd.DataFrame:
         """Run a saved query (recorded) and return its rows."""
         if arrow:
             return arrow_frame(_arrow_sync(self, _run_path(ref), _run_body(ref, None, params)))
         return result_frame(self._do(_query_result(_run_path(ref), _run_body(ref, None, params))))
 
-    def query(self: _SyncHost, sql: str, params: dict[str, Any] | None = None, *,
-              arrow: bool = False) -> pd.DataFrame:
+    def query(
+        self: _SyncHost, sql: str, params: dict[str, Any] | None = None, *, arrow: bool = False
+    ) -> pd.DataFrame:
         """Run one read-only statement with ``$name`` parameters (recorded) and return its rows."""
         if arrow:
             return arrow_frame(_arrow_sync(self, _run_path(None), _run_body(None, sql, params)))
         return result_frame(self._do(_query_result(_run_path(None), _run_body(None, sql, params))))
 
     # --- alerts ---
-    def alerts(self: _SyncHost, state: str | None = None, kind: str | None = None, limit: int = 200) -> pd.DataFrame:
+    def alerts(
+        self: _SyncHost, state: str | None = None, kind: str | None = None, limit: int = 200
+    ) -> pd.DataFrame:
         """Alerts, newest first; ``state`` is open, acknowledged or dismissed."""
-        return self._do(Call("GET", f"{V1}/alerts", lambda d: model_frame(Alert, d),
-                             params=query(state=state, kind=kind, limit=limit)))
+        return self._do(
+            Call(
+                "GET",
+                f"{V1}/alerts",
+                lambda d: model_frame(Alert, d),
+                params=query(state=state, kind=kind, limit=limit),
+            )
+        )
 
     def acknowledge_alert(self: _SyncHost, alert_id: str, reason: str | None = None) -> Alert:
         return self._do(_alert_move(alert_id, "acknowledge", reason))
@@ -236,12 +296,16 @@ class AsyncChatQueryAlertMethods:
     async def create_session(self: _AsyncHost, title: str = "") -> ChatSessionCreated:
         return await self._do(_create_session(title))
 
-    async def chat_sessions(self: _AsyncHost, owner: str | None = None, limit: int = 200) -> pd.DataFrame:
+    async def chat_sessions(
+        self: _AsyncHost, owner: str | None = None, limit: int = 200
+    ) -> pd.DataFrame:
         return await self._do(_sessions(owner, limit))
 
     sessions = chat_sessions
 
-    async def chat_messages(self: _AsyncHost, session_id: str, after: int = 0, limit: int = 500) -> pd.DataFrame:
+    async def chat_messages(
+        self: _AsyncHost, session_id: str, after: int = 0, limit: int = 500
+    ) -> pd.DataFrame:
         return await self._do(_messages(session_id, after, limit))
 
     messages = chat_messages
@@ -250,8 +314,13 @@ class AsyncChatQueryAlertMethods:
         """``async with client.chat(sid) as chat:`` (``send``, ``receive``, ``ask``, ``async for``)."""
         return AsyncChatSocket(self.url, self.token, session_id, after)
 
-    async def create_query(self: _AsyncHost, name: str, sql: str, description: str = "",
-                           parameters: dict[str, Any] | None = None) -> SavedQuery:
+    async def create_query(
+        self: _AsyncHost,
+        name: str,
+        sql: str,
+        description: str = "",
+        parameters: dict[str, Any] | None = None,
+    ) -> SavedQuery:
         return await self._do(_create_query(name, sql, description, parameters))
 
     async def saved_queries(self: _AsyncHost) -> pd.DataFrame:
@@ -260,40 +329,80 @@ class AsyncChatQueryAlertMethods:
     async def get_query(self: _AsyncHost, ref: str) -> SavedQuery:
         return await self._do(Call("GET", f"{V1}/queries/{_q(ref)}", SavedQuery.model_validate))
 
-    async def update_query(self: _AsyncHost, ref: str, *, name: str | None = None, sql: str | None = None,
-                           description: str | None = None, parameters: dict[str, Any] | None = None) -> SavedQuery:
-        return await self._do(_update_query(ref, dict(name=name, sql=sql, description=description,
-                                                      parameters=parameters)))
+    async def update_query(
+        self: _AsyncHost,
+        ref: str,
+        *,
+        name: str | None = None,
+        sql: str | None = None,
+        description: str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> SavedQuery:
+        return await self._do(
+            _update_query(
+                ref, dict(name=name, sql=sql, description=description, parameters=parameters)
+            )
+        )
 
     async def delete_query(self: _AsyncHost, ref: str) -> None:
         await self._do(Call("DELETE", f"{V1}/queries/{_q(ref)}", lambda d: None, text=True))
 
     async def query_revisions(self: _AsyncHost, ref: str) -> pd.DataFrame:
-        return await self._do(Call("GET", f"{V1}/queries/{_q(ref)}/revisions",
-                                   lambda d: model_frame(SavedQueryRevision, d)))
+        return await self._do(
+            Call(
+                "GET",
+                f"{V1}/queries/{_q(ref)}/revisions",
+                lambda d: model_frame(SavedQueryRevision, d),
+            )
+        )
 
     async def query_runs(self: _AsyncHost, ref: str, limit: int = 100) -> pd.DataFrame:
-        return await self._do(Call("GET", f"{V1}/queries/{_q(ref)}/runs", lambda d: model_frame(QueryRun, d),
-                                   params=query(limit=limit)))
+        return await self._do(
+            Call(
+                "GET",
+                f"{V1}/queries/{_q(ref)}/runs",
+                lambda d: model_frame(QueryRun, d),
+                params=query(limit=limit),
+            )
+        )
 
-    async def run_query(self: _AsyncHost, ref: str, params: dict[str, Any] | None = None, *,
-                        arrow: bool = False) -> pd.DataFrame:
+    async def run_query(
+        self: _AsyncHost, ref: str, params: dict[str, Any] | None = None, *, arrow: bool = False
+    ) -> pd.DataFrame:
         if arrow:
-            return arrow_frame(await _arrow_async(self, _run_path(ref), _run_body(ref, None, params)))
-        return result_frame(await self._do(_query_result(_run_path(ref), _run_body(ref, None, params))))
+            return arrow_frame(
+                await _arrow_async(self, _run_path(ref), _run_body(ref, None, params))
+            )
+        return result_frame(
+            await self._do(_query_result(_run_path(ref), _run_body(ref, None, params)))
+        )
 
-    async def query(self: _AsyncHost, sql: str, params: dict[str, Any] | None = None, *,
-                    arrow: bool = False) -> pd.DataFrame:
+    async def query(
+        self: _AsyncHost, sql: str, params: dict[str, Any] | None = None, *, arrow: bool = False
+    ) -> pd.DataFrame:
         if arrow:
-            return arrow_frame(await _arrow_async(self, _run_path(None), _run_body(None, sql, params)))
-        return result_frame(await self._do(_query_result(_run_path(None), _run_body(None, sql, params))))
+            return arrow_frame(
+                await _arrow_async(self, _run_path(None), _run_body(None, sql, params))
+            )
+        return result_frame(
+            await self._do(_query_result(_run_path(None), _run_body(None, sql, params)))
+        )
 
-    async def alerts(self: _AsyncHost, state: str | None = None, kind: str | None = None,
-                     limit: int = 200) -> pd.DataFrame:
-        return await self._do(Call("GET", f"{V1}/alerts", lambda d: model_frame(Alert, d),
-                                   params=query(state=state, kind=kind, limit=limit)))
+    async def alerts(
+        self: _AsyncHost, state: str | None = None, kind: str | None = None, limit: int = 200
+    ) -> pd.DataFrame:
+        return await self._do(
+            Call(
+                "GET",
+                f"{V1}/alerts",
+                lambda d: model_frame(Alert, d),
+                params=query(state=state, kind=kind, limit=limit),
+            )
+        )
 
-    async def acknowledge_alert(self: _AsyncHost, alert_id: str, reason: str | None = None) -> Alert:
+    async def acknowledge_alert(
+        self: _AsyncHost, alert_id: str, reason: str | None = None
+    ) -> Alert:
         return await self._do(_alert_move(alert_id, "acknowledge", reason))
 
     async def dismiss_alert(self: _AsyncHost, alert_id: str, reason: str | None = None) -> Alert:

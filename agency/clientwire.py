@@ -38,9 +38,18 @@ QueryParams = list[tuple[str, str | int | float | bool | None]]
 
 _BY_CODE: dict[str, type[AgencyError]] = {cls.code: cls for cls in all_error_classes()}
 _BY_STATUS: dict[int, type[AgencyError]] = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 408: RequestTimeout,
-    409: Conflict, 413: PayloadTooLarge, 422: ValidationFailed, 429: RateLimited,
-    502: WorkerError, 503: ServiceUnavailable, 504: WorkerTimeout,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    408: RequestTimeout,
+    409: Conflict,
+    413: PayloadTooLarge,
+    422: ValidationFailed,
+    429: RateLimited,
+    502: WorkerError,
+    503: ServiceUnavailable,
+    504: WorkerTimeout,
 }
 
 
@@ -79,7 +88,11 @@ def error_from_response(response: httpx.Response) -> AgencyError:
     try:
         body = response.json()
         err = body["error"]
-        code, message, details = str(err["code"]), str(err["message"]), dict(err.get("details") or {})
+        code, message, details = (
+            str(err["code"]),
+            str(err["message"]),
+            dict(err.get("details") or {}),
+        )
     except (ValueError, KeyError, TypeError):
         code, message, details = "", f"HTTP {response.status_code}: {response.text[:300]}", {}
     cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, AgencyError)
@@ -93,16 +106,24 @@ def error_from_response(response: httpx.Response) -> AgencyError:
 def transport_error(url: str, exc: httpx.HTTPError) -> AgencyError:
     """httpx's own failures (connect, timeout, protocol) as agency errors."""
     if isinstance(exc, httpx.TimeoutException):
-        return ServiceUnavailable(f"the control plane at {url} did not answer in time ({type(exc).__name__})",
-                                  details={"url": url})
-    return ServiceUnavailable(f"cannot reach the control plane at {url}: {exc}", details={"url": url})
+        return ServiceUnavailable(
+            f"the control plane at {url} did not answer in time ({type(exc).__name__})",
+            details={"url": url},
+        )
+    return ServiceUnavailable(
+        f"cannot reach the control plane at {url}: {exc}", details={"url": url}
+    )
 
 
 def frame(rows: Iterable[Mapping[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
     """Rows of API JSON as a DataFrame; ``*_at``/``ts``/``since`` columns become UTC datetimes."""
     df = pd.DataFrame(list(rows), columns=list(columns))
     for col in df.columns:
-        if col == "ts" or col.endswith("_at") or col in ("deadline", "not_before", "last_heartbeat"):
+        if (
+            col == "ts"
+            or col.endswith("_at")
+            or col in ("deadline", "not_before", "last_heartbeat")
+        ):
             df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
     return df
 
@@ -136,7 +157,12 @@ class SseDecoder:
             if not self._data:
                 self._event, self._id, self._retry = "", None, None
                 return None
-            msg = SseMessage(event=self._event or "message", data="\n".join(self._data), id=self._id, retry=self._retry)
+            msg = SseMessage(
+                event=self._event or "message",
+                data="\n".join(self._data),
+                id=self._id,
+                retry=self._retry,
+            )
             self._event, self._data, self._id, self._retry = "", [], None, None
             return msg
         if line.startswith(":"):
@@ -167,7 +193,9 @@ class Reconnect:
     def next_delay(self) -> float:
         self.failures += 1
         if self.max_attempts is not None and self.failures > self.max_attempts:
-            raise ServiceUnavailable(f"stream lost; gave up after {self.max_attempts} reconnect attempts")
+            raise ServiceUnavailable(
+                f"stream lost; gave up after {self.max_attempts} reconnect attempts"
+            )
         return float(min(self.max_delay, self.delay * math.pow(2, min(self.failures - 1, 6))))
 
     def connected(self) -> None:

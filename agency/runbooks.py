@@ -62,7 +62,14 @@ _ENV_LOCK = threading.Lock()  # the kernel inherits os.environ: one runbook at a
 
 # --- parameters ----------------------------------------------------------------------------
 
-_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+_TYPES: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+}
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
 
@@ -86,7 +93,11 @@ class RunbookParameter:
 
     def coerce(self, value: Any) -> Any:
         """``value`` as this parameter's type (strings are parsed); ``ValueError`` if it is not one."""
-        if isinstance(value, str) and self.accepts_none and value.strip().lower() in ("none", "null"):
+        if (
+            isinstance(value, str)
+            and self.accepts_none
+            and value.strip().lower() in ("none", "null")
+        ):
             return None
         kinds = [p for p in self._parts if p != "None"]
         for kind in kinds:
@@ -141,8 +152,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     try:
         return nbformat.read(path, as_version=4)
     except (OSError, ValueError) as exc:  # NotJSONError and friends are ValueErrors
-        raise ValidationFailed(f"runbook {path.stem!r} is not a readable notebook: {exc}",
-                               details={"path": str(path)}) from exc
+        raise ValidationFailed(
+            f"runbook {path.stem!r} is not a readable notebook: {exc}", details={"path": str(path)}
+        ) from exc
 
 
 def read_parameters(path: Path) -> dict[str, RunbookParameter]:
@@ -153,14 +165,19 @@ def read_parameters(path: Path) -> dict[str, RunbookParameter]:
         return {}
     found = PythonTranslator.inspect(tagged[0])
     return {
-        p.name: RunbookParameter(p.name, _declared_type(p.inferred_type_name or "", p.default or ""),
-                                 p.default or "", p.help or "")
+        p.name: RunbookParameter(
+            p.name,
+            _declared_type(p.inferred_type_name or "", p.default or ""),
+            p.default or "",
+            p.help or "",
+        )
         for p in found
     }
 
 
-def coerce_parameters(book: str, declared: Mapping[str, RunbookParameter],
-                      raw: Mapping[str, Any]) -> dict[str, Any]:
+def coerce_parameters(
+    book: str, declared: Mapping[str, RunbookParameter], raw: Mapping[str, Any]
+) -> dict[str, Any]:
     """``raw`` checked against ``declared``: ``ValidationFailed`` names each unknown or mistyped one."""
     problems: list[str] = []
     values: dict[str, Any] = {}
@@ -194,7 +211,11 @@ class Runbook:
     def _intro(self) -> list[str]:
         nb = read_notebook(self.path)
         first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
-        return [] if first is None else [p.strip() for p in str(first.source).split("\n\n") if p.strip()]
+        return (
+            []
+            if first is None
+            else [p.strip() for p in str(first.source).split("\n\n") if p.strip()]
+        )
 
     @property
     def summary(self) -> str:
@@ -218,7 +239,9 @@ def list_runbooks(settings: Settings | None = None) -> list[Runbook]:
     folder = runbook_dir(settings or Settings.load())
     if not folder.is_dir():
         return []
-    return [Runbook(p.stem, p) for p in sorted(folder.glob("*.ipynb")) if not p.name.startswith(".")]
+    return [
+        Runbook(p.stem, p) for p in sorted(folder.glob("*.ipynb")) if not p.name.startswith(".")
+    ]
 
 
 def find_runbook(name: str, settings: Settings | None = None) -> Runbook:
@@ -228,8 +251,10 @@ def find_runbook(name: str, settings: Settings | None = None) -> Runbook:
         if book.name == name:
             return book
     known = ", ".join(b.name for b in books) or "(none)"
-    raise NotFound(f"no runbook {name!r}; known runbooks: {known}",
-                   details={"runbook": name, "known": [b.name for b in books]})
+    raise NotFound(
+        f"no runbook {name!r}; known runbooks: {known}",
+        details={"runbook": name, "known": [b.name for b in books]},
+    )
 
 
 @dataclass(frozen=True)
@@ -264,8 +289,15 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[0] if first else ''}".rstrip(": ")
 
 
-def execute(book: Runbook, parameters: Mapping[str, Any], output_dir: Path, *, timeout: float,
-            env: Mapping[str, str] | None = None, progress: bool = False) -> Execution:
+def execute(
+    book: Runbook,
+    parameters: Mapping[str, Any],
+    output_dir: Path,
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> Execution:
     """Run ``book`` headless into ``output_dir/<name>-<utc time>.ipynb``.
 
     ``timeout`` bounds the whole run: each cell may use what is left of it (nbclient's
@@ -284,11 +316,19 @@ def execute(book: Runbook, parameters: Mapping[str, Any], output_dir: Path, *, t
     try:
         with _kernel_env(env or {}):
             papermill.execute_notebook(
-                str(book.path), str(output), parameters=dict(parameters), kernel_name=KERNEL,
-                progress_bar=progress, cwd=str(output_dir), execution_timeout=max(1, int(timeout)),
-                timeout_func=remaining, start_timeout=min(60, max(1, int(timeout))),
+                str(book.path),
+                str(output),
+                parameters=dict(parameters),
+                kernel_name=KERNEL,
+                progress_bar=progress,
+                cwd=str(output_dir),
+                execution_timeout=max(1, int(timeout)),
+                timeout_func=remaining,
+                start_timeout=min(60, max(1, int(timeout))),
             )
-    except Exception as exc:  # any failure of the run (cell error, timeout, dead kernel) is its outcome
+    except (
+        Exception
+    ) as exc:  # any failure of the run (cell error, timeout, dead kernel) is its outcome
         error = _error_text(exc)
     return Execution("failed" if error else "succeeded", output, time.monotonic() - start, error)
 
@@ -298,8 +338,9 @@ def execute(book: Runbook, parameters: Mapping[str, Any], output_dir: Path, *, t
 
 def _request(client: AgencyClient, method: str, path: str, **kwargs: Any) -> Any:
     try:
-        response = httpx.request(method, client.url + path, headers=client.headers,
-                                 timeout=client.timeout, **kwargs)
+        response = httpx.request(
+            method, client.url + path, headers=client.headers, timeout=client.timeout, **kwargs
+        )
     except httpx.HTTPError as exc:
         raise transport_error(client.url, exc) from exc
     if response.status_code >= 400:
@@ -307,18 +348,38 @@ def _request(client: AgencyClient, method: str, path: str, **kwargs: Any) -> Any
     return response.json()
 
 
-def record_run(client: AgencyClient, *, name: str, parameters: Mapping[str, Any], status: str,
-               output_path: str | None = None, error: str | None = None,
-               started_at: Any = None, duration_s: float | None = None) -> RunbookRun:
+def record_run(
+    client: AgencyClient,
+    *,
+    name: str,
+    parameters: Mapping[str, Any],
+    status: str,
+    output_path: str | None = None,
+    error: str | None = None,
+    started_at: Any = None,
+    duration_s: float | None = None,
+) -> RunbookRun:
     """``POST /api/v1/runbooks/runs``: the control plane names the run's actor (the token)."""
-    body = {"name": name, "parameters": dict(parameters), "status": status, "output_path": output_path,
-            "error": error, "started_at": started_at.isoformat() if started_at else None,
-            "duration_s": duration_s}
+    body = {
+        "name": name,
+        "parameters": dict(parameters),
+        "status": status,
+        "output_path": output_path,
+        "error": error,
+        "started_at": started_at.isoformat() if started_at else None,
+        "duration_s": duration_s,
+    }
     return RunbookRun.model_validate(_request(client, "POST", RUNS, json=body))
 
 
-def list_runs(client: AgencyClient, *, name: str | None = None, actor: str | None = None,
-              status: str | None = None, limit: int = 100) -> pd.DataFrame:
+def list_runs(
+    client: AgencyClient,
+    *,
+    name: str | None = None,
+    actor: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> pd.DataFrame:
     """Recorded runs, newest first, as a DataFrame."""
     params = {k: v for k, v in {"name": name, "actor": actor, "status": status}.items() if v}
     rows = _request(client, "GET", RUNS, params={**params, "limit": limit})
@@ -348,23 +409,51 @@ class RunbookRunner:
         try:
             book = find_runbook(name, self.settings)
             if CONNECTION_PARAMS & set(raw):
-                raise ValidationFailed("url and token are not parameters here: give --url/--token "
-                                       "(or AGENCY_URL/AGENCY_TOKEN)", details={"runbook": name})
+                raise ValidationFailed(
+                    "url and token are not parameters here: give --url/--token "
+                    "(or AGENCY_URL/AGENCY_TOKEN)",
+                    details={"runbook": name},
+                )
             params = coerce_parameters(book.name, book.parameters(), raw)
         except AgencyError as exc:
-            record_run(self.client, name=name, parameters=_jsonable(raw), status="failed",
-                       error=exc.message, started_at=started, duration_s=0.0)
+            record_run(
+                self.client,
+                name=name,
+                parameters=_jsonable(raw),
+                status="failed",
+                error=exc.message,
+                started_at=started,
+                duration_s=0.0,
+            )
             raise
-        env = {"AGENCY_URL": self.client.url, "AGENCY_DATA_DIR": str(self.settings.data_dir.resolve())}
+        env = {
+            "AGENCY_URL": self.client.url,
+            "AGENCY_DATA_DIR": str(self.settings.data_dir.resolve()),
+        }
         if self.client.token:
             env["AGENCY_TOKEN"] = self.client.token
-        outcome = execute(book, params, self.output_dir, timeout=self.settings.runbook_timeout,
-                          env=env, progress=progress)
-        return record_run(self.client, name=name, parameters=params, status=outcome.status,
-                          output_path=str(outcome.output_path), error=outcome.error,
-                          started_at=started, duration_s=round(outcome.duration_s, 3))
+        outcome = execute(
+            book,
+            params,
+            self.output_dir,
+            timeout=self.settings.runbook_timeout,
+            env=env,
+            progress=progress,
+        )
+        return record_run(
+            self.client,
+            name=name,
+            parameters=params,
+            status=outcome.status,
+            output_path=str(outcome.output_path),
+            error=outcome.error,
+            started_at=started,
+            duration_s=round(outcome.duration_s, 3),
+        )
 
 
 def _jsonable(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): v if isinstance(v, str | int | float | bool | None | list | dict) else str(v)
-            for k, v in raw.items()}
+    return {
+        str(k): v if isinstance(v, str | int | float | bool | None | list | dict) else str(v)
+        for k, v in raw.items()
+    }

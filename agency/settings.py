@@ -25,80 +25,221 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # --- control plane --------------------------------------------------------------------
-    data_dir: Path = Field(Path("data"), description="Directory of the DuckDB file, runbook outputs and the generated admin token.")
-    db_path: Path | None = Field(None, description="DuckDB file; default `<AGENCY_DATA_DIR>/agency.duckdb`.")
-    host: str = Field("127.0.0.1", description="Address the control plane listens on. Beyond loopback it refuses to start without auth.")
+    data_dir: Path = Field(
+        Path("data"),
+        description="Directory of the DuckDB file, runbook outputs and the generated admin token.",
+    )
+    db_path: Path | None = Field(
+        None, description="DuckDB file; default `<AGENCY_DATA_DIR>/agency.duckdb`."
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the control plane listens on. Beyond loopback it refuses to start without auth.",
+    )
     port: int = Field(8080, ge=0, le=65535, description="Port of the control plane's HTTP API.")
-    admin_token: str | None = Field(None, description="Bootstrap admin token; when unset one is generated into `<AGENCY_DATA_DIR>/admin.token` (mode 0600).")
+    admin_token: str | None = Field(
+        None,
+        description="Bootstrap admin token; when unset one is generated into `<AGENCY_DATA_DIR>/admin.token` (mode 0600).",
+    )
     log_level: str = Field("INFO", description="Python log level of every agency process.")
-    workers: int = Field(2, ge=0, le=64, description="Local workers `agency up` starts beside the control plane (0 for none).")
-    worker_base_port: int = Field(8101, ge=1, le=65535, description="Port of the first local worker `agency up` starts; the next ones count up.")
-    dashboard: bool = Field(True, description="Whether `agency up` also serves the Panel dashboard.")
+    workers: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Local workers `agency up` starts beside the control plane (0 for none).",
+    )
+    worker_base_port: int = Field(
+        8101,
+        ge=1,
+        le=65535,
+        description="Port of the first local worker `agency up` starts; the next ones count up.",
+    )
+    dashboard: bool = Field(
+        True, description="Whether `agency up` also serves the Panel dashboard."
+    )
     dashboard_port: int = Field(5006, ge=1, le=65535, description="Port of the Panel dashboard.")
 
     # --- clients (CLI, notebooks, dashboard) ----------------------------------------------
-    url: str = Field("http://127.0.0.1:8080", description="Control-plane URL used by the CLI, notebooks and the dashboard.")
-    token: str | None = Field(None, description="Bearer token used by the CLI, notebooks and the dashboard; default: the admin token file in the data dir.")
-    allowed_hosts: str = Field("127.0.0.1,localhost,::1", description="Comma-separated hosts that worker registration and the dashboard's backend may talk to (SSRF guard).")
+    url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Control-plane URL used by the CLI, notebooks and the dashboard.",
+    )
+    token: str | None = Field(
+        None,
+        description="Bearer token used by the CLI, notebooks and the dashboard; default: the admin token file in the data dir.",
+    )
+    allowed_hosts: str = Field(
+        "127.0.0.1,localhost,::1",
+        description="Comma-separated hosts that worker registration and the dashboard's backend may talk to (SSRF guard).",
+    )
 
     # --- storage and user SQL -------------------------------------------------------------
-    write_batch_max: int = Field(2000, ge=1, description="Most queued writes the writer commits in one transaction (group commit).")
-    query_row_cap: int = Field(10_000, ge=1, description="Most rows a user query (saved query, notebook, chat `/sql`) returns.")
-    query_timeout: float = Field(5.0, gt=0, description="Seconds before a user query is interrupted.")
+    write_batch_max: int = Field(
+        2000,
+        ge=1,
+        description="Most queued writes the writer commits in one transaction (group commit).",
+    )
+    query_row_cap: int = Field(
+        10_000,
+        ge=1,
+        description="Most rows a user query (saved query, notebook, chat `/sql`) returns.",
+    )
+    query_timeout: float = Field(
+        5.0, gt=0, description="Seconds before a user query is interrupted."
+    )
 
     # --- worker runtime -------------------------------------------------------------------
     worker_id: str | None = Field(None, description="Worker id; default `<hostname>-<port>`.")
     worker_host: str = Field("127.0.0.1", description="Address `agency worker` listens on.")
     worker_port: int = Field(8101, ge=0, le=65535, description="Port `agency worker` listens on.")
     worker_capacity: int = Field(4, ge=1, description="Tasks a worker runs at once; more get 409.")
-    worker_labels: str = Field("", description="Worker labels as `k=v,k2=v2`, matched against task labels.")
-    worker_roots: str = Field("", description="Colon-separated allowed roots for task paths; default `<AGENCY_DATA_DIR>/workspaces`.")
-    worker_token: str | None = Field(None, description="Token the worker presents to the control plane (role worker).")
-    control_plane: str | None = Field(None, description="Control-plane URL a worker registers with; none runs the worker standalone.")
-    sandbox: Literal["auto", "required", "off"] = Field("auto", description="`auto` uses bubblewrap when installed, `required` refuses tasks without it, `off` never uses it.")
-    agent_command: str = Field("claude -p {prompt}", description="Command template of the `agent` task kind; `{prompt}` becomes one argument, never shell-interpolated.")
-    cancel_grace: float = Field(5.0, ge=0, description="Seconds between SIGTERM and SIGKILL when a task is canceled or passes its deadline.")
-    heartbeat_interval: float = Field(2.0, gt=0, description="Seconds between worker heartbeats; three missed make the worker unhealthy.")
-    fault_fail_first: int = Field(0, ge=0, description="Fault drill: the worker answers 503 to its first N requests.")
-    fault_latency_ms: float = Field(0.0, ge=0, description="Fault drill: latency the worker adds to every request.")
-    fault_drop_rate: float = Field(0.0, ge=0, le=1, description="Fault drill: share of requests whose connection the worker drops without an answer.")
+    worker_labels: str = Field(
+        "", description="Worker labels as `k=v,k2=v2`, matched against task labels."
+    )
+    worker_roots: str = Field(
+        "",
+        description="Colon-separated allowed roots for task paths; default `<AGENCY_DATA_DIR>/workspaces`.",
+    )
+    worker_token: str | None = Field(
+        None, description="Token the worker presents to the control plane (role worker)."
+    )
+    control_plane: str | None = Field(
+        None,
+        description="Control-plane URL a worker registers with; none runs the worker standalone.",
+    )
+    sandbox: Literal["auto", "required", "off"] = Field(
+        "auto",
+        description="`auto` uses bubblewrap when installed, `required` refuses tasks without it, `off` never uses it.",
+    )
+    agent_command: str = Field(
+        "claude -p {prompt}",
+        description="Command template of the `agent` task kind; `{prompt}` becomes one argument, never shell-interpolated.",
+    )
+    cancel_grace: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds between SIGTERM and SIGKILL when a task is canceled or passes its deadline.",
+    )
+    heartbeat_interval: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between worker heartbeats; three missed make the worker unhealthy.",
+    )
+    fault_fail_first: int = Field(
+        0, ge=0, description="Fault drill: the worker answers 503 to its first N requests."
+    )
+    fault_latency_ms: float = Field(
+        0.0, ge=0, description="Fault drill: latency the worker adds to every request."
+    )
+    fault_drop_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Fault drill: share of requests whose connection the worker drops without an answer.",
+    )
 
     # --- worker client (fleet) ------------------------------------------------------------
-    http_client: Literal["httpx", "aiohttp"] = Field("aiohttp", description="HTTP client the control plane uses to talk to workers.")
-    request_timeout: float = Field(10.0, gt=0, description="Seconds before one call to a worker times out.")
-    retry_attempts: int = Field(4, ge=1, description="Most attempts of one worker call (retried only on connect errors, timeouts, 502/503/504).")
-    retry_max_seconds: float = Field(15.0, gt=0, description="Most total seconds spent retrying one worker call.")
-    retry_backoff: float = Field(0.05, gt=0, description="Base seconds of the exponential, fully jittered retry backoff.")
-    breaker_fail_max: int = Field(5, ge=1, description="Consecutive failures that open a worker's circuit breaker.")
-    breaker_reset: float = Field(10.0, gt=0, description="Seconds an open breaker waits before a half-open trial call.")
-    max_in_flight: int = Field(16, ge=1, description="Most concurrent requests on one worker's HTTP client.")
+    http_client: Literal["httpx", "aiohttp"] = Field(
+        "aiohttp", description="HTTP client the control plane uses to talk to workers."
+    )
+    request_timeout: float = Field(
+        10.0, gt=0, description="Seconds before one call to a worker times out."
+    )
+    retry_attempts: int = Field(
+        4,
+        ge=1,
+        description="Most attempts of one worker call (retried only on connect errors, timeouts, 502/503/504).",
+    )
+    retry_max_seconds: float = Field(
+        15.0, gt=0, description="Most total seconds spent retrying one worker call."
+    )
+    retry_backoff: float = Field(
+        0.05, gt=0, description="Base seconds of the exponential, fully jittered retry backoff."
+    )
+    breaker_fail_max: int = Field(
+        5, ge=1, description="Consecutive failures that open a worker's circuit breaker."
+    )
+    breaker_reset: float = Field(
+        10.0, gt=0, description="Seconds an open breaker waits before a half-open trial call."
+    )
+    max_in_flight: int = Field(
+        16, ge=1, description="Most concurrent requests on one worker's HTTP client."
+    )
 
     # --- orchestrator ---------------------------------------------------------------------
-    default_max_attempts: int = Field(3, ge=1, description="Attempts of a task whose retry policy does not say.")
-    poll_interval: float = Field(2.0, gt=0, description="Seconds between polls of running tasks (the fallback to pushed reports).")
-    kpi_sample_interval: float = Field(5.0, gt=0, description="Seconds between KPI samples written to the database for charts.")
-    failure_rate_alert: float = Field(0.5, ge=0, le=1, description="Failure rate over the last 5 minutes that raises an alert.")
+    default_max_attempts: int = Field(
+        3, ge=1, description="Attempts of a task whose retry policy does not say."
+    )
+    poll_interval: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between polls of running tasks (the fallback to pushed reports).",
+    )
+    kpi_sample_interval: float = Field(
+        5.0, gt=0, description="Seconds between KPI samples written to the database for charts."
+    )
+    failure_rate_alert: float = Field(
+        0.5, ge=0, le=1, description="Failure rate over the last 5 minutes that raises an alert."
+    )
 
     # --- API ------------------------------------------------------------------------------
-    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body or WebSocket message accepted (bigger gets 413).")
-    rate_limit: float = Field(200.0, gt=0, description="Requests per second allowed per token (burst of twice that); over it gets 429.")
-    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty disables CORS.")
-    auth: bool = Field(True, description="Require bearer tokens. `false` makes every caller an admin named `anonymous` and is refused beyond loopback.")
-    sse_ping_interval: float = Field(15.0, gt=0, description="Seconds between keep-alive comments on the SSE streams.")
-    sse_metrics_interval: float = Field(1.0, gt=0, description="Seconds between KPI snapshots on `/api/v1/metrics/stream`.")
-    llm_url: str | None = Field(None, description="OpenAI-compatible chat endpoint for free-text chat; unset means chat answers commands only.")
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body or WebSocket message accepted (bigger gets 413).",
+    )
+    rate_limit: float = Field(
+        200.0,
+        gt=0,
+        description="Requests per second allowed per token (burst of twice that); over it gets 429.",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS; empty disables CORS."
+    )
+    auth: bool = Field(
+        True,
+        description="Require bearer tokens. `false` makes every caller an admin named `anonymous` and is refused beyond loopback.",
+    )
+    sse_ping_interval: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on the SSE streams."
+    )
+    sse_metrics_interval: float = Field(
+        1.0, gt=0, description="Seconds between KPI snapshots on `/api/v1/metrics/stream`."
+    )
+    llm_url: str | None = Field(
+        None,
+        description="OpenAI-compatible chat endpoint for free-text chat; unset means chat answers commands only.",
+    )
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to `AGENCY_LLM_URL`.")
-    llm_timeout: float = Field(60.0, gt=0, description="Seconds the chat assistant waits for the language model (connect, and between streamed pieces).")
+    llm_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds the chat assistant waits for the language model (connect, and between streamed pieces).",
+    )
 
     # --- security -------------------------------------------------------------------------
-    keystore: Literal["env", "file", "keyring", "vault"] = Field("file", description="Where secrets live: environment, an encrypted file, the OS keyring or HashiCorp Vault.")
-    master_key: str | None = Field(None, description="Fernet key of the encrypted secrets file; default: the OS keyring.")
-    vault_url: str | None = Field(None, description="HashiCorp Vault URL (KV v2); when set the vault keystore is available.")
+    keystore: Literal["env", "file", "keyring", "vault"] = Field(
+        "file",
+        description="Where secrets live: environment, an encrypted file, the OS keyring or HashiCorp Vault.",
+    )
+    master_key: str | None = Field(
+        None, description="Fernet key of the encrypted secrets file; default: the OS keyring."
+    )
+    vault_url: str | None = Field(
+        None, description="HashiCorp Vault URL (KV v2); when set the vault keystore is available."
+    )
     vault_token: str | None = Field(None, description="Token for `AGENCY_VAULT_URL`.")
 
     # --- runbooks -------------------------------------------------------------------------
-    runbook_timeout: float = Field(600.0, gt=0, description="Seconds a runbook may run before it is stopped and recorded as failed.")
-    runbook_dir: Path | None = Field(None, description="Directory of the runbook notebooks `agency runbook` lists and runs; default the repository's `notebooks/`.")
+    runbook_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a runbook may run before it is stopped and recorded as failed.",
+    )
+    runbook_dir: Path | None = Field(
+        None,
+        description="Directory of the runbook notebooks `agency runbook` lists and runs; default the repository's `notebooks/`.",
+    )
 
     @property
     def database_path(self) -> Path:
@@ -123,7 +264,8 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+                f"{PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in exc.errors()
             )
             raise ConfigError(f"invalid settings: {problems}") from exc
 
@@ -133,9 +275,11 @@ class Settings(BaseModel):
         rows = []
         for name, field in cls.model_fields.items():
             default = field.default
-            rows.append({
-                "name": PREFIX + name.upper(),
-                "default": "" if default is None else str(default),
-                "help": field.description or "",
-            })
+            rows.append(
+                {
+                    "name": PREFIX + name.upper(),
+                    "default": "" if default is None else str(default),
+                    "help": field.description or "",
+                }
+            )
         return rows

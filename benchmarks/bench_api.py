@@ -49,13 +49,34 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def start_control_plane(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-    env.update({"AGENCY_ADMIN_TOKEN": TOKEN, "AGENCY_RATE_LIMIT": "1000000", "AGENCY_LOG_LEVEL": "WARNING",
-                "AGENCY_WORKER_CAPACITY": "64"})
+    env.update(
+        {
+            "AGENCY_ADMIN_TOKEN": TOKEN,
+            "AGENCY_RATE_LIMIT": "1000000",
+            "AGENCY_LOG_LEVEL": "WARNING",
+            "AGENCY_WORKER_CAPACITY": "64",
+        }
+    )
     log = (data_dir / "up.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agency", "up", "--port", str(port), "--workers", str(workers),
-         "--worker-base-port", str(free_ports(max(workers, 1))), "--data-dir", str(data_dir), "--no-dashboard"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "agency",
+            "up",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--worker-base-port",
+            str(free_ports(max(workers, 1))),
+            "--data-dir",
+            str(data_dir),
+            "--no-dashboard",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -107,9 +128,14 @@ async def post_latency(url: str, total: int, clients: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         await asyncio.gather(*(one(session) for _ in range(clients)))
         elapsed = time.perf_counter() - t0
-    return {"requests": len(latencies), "clients": clients, "rate_per_s": round(len(latencies) / elapsed),
-            "p50_ms": round(statistics.median(latencies), 2), "p95_ms": round(pct(latencies, 0.95), 2),
-            "p99_ms": round(pct(latencies, 0.99), 2)}
+    return {
+        "requests": len(latencies),
+        "clients": clients,
+        "rate_per_s": round(len(latencies) / elapsed),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(pct(latencies, 0.95), 2),
+        "p99_ms": round(pct(latencies, 0.99), 2),
+    }
 
 
 async def post_paced(url: str, rate: float, clients: int, seconds: float) -> dict[str, Any]:
@@ -137,9 +163,14 @@ async def post_paced(url: str, rate: float, clients: int, seconds: float) -> dic
                 await r.read()
         start = time.perf_counter()
         await asyncio.gather(*(one(session, k, start) for k in range(clients)))
-    return {"rate_per_s": rate, "clients": clients, "requests": len(latencies),
-            "p50_ms": round(statistics.median(latencies), 2), "p95_ms": round(pct(latencies, 0.95), 2),
-            "p99_ms": round(pct(latencies, 0.99), 2)}
+    return {
+        "rate_per_s": rate,
+        "clients": clients,
+        "requests": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(pct(latencies, 0.95), 2),
+        "p99_ms": round(pct(latencies, 0.99), 2),
+    }
 
 
 async def throughput(url: str, tasks: int, clients: int) -> float:
@@ -153,8 +184,12 @@ async def throughput(url: str, tasks: int, clients: int) -> float:
     async def watch(session: aiohttp.ClientSession) -> None:
         nonlocal seen
         decoder = SseDecoder()
-        async with session.get(url + "/api/v1/events/stream", params={"action": "task.succeeded"},
-                               headers=AUTH, timeout=aiohttp.ClientTimeout(total=None)) as r:
+        async with session.get(
+            url + "/api/v1/events/stream",
+            params={"action": "task.succeeded"},
+            headers=AUTH,
+            timeout=aiohttp.ClientTimeout(total=None),
+        ) as r:
             ready.set()
             async for raw in r.content:
                 msg = decoder.feed(raw.decode())
@@ -166,18 +201,25 @@ async def throughput(url: str, tasks: int, clients: int) -> float:
 
     async def submit(session: aiohttp.ClientSession, batches: int) -> None:
         for _ in range(batches):  # batches of 20: the submit path is not what is measured here
-            async with session.post(url + "/api/v1/tasks", json={"tasks": [{"kind": "noop"}] * 20},
-                                    headers=AUTH) as r:
+            async with session.post(
+                url + "/api/v1/tasks", json={"tasks": [{"kind": "noop"}] * 20}, headers=AUTH
+            ) as r:
                 await r.read()
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients + 2)) as session:
         watcher = asyncio.create_task(watch(session))
         await asyncio.wait_for(ready.wait(), 10)
-        await asyncio.sleep(0.2)  # the subscription is registered once the stream's first bytes left
+        await asyncio.sleep(
+            0.2
+        )  # the subscription is registered once the stream's first bytes left
         t0 = time.perf_counter()
         batches = tasks // 20
-        await asyncio.gather(*(submit(session, batches // clients + (1 if i < batches % clients else 0))
-                               for i in range(clients)))
+        await asyncio.gather(
+            *(
+                submit(session, batches // clients + (1 if i < batches % clients else 0))
+                for i in range(clients)
+            )
+        )
         await asyncio.wait_for(done.wait(), 300)
         elapsed = time.perf_counter() - t0
         watcher.cancel()
@@ -189,14 +231,17 @@ async def _listen_all(url: str, sse_clients: int, stop: Any, out: Path) -> None:
 
     async def listen(i: int, session: aiohttp.ClientSession) -> None:
         decoder = SseDecoder()
-        async with session.get(url + "/api/v1/metrics/stream", headers=AUTH,
-                               timeout=aiohttp.ClientTimeout(total=None)) as r:
+        async with session.get(
+            url + "/api/v1/metrics/stream", headers=AUTH, timeout=aiohttp.ClientTimeout(total=None)
+        ) as r:
             async for raw in r.content:
                 msg = decoder.feed(raw.decode())
                 if msg is not None and msg.id:
                     ids[i].append(int(msg.id))
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=sse_clients + 4)) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=sse_clients + 4)
+    ) as session:
         listeners = [asyncio.create_task(listen(i, session)) for i in range(sse_clients)]
         while not stop.is_set():
             await asyncio.sleep(0.1)
@@ -219,8 +264,9 @@ def idle_cpu(pid: int, seconds: float) -> float:
     return (t1.user + t1.system - t0.user - t0.system) / seconds
 
 
-def sse_rounds(url: str, pid: int, tasks: int, clients: int, sse_clients: int, rounds: int,
-               tmp: Path) -> dict[str, Any]:
+def sse_rounds(
+    url: str, pid: int, tasks: int, clients: int, sse_clients: int, rounds: int, tmp: Path
+) -> dict[str, Any]:
     """Task throughput without and with ``sse_clients`` on the metrics stream, alternating
     (the database grows with every run, so neither side gets all the later, slower runs).
 
@@ -239,7 +285,9 @@ def sse_rounds(url: str, pid: int, tasks: int, clients: int, sse_clients: int, r
         cpu_without.append(idle_cpu(pid, 3.0))
         stop_event = ctx.Event()
         out = tmp / f"sse-ids-{r}.json"
-        listener = ctx.Process(target=_listener_process, args=(url, sse_clients, stop_event, str(out)))
+        listener = ctx.Process(
+            target=_listener_process, args=(url, sse_clients, stop_event, str(out))
+        )
         listener.start()
         try:
             time.sleep(4.0)  # spawned, connected and past the first snapshot
@@ -254,15 +302,24 @@ def sse_rounds(url: str, pid: int, tasks: int, clients: int, sse_clients: int, r
         window_start = max(lst[1] for lst in ids if len(lst) > 1)
         window_end = min(lst[-1] for lst in ids)
         reference = sorted({i for lst in ids for i in lst if window_start <= i <= window_end})
-        missing += sum(1 for lst in ids if [i for i in lst if window_start <= i <= window_end] != reference)
+        missing += sum(
+            1 for lst in ids if [i for i in lst if window_start <= i <= window_end] != reference
+        )
         connected = min(connected or sse_clients, sum(1 for lst in ids if lst))
         snapshots += len(reference)
-    return {"rounds": rounds, "sse_clients": sse_clients,
-            "tasks_per_s_without": [round(x) for x in without], "tasks_per_s_with": [round(x) for x in with_sse],
-            "median_without": round(statistics.median(without)), "median_with": round(statistics.median(with_sse)),
-            "idle_cpu_without": round(statistics.median(cpu_without), 4),
-            "idle_cpu_with": round(statistics.median(cpu_with), 4),
-            "snapshots_in_windows": snapshots, "clients_missing_a_snapshot": missing, "clients_connected": connected}
+    return {
+        "rounds": rounds,
+        "sse_clients": sse_clients,
+        "tasks_per_s_without": [round(x) for x in without],
+        "tasks_per_s_with": [round(x) for x in with_sse],
+        "median_without": round(statistics.median(without)),
+        "median_with": round(statistics.median(with_sse)),
+        "idle_cpu_without": round(statistics.median(cpu_without), 4),
+        "idle_cpu_with": round(statistics.median(cpu_with), 4),
+        "snapshots_in_windows": snapshots,
+        "clients_missing_a_snapshot": missing,
+        "clients_connected": connected,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,27 +342,51 @@ def main(argv: list[str] | None = None) -> int:
     ok_latency = post["p95_ms"] < 10
     ok_snapshots = loaded["clients_missing_a_snapshot"] == 0
     print(f"{'measure':<52} {'value':>12}  target")
-    print(f"{'POST /api/v1/tasks, 32 clients: p50 / p95 / p99 ms':<52} "
-          f"{post['p50_ms']:>4} / {post['p95_ms']} / {post['p99_ms']}  p95 < 10 ms {'ok' if ok_latency else 'MISSED'}")
-    print(f"{'POST /api/v1/tasks, 32 clients: requests/s':<52} {post['rate_per_s']:>12}  "
-          f"(closed loop: mean latency = 32 / rate = {32000 / post['rate_per_s']:.1f} ms)")
+    print(
+        f"{'POST /api/v1/tasks, 32 clients: p50 / p95 / p99 ms':<52} "
+        f"{post['p50_ms']:>4} / {post['p95_ms']} / {post['p99_ms']}  p95 < 10 ms {'ok' if ok_latency else 'MISSED'}"
+    )
+    print(
+        f"{'POST /api/v1/tasks, 32 clients: requests/s':<52} {post['rate_per_s']:>12}  "
+        f"(closed loop: mean latency = 32 / rate = {32000 / post['rate_per_s']:.1f} ms)"
+    )
     for p in paced:
         label = f"POST, 32 clients paced at {p['rate_per_s']:.0f}/s: p50 / p95 / p99 ms"
-        print(f"{label:<52} {p['p50_ms']:>4} / {p['p95_ms']} / {p['p99_ms']}  "
-              f"p95 < 10 ms {'ok' if p['p95_ms'] < 10 else 'MISSED'}")
-    print(f"{'tasks/s (noop, 2 workers), no SSE clients, median':<52} {baseline:>12}  "
-          f"{loaded['tasks_per_s_without']}")
-    print(f"{'tasks/s with 100 metrics SSE clients, median':<52} {loaded['median_with']:>12}  "
-          f">= 90% ({ratio:.0%}) {'ok' if ratio >= 0.9 else 'MISSED'}  {loaded['tasks_per_s_with']}")
-    print(f"{'control plane CPU when idle, without / with them':<52} "
-          f"{loaded['idle_cpu_without']:.1%} / {loaded['idle_cpu_with']:.1%} of a core")
-    print(f"{'SSE clients missing a snapshot (of ' + str(loaded['snapshots_in_windows']) + ')':<52} "
-          f"{loaded['clients_missing_a_snapshot']:>12}  0 {'ok' if ok_snapshots else 'MISSED'}")
+        print(
+            f"{label:<52} {p['p50_ms']:>4} / {p['p95_ms']} / {p['p99_ms']}  "
+            f"p95 < 10 ms {'ok' if p['p95_ms'] < 10 else 'MISSED'}"
+        )
+    print(
+        f"{'tasks/s (noop, 2 workers), no SSE clients, median':<52} {baseline:>12}  "
+        f"{loaded['tasks_per_s_without']}"
+    )
+    print(
+        f"{'tasks/s with 100 metrics SSE clients, median':<52} {loaded['median_with']:>12}  "
+        f">= 90% ({ratio:.0%}) {'ok' if ratio >= 0.9 else 'MISSED'}  {loaded['tasks_per_s_with']}"
+    )
+    print(
+        f"{'control plane CPU when idle, without / with them':<52} "
+        f"{loaded['idle_cpu_without']:.1%} / {loaded['idle_cpu_with']:.1%} of a core"
+    )
+    print(
+        f"{'SSE clients missing a snapshot (of ' + str(loaded['snapshots_in_windows']) + ')':<52} "
+        f"{loaded['clients_missing_a_snapshot']:>12}  0 {'ok' if ok_snapshots else 'MISSED'}"
+    )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"api-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
-                               "post": post, "post_paced": paced, "sse": loaded,
-                               "ratio": round(ratio, 3)}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "quick": args.quick,
+                "post": post,
+                "post_paced": paced,
+                "sse": loaded,
+                "ratio": round(ratio, 3),
+            },
+            indent=2,
+        )
+    )
     print(f"results: {out}")
     return 0
 

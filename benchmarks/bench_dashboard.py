@@ -73,7 +73,14 @@ def seed(data_dir: Path, n: int) -> float:
     start = time.perf_counter()
     span_ms = 30 * 24 * 3600 * 1000
     with duckdb.connect(str(path)) as con:
-        con.execute(SEED_SQL, {"n": n, "start": datetime.now(UTC).replace(microsecond=0) - timedelta(days=30), "step_ms": max(1, span_ms // n)})
+        con.execute(
+            SEED_SQL,
+            {
+                "n": n,
+                "start": datetime.now(UTC).replace(microsecond=0) - timedelta(days=30),
+                "step_ms": max(1, span_ms // n),
+            },
+        )
         con.execute("CHECKPOINT")
     return time.perf_counter() - start
 
@@ -124,12 +131,18 @@ def first_kind_is(kind: str) -> str:
 
 
 def measure(url_of: Any, reps: int, filters: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"overview_first_render_s": [], "tasks_first_render_s": [], "filter_change_s": []}
+    out: dict[str, list[float]] = {
+        "overview_first_render_s": [],
+        "tasks_first_render_s": [],
+        "filter_change_s": [],
+    }
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             warm = browser.new_page()
-            _timed_goto(warm, url_of("overview"), OVERVIEW_READY)  # the server's first session imports
+            _timed_goto(
+                warm, url_of("overview"), OVERVIEW_READY
+            )  # the server's first session imports
             warm.close()
             for _ in range(reps):
                 for name, ready in (("overview", OVERVIEW_READY), ("tasks", TASKS_READY)):
@@ -152,7 +165,9 @@ def measure(url_of: Any, reps: int, filters: int) -> dict[str, list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="100,000 tasks and fewer repetitions")
     parser.add_argument("--tasks", type=int, default=None, help="tasks to seed (default 1,000,000)")
     args, _ = parser.parse_known_args(argv)
@@ -170,14 +185,36 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(values)
         met = median < TARGETS[key]
         ok = ok and met
-        rows.append({"metric": key, "median_s": round(median, 3), "min_s": round(min(values), 3),
-                     "max_s": round(max(values), 3), "n": len(values), "target_s": TARGETS[key], "met": met})
+        rows.append(
+            {
+                "metric": key,
+                "median_s": round(median, 3),
+                "min_s": round(min(values), 3),
+                "max_s": round(max(values), 3),
+                "n": len(values),
+                "target_s": TARGETS[key],
+                "met": met,
+            }
+        )
     print(f"\n{'metric':<26}{'median':>9}{'min':>9}{'max':>9}{'target':>9}  met")
     for r in rows:
-        print(f"{r['metric']:<26}{r['median_s']:>9.3f}{r['min_s']:>9.3f}{r['max_s']:>9.3f}{r['target_s']:>9.2f}  {'yes' if r['met'] else 'NO'}")
+        print(
+            f"{r['metric']:<26}{r['median_s']:>9.3f}{r['min_s']:>9.3f}{r['max_s']:>9.3f}{r['target_s']:>9.2f}  {'yes' if r['met'] else 'NO'}"
+        )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"dashboard-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"tasks": n, "seed_s": seed_s, "machine": platform.platform(), "results": rows, "samples": samples}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "tasks": n,
+                "seed_s": seed_s,
+                "machine": platform.platform(),
+                "results": rows,
+                "samples": samples,
+            },
+            indent=2,
+        )
+    )
     print(f"written {out}")
     return 0 if ok else 1
 

@@ -60,10 +60,25 @@ def local_workers(n: int, capacity: int) -> Iterator[list[str]]:
         try:
             for i in range(n):
                 port = free_port()
-                argv = [sys.executable, "-m", "agency", "worker", "--port", str(port),
-                        "--id", f"bench-{i}", "--capacity", str(capacity), "--sandbox", "off"]
-                procs.append(subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL))
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "agency",
+                    "worker",
+                    "--port",
+                    str(port),
+                    "--id",
+                    f"bench-{i}",
+                    "--capacity",
+                    str(capacity),
+                    "--sandbox",
+                    "off",
+                ]
+                procs.append(
+                    subprocess.Popen(
+                        argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    )
+                )
                 urls.append(f"http://127.0.0.1:{port}")
             for url, proc in zip(urls, procs, strict=True):
                 wait_healthy(url, proc)
@@ -138,11 +153,14 @@ class RawAiohttp:
             await self.session.close()
 
 
-async def measure(urls: list[str], transport: str, in_flight: int, total: int, cell: str) -> dict[str, Any]:
+async def measure(
+    urls: list[str], transport: str, in_flight: int, total: int, cell: str
+) -> dict[str, Any]:
     settings = Settings.load(env={}, http_client="aiohttp" if transport == "raw" else transport)
     clients: list[Any] = (
-        [RawAiohttp(url) for url in urls] if transport == "raw" else
-        [WorkerClient(f"bench-{i}", url, settings) for i, url in enumerate(urls)]
+        [RawAiohttp(url) for url in urls]
+        if transport == "raw"
+        else [WorkerClient(f"bench-{i}", url, settings) for i, url in enumerate(urls)]
     )
     try:
         await one_run(clients, in_flight, max(200, total // 5), f"{cell}-warm")
@@ -152,8 +170,11 @@ async def measure(urls: list[str], transport: str, in_flight: int, total: int, c
             await c.aclose()
     median = statistics.median(r["rps"] for r in runs)
     return {
-        "transport": transport, "in_flight": in_flight, "round_trips": total,
-        "rps_median": round(median, 1), "rps_runs": [round(r["rps"], 1) for r in runs],
+        "transport": transport,
+        "in_flight": in_flight,
+        "round_trips": total,
+        "rps_median": round(median, 1),
+        "rps_runs": [round(r["rps"], 1) for r in runs],
         "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
         "p95_ms": round(statistics.median(r["p95_ms"] for r in runs), 2),
         "max_in_flight_per_client": settings.max_in_flight,
@@ -161,21 +182,34 @@ async def measure(urls: list[str], transport: str, in_flight: int, total: int, c
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print(f"{'transport':<9} {'in flight':>9} {'round trips/s':>14} {'p50 ms':>8} {'p95 ms':>8}  runs")
+    print(
+        f"{'transport':<9} {'in flight':>9} {'round trips/s':>14} {'p50 ms':>8} {'p95 ms':>8}  runs"
+    )
     for r in rows:
         runs = " / ".join(f"{x:,.0f}" for x in r["rps_runs"])
-        print(f"{r['transport']:<9} {r['in_flight']:>9} {r['rps_median']:>14,.0f} "
-              f"{r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f}  {runs}")
+        print(
+            f"{r['transport']:<9} {r['in_flight']:>9} {r['rps_median']:>14,.0f} "
+            f"{r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f}  {runs}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="600 round trips per run instead of 3,000")
-    parser.add_argument("--transports", default="aiohttp,httpx,raw",
-                        help="comma-separated: aiohttp, httpx, raw (bare aiohttp, the workers' ceiling)")
+    parser.add_argument(
+        "--quick", action="store_true", help="600 round trips per run instead of 3,000"
+    )
+    parser.add_argument(
+        "--transports",
+        default="aiohttp,httpx,raw",
+        help="comma-separated: aiohttp, httpx, raw (bare aiohttp, the workers' ceiling)",
+    )
     parser.add_argument("--in-flight", default="1,16,64", help="comma-separated concurrency levels")
-    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop",
-                        help="event loop of the client (the control plane runs on uvicorn's uvloop)")
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="event loop of the client (the control plane runs on uvicorn's uvloop)",
+    )
     args = parser.parse_args(argv)
     total = 600 if args.quick else 3000
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
@@ -188,22 +222,39 @@ def main(argv: list[str] | None = None) -> int:
         for transport in transports:
             for level in levels:
                 rows.append(runner(measure(urls, transport, level, total, f"{transport}-{level}")))
-                print(f"  {transport:<8} {level:>3} in flight: {rows[-1]['rps_median']:,.0f}/s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {transport:<8} {level:>3} in flight: {rows[-1]['rps_median']:,.0f}/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print_table(rows)
     at16 = [r for r in rows if r["in_flight"] == 16 and r["transport"] != "raw"]
     best = max(at16, key=lambda r: r["rps_median"]) if at16 else None
     if best is not None:
         verdict = "meets" if best["rps_median"] >= TARGET_AT_16 else "MISSES"
-        print(f"\nbest at 16 in flight: {best['transport']} {best['rps_median']:,.0f}/s "
-              f"({verdict} the {TARGET_AT_16:,.0f}/s target)")
+        print(
+            f"\nbest at 16 in flight: {best['transport']} {best['rps_median']:,.0f}/s "
+            f"({verdict} the {TARGET_AT_16:,.0f}/s target)"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_dispatch.json"
-    out.write_text(json.dumps({
-        "benchmark": "dispatch", "quick": args.quick, "loop": loop_name, "workers": 2, "runs": RUNS,
-        "target_rps_at_16": TARGET_AT_16, "python": platform.python_version(),
-        "cpus": os.cpu_count(), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "results": rows,
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "dispatch",
+                "quick": args.quick,
+                "loop": loop_name,
+                "workers": 2,
+                "runs": RUNS,
+                "target_rps_at_16": TARGET_AT_16,
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "results": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
     return 0
 

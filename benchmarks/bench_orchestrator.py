@@ -55,8 +55,14 @@ SUBMITTERS = 4  # concurrent submit_many calls in the throughput run
 
 def settings_for(tmp: Path) -> Settings:
     # no heartbeats in the benchmark: workers stay healthy for the run (an hour of grace)
-    return Settings.load(env={}, data_dir=tmp, heartbeat_interval=1200.0, poll_interval=2.0,
-                         kpi_sample_interval=5.0, max_in_flight=32)
+    return Settings.load(
+        env={},
+        data_dir=tmp,
+        heartbeat_interval=1200.0,
+        poll_interval=2.0,
+        kpi_sample_interval=5.0,
+        max_in_flight=32,
+    )
 
 
 async def open_orchestrator(tmp: Path, urls: list[str]) -> tuple[Orchestrator, Store]:
@@ -66,8 +72,9 @@ async def open_orchestrator(tmp: Path, urls: list[str]) -> tuple[Orchestrator, S
     await orch.start()
     gcpolicy.settle_after_start()  # as `agency up` runs the orchestrator
     for i, url in enumerate(urls):
-        await orch.register_worker(WorkerRegistration(id=f"bench-{i}", url=url, kinds=["noop"],
-                                                      capacity=CAPACITY), "bench")
+        await orch.register_worker(
+            WorkerRegistration(id=f"bench-{i}", url=url, kinds=["noop"], capacity=CAPACITY), "bench"
+        )
     return orch, store
 
 
@@ -116,17 +123,27 @@ async def throughput(urls: list[str], total: int) -> dict[str, Any]:
                     await orch.submit_many([TaskSubmit(kind="noop") for _ in range(n)], "bench")
 
             t0 = time.perf_counter()
-            await asyncio.gather(*(submit(min(100, total - start)) for start in range(0, total, 100)))
+            await asyncio.gather(
+                *(submit(min(100, total - start)) for start in range(0, total, 100))
+            )
             await done.wait(total, timeout=300)
             elapsed = time.perf_counter() - t0
-            ok = (await store.fetch("SELECT count(*) AS n FROM tasks WHERE state = 'succeeded'"))[0]["n"]
+            ok = (await store.fetch("SELECT count(*) AS n FROM tasks WHERE state = 'succeeded'"))[
+                0
+            ]["n"]
             events = (await store.fetch("SELECT count(*) AS n FROM events"))[0]["n"]
         finally:
             await done.close()
             await orch.stop()
             await store.close()
-    return {"tasks": total, "seconds": round(elapsed, 3), "tasks_per_s": round(total / elapsed, 1),
-            "succeeded": ok, "events": events, "target_tasks_per_s": 1000}
+    return {
+        "tasks": total,
+        "seconds": round(elapsed, 3),
+        "tasks_per_s": round(total / elapsed, 1),
+        "succeeded": ok,
+        "events": events,
+        "target_tasks_per_s": 1000,
+    }
 
 
 async def latency(urls: list[str], total: int, rate: float) -> dict[str, Any]:
@@ -153,32 +170,75 @@ async def latency(urls: list[str], total: int, rate: float) -> dict[str, Any]:
             await orch.stop()
             await store.close()
     ms = sorted((done.at[t] - s) * 1000 for t, s in started.items())
-    return {"tasks": total, "rate_per_s": rate, "p50_ms": round(statistics.median(ms), 2),
-            "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2), "max_ms": round(ms[-1], 2),
-            "target_p50_ms": 5, "target_p95_ms": 20}
+    return {
+        "tasks": total,
+        "rate_per_s": rate,
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2),
+        "max_ms": round(ms[-1], 2),
+        "target_p50_ms": 5,
+        "target_p95_ms": 20,
+    }
 
 
 async def seed(store: Store, total: int, in_flight: int, worker_id: str, url: str) -> None:
     """``total`` tasks: ``in_flight`` running on ``worker_id``, the rest succeeded long ago."""
     now = utcnow()
-    await store.write(Upsert("workers", [{
-        "id": worker_id, "url": url, "kinds": ["noop"], "capacity": CAPACITY * 20, "labels": {},
-        "version": "bench", "health": "healthy", "running": 0, "breaker": "closed",
-        "recent_failures": 0, "registered_at": now, "last_heartbeat": now}]))
+    await store.write(
+        Upsert(
+            "workers",
+            [
+                {
+                    "id": worker_id,
+                    "url": url,
+                    "kinds": ["noop"],
+                    "capacity": CAPACITY * 20,
+                    "labels": {},
+                    "version": "bench",
+                    "health": "healthy",
+                    "running": 0,
+                    "breaker": "closed",
+                    "recent_failures": 0,
+                    "registered_at": now,
+                    "last_heartbeat": now,
+                }
+            ],
+        )
+    )
     batch: list[dict[str, Any]] = []
     for i in range(total):
         running = i < in_flight
         created = now - timedelta(seconds=total - i)
-        batch.append({
-            "id": new_id() + f"{i:08d}", "kind": "noop", "spec": {}, "labels": {}, "priority": 0,
-            "state": "running" if running else "succeeded", "reason": None, "attempt": 1,
-            "max_attempts": 3, "retry": {"max_attempts": 3, "backoff": 0.0, "backoff_max": 300.0},
-            "worker_id": worker_id, "idempotency_key": None, "locks": [], "waiting_for": [],
-            "gates": [], "verdict": None, "exit_code": None if running else 0, "timeout": None,
-            "deadline": None, "not_before": None, "created_by": "seed", "created_at": created,
-            "updated_at": created, "dispatched_at": created, "started_at": created,
-            "finished_at": None if running else created,
-        })
+        batch.append(
+            {
+                "id": new_id() + f"{i:08d}",
+                "kind": "noop",
+                "spec": {},
+                "labels": {},
+                "priority": 0,
+                "state": "running" if running else "succeeded",
+                "reason": None,
+                "attempt": 1,
+                "max_attempts": 3,
+                "retry": {"max_attempts": 3, "backoff": 0.0, "backoff_max": 300.0},
+                "worker_id": worker_id,
+                "idempotency_key": None,
+                "locks": [],
+                "waiting_for": [],
+                "gates": [],
+                "verdict": None,
+                "exit_code": None if running else 0,
+                "timeout": None,
+                "deadline": None,
+                "not_before": None,
+                "created_by": "seed",
+                "created_at": created,
+                "updated_at": created,
+                "dispatched_at": created,
+                "started_at": created,
+                "finished_at": None if running else created,
+            }
+        )
         if len(batch) == 10_000:
             await store.write(Upsert("tasks", batch))
             batch = []
@@ -200,8 +260,12 @@ async def recovery(urls: list[str], total: int, in_flight: int) -> dict[str, Any
             await orch.start()
             ready = time.perf_counter() - t0
             # the stored worker heartbeats again (it restarted and forgot the tasks)
-            await orch.register_worker(WorkerRegistration(id="bench-0", url=urls[0], kinds=["noop"],
-                                                          capacity=CAPACITY * 20), "bench")
+            await orch.register_worker(
+                WorkerRegistration(
+                    id="bench-0", url=urls[0], kinds=["noop"], capacity=CAPACITY * 20
+                ),
+                "bench",
+            )
             await done.wait(in_flight, timeout=120)
             resolved = time.perf_counter() - t0
             live = orch.recovery
@@ -209,8 +273,14 @@ async def recovery(urls: list[str], total: int, in_flight: int) -> dict[str, Any
             await done.close()
             await orch.stop()
             await store.close()
-    return {"tasks_in_db": total, "in_flight": in_flight, "ready_s": round(ready, 3),
-            "all_in_flight_resolved_s": round(resolved, 3), "recovered": live, "target_ready_s": 5}
+    return {
+        "tasks_in_db": total,
+        "in_flight": in_flight,
+        "ready_s": round(ready, 3),
+        "all_in_flight_resolved_s": round(resolved, 3),
+        "recovered": live,
+        "target_ready_s": 5,
+    }
 
 
 async def run(quick: bool) -> dict[str, Any]:
@@ -231,15 +301,24 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run(args.quick))
     finally:
         gcpolicy.release()
-    result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                         "quick": args.quick}
+    result["machine"] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "quick": args.quick,
+    }
     t, lat, rec = result["throughput"], result["latency"], result["recovery"]
-    print(f"throughput  {t['tasks']} noop tasks in {t['seconds']} s: {t['tasks_per_s']} tasks/s "
-          f"(target >= 1000); {t['succeeded']} succeeded, {t['events']} events")
-    print(f"latency     at {lat['rate_per_s']:.0f}/s: p50 {lat['p50_ms']} ms (target < 5), "
-          f"p95 {lat['p95_ms']} ms (target < 20), max {lat['max_ms']} ms")
-    print(f"recovery    {rec['tasks_in_db']} tasks, {rec['in_flight']} in flight: ready in "
-          f"{rec['ready_s']} s (target < 5); all in-flight resolved in {rec['all_in_flight_resolved_s']} s")
+    print(
+        f"throughput  {t['tasks']} noop tasks in {t['seconds']} s: {t['tasks_per_s']} tasks/s "
+        f"(target >= 1000); {t['succeeded']} succeeded, {t['events']} events"
+    )
+    print(
+        f"latency     at {lat['rate_per_s']:.0f}/s: p50 {lat['p50_ms']} ms (target < 5), "
+        f"p95 {lat['p95_ms']} ms (target < 20), max {lat['max_ms']} ms"
+    )
+    print(
+        f"recovery    {rec['tasks_in_db']} tasks, {rec['in_flight']} in flight: ready in "
+        f"{rec['ready_s']} s (target < 5); all in-flight resolved in {rec['all_in_flight_resolved_s']} s"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_orchestrator.json").write_text(json.dumps(result, indent=2, default=str))
     return 0

@@ -42,7 +42,12 @@ class Dashboard:
         self.keys = list(PAGES)
         self.pages: dict[str, Any] = {}
         self.slots = {key: pn.Column(sizing_mode="stretch_width") for key in self.keys}
-        self.tabs = pn.Tabs(*[(PAGES[k][0], self.slots[k]) for k in self.keys], dynamic=True, sizing_mode="stretch_width", css_classes=["pages"])
+        self.tabs = pn.Tabs(
+            *[(PAGES[k][0], self.slots[k]) for k in self.keys],
+            dynamic=True,
+            sizing_mode="stretch_width",
+            css_classes=["pages"],
+        )
         self.tabs.param.watch(self._on_tab, "active")
         self.tabs.active = self.keys.index(start) if start in self.keys else 0
         self._build(self.keys[self.tabs.active])
@@ -81,7 +86,11 @@ def refused(message: str) -> pn.viewable.Viewable:
     """The page shown instead of the dashboard when the backend host is not allowed."""
     return pn.Column(
         pn.pane.Markdown("# agency"),
-        pn.pane.Alert(f"**The dashboard refuses to connect.** {message}", alert_type="danger", css_classes=["host-refused"]),
+        pn.pane.Alert(
+            f"**The dashboard refuses to connect.** {message}",
+            alert_type="danger",
+            css_classes=["host-refused"],
+        ),
     )
 
 
@@ -98,8 +107,12 @@ def build(start: str | None = None) -> pn.viewable.Viewable:
     dash = Dashboard(ctx, start)
     every(TICK_MS, dash.tick)
     header = pn.Row(
-        pn.pane.HTML(f'<b style="font-size:20px">agency</b> <span style="color:#57606a">· {ctx.backend.url}</span>', margin=(8, 12)),
-        sizing_mode="stretch_width", styles={"border-bottom": "1px solid #d0d7de"},
+        pn.pane.HTML(
+            f'<b style="font-size:20px">agency</b> <span style="color:#57606a">· {ctx.backend.url}</span>',
+            margin=(8, 12),
+        ),
+        sizing_mode="stretch_width",
+        styles={"border-bottom": "1px solid #d0d7de"},
     )
     return pn.Column(header, dash.tabs, sizing_mode="stretch_width")
 

@@ -19,7 +19,9 @@ MAX_SHOWN = 500  # messages kept on the page; older ones stay in the history API
 
 def sessions(client: AgencyClient) -> dict[str, str]:
     """Label -> session id, newest first."""
-    rows = sorted(records(client.chat_sessions()), key=lambda s: str(s.get("created_at", "")), reverse=True)
+    rows = sorted(
+        records(client.chat_sessions()), key=lambda s: str(s.get("created_at", "")), reverse=True
+    )
     return {f"{s.get('title') or 'untitled'} · {str(s['id'])[-6:]}": str(s["id"]) for s in rows}
 
 
@@ -52,9 +54,21 @@ class ChatPage:
         self.session = w.Select(name="Session", options={}, width=320, css_classes=["chat-session"])
         self.title = w.TextInput(name="New session title", placeholder="incident 42", width=200)
         self.create = w.Button(name="New session", width=120, css_classes=["chat-new"])
-        self.input = w.TextInput(name="Message", placeholder="/help, /status, /tasks running, /sql select …", sizing_mode="stretch_width", css_classes=["chat-input"])
-        self.send = w.Button(name="Send", button_type="primary", width=90, css_classes=["chat-send"])
-        self.feed = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["chat-feed"], styles={"max-height": "520px", "overflow-y": "auto"})
+        self.input = w.TextInput(
+            name="Message",
+            placeholder="/help, /status, /tasks running, /sql select …",
+            sizing_mode="stretch_width",
+            css_classes=["chat-input"],
+        )
+        self.send = w.Button(
+            name="Send", button_type="primary", width=90, css_classes=["chat-send"]
+        )
+        self.feed = pn.pane.HTML(
+            "",
+            sizing_mode="stretch_width",
+            css_classes=["chat-feed"],
+            styles={"max-height": "520px", "overflow-y": "auto"},
+        )
         self.link_status = pn.pane.Markdown("", css_classes=["chat-status"])
         self.status = StatusLine()
         self.create.on_click(self._on_create)
@@ -63,7 +77,10 @@ class ChatPage:
         self.panel = pn.Column(
             pn.pane.Markdown("## Chat", margin=(0, 10)),
             pn.Row(self.session, self.title, self.create),
-            self.feed, pn.Row(self.input, self.send, sizing_mode="stretch_width"), self.link_status, self.status,
+            self.feed,
+            pn.Row(self.input, self.send, sizing_mode="stretch_width"),
+            self.link_status,
+            self.status,
             sizing_mode="stretch_width",
         )
         pn.state.onload(self._load)
@@ -104,7 +121,10 @@ class ChatPage:
     async def _on_send(self, _event: Any) -> None:
         text = (self.input.value or "").strip()
         if not text or self.link is None:
-            self.status.say("Pick or start a session, then type a message." if self.link is None else "", "warning")
+            self.status.say(
+                "Pick or start a session, then type a message." if self.link is None else "",
+                "warning",
+            )
             return
         try:
             await off_loop(self.link.send, text)

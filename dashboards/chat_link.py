@@ -69,7 +69,10 @@ class ChatLink:
                     failures = 0
                     for frame in conn:
                         # whole messages only; "delta" frames of a streamed reply end in one
-                        if frame.get("type", "message") == "message" and int(frame.get("seq", 0)) > self.last_seq:
+                        if (
+                            frame.get("type", "message") == "message"
+                            and int(frame.get("seq", 0)) > self.last_seq
+                        ):
                             self.last_seq = int(frame["seq"])
                             self.inbox.put(frame)
                         if self._stop.is_set():

@@ -11,11 +11,23 @@ import pandas as pd
 from agency.client import AgencyClient
 
 TIMELINE_COLUMNS = ["seq", "ts", "actor", "action", "from", "to", "reason"]
-ATTEMPT_COLUMNS = ["attempt", "worker_id", "state", "exit_code", "reason", "started_at", "finished_at"]
+ATTEMPT_COLUMNS = [
+    "attempt",
+    "worker_id",
+    "state",
+    "exit_code",
+    "reason",
+    "started_at",
+    "finished_at",
+]
 
 #: The visible cancel path of DESIGN.md: each step, the event action that proves it, a note.
 CANCEL_STEPS = [
-    ("cancel requested", "task.cancel_requested", "an operator asked; recorded before anything else"),
+    (
+        "cancel requested",
+        "task.cancel_requested",
+        "an operator asked; recorded before anything else",
+    ),
     ("worker notified", "task.canceling", "the worker acknowledged and sent SIGTERM"),
     ("canceled", "task.canceled", "the process is gone (SIGKILL after the grace period if needed)"),
 ]
@@ -34,23 +46,31 @@ def load(client: AgencyClient, task_id: str) -> Detail:
     """The task with its attempts and event timeline, in display form."""
     got = client.task(task_id)
     task = got.task.model_dump(mode="json")
-    attempts = pd.DataFrame([a.model_dump(mode="json") for a in got.attempts], columns=ATTEMPT_COLUMNS)
-    return Detail(task=task, attempts=attempts, timeline=timeline_rows([e.model_dump(mode="json") for e in got.timeline]))
+    attempts = pd.DataFrame(
+        [a.model_dump(mode="json") for a in got.attempts], columns=ATTEMPT_COLUMNS
+    )
+    return Detail(
+        task=task,
+        attempts=attempts,
+        timeline=timeline_rows([e.model_dump(mode="json") for e in got.timeline]),
+    )
 
 
 def timeline_rows(events: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for e in events:
         details = e.get("details") or {}
-        rows.append({
-            "seq": e.get("seq"),
-            "ts": str(e.get("ts", ""))[:23].replace("T", " "),
-            "actor": e.get("actor"),
-            "action": e.get("action"),
-            "from": details.get("from"),
-            "to": details.get("to"),
-            "reason": details.get("reason"),
-        })
+        rows.append(
+            {
+                "seq": e.get("seq"),
+                "ts": str(e.get("ts", ""))[:23].replace("T", " "),
+                "actor": e.get("actor"),
+                "action": e.get("action"),
+                "from": details.get("from"),
+                "to": details.get("to"),
+                "reason": details.get("reason"),
+            }
+        )
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 

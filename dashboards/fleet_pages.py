@@ -28,6 +28,7 @@ def _color(colors: dict[str, str]) -> Any:
     def style(value: Any) -> str:
         color = colors.get(str(value))
         return f"color: {color}; font-weight: 600" if color else ""
+
     return style
 
 
@@ -36,14 +37,33 @@ class WorkersPage:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.table = pn.widgets.Tabulator(pd.DataFrame(columns=ops.WORKER_COLUMNS), show_index=False, disabled=True, selectable=1, height=300, sizing_mode="stretch_width", css_classes=["workers-table"])
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=ops.WORKER_COLUMNS),
+            show_index=False,
+            disabled=True,
+            selectable=1,
+            height=300,
+            sizing_mode="stretch_width",
+            css_classes=["workers-table"],
+        )
         _paint(self.table, "breaker", BREAKER_COLORS)
-        _paint(self.table, "health", {"healthy": "#1a7f37", "unhealthy": "#cf222e", "draining": "#9a6700"})
+        _paint(
+            self.table,
+            "health",
+            {"healthy": "#1a7f37", "unhealthy": "#cf222e", "draining": "#9a6700"},
+        )
         self.drain = pn.widgets.Button(name="Drain selected…", button_type="warning", width=150)
         self.drain.on_click(self._on_drain)
         self.confirm = Confirm()
         self.status = StatusLine()
-        self.panel = pn.Column(pn.pane.Markdown("## Workers", margin=(0, 10)), self.table, self.drain, self.confirm, self.status, sizing_mode="stretch_width")
+        self.panel = pn.Column(
+            pn.pane.Markdown("## Workers", margin=(0, 10)),
+            self.table,
+            self.drain,
+            self.confirm,
+            self.status,
+            sizing_mode="stretch_width",
+        )
         pn.state.onload(self._start)
 
     async def _start(self) -> None:
@@ -75,7 +95,11 @@ class WorkersPage:
                 self.status.error(exc)
             await self.refresh()
 
-        self.confirm.ask(f"Drain worker **{row['id']}** ({row['slots']} slots busy): it takes no new tasks, finishes the running ones, then leaves the pool.", run, "Drain")
+        self.confirm.ask(
+            f"Drain worker **{row['id']}** ({row['slots']} slots busy): it takes no new tasks, finishes the running ones, then leaves the pool.",
+            run,
+            "Drain",
+        )
 
 
 class AuditPage:
@@ -87,24 +111,54 @@ class AuditPage:
         self.action = w.TextInput(name="Action", placeholder="task.canceled", width=160)
         self.actor = w.TextInput(name="Actor", width=130)
         self.resource = w.TextInput(name="Resource", placeholder="task/<id>", width=200)
-        self.since = w.DatetimePicker(name="Since", value=datetime.now() - timedelta(minutes=15), width=170)
+        self.since = w.DatetimePicker(
+            name="Since", value=datetime.now() - timedelta(minutes=15), width=170
+        )
         self.until = w.DatetimePicker(name="Until", width=170)
-        self.search = w.Button(name="Search", button_type="primary", width=100, css_classes=["audit-search"])
+        self.search = w.Button(
+            name="Search", button_type="primary", width=100, css_classes=["audit-search"]
+        )
         self.verify = w.Button(name="Verify chain", width=120, css_classes=["audit-verify"])
-        self.result = pn.pane.Alert("", alert_type="light", visible=False, css_classes=["verify-result"])
-        self.table = w.Tabulator(pd.DataFrame(columns=ops.AUDIT_COLUMNS), show_index=False, disabled=True, height=480, sizing_mode="stretch_width", css_classes=["audit-table"])
+        self.result = pn.pane.Alert(
+            "", alert_type="light", visible=False, css_classes=["verify-result"]
+        )
+        self.table = w.Tabulator(
+            pd.DataFrame(columns=ops.AUDIT_COLUMNS),
+            show_index=False,
+            disabled=True,
+            height=480,
+            sizing_mode="stretch_width",
+            css_classes=["audit-table"],
+        )
         self.status = StatusLine()
         self.search.on_click(self._on_search)
         self.verify.on_click(self._on_verify)
         self.panel = pn.Column(
             pn.pane.Markdown("## Audit", margin=(0, 10)),
-            pn.Row(self.action, self.actor, self.resource, self.since, self.until, self.search, self.verify),
-            self.result, self.status, self.table, sizing_mode="stretch_width",
+            pn.Row(
+                self.action,
+                self.actor,
+                self.resource,
+                self.since,
+                self.until,
+                self.search,
+                self.verify,
+            ),
+            self.result,
+            self.status,
+            self.table,
+            sizing_mode="stretch_width",
         )
         pn.state.onload(self.refresh)
 
     async def refresh(self) -> None:
-        flt = ops.AuditFilter(self.action.value or "", self.actor.value or "", self.resource.value or "", when(self.since.value), when(self.until.value))
+        flt = ops.AuditFilter(
+            self.action.value or "",
+            self.actor.value or "",
+            self.resource.value or "",
+            when(self.since.value),
+            when(self.until.value),
+        )
         try:
             self.table.value = await off_loop(ops.audit, self.ctx.client, flt)
             self.status.say("")
@@ -115,14 +169,24 @@ class AuditPage:
         await self.refresh()
 
     async def _on_verify(self, _event: Any) -> None:
-        self.result.object, self.result.alert_type, self.result.visible = "Verifying the chain…", "info", True
+        self.result.object, self.result.alert_type, self.result.visible = (
+            "Verifying the chain…",
+            "info",
+            True,
+        )
         try:
             report = await off_loop(ops.verify, self.ctx.client)
         except Exception as exc:
-            self.result.object, self.result.alert_type = f"Verification failed to run: {exc}", "danger"
+            self.result.object, self.result.alert_type = (
+                f"Verification failed to run: {exc}",
+                "danger",
+            )
             return
         if report.get("ok"):
-            self.result.object, self.result.alert_type = f"Chain verified: {report.get('checked', 0):,} events, every hash matches.", "success"
+            self.result.object, self.result.alert_type = (
+                f"Chain verified: {report.get('checked', 0):,} events, every hash matches.",
+                "success",
+            )
         else:
             self.result.object = f"Chain BROKEN at event {report.get('first_bad_seq')}: {report.get('reason')} ({report.get('checked', 0):,} checked)."
             self.result.alert_type = "danger"
@@ -134,10 +198,22 @@ class HealthPage:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.overall = pn.pane.HTML("", css_classes=["health-overall"])
-        self.table = pn.widgets.Tabulator(pd.DataFrame(columns=["component", "status", "reason", "details"]), show_index=False, disabled=True, sizing_mode="stretch_width", css_classes=["health-table"])
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=["component", "status", "reason", "details"]),
+            show_index=False,
+            disabled=True,
+            sizing_mode="stretch_width",
+            css_classes=["health-table"],
+        )
         _paint(self.table, "status", STATUS_COLORS)
         self.status = StatusLine()
-        self.panel = pn.Column(pn.pane.Markdown("## Health", margin=(0, 10)), self.overall, self.table, self.status, sizing_mode="stretch_width")
+        self.panel = pn.Column(
+            pn.pane.Markdown("## Health", margin=(0, 10)),
+            self.overall,
+            self.table,
+            self.status,
+            sizing_mode="stretch_width",
+        )
         pn.state.onload(self._start)
 
     async def _start(self) -> None:

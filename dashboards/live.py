@@ -101,7 +101,9 @@ class Feeds:
         # the stream reader gets its own client: a long-lived stream holds a connection
         stream_client = backend.client()
         self.metrics = StreamFeed("metrics", stream_client.stream_metrics, keep=600).start()
-        self.events = StreamFeed("events", lambda: stream_client.stream_events(after=_now_seq(self)), keep=5000).start()
+        self.events = StreamFeed(
+            "events", lambda: stream_client.stream_events(after=_now_seq(self)), keep=5000
+        ).start()
         self.started = time.monotonic()
 
 

@@ -13,17 +13,44 @@ from dashboards.frames import one, records
 from dashboards.tasks_data import aware
 
 ALERT_COLUMNS = ["id", "severity", "kind", "message", "resource", "created_at"]
-WORKER_COLUMNS = ["id", "health", "breaker", "slots", "labels", "last_heartbeat", "heartbeat_age_s", "recent_failures", "kinds", "url", "version"]
+WORKER_COLUMNS = [
+    "id",
+    "health",
+    "breaker",
+    "slots",
+    "labels",
+    "last_heartbeat",
+    "heartbeat_age_s",
+    "recent_failures",
+    "kinds",
+    "url",
+    "version",
+]
 AUDIT_FETCH = 1000  # the most the API returns per page
-AUDIT_COLUMNS = ["seq", "ts", "actor", "action", "resource_type", "resource_id", "verdict", "details"]
+AUDIT_COLUMNS = [
+    "seq",
+    "ts",
+    "actor",
+    "action",
+    "resource_type",
+    "resource_id",
+    "verdict",
+    "details",
+]
 
 
 def open_alerts(client: AgencyClient) -> pd.DataFrame:
     rows = [
-        {**a, "resource": f"{a.get('resource_type', '')}/{a.get('resource_id', '')}".strip("/"), "created_at": str(a.get("created_at", ""))[:19].replace("T", " ")}
+        {
+            **a,
+            "resource": f"{a.get('resource_type', '')}/{a.get('resource_id', '')}".strip("/"),
+            "created_at": str(a.get("created_at", ""))[:19].replace("T", " "),
+        }
         for a in records(client.alerts(state="open"))
     ]
-    return pd.DataFrame(rows, columns=ALERT_COLUMNS) if rows else pd.DataFrame(columns=ALERT_COLUMNS)
+    return (
+        pd.DataFrame(rows, columns=ALERT_COLUMNS) if rows else pd.DataFrame(columns=ALERT_COLUMNS)
+    )
 
 
 def alert_action(client: AgencyClient, alert_id: str, action: str) -> None:
@@ -41,15 +68,21 @@ def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
     rows = []
     for w in records(client.workers()):
         beat = _instant(w.get("last_heartbeat"))
-        rows.append({
-            **w,
-            "slots": f"{w.get('running', 0)}/{w.get('capacity', 0)}",
-            "labels": ", ".join(f"{k}={v}" for k, v in sorted((w.get("labels") or {}).items())),
-            "kinds": ", ".join(w.get("kinds") or []),
-            "last_heartbeat": beat.strftime("%H:%M:%S") if beat is not None else "never",
-            "heartbeat_age_s": round((now - beat.to_pydatetime()).total_seconds(), 1) if beat is not None else None,
-        })
-    return pd.DataFrame(rows, columns=WORKER_COLUMNS) if rows else pd.DataFrame(columns=WORKER_COLUMNS)
+        rows.append(
+            {
+                **w,
+                "slots": f"{w.get('running', 0)}/{w.get('capacity', 0)}",
+                "labels": ", ".join(f"{k}={v}" for k, v in sorted((w.get("labels") or {}).items())),
+                "kinds": ", ".join(w.get("kinds") or []),
+                "last_heartbeat": beat.strftime("%H:%M:%S") if beat is not None else "never",
+                "heartbeat_age_s": round((now - beat.to_pydatetime()).total_seconds(), 1)
+                if beat is not None
+                else None,
+            }
+        )
+    return (
+        pd.DataFrame(rows, columns=WORKER_COLUMNS) if rows else pd.DataFrame(columns=WORKER_COLUMNS)
+    )
 
 
 def _instant(value: Any) -> pd.Timestamp | None:
@@ -95,11 +128,13 @@ def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
     if flt.until is not None:
         args["until"] = aware(flt.until)
     page = client.audit_page(limit=AUDIT_FETCH, **args)
-    rows = records(page.items)[-flt.limit:][::-1]
+    rows = records(page.items)[-flt.limit :][::-1]
     for r in rows:
         r["ts"] = str(r.get("ts", ""))[:23].replace("T", " ")
         r["details"] = ", ".join(f"{k}={v}" for k, v in (r.get("details") or {}).items())
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS) if rows else pd.DataFrame(columns=AUDIT_COLUMNS)
+    return (
+        pd.DataFrame(rows, columns=AUDIT_COLUMNS) if rows else pd.DataFrame(columns=AUDIT_COLUMNS)
+    )
 
 
 def verify(client: AgencyClient) -> dict[str, Any]:
@@ -110,7 +145,14 @@ def health(client: AgencyClient) -> tuple[str, pd.DataFrame]:
     """Overall status and one row per component, as ``GET /health`` says."""
     data = one(client.health())
     rows = [
-        {"component": name, "status": c.get("status"), "reason": c.get("reason") or "", "details": ", ".join(f"{k}={v}" for k, v in (c.get("details") or {}).items())}
+        {
+            "component": name,
+            "status": c.get("status"),
+            "reason": c.get("reason") or "",
+            "details": ", ".join(f"{k}={v}" for k, v in (c.get("details") or {}).items()),
+        }
         for name, c in (data.get("components") or {}).items()
     ]
-    return str(data.get("status")), pd.DataFrame(rows, columns=["component", "status", "reason", "details"])
+    return str(data.get("status")), pd.DataFrame(
+        rows, columns=["component", "status", "reason", "details"]
+    )

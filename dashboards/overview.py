@@ -39,12 +39,21 @@ class OverviewPage:
         self.ctx = ctx
         self._seen = -1
         self.tiles = {key: tile(title, f"kpi-{key.replace('_', '-')}") for key, title in TILES}
-        self.stream_note = pn.pane.Markdown("connecting to the metrics stream…", css_classes=["stream-status"], margin=(0, 10))
-        self.charts = pn.Row(pn.pane.Markdown("Loading history…"), sizing_mode="stretch_width", min_height=280)
+        self.stream_note = pn.pane.Markdown(
+            "connecting to the metrics stream…", css_classes=["stream-status"], margin=(0, 10)
+        )
+        self.charts = pn.Row(
+            pn.pane.Markdown("Loading history…"), sizing_mode="stretch_width", min_height=280
+        )
         self.alerts = pn.widgets.Tabulator(
             pd.DataFrame(columns=["id", "severity", "kind", "message", "resource", "created_at"]),
-            show_index=False, disabled=True, selectable=1, height=200, sizing_mode="stretch_width",
-            hidden_columns=["id"], css_classes=["alerts-table"],
+            show_index=False,
+            disabled=True,
+            selectable=1,
+            height=200,
+            sizing_mode="stretch_width",
+            hidden_columns=["id"],
+            css_classes=["alerts-table"],
         )
         self.ack = pn.widgets.Button(name="Acknowledge", button_type="primary", width=130)
         self.dismiss = pn.widgets.Button(name="Dismiss", button_type="light", width=110)
@@ -130,21 +139,35 @@ class OverviewPage:
                 self.status.error(exc)
             await self.refresh_alerts()
 
-        self.confirm.ask(f"{action.capitalize()} the {alert['severity']} alert “{alert['message']}”? It leaves the open list; the audit trail records you did it.", run, action.capitalize())
+        self.confirm.ask(
+            f"{action.capitalize()} the {alert['severity']} alert “{alert['message']}”? It leaves the open list; the audit trail records you did it.",
+            run,
+            action.capitalize(),
+        )
 
 
 def charts(history: pd.DataFrame) -> list[Any]:
     """Throughput and latency over time; a note instead when nothing was sampled yet."""
     if history.empty:
-        return [pn.pane.Markdown("No KPI samples yet: the control plane writes one every few seconds.")]
+        return [
+            pn.pane.Markdown("No KPI samples yet: the control plane writes one every few seconds.")
+        ]
     throughput = history.hvplot.line(
-        x="ts", y="tasks_per_min", title="Throughput (tasks/min)", height=260, responsive=True, ylim=(0, None)
+        x="ts",
+        y="tasks_per_min",
+        title="Throughput (tasks/min)",
+        height=260,
+        responsive=True,
+        ylim=(0, None),
     )
     latency_cols = [c for c in ("run_p50_ms", "run_p95_ms", "queue_p95_ms") if c in history]
     latency = history.hvplot.line(
         x="ts", y=latency_cols, title="Latency (ms)", height=260, responsive=True, ylim=(0, None)
     )
-    return [pn.pane.HoloViews(throughput, sizing_mode="stretch_width"), pn.pane.HoloViews(latency, sizing_mode="stretch_width")]
+    return [
+        pn.pane.HoloViews(throughput, sizing_mode="stretch_width"),
+        pn.pane.HoloViews(latency, sizing_mode="stretch_width"),
+    ]
 
 
 def overview(ctx: Context | None = None) -> pn.viewable.Viewable:

@@ -20,18 +20,51 @@ class QueriesPage:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         w = pn.widgets
-        self.pick = w.Select(name="Saved query", options={"(new query)": ""}, width=300, css_classes=["query-pick"])
+        self.pick = w.Select(
+            name="Saved query", options={"(new query)": ""}, width=300, css_classes=["query-pick"]
+        )
         self.name = w.TextInput(name="Name", width=220, css_classes=["query-name"])
         self.description = w.TextInput(name="Description", sizing_mode="stretch_width")
-        self.sql = w.TextAreaInput(name="SQL (read-only; $name parameters)", value="select state, count(*) as n from tasks group by state order by n desc", height=130, sizing_mode="stretch_width", css_classes=["query-sql"])
-        self.params = w.TextInput(name="Parameters", placeholder="state=running, limit=10", width=260)
+        self.sql = w.TextAreaInput(
+            name="SQL (read-only; $name parameters)",
+            value="select state, count(*) as n from tasks group by state order by n desc",
+            height=130,
+            sizing_mode="stretch_width",
+            css_classes=["query-sql"],
+        )
+        self.params = w.TextInput(
+            name="Parameters", placeholder="state=running, limit=10", width=260
+        )
         self.run = w.Button(name="Run", button_type="primary", width=90, css_classes=["query-run"])
         self.save = w.Button(name="Save", width=90, css_classes=["query-save"])
         self.result_info = pn.pane.Markdown("", css_classes=["query-result-info"])
-        self.result = w.Tabulator(pd.DataFrame(), show_index=False, disabled=True, height=300, sizing_mode="stretch_width", pagination="local", page_size=50, css_classes=["query-result"])
+        self.result = w.Tabulator(
+            pd.DataFrame(),
+            show_index=False,
+            disabled=True,
+            height=300,
+            sizing_mode="stretch_width",
+            pagination="local",
+            page_size=50,
+            css_classes=["query-result"],
+        )
         self.chart = pn.Column(sizing_mode="stretch_width")
-        self.revisions = w.Tabulator(pd.DataFrame(columns=qd.REVISION_COLUMNS), show_index=False, disabled=True, height=160, sizing_mode="stretch_width", css_classes=["query-revisions"])
-        self.runs = w.Tabulator(pd.DataFrame(columns=qd.RUN_COLUMNS), show_index=False, disabled=True, height=160, sizing_mode="stretch_width", css_classes=["query-runs"])
+        self.revisions = w.Tabulator(
+            pd.DataFrame(columns=qd.REVISION_COLUMNS),
+            show_index=False,
+            disabled=True,
+            height=160,
+            sizing_mode="stretch_width",
+            css_classes=["query-revisions"],
+        )
+        self.runs = w.Tabulator(
+            pd.DataFrame(columns=qd.RUN_COLUMNS),
+            show_index=False,
+            disabled=True,
+            height=160,
+            sizing_mode="stretch_width",
+            css_classes=["query-runs"],
+        )
         self.status = StatusLine()
         self.pick.param.watch(self._on_pick, "value")
         self.run.on_click(self._on_run)
@@ -39,9 +72,19 @@ class QueriesPage:
         self.panel = pn.Column(
             pn.pane.Markdown("## Queries", margin=(0, 10)),
             pn.Row(self.pick, self.name, self.description, sizing_mode="stretch_width"),
-            self.sql, pn.Row(self.params, self.run, self.save), self.status,
-            self.result_info, self.result, self.chart,
-            pn.Row(pn.Column(pn.pane.Markdown("#### Revisions"), self.revisions, sizing_mode="stretch_width"), pn.Column(pn.pane.Markdown("#### Runs"), self.runs, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            self.sql,
+            pn.Row(self.params, self.run, self.save),
+            self.status,
+            self.result_info,
+            self.result,
+            self.chart,
+            pn.Row(
+                pn.Column(
+                    pn.pane.Markdown("#### Revisions"), self.revisions, sizing_mode="stretch_width"
+                ),
+                pn.Column(pn.pane.Markdown("#### Runs"), self.runs, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ),
             sizing_mode="stretch_width",
         )
         pn.state.onload(self._load)
@@ -59,14 +102,21 @@ class QueriesPage:
     async def _on_pick(self, event: Any) -> None:
         if not event.new:
             self.name.value, self.description.value = "", ""
-            self.revisions.value, self.runs.value = pd.DataFrame(columns=qd.REVISION_COLUMNS), pd.DataFrame(columns=qd.RUN_COLUMNS)
+            self.revisions.value, self.runs.value = (
+                pd.DataFrame(columns=qd.REVISION_COLUMNS),
+                pd.DataFrame(columns=qd.RUN_COLUMNS),
+            )
             return
         try:
             query = await off_loop(qd.get, self.ctx.client, event.new)
         except Exception as exc:
             self.status.error(exc)
             return
-        self.name.value, self.description.value, self.sql.value = query["name"], query.get("description", ""), query["sql"]
+        self.name.value, self.description.value, self.sql.value = (
+            query["name"],
+            query.get("description", ""),
+            query["sql"],
+        )
         await self.refresh_history()
 
     async def refresh_history(self) -> None:
@@ -81,7 +131,9 @@ class QueriesPage:
     async def _on_run(self, _event: Any) -> None:
         try:
             params = qd.parse_params(self.params.value or "")
-            result = await off_loop(qd.run, self.ctx.client, self.pick.value or None, self.sql.value, params)
+            result = await off_loop(
+                qd.run, self.ctx.client, self.pick.value or None, self.sql.value, params
+            )
         except Exception as exc:
             self.status.error(exc)
             return
@@ -91,7 +143,9 @@ class QueriesPage:
         self.result_info.object = f'<span class="query-rows" data-rows="{len(df)}">{len(df):,} rows in {result.duration_ms:.1f} ms{more}</span>'
         self.result.value = df
         plot = qd.chart_for(df)
-        self.chart.objects = [pn.pane.HoloViews(plot, sizing_mode="stretch_width")] if plot is not None else []
+        self.chart.objects = (
+            [pn.pane.HoloViews(plot, sizing_mode="stretch_width")] if plot is not None else []
+        )
         await self.refresh_history()
 
     async def _on_save(self, _event: Any) -> None:
@@ -99,7 +153,14 @@ class QueriesPage:
             self.status.say("Give the query a name before saving.", "warning")
             return
         try:
-            qid, revision = await off_loop(qd.save, self.ctx.client, self.pick.value or None, (self.name.value or "").strip(), self.sql.value or "", self.description.value or "")
+            qid, revision = await off_loop(
+                qd.save,
+                self.ctx.client,
+                self.pick.value or None,
+                (self.name.value or "").strip(),
+                self.sql.value or "",
+                self.description.value or "",
+            )
         except Exception as exc:
             self.status.error(exc)
             return

@@ -33,7 +33,9 @@ def get(client: AgencyClient, query_id: str) -> dict[str, Any]:
     return one(client.get_query(query_id))
 
 
-def save(client: AgencyClient, query_id: str | None, name: str, sql: str, description: str) -> tuple[str, int]:
+def save(
+    client: AgencyClient, query_id: str | None, name: str, sql: str, description: str
+) -> tuple[str, int]:
     """Create the query, or store a new revision of it; returns (id, revision)."""
     if query_id:
         got = one(client.update_query(query_id, name=name, sql=sql, description=description))
@@ -71,27 +73,41 @@ def run(client: AgencyClient, query_id: str | None, sql: str, params: dict[str, 
     else:
         got = client.query(sql, params=params)
     df = got if isinstance(got, pd.DataFrame) else pd.DataFrame(got)
-    return RunResult(rows=df, truncated=bool(df.attrs.get("truncated", False)), duration_ms=float(df.attrs.get("duration_ms", 0.0)))
+    return RunResult(
+        rows=df,
+        truncated=bool(df.attrs.get("truncated", False)),
+        duration_ms=float(df.attrs.get("duration_ms", 0.0)),
+    )
 
 
-def _readable(rows: list[dict[str, Any]], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+def _readable(
+    rows: list[dict[str, Any]], columns: list[str], times: tuple[str, ...]
+) -> pd.DataFrame:
     """Rows as a frame with times as text (the table would show raw epoch numbers)."""
     df = pd.DataFrame(rows, columns=columns)
     for col in times:
         if not df.empty:
-            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601").dt.strftime("%Y-%m-%d %H:%M:%S")
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601").dt.strftime(
+                "%Y-%m-%d %H:%M:%S"
+            )
     if "duration_ms" in df and not df.empty:
         df["duration_ms"] = df["duration_ms"].astype(float).round(1)
     return df
 
 
 def revisions(client: AgencyClient, query_id: str) -> pd.DataFrame:
-    rows = sorted(records(client.query_revisions(query_id)), key=lambda r: -int(r.get("revision", 0)))
+    rows = sorted(
+        records(client.query_revisions(query_id)), key=lambda r: -int(r.get("revision", 0))
+    )
     return _readable(rows, REVISION_COLUMNS, ("created_at",))
 
 
 def runs(client: AgencyClient, query_id: str) -> pd.DataFrame:
-    rows = sorted(records(client.query_runs(query_id)), key=lambda r: str(r.get("started_at", "")), reverse=True)
+    rows = sorted(
+        records(client.query_runs(query_id)),
+        key=lambda r: str(r.get("started_at", "")),
+        reverse=True,
+    )
     return _readable(rows, RUN_COLUMNS, ("started_at",))
 
 
@@ -99,7 +115,11 @@ def chart_for(df: pd.DataFrame) -> Any:
     """A chart when the result has one label or time column and numeric columns, else None."""
     if df.empty or len(df) > CHART_MAX_ROWS or len(df.columns) < 2:
         return None
-    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    numeric = [
+        c
+        for c in df.columns
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+    ]
     others = [c for c in df.columns if c not in numeric]
     if not numeric or not others:
         return None

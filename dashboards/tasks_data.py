@@ -17,7 +17,17 @@ import pandas as pd
 from agency.client import AgencyClient
 from agency.models import TERMINAL_STATES, TaskState
 
-COLUMNS = ["id", "state", "kind", "worker_id", "priority", "attempt", "labels", "created_at", "reason"]
+COLUMNS = [
+    "id",
+    "state",
+    "kind",
+    "worker_id",
+    "priority",
+    "attempt",
+    "labels",
+    "created_at",
+    "reason",
+]
 SORTS = {
     "newest first": "-created_at",
     "oldest first": "created_at",
@@ -56,7 +66,12 @@ class TaskFilter:
         args: dict[str, Any] = {"sort": self.sort, "limit": self.limit}
         if self.states:
             args["state"] = list(self.states)
-        for key, value in (("kind", self.kind), ("worker", self.worker), ("label", self.label), ("text", self.text)):
+        for key, value in (
+            ("kind", self.kind),
+            ("worker", self.worker),
+            ("label", self.label),
+            ("text", self.text),
+        ):
             if value.strip():
                 args[key] = value.strip()
         if self.created_after is not None:
@@ -83,7 +98,9 @@ def fetch_page(client: AgencyClient, flt: TaskFilter, cursor: str | None) -> Tas
 
 def display_rows(items: Any) -> pd.DataFrame:
     """Tasks (models or a DataFrame) as the table shows them: short labels, readable times."""
-    df = items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([_dump(t) for t in items])
+    df = (
+        items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([_dump(t) for t in items])
+    )
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
     for col in COLUMNS:
@@ -91,7 +108,9 @@ def display_rows(items: Any) -> pd.DataFrame:
             df[col] = None
     df["labels"] = df["labels"].map(_labels_text)
     df["state"] = df["state"].map(lambda s: getattr(s, "value", s))
-    df["created_at"] = pd.to_datetime(df["created_at"], utc=True, format="ISO8601").dt.strftime("%Y-%m-%d %H:%M:%S")
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True, format="ISO8601").dt.strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
     return df[COLUMNS].reset_index(drop=True)
 
 
@@ -136,7 +155,9 @@ def confirm_text(task: dict[str, Any], action: str, grace: float | None = None) 
     if action == "cancel":
         if state in ("pending", "paused", "orphaned"):
             return f"Cancel task **{tid}** ({state}): it never runs again and ends **canceled**."
-        kill = f"SIGKILL after {grace:g} s" if grace is not None else "SIGKILL after the grace period"
+        kill = (
+            f"SIGKILL after {grace:g} s" if grace is not None else "SIGKILL after the grace period"
+        )
         return (
             f"Cancel task **{tid}** ({state}{where}): the worker is told to stop it, sends SIGTERM "
             f"then {kill}; the task ends **canceled** once its process is gone. Output so far is kept."
@@ -189,8 +210,16 @@ class SubmitForm:
             spec = {"prompt": text}
         else:
             spec = json.loads(text or "{}")
-        labels = dict(part.split("=", 1) for part in self.labels.replace(";", ",").split(",") if "=" in part)
-        return {"kind": self.kind, "spec": spec, "labels": {k.strip(): v.strip() for k, v in labels.items()}, "priority": self.priority, **self.extra}
+        labels = dict(
+            part.split("=", 1) for part in self.labels.replace(";", ",").split(",") if "=" in part
+        )
+        return {
+            "kind": self.kind,
+            "spec": spec,
+            "labels": {k.strip(): v.strip() for k, v in labels.items()},
+            "priority": self.priority,
+            **self.extra,
+        }
 
 
 def submit(client: AgencyClient, form: SubmitForm) -> str:

@@ -52,16 +52,24 @@ class Confirm(pn.Column):
     """
 
     def __init__(self, **params: Any) -> None:
-        self._text = pn.pane.Alert("", alert_type="warning", margin=(4, 0), css_classes=["confirm-text"])
-        self._yes = pn.widgets.Button(name="Confirm", button_type="danger", width=110, css_classes=["confirm-yes"])
-        self._no = pn.widgets.Button(name="Back", button_type="light", width=90, css_classes=["confirm-no"])
+        self._text = pn.pane.Alert(
+            "", alert_type="warning", margin=(4, 0), css_classes=["confirm-text"]
+        )
+        self._yes = pn.widgets.Button(
+            name="Confirm", button_type="danger", width=110, css_classes=["confirm-yes"]
+        )
+        self._no = pn.widgets.Button(
+            name="Back", button_type="light", width=90, css_classes=["confirm-no"]
+        )
         self._action: Callable[[], Awaitable[None]] | None = None
         self._yes.on_click(self._on_yes)
         self._no.on_click(lambda _e: self.close())
         params.setdefault("visible", False)
         super().__init__(self._text, pn.Row(self._yes, self._no), **params)
 
-    def ask(self, text: str, action: Callable[[], Awaitable[None]], confirm_label: str = "Confirm") -> None:
+    def ask(
+        self, text: str, action: Callable[[], Awaitable[None]], confirm_label: str = "Confirm"
+    ) -> None:
         self._text.object = text
         self._yes.name = confirm_label
         self._action = action

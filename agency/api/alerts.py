@@ -67,7 +67,12 @@ async def list_alerts(
 
 
 async def _move(
-    request: Request, services: Services, who: Principal, alert_id: str, to: AlertState, reason: str | None
+    request: Request,
+    services: Services,
+    who: Principal,
+    alert_id: str,
+    to: AlertState,
+    reason: str | None,
 ) -> Alert:
     async with _lock(request):
         alert = await get_alert(services, alert_id)
@@ -78,11 +83,18 @@ async def _move(
                 f"alert {alert_id} is {alert.state.value}; it cannot become {to.value}",
                 details={"alert_id": alert_id, "state": alert.state.value},
             )
-        moved = alert.model_copy(update={"state": to, "updated_at": utcnow(), "updated_by": who.name})
+        moved = alert.model_copy(
+            update={"state": to, "updated_at": utcnow(), "updated_by": who.name}
+        )
         await services.store.write(
             Upsert("alerts", [moved.model_dump(mode="python")]),
-            EventIn(actor=who.name, action=f"alert.{to.value}", resource_type="alert", resource_id=alert_id,
-                    details={"kind": alert.kind, "from": alert.state.value, "reason": reason}),
+            EventIn(
+                actor=who.name,
+                action=f"alert.{to.value}",
+                resource_type="alert",
+                resource_id=alert_id,
+                details={"kind": alert.kind, "from": alert.state.value, "reason": reason},
+            ),
         )
     return moved
 
@@ -96,7 +108,9 @@ async def acknowledge_alert(
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Alert:
     """Mark an open alert as seen; it stays listed until dismissed."""
-    return await _move(request, services, who, alert_id, AlertState.ACKNOWLEDGED, body.reason if body else None)
+    return await _move(
+        request, services, who, alert_id, AlertState.ACKNOWLEDGED, body.reason if body else None
+    )
 
 
 @router.post("/{alert_id}/dismiss", response_model=Alert)
@@ -108,4 +122,6 @@ async def dismiss_alert(
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Alert:
     """Close an alert (open or acknowledged)."""
-    return await _move(request, services, who, alert_id, AlertState.DISMISSED, body.reason if body else None)
+    return await _move(
+        request, services, who, alert_id, AlertState.DISMISSED, body.reason if body else None
+    )

@@ -80,7 +80,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=origins, allow_methods=["*"],
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
 
@@ -100,9 +102,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the bearer-token security scheme on every non-public operation."""
     if app.openapi_schema is not None:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
-        "type": "http", "scheme": "bearer",
+        "type": "http",
+        "scheme": "bearer",
         "description": "An agency API token (`agency token create`), or `?token=` on streams.",
     }
     for path, operations in schema.get("paths", {}).items():

@@ -190,7 +190,9 @@ class Assistant:
 
 def _require(principal: Principal, role: Role, what: str) -> None:
     if not principal.role.allows(role):
-        raise Forbidden(f"{what} needs the {role.value} role; {principal.name} is {principal.role.value}")
+        raise Forbidden(
+            f"{what} needs the {role.value} role; {principal.name} is {principal.role.value}"
+        )
 
 
 def _describe(exc: Exception) -> str:
@@ -210,7 +212,9 @@ def parse_submit(rest: str) -> TaskSubmit:
         try:
             spec = json.loads(arg) if arg else {}
         except json.JSONDecodeError as exc:
-            raise BadRequest(f"the spec is not valid JSON: {exc.msg} at column {exc.colno}") from None
+            raise BadRequest(
+                f"the spec is not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from None
         if not isinstance(spec, dict):
             raise BadRequest("the spec must be a JSON object")
     elif kind == "shell":

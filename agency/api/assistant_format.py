@@ -38,7 +38,9 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         widths = [max(w, len(v)) for w, v in zip(widths, row, strict=False)]
     head = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False))
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip() for row in cells]
+    body = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip() for row in cells
+    ]
     return "```\n" + "\n".join([head.rstrip(), rule, *body]) + "\n```"
 
 
@@ -80,7 +82,14 @@ def format_workers(workers: Sequence[WorkerInfo]) -> str:
     if not workers:
         return "No workers registered."
     rows = [
-        [w.id, w.health.value, w.breaker, f"{w.running}/{w.capacity}", ",".join(w.kinds), w.last_heartbeat]
+        [
+            w.id,
+            w.health.value,
+            w.breaker,
+            f"{w.running}/{w.capacity}",
+            ",".join(w.kinds),
+            w.last_heartbeat,
+        ]
         for w in workers
     ]
     return format_table(["id", "health", "breaker", "load", "kinds", "last heartbeat"], rows)

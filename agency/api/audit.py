@@ -28,7 +28,16 @@ from agency.storage import misc as store_misc
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=ERROR_RESPONSES)
 
 # the fields replay must reproduce; timestamps differ by design (replay does not re-run the clock)
-REPLAYED_FIELDS = ("state", "attempt", "worker_id", "reason", "priority", "exit_code", "kind", "verdict")
+REPLAYED_FIELDS = (
+    "state",
+    "attempt",
+    "worker_id",
+    "reason",
+    "priority",
+    "exit_code",
+    "kind",
+    "verdict",
+)
 
 
 def encode_cursor(seq: int) -> str:
@@ -40,9 +49,13 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("this cursor was not issued by this server", details={"cursor": cursor[:100]}) from exc
+        raise InvalidCursor(
+            "this cursor was not issued by this server", details={"cursor": cursor[:100]}
+        ) from exc
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidCursor("this cursor was not issued by this server", details={"cursor": cursor[:100]})
+        raise InvalidCursor(
+            "this cursor was not issued by this server", details={"cursor": cursor[:100]}
+        )
     return value
 
 
@@ -62,8 +75,15 @@ async def audit(
     """Events oldest first, filtered; follow ``next_cursor`` for the next page."""
     after = decode_cursor(cursor) if cursor else None
     items = await store_events.list_events(
-        services.store, action=action, actor=actor, resource_type=resource_type, resource_id=resource_id,
-        since=since, until=until, after_seq=after, limit=limit + 1,
+        services.store,
+        action=action,
+        actor=actor,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        since=since,
+        until=until,
+        after_seq=after,
+        limit=limit + 1,
     )
     more = len(items) > limit
     items = items[:limit]
@@ -71,10 +91,17 @@ async def audit(
 
 
 @router.get("/audit/verify", response_model=ChainReportOut)
-async def verify(services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))) -> ChainReportOut:
+async def verify(
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
+) -> ChainReportOut:
     """Recompute the events' hash chain; ``ok`` false names the first bad sequence number."""
     report = await services.store.verify_chain()
-    return ChainReportOut(ok=report.ok, checked=report.checked, first_bad_seq=report.first_bad_seq, reason=report.reason)
+    return ChainReportOut(
+        ok=report.ok,
+        checked=report.checked,
+        first_bad_seq=report.first_bad_seq,
+        reason=report.reason,
+    )
 
 
 @router.get("/tasks/{task_id}/replay", response_model=ReplayOut)
@@ -96,7 +123,9 @@ async def replay(
 
 @router.post("/waivers", status_code=201, response_model=Waiver)
 async def request_waiver(
-    body: WaiverRequestIn, services: Services = Depends(get_services), who: Principal = Depends(require(Role.OPERATOR))
+    body: WaiverRequestIn,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Waiver:
     """Ask to accept a task whose gates requested changes."""
     return await services.orchestrator.request_waiver(body.task_id, who.name, body.reason)

@@ -92,9 +92,13 @@ class TokenBook:
         rows = await self._store.fetch("SELECT * FROM api_tokens")
         for row in rows:
             self._remember(ApiToken.model_validate(row))
-        await self._ensure(ADMIN_TOKEN_ID, "admin", Role.ADMIN, read_or_create_admin_secret(self._settings))
+        await self._ensure(
+            ADMIN_TOKEN_ID, "admin", Role.ADMIN, read_or_create_admin_secret(self._settings)
+        )
         if self._settings.worker_token:
-            await self._ensure(WORKER_TOKEN_ID, WORKER_TOKEN_ID, Role.WORKER, self._settings.worker_token)
+            await self._ensure(
+                WORKER_TOKEN_ID, WORKER_TOKEN_ID, Role.WORKER, self._settings.worker_token
+            )
 
     def _remember(self, token: ApiToken) -> None:
         old = self._by_id.get(token.id)
@@ -111,8 +115,13 @@ class TokenBook:
         token = ApiToken(id=token_id, name=name, role=role, token_hash=digest, created_by="system")
         await self._store.write(
             Upsert("api_tokens", [token.model_dump(mode="python")]),
-            EventIn(actor="system", action="token.bootstrapped", resource_type="token",
-                    resource_id=token_id, details={"name": name, "role": role.value}),
+            EventIn(
+                actor="system",
+                action="token.bootstrapped",
+                resource_type="token",
+                resource_id=token_id,
+                details={"name": name, "role": role.value},
+            ),
         )
         self._remember(token)
 
@@ -142,13 +151,22 @@ class TokenBook:
     async def create(self, name: str, role: Role, actor: str) -> tuple[ApiToken, str]:
         """A new token; the secret is returned once and never stored."""
         if any(t.name == name and t.revoked_at is None for t in self._by_id.values()):
-            raise Conflict(f"an active token named {name!r} exists; revoke it first", details={"name": name})
+            raise Conflict(
+                f"an active token named {name!r} exists; revoke it first", details={"name": name}
+            )
         secret = new_secret()
-        token = ApiToken(id=new_id(), name=name, role=role, token_hash=hash_token(secret), created_by=actor)
+        token = ApiToken(
+            id=new_id(), name=name, role=role, token_hash=hash_token(secret), created_by=actor
+        )
         await self._store.write(
             Upsert("api_tokens", [token.model_dump(mode="python")]),
-            EventIn(actor=actor, action="token.created", resource_type="token",
-                    resource_id=token.id, details={"name": name, "role": role.value}),
+            EventIn(
+                actor=actor,
+                action="token.created",
+                resource_type="token",
+                resource_id=token.id,
+                details={"name": name, "role": role.value},
+            ),
         )
         self._remember(token)
         return token, secret
@@ -175,8 +193,13 @@ class TokenBook:
         revoked = token.model_copy(update={"revoked_at": utcnow()})
         await self._store.write(
             Upsert("api_tokens", [revoked.model_dump(mode="python")]),
-            EventIn(actor=actor, action="token.revoked", resource_type="token",
-                    resource_id=token_id, details={"name": token.name}),
+            EventIn(
+                actor=actor,
+                action="token.revoked",
+                resource_type="token",
+                resource_id=token_id,
+                details={"name": token.name},
+            ),
         )
         self._remember(revoked)
         return revoked

@@ -63,7 +63,9 @@ def hubs(app: Any) -> ChatHubs:
 
 
 async def find_session(services: Services, session_id: str) -> ChatSession:
-    rows = await services.store.fetch("SELECT * FROM chat_sessions WHERE id = $id", {"id": session_id})
+    rows = await services.store.fetch(
+        "SELECT * FROM chat_sessions WHERE id = $id", {"id": session_id}
+    )
     if not rows:
         raise NotFound(f"no chat session {session_id!r}", details={"session_id": session_id})
     return ChatSession.model_validate(rows[0])
@@ -72,10 +74,15 @@ async def find_session(services: Services, session_id: str) -> ChatSession:
 def check_reader(session: ChatSession, who: Principal) -> None:
     """Owners read their sessions; admins read every session (audits)."""
     if session.owner != who.name and who.role is not Role.ADMIN:
-        raise Forbidden(f"chat session {session.id} belongs to {session.owner}", details={"session_id": session.id})
+        raise Forbidden(
+            f"chat session {session.id} belongs to {session.owner}",
+            details={"session_id": session.id},
+        )
 
 
-async def messages_after(services: Services, session_id: str, after: int, limit: int) -> list[ChatMessage]:
+async def messages_after(
+    services: Services, session_id: str, after: int, limit: int
+) -> list[ChatMessage]:
     rows = await services.store.fetch(
         "SELECT * FROM chat_messages WHERE session_id = $sid AND seq > $after ORDER BY seq LIMIT $limit",
         {"sid": session_id, "after": after, "limit": limit},
@@ -93,16 +100,27 @@ async def create_session(
     session = ChatSession(id=new_id(), owner=who.name, title=body.title if body else "")
     await services.store.write(
         Insert("chat_sessions", [session.model_dump(mode="python")]),
-        EventIn(actor=who.name, action="chat.session_created", resource_type="chat_session",
-                resource_id=session.id, details={"title": session.title}),
+        EventIn(
+            actor=who.name,
+            action="chat.session_created",
+            resource_type="chat_session",
+            resource_id=session.id,
+            details={"title": session.title},
+        ),
     )
-    return ChatSessionCreated(session_id=session.id, owner=session.owner, title=session.title,
-                          created_at=session.created_at.isoformat())
+    return ChatSessionCreated(
+        session_id=session.id,
+        owner=session.owner,
+        title=session.title,
+        created_at=session.created_at.isoformat(),
+    )
 
 
 @router.get("/sessions", response_model=list[ChatSession])
 async def list_sessions(
-    owner: str | None = Query(None, max_length=200, description="Admins: only this owner's sessions."),
+    owner: str | None = Query(
+        None, max_length=200, description="Admins: only this owner's sessions."
+    ),
     limit: int = Query(200, ge=1, le=1000),
     services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.VIEWER)),
@@ -154,7 +172,9 @@ async def chat_socket(websocket: WebSocket, session_id: str) -> None:
     except AgencyError as exc:
         await _close(websocket, _close_code(exc), exc.message)
         return
-    await ChatConnection(websocket, services, who, hubs(websocket.app).acquire(session_id)).run(after)
+    await ChatConnection(websocket, services, who, hubs(websocket.app).acquire(session_id)).run(
+        after
+    )
 
 
 def _close_code(exc: AgencyError) -> int:
@@ -188,7 +208,9 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 class ChatConnection:
     """One socket on one session: a sender task drains the queue, this task reads and replies."""
 
-    def __init__(self, websocket: WebSocket, services: Services, who: Principal, hub: SessionHub) -> None:
+    def __init__(
+        self, websocket: WebSocket, services: Services, who: Principal, hub: SessionHub
+    ) -> None:
         self.ws = websocket
         self.services = services
         self.who = who
@@ -197,7 +219,11 @@ class ChatConnection:
         self.assistant = Assistant(services)
 
     async def run(self, after: int) -> None:
-        gauge = self.services.api_metrics.ws_clients.labels(endpoint="chat") if self.services.api_metrics else None
+        gauge = (
+            self.services.api_metrics.ws_clients.labels(endpoint="chat")
+            if self.services.api_metrics
+            else None
+        )
         if gauge is not None:
             gauge.inc()
         sender = asyncio.create_task(self._send_loop(after))
@@ -254,21 +280,35 @@ class ChatConnection:
                 return
             text = msg.get("text")
             if text is None:
-                self._refuse(1003, error_frame("bad_request", "send JSON text frames"), "binary frames are not accepted")
+                self._refuse(
+                    1003,
+                    error_frame("bad_request", "send JSON text frames"),
+                    "binary frames are not accepted",
+                )
                 return
             if len(text.encode()) > limit:
-                self._refuse(1009, error_frame("payload_too_large", f"message over the {limit}-byte limit", limit=limit),
-                             "message too large")
+                self._refuse(
+                    1009,
+                    error_frame(
+                        "payload_too_large", f"message over the {limit}-byte limit", limit=limit
+                    ),
+                    "message too large",
+                )
                 return
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                self._refuse(1007, error_frame("bad_request", f"not JSON: {exc.msg}"), "message is not JSON")
+                self._refuse(
+                    1007, error_frame("bad_request", f"not JSON: {exc.msg}"), "message is not JSON"
+                )
                 return
             content = data.get("content") if isinstance(data, dict) else None
             if not isinstance(content, str) or not content.strip():
-                self._refuse(1008, error_frame("validation_error", 'send {"content": "<non-empty text>"}'),
-                             "content missing or not a string")
+                self._refuse(
+                    1008,
+                    error_frame("validation_error", 'send {"content": "<non-empty text>"}'),
+                    "content missing or not a string",
+                )
                 return
             try:
                 if self.services.limiter is not None:
@@ -291,12 +331,24 @@ class ChatConnection:
                 async for piece in self.assistant.respond(self.who, content, history):
                     pieces.append(piece)
                     if streams:
-                        self.hub.publish({"type": "delta", "role": "assistant", "reply_to": mine.seq, "content": piece})
+                        self.hub.publish(
+                            {
+                                "type": "delta",
+                                "role": "assistant",
+                                "reply_to": mine.seq,
+                                "content": piece,
+                            }
+                        )
             except Exception as exc:  # the reply must be persisted whatever broke
                 log.exception("chat assistant failed")
                 pieces.append(f"\n\nThe assistant failed: {type(exc).__name__}")
-            await self.hub.append(store, "assistant", "".join(pieces), "assistant",
-                                  details={"on_behalf_of": self.who.name, "reply_to": mine.seq})
+            await self.hub.append(
+                store,
+                "assistant",
+                "".join(pieces),
+                "assistant",
+                details={"on_behalf_of": self.who.name, "reply_to": mine.seq},
+            )
 
 
 async def _recent(services: Services, session_id: str, before: int) -> list[ChatMessage]:

@@ -71,7 +71,12 @@ class SessionHub:
                 queue.put_nowait(CloseFrame(1013, "fell behind; reconnect with ?after=<last seq>"))
 
     async def append(
-        self, store: Store, role: str, content: str, actor: str, details: dict[str, Any] | None = None
+        self,
+        store: Store,
+        role: str,
+        content: str,
+        actor: str,
+        details: dict[str, Any] | None = None,
     ) -> ChatMessage:
         """Persist the next message (durable before it is published). Hold ``lock``."""
         if self.last_seq is None:
@@ -80,13 +85,22 @@ class SessionHub:
                 {"sid": self.session_id},
             )
             self.last_seq = int(rows[0]["last"])
-        message = ChatMessage(session_id=self.session_id, seq=self.last_seq + 1, role=role, content=content)  # type: ignore[arg-type]
+        message = ChatMessage(
+            session_id=self.session_id, seq=self.last_seq + 1, role=role, content=content
+        )  # type: ignore[arg-type]
         await store.write(
             Insert("chat_messages", [message.model_dump(mode="python")]),
             EventIn(
-                actor=actor, action="chat.message", resource_type="chat_session",
+                actor=actor,
+                action="chat.message",
+                resource_type="chat_session",
                 resource_id=self.session_id,
-                details={"seq": message.seq, "role": role, "content": content[:CONTENT_IN_EVENT], **(details or {})},
+                details={
+                    "seq": message.seq,
+                    "role": role,
+                    "content": content[:CONTENT_IN_EVENT],
+                    **(details or {}),
+                },
             ),
         )
         self.last_seq = message.seq  # only once durable: a failed write reuses the number

@@ -23,9 +23,17 @@ from agency.errors import AgencyError, BadRequest, RateLimited, ValidationFailed
 log = logging.getLogger("agency.api")
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 429: "rate_limited", 503: "service_unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
 }
 
 
@@ -69,20 +77,35 @@ def error_response(exc: AgencyError) -> JSONResponse:
 async def _agency_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AgencyError)
     if exc.status >= 500:
-        log.warning("%s %s -> %s %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
+        log.warning(
+            "%s %s -> %s %s: %s",
+            request.method,
+            request.url.path,
+            exc.status,
+            exc.code,
+            exc.message,
+        )
     return error_response(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in exc.errors()
     ]
     if any(e["type"] == "json_invalid" for e in errors):
-        return error_response(BadRequest("the request body is not valid JSON", details={"errors": errors}))
+        return error_response(
+            BadRequest("the request body is not valid JSON", details={"errors": errors})
+        )
     summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
-    return error_response(ValidationFailed(f"invalid request: {summary}", details={"errors": errors}))
+    return error_response(
+        ValidationFailed(f"invalid request: {summary}", details={"errors": errors})
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -97,7 +120,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = {"error": {"code": "internal_error", "message": "internal error; see the control plane log", "details": {}}}
+    body = {
+        "error": {
+            "code": "internal_error",
+            "message": "internal error; see the control plane log",
+            "details": {},
+        }
+    }
     return JSONResponse(body, status_code=500)
 
 

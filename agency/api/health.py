@@ -46,30 +46,46 @@ def _orchestrator(services: Services) -> ComponentHealth:
 def _workers(services: Services) -> ComponentHealth:
     workers = [w for w in services.orchestrator.workers() if w.health is not WorkerHealth.REMOVED]
     healthy = [w for w in workers if w.health is WorkerHealth.HEALTHY and w.breaker == "closed"]
-    details = {"registered": len(workers), "healthy": len(healthy),
-               "capacity": sum(w.capacity for w in healthy)}
+    details = {
+        "registered": len(workers),
+        "healthy": len(healthy),
+        "capacity": sum(w.capacity for w in healthy),
+    }
     if not workers:
-        return ComponentHealth(status="degraded", reason="no worker registered: tasks wait", details=details)
+        return ComponentHealth(
+            status="degraded", reason="no worker registered: tasks wait", details=details
+        )
     if not healthy:
-        return ComponentHealth(status="degraded", reason="no healthy worker: tasks wait", details=details)
+        return ComponentHealth(
+            status="degraded", reason="no healthy worker: tasks wait", details=details
+        )
     if len(healthy) < len(workers):
         bad = sorted(w.id for w in workers if w not in healthy)
-        return ComponentHealth(status="degraded", reason=f"unhealthy, draining or breaker open: {', '.join(bad)}",
-                               details=details)
+        return ComponentHealth(
+            status="degraded",
+            reason=f"unhealthy, draining or breaker open: {', '.join(bad)}",
+            details=details,
+        )
     return ComponentHealth(status="healthy", details=details)
 
 
 @router.get(
-    "/health", response_model=HealthOut,
+    "/health",
+    response_model=HealthOut,
     responses={503: {"model": HealthOut, "description": "Unhealthy, or still starting."}},
 )
 async def health(request: Request) -> JSONResponse:
     """Overall status and each component's, with a reason for every non-healthy one."""
     services: Services | None = request.app.state.services
     if services is None:
-        body = HealthOut(status="unhealthy", version=__version__, uptime_s=0.0, components={
-            "orchestrator": ComponentHealth(status="unhealthy", reason="starting or stopping"),
-        })
+        body = HealthOut(
+            status="unhealthy",
+            version=__version__,
+            uptime_s=0.0,
+            components={
+                "orchestrator": ComponentHealth(status="unhealthy", reason="starting or stopping"),
+            },
+        )
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     components = {
         "orchestrator": _orchestrator(services),
@@ -77,14 +93,26 @@ async def health(request: Request) -> JSONResponse:
         "workers": _workers(services),
     }
     status = max((c.status for c in components.values()), key=_RANK.__getitem__)
-    body = HealthOut(status=status, version=__version__,
-                     uptime_s=(utcnow() - services.started_at).total_seconds(), components=components)
-    return JSONResponse(body.model_dump(mode="json"), status_code=503 if status == "unhealthy" else 200)
+    body = HealthOut(
+        status=status,
+        version=__version__,
+        uptime_s=(utcnow() - services.started_at).total_seconds(),
+        components=components,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=503 if status == "unhealthy" else 200
+    )
 
 
 @router.get(
-    "/metrics", response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."}},
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format.",
+        }
+    },
 )
 async def metrics(
     services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
@@ -96,8 +124,11 @@ async def metrics(
 @router.get("/api/v1/kpis/history", response_model=list[KpiSample])
 async def kpi_history(
     since: datetime | None = Query(None, description="Only samples from this time on (ISO 8601)."),
-    limit: int = Query(1000, ge=1, le=10_000, description="At most this many, the most recent ones."),
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER)),
+    limit: int = Query(
+        1000, ge=1, le=10_000, description="At most this many, the most recent ones."
+    ),
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.VIEWER)),
 ) -> list[KpiSample]:
     """The sampled KPI history (one row every ``AGENCY_KPI_SAMPLE_INTERVAL``), oldest first."""
     return await list_kpi_samples(services.store, since=since, limit=limit)

@@ -52,7 +52,9 @@ class SnapshotSubscription:
 class MetricsHub:
     """Broadcasts one KPI snapshot per tick to every subscriber."""
 
-    def __init__(self, snapshot: Callable[[], dict[str, Any]], *, interval: float = 1.0, keep: int = 120) -> None:
+    def __init__(
+        self, snapshot: Callable[[], dict[str, Any]], *, interval: float = 1.0, keep: int = 120
+    ) -> None:
         self._snapshot = snapshot
         self.interval = interval
         self._ring: deque[Snapshot] = deque(maxlen=keep)
@@ -75,7 +77,9 @@ class MetricsHub:
         sub = SnapshotSubscription(self, backlog, maxsize=max(self._ring.maxlen or 1, 1))
         self._subs.add(sub)
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="agency-metrics-hub")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="agency-metrics-hub"
+            )
         return sub
 
     def unsubscribe(self, sub: SnapshotSubscription) -> None:

@@ -19,7 +19,9 @@ class BodyLimitMiddleware:
         details: dict[str, object] = {"limit": self.max_bytes}
         if size is not None:
             details["size"] = size
-        return PayloadTooLarge(f"request body over the {self.max_bytes}-byte limit", details=details)
+        return PayloadTooLarge(
+            f"request body over the {self.max_bytes}-byte limit", details=details
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

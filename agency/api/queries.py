@@ -112,8 +112,14 @@ async def _name_taken(services: Services, name: str, other_than: str | None = No
 
 def _revision_of(q: SavedQuery, actor: str) -> SavedQueryRevision:
     return SavedQueryRevision(
-        query_id=q.id, revision=q.revision, name=q.name, sql=q.sql, description=q.description,
-        parameters=q.parameters, created_by=actor, created_at=q.updated_at,
+        query_id=q.id,
+        revision=q.revision,
+        name=q.name,
+        sql=q.sql,
+        description=q.description,
+        parameters=q.parameters,
+        created_by=actor,
+        created_at=q.updated_at,
     )
 
 
@@ -121,8 +127,13 @@ async def _save(services: Services, q: SavedQuery, actor: str, action: str) -> N
     await services.store.write(
         Upsert("saved_queries", [q.model_dump(mode="python")]),
         Insert("saved_query_revisions", [_revision_of(q, actor).model_dump(mode="python")]),
-        EventIn(actor=actor, action=action, resource_type="query", resource_id=q.id,
-                details={"name": q.name, "revision": q.revision}),
+        EventIn(
+            actor=actor,
+            action=action,
+            resource_type="query",
+            resource_id=q.id,
+            details={"name": q.name, "revision": q.revision},
+        ),
     )
 
 
@@ -139,8 +150,14 @@ async def create_query(
         if await _name_taken(services, body.name):
             raise Conflict(f"a saved query named {body.name!r} exists", details={"name": body.name})
         now = utcnow()
-        q = SavedQuery(id=new_id(), **body.model_dump(), revision=1, created_by=who.name,
-                       created_at=now, updated_at=now)
+        q = SavedQuery(
+            id=new_id(),
+            **body.model_dump(),
+            revision=1,
+            created_by=who.name,
+            created_at=now,
+            updated_at=now,
+        )
         await _save(services, q, who.name, "query.created")
     return q
 
@@ -180,7 +197,9 @@ async def update_query(
         q = await find_query(services, ref)
         changes = body.model_dump(exclude_none=True)
         if "name" in changes and await _name_taken(services, changes["name"], other_than=q.id):
-            raise Conflict(f"a saved query named {changes['name']!r} exists", details={"name": changes["name"]})
+            raise Conflict(
+                f"a saved query named {changes['name']!r} exists", details={"name": changes["name"]}
+            )
         q = q.model_copy(update={**changes, "revision": q.revision + 1, "updated_at": utcnow()})
         await _save(services, q, who.name, "query.updated")
     return q
@@ -198,8 +217,13 @@ async def delete_query(
         q = await find_query(services, ref)
         await services.store.write(
             Delete("saved_queries", [{"id": q.id}]),
-            EventIn(actor=who.name, action="query.deleted", resource_type="query", resource_id=q.id,
-                    details={"name": q.name, "revision": q.revision}),
+            EventIn(
+                actor=who.name,
+                action="query.deleted",
+                resource_type="query",
+                resource_id=q.id,
+                details={"name": q.name, "revision": q.revision},
+            ),
         )
     return Response(status_code=204)
 
@@ -237,8 +261,12 @@ async def list_runs(
 def _answer(request: Request, result: Any, run: QueryRun) -> Any:
     if wants_arrow(request.headers.get("accept")):
         return Response(
-            result_arrow(result), media_type=ARROW_STREAM,
-            headers={"X-Agency-Run-Id": run.id, "X-Agency-Truncated": str(result.truncated).lower()},
+            result_arrow(result),
+            media_type=ARROW_STREAM,
+            headers={
+                "X-Agency-Run-Id": run.id,
+                "X-Agency-Truncated": str(result.truncated).lower(),
+            },
         )
     return result_json(result, run)
 

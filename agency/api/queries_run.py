@@ -51,15 +51,27 @@ async def run_user_sql(
         )
     except AgencyError as exc:
         run = QueryRun(
-            id=new_id(), query_id=query_id, revision=revision, actor=principal.name,
-            started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000.0,
-            rows=0, status="error", error=f"{exc.code}: {exc.message}",
+            id=new_id(),
+            query_id=query_id,
+            revision=revision,
+            actor=principal.name,
+            started_at=started_at,
+            duration_ms=(time.perf_counter() - t0) * 1000.0,
+            rows=0,
+            status="error",
+            error=f"{exc.code}: {exc.message}",
         )
         await _record(services, run, sql, source)
         raise
     run = QueryRun(
-        id=new_id(), query_id=query_id, revision=revision, actor=principal.name,
-        started_at=started_at, duration_ms=result.duration_ms, rows=len(result.rows), status="ok",
+        id=new_id(),
+        query_id=query_id,
+        revision=revision,
+        actor=principal.name,
+        started_at=started_at,
+        duration_ms=result.duration_ms,
+        rows=len(result.rows),
+        status="ok",
     )
     await _record(services, run, sql, source)
     return result, run
@@ -80,8 +92,11 @@ async def _record(services: Services, run: QueryRun, sql: str, source: str) -> N
     await services.store.write(
         Insert("query_runs", [run.model_dump(mode="python")]),
         EventIn(
-            actor=run.actor, action="query.run", resource_type="query",
-            resource_id=run.query_id or "adhoc", details=details,
+            actor=run.actor,
+            action="query.run",
+            resource_type="query",
+            resource_id=run.query_id or "adhoc",
+            details=details,
             verdict="allowed" if run.status == "ok" else "refused",
         ),
     )

@@ -28,10 +28,18 @@ class RunbookRunIn(BaseModel):
     """The outcome of one runbook execution, as the runner saw it."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN,
-                      description="Runbook name (the notebook's file name without `.ipynb`), as asked for.")
-    parameters: dict[str, Any] = Field(default_factory=dict, description="Parameters as given (secrets left out).")
-    output_path: str | None = Field(None, max_length=4096, description="The executed notebook, on the runner's machine.")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=NAME_PATTERN,
+        description="Runbook name (the notebook's file name without `.ipynb`), as asked for.",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters as given (secrets left out)."
+    )
+    output_path: str | None = Field(
+        None, max_length=4096, description="The executed notebook, on the runner's machine."
+    )
     status: Literal["succeeded", "failed"]
     error: str | None = Field(None, max_length=20_000)
     started_at: datetime | None = Field(None, description="Default: now minus `duration_s`.")
@@ -47,16 +55,32 @@ async def record_run(
     """Record a finished runbook run (any token may: the record names its token)."""
     started = body.started_at or utcnow() - timedelta(seconds=body.duration_s or 0.0)
     run = RunbookRun(
-        id=new_id(), name=body.name, actor=who.name, parameters=body.parameters,
-        output_path=body.output_path, status=body.status, error=body.error,
-        started_at=started, duration_s=body.duration_s,
+        id=new_id(),
+        name=body.name,
+        actor=who.name,
+        parameters=body.parameters,
+        output_path=body.output_path,
+        status=body.status,
+        error=body.error,
+        started_at=started,
+        duration_s=body.duration_s,
     )
     await services.store.write(
         Insert("runbook_runs", [run.model_dump(mode="python")]),
-        EventIn(actor=who.name, action="runbook.run", resource_type="runbook", resource_id=run.id,
-                details={"name": run.name, "status": run.status, "parameters": run.parameters,
-                         "output_path": run.output_path, "duration_s": run.duration_s,
-                         "error": run.error}),
+        EventIn(
+            actor=who.name,
+            action="runbook.run",
+            resource_type="runbook",
+            resource_id=run.id,
+            details={
+                "name": run.name,
+                "status": run.status,
+                "parameters": run.parameters,
+                "output_path": run.output_path,
+                "duration_s": run.duration_s,
+                "error": run.error,
+            },
+        ),
     )
     return run
 

@@ -29,8 +29,13 @@ async def open_services(settings: Settings) -> Services:
     except BaseException:
         await store.close()
         raise
-    return Services(settings=settings, store=store, registry=registry,
-                    orchestrator=orchestrator, metrics=metrics)
+    return Services(
+        settings=settings,
+        store=store,
+        registry=registry,
+        orchestrator=orchestrator,
+        metrics=metrics,
+    )
 
 
 async def prepare_api(services: Services) -> None:
@@ -40,7 +45,9 @@ async def prepare_api(services: Services) -> None:
     if services.limiter is None:
         services.limiter = RateLimiter(services.settings.rate_limit)
     if services.hub is None:
-        services.hub = MetricsHub(services.orchestrator.kpis, interval=services.settings.sse_metrics_interval)
+        services.hub = MetricsHub(
+            services.orchestrator.kpis, interval=services.settings.sse_metrics_interval
+        )
     if services.tokens is None:
         tokens = TokenBook(services.store, services.settings)
         await tokens.load()

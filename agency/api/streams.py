@@ -25,8 +25,12 @@ router = APIRouter(prefix="/api/v1", tags=["streams"], responses=ERROR_RESPONSES
 
 RETRY_MS = 1000
 PAGE = 500
-_SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                  "description": "An endless `text/event-stream`."}}
+_SSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "An endless `text/event-stream`.",
+    }
+}
 
 
 def _last_id(header: str | None, query: int | None, name: str) -> int | None:
@@ -37,9 +41,13 @@ def _last_id(header: str | None, query: int | None, name: str) -> int | None:
     try:
         value = int(header.strip())
     except ValueError:
-        raise BadRequest(f"Last-Event-ID must be an integer {name}", details={"last_event_id": header[:100]}) from None
+        raise BadRequest(
+            f"Last-Event-ID must be an integer {name}", details={"last_event_id": header[:100]}
+        ) from None
     if value < 0:
-        raise BadRequest("Last-Event-ID must not be negative", details={"last_event_id": header[:100]})
+        raise BadRequest(
+            "Last-Event-ID must not be negative", details={"last_event_id": header[:100]}
+        )
     return value
 
 
@@ -61,7 +69,9 @@ async def metrics_stream(
             first = True
             while True:
                 ident, data = await sub.next()
-                yield ServerSentEvent(data=data, event="kpi", id=str(ident), retry=RETRY_MS if first else None)
+                yield ServerSentEvent(
+                    data=data, event="kpi", id=str(ident), retry=RETRY_MS if first else None
+                )
                 first = False
         finally:
             sub.close()
@@ -70,23 +80,40 @@ async def metrics_stream(
     return EventSourceResponse(events(), ping=services.settings.sse_ping_interval)
 
 
-def _matches(ev: Event, resource_type: str | None, resource_id: str | None, action: str | None, actor: str | None) -> bool:
+def _matches(
+    ev: Event,
+    resource_type: str | None,
+    resource_id: str | None,
+    action: str | None,
+    actor: str | None,
+) -> bool:
     if resource_type is not None and ev.resource_type != resource_type:
         return False
     if resource_id is not None and ev.resource_id != resource_id:
         return False
-    if action is not None and not (ev.action == action or (action.endswith(".") and ev.action.startswith(action))):
+    if action is not None and not (
+        ev.action == action or (action.endswith(".") and ev.action.startswith(action))
+    ):
         return False
     return actor is None or ev.actor == actor
 
 
 @router.get("/events/stream", response_class=EventSourceResponse, responses=_SSE_DOC)
 async def events_stream(
-    resource_type: Annotated[str | None, Query(max_length=100, description="Default `task`; `*` for every event.")] = "task",
-    resource_id: Annotated[str | None, Query(max_length=200, description="One task id, for instance.")] = None,
-    action: Annotated[str | None, Query(max_length=100, description="Exact action, or a prefix ending in `.` (`task.`).")] = None,
+    resource_type: Annotated[
+        str | None, Query(max_length=100, description="Default `task`; `*` for every event.")
+    ] = "task",
+    resource_id: Annotated[
+        str | None, Query(max_length=200, description="One task id, for instance.")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=100, description="Exact action, or a prefix ending in `.` (`task.`)."),
+    ] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event seq (like Last-Event-ID).")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Resume after this event seq (like Last-Event-ID).")
+    ] = None,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
     services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.VIEWER)),
@@ -106,7 +133,13 @@ async def events_stream(
     async def from_table(after_seq: int, below: int | None) -> AsyncIterator[Event]:
         while True:
             page = await store_events.list_events(
-                store, action=action, actor=actor, resource_type=rtype, resource_id=resource_id, after_seq=after_seq, limit=PAGE,
+                store,
+                action=action,
+                actor=actor,
+                resource_type=rtype,
+                resource_id=resource_id,
+                after_seq=after_seq,
+                limit=PAGE,
             )
             for ev in page:
                 if below is not None and ev.seq >= below:

@@ -29,13 +29,19 @@ from agency.storage import tasks as store_tasks
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERROR_RESPONSES)
 
 TaskId = Annotated[str, Path(min_length=1, max_length=128, description="Task id.")]
-_SORT_FIELDS: dict[str, store_tasks.SortField] = {"created_at": "created_at", "updated_at": "updated_at", "priority": "priority"}
+_SORT_FIELDS: dict[str, store_tasks.SortField] = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "priority": "priority",
+}
 SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority"]
 
 
 @router.post("/tasks", status_code=201, response_model=Task | list[Task])
 async def submit(
-    payload: Annotated[TaskSubmit | TaskBatch, Body(description="One task, or `{\"tasks\": [...]}`.")],
+    payload: Annotated[
+        TaskSubmit | TaskBatch, Body(description='One task, or `{"tasks": [...]}`.')
+    ],
     services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task | list[Task]:
@@ -51,24 +57,40 @@ async def submit(
 
 @router.get("/tasks", response_model=TaskList)
 async def list_tasks(
-    state: Annotated[list[TaskState] | None, Query(description="Repeat for several states.")] = None,
+    state: Annotated[
+        list[TaskState] | None, Query(description="Repeat for several states.")
+    ] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     worker: Annotated[str | None, Query(max_length=128, description="Worker id.")] = None,
-    label: Annotated[str | None, Query(pattern=r"^[^=]+=.*$", max_length=400, description="`key=value`")] = None,
+    label: Annotated[
+        str | None, Query(pattern=r"^[^=]+=.*$", max_length=400, description="`key=value`")
+    ] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
-    text: Annotated[str | None, Query(max_length=200, description="Matches id, kind and spec text.")] = None,
+    text: Annotated[
+        str | None, Query(max_length=200, description="Matches id, kind and spec text.")
+    ] = None,
     sort: Annotated[SortKey, Query(description="Field, `-` for descending.")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")
+    ] = None,
     services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> TaskList:
     """Tasks matching every given filter, one page at a time (keyset cursor)."""
     query = store_tasks.TaskQuery(
-        states=list(state) if state else None, kind=kind, worker_id=worker, label=label,
-        created_after=created_after, created_before=created_before, text=text,
-        sort=_SORT_FIELDS[sort.lstrip("-")], descending=sort.startswith("-"), limit=limit, cursor=cursor,
+        states=list(state) if state else None,
+        kind=kind,
+        worker_id=worker,
+        label=label,
+        created_after=created_after,
+        created_before=created_before,
+        text=text,
+        sort=_SORT_FIELDS[sort.lstrip("-")],
+        descending=sort.startswith("-"),
+        limit=limit,
+        cursor=cursor,
     )
     page = await store_tasks.list_tasks(services.store, query)
     return TaskList(items=page.items, next_cursor=page.next_cursor)
@@ -76,7 +98,9 @@ async def list_tasks(
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
 async def show(
-    task_id: TaskId, services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
+    task_id: TaskId,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.VIEWER)),
 ) -> TaskDetail:
     """The task, its attempts and its event timeline."""
     task = await services.orchestrator.get(task_id)
@@ -116,28 +140,42 @@ async def act(
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task:
     """pause, resume, retry, abort (forced cancel) or reprioritize (needs ``priority``)."""
-    return await services.orchestrator.act(task_id, body.action, who.name, body.reason, body.priority)
+    return await services.orchestrator.act(
+        task_id, body.action, who.name, body.reason, body.priority
+    )
 
 
 @router.post("/tasks/bulk-cancel", response_model=BulkCancelOut)
 async def bulk_cancel(
-    body: BulkCancelIn, services: Services = Depends(get_services), who: Principal = Depends(require(Role.OPERATOR))
+    body: BulkCancelIn,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.OPERATOR)),
 ) -> BulkCancelOut:
     """Cancel every unfinished task matching the filter; ``dry_run`` (the default) only counts."""
-    flt = BulkFilter(states=body.states, worker_id=body.worker_id, label=body.label, older_than_s=body.older_than_s)
-    result = await services.orchestrator.bulk_cancel(flt, who.name, dry_run=body.dry_run, reason=body.reason)
+    flt = BulkFilter(
+        states=body.states,
+        worker_id=body.worker_id,
+        label=body.label,
+        older_than_s=body.older_than_s,
+    )
+    result = await services.orchestrator.bulk_cancel(
+        flt, who.name, dry_run=body.dry_run, reason=body.reason
+    )
     return BulkCancelOut(count=result.count, task_ids=list(result.task_ids), dry_run=result.dry_run)
 
 
 @router.get("/queue", response_model=QueueOut)
-async def queue(services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))) -> QueueOut:
+async def queue(
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
+) -> QueueOut:
     """Whether dispatching is paused."""
     return QueueOut(paused=services.orchestrator.queue_paused)
 
 
 @router.post("/queue/pause", response_model=QueueOut)
 async def pause_queue(
-    body: QueueIn | None = None, services: Services = Depends(get_services),
+    body: QueueIn | None = None,
+    services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> QueueOut:
     """Stop dispatching (running tasks go on); audited."""
@@ -147,7 +185,8 @@ async def pause_queue(
 
 @router.post("/queue/resume", response_model=QueueOut)
 async def resume_queue(
-    body: QueueIn | None = None, services: Services = Depends(get_services),
+    body: QueueIn | None = None,
+    services: Services = Depends(get_services),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> QueueOut:
     """Dispatch again; audited."""

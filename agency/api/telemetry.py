@@ -14,21 +14,29 @@ class ApiMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "agency_http_requests", "HTTP requests answered, by route template and status.",
-            ["method", "route", "status"], registry=registry,
+            "agency_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
         )
         self.latency = Histogram(
-            "agency_http_request_seconds", "Time to the response's first byte, by route template.",
-            ["method", "route"], registry=registry,
+            "agency_http_request_seconds",
+            "Time to the response's first byte, by route template.",
+            ["method", "route"],
+            registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
         self.sse_clients = Gauge(
-            "agency_sse_clients", "Connected Server-Sent-Events clients, by stream.",
-            ["stream"], registry=registry,
+            "agency_sse_clients",
+            "Connected Server-Sent-Events clients, by stream.",
+            ["stream"],
+            registry=registry,
         )
         self.ws_clients = Gauge(
-            "agency_ws_clients", "Connected WebSocket clients, by endpoint.",
-            ["endpoint"], registry=registry,
+            "agency_ws_clients",
+            "Connected WebSocket clients, by endpoint.",
+            ["endpoint"],
+            registry=registry,
         )
         for stream in ("metrics", "events"):
             self.sse_clients.labels(stream=stream)

@@ -21,14 +21,18 @@ def _book(services: Services) -> TokenBook:
 
 
 @router.get("", response_model=list[TokenOut])
-async def list_tokens(services: Services = Depends(get_services), who: Principal = Depends(require(Role.ADMIN))) -> list[TokenOut]:
+async def list_tokens(
+    services: Services = Depends(get_services), who: Principal = Depends(require(Role.ADMIN))
+) -> list[TokenOut]:
     """Every token ever issued (never the secrets), revoked ones included."""
     return [TokenOut.of(t) for t in _book(services).list()]
 
 
 @router.post("", status_code=201, response_model=TokenCreated)
 async def create_token(
-    body: TokenCreateIn, services: Services = Depends(get_services), who: Principal = Depends(require(Role.ADMIN))
+    body: TokenCreateIn,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.ADMIN)),
 ) -> TokenCreated:
     """A new token for ``name`` with ``role``; its name becomes the actor of what it does."""
     token, secret = await _book(services).create(body.name, body.role, who.name)

@@ -25,13 +25,17 @@ class Accepted(BaseModel):
 
 def _same_worker(path_id: str, body_id: str) -> None:
     if path_id != body_id:
-        raise BadRequest(f"the body names worker {body_id!r} but the URL names {path_id!r}",
-                         details={"path": path_id, "body": body_id})
+        raise BadRequest(
+            f"the body names worker {body_id!r} but the URL names {path_id!r}",
+            details={"path": path_id, "body": body_id},
+        )
 
 
 @router.post("/register", response_model=WorkerInfo)
 async def register(
-    reg: WorkerRegistration, services: Services = Depends(get_services), who: Principal = Depends(require(Role.WORKER))
+    reg: WorkerRegistration,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.WORKER)),
 ) -> WorkerInfo:
     """A worker announces itself (again after a restart); its URL must be on the allowlist."""
     return await services.orchestrator.register_worker(reg, who.name)
@@ -39,8 +43,10 @@ async def register(
 
 @router.post("/{worker_id}/heartbeat", response_model=WorkerInfo)
 async def heartbeat(
-    worker_id: WorkerId, hb: WorkerHeartbeat,
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.WORKER)),
+    worker_id: WorkerId,
+    hb: WorkerHeartbeat,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.WORKER)),
 ) -> WorkerInfo:
     """Liveness and the worker's running task ids; 404 means register again."""
     _same_worker(worker_id, hb.id)
@@ -49,8 +55,10 @@ async def heartbeat(
 
 @router.post("/{worker_id}/reports", status_code=202, response_model=Accepted)
 async def report(
-    worker_id: WorkerId, report: WorkerReport,
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.WORKER)),
+    worker_id: WorkerId,
+    report: WorkerReport,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.WORKER)),
 ) -> Accepted:
     """A task state change pushed by its worker (the control plane also polls)."""
     _same_worker(worker_id, report.worker_id)
@@ -73,18 +81,24 @@ def _known(services: Services, worker_id: str) -> None:
 
 @router.post("/{worker_id}/drain", response_model=WorkerInfo)
 async def drain(
-    worker_id: WorkerId, body: WorkerActionIn | None = None,
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.OPERATOR)),
+    worker_id: WorkerId,
+    body: WorkerActionIn | None = None,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.OPERATOR)),
 ) -> WorkerInfo:
     """No new tasks for this worker; its running ones finish."""
     _known(services, worker_id)
-    return await services.orchestrator.drain_worker(worker_id, who.name, body.reason if body else None)
+    return await services.orchestrator.drain_worker(
+        worker_id, who.name, body.reason if body else None
+    )
 
 
 @router.delete("/{worker_id}", response_model=WorkerInfo)
 async def remove(
-    worker_id: WorkerId, reason: Annotated[str | None, Query(max_length=1000)] = None,
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.ADMIN)),
+    worker_id: WorkerId,
+    reason: Annotated[str | None, Query(max_length=1000)] = None,
+    services: Services = Depends(get_services),
+    who: Principal = Depends(require(Role.ADMIN)),
 ) -> WorkerInfo:
     """Forget the worker; its in-flight tasks are orphaned and retried by their policy."""
     _known(services, worker_id)

@@ -17,7 +17,9 @@ app = typer.Typer(help="The audit trail: verify the events hash chain.", no_args
 
 
 @app.command()
-def verify(db: Path | None = DB_OPTION, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def verify(
+    db: Path | None = DB_OPTION, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
     """Exit 0 when every event links to the previous one and matches its hash, 1 naming
     the first bad event when one was changed or removed, 2 when the file cannot be read."""
     path = db_path(db)
@@ -29,7 +31,9 @@ def verify(db: Path | None = DB_OPTION, as_json: bool = typer.Option(False, "--j
     except AgencyError as exc:
         fail(exc.message, 2)
     try:
-        found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'").fetchone()
+        found = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
+        ).fetchone()
         if not found or not found[0]:
             fail(f"{path} has no events table (run `agency db migrate`)", 2)
         report = verify_chain(conn)
@@ -40,5 +44,7 @@ def verify(db: Path | None = DB_OPTION, as_json: bool = typer.Option(False, "--j
     elif report.ok:
         typer.echo(f"ok: {report.checked} events, chain intact (last seq {report.last_seq})")
     else:
-        typer.echo(f"BROKEN at seq {report.first_bad_seq}: {report.reason} ({report.checked} events verified before it)")
+        typer.echo(
+            f"BROKEN at seq {report.first_bad_seq}: {report.reason} ({report.checked} events verified before it)"
+        )
     raise typer.Exit(0 if report.ok else 1)

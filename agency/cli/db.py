@@ -15,10 +15,17 @@ from agency.settings import Settings
 from agency.storage import Migrator, journal
 from agency.storage.connection import connect
 
-app = typer.Typer(help="Schema migrations of the DuckDB file (stop the control plane first).", no_args_is_help=True)
+app = typer.Typer(
+    help="Schema migrations of the DuckDB file (stop the control plane first).",
+    no_args_is_help=True,
+)
 
-DB_OPTION = typer.Option(None, "--db", help="DuckDB file; default: AGENCY_DB_PATH or <AGENCY_DATA_DIR>/agency.duckdb.")
-DIR_OPTION = typer.Option(None, "--migrations-dir", hidden=True, help="Directory of migration files (tests).")
+DB_OPTION = typer.Option(
+    None, "--db", help="DuckDB file; default: AGENCY_DB_PATH or <AGENCY_DATA_DIR>/agency.duckdb."
+)
+DIR_OPTION = typer.Option(
+    None, "--migrations-dir", hidden=True, help="Directory of migration files (tests)."
+)
 
 
 def db_path(db: Path | None) -> Path:
@@ -26,7 +33,9 @@ def db_path(db: Path | None) -> Path:
 
 
 @contextmanager
-def migrator(db: Path | None, migrations_dir: Path | None, *, read_only: bool = False) -> Iterator[Migrator]:
+def migrator(
+    db: Path | None, migrations_dir: Path | None, *, read_only: bool = False
+) -> Iterator[Migrator]:
     """A Migrator on the file; agency errors end the command with their message, exit 1."""
     path = db_path(db)
     if read_only and not path.exists():
@@ -47,9 +56,12 @@ def warn_pending_journal(path: Path) -> None:
     """Say so when acknowledged writes wait in the journal (they are not in the file yet)."""
     size = journal.pending_bytes(path)
     if size:
-        typer.echo(f"warning: {path.name}.journal holds {size} bytes of acknowledged writes that are not "
-                   "in the database yet (the control plane did not stop cleanly); `agency up` applies "
-                   "them when it starts", err=True)
+        typer.echo(
+            f"warning: {path.name}.journal holds {size} bytes of acknowledged writes that are not "
+            "in the database yet (the control plane did not stop cleanly); `agency up` applies "
+            "them when it starts",
+            err=True,
+        )
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -58,8 +70,11 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @app.command()
-def migrate(db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION,
-            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def migrate(
+    db: Path | None = DB_OPTION,
+    migrations_dir: Path | None = DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Apply every pending migration (each in its own transaction)."""
     with migrator(db, migrations_dir) as m:
         ran = m.migrate()
@@ -67,13 +82,20 @@ def migrate(db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTIO
     if as_json:
         typer.echo(json.dumps({"applied": ran, "version": version}))
     else:
-        typer.echo(f"applied {', '.join(map(str, ran))}; now at version {version}" if ran else f"up to date at version {version}")
+        typer.echo(
+            f"applied {', '.join(map(str, ran))}; now at version {version}"
+            if ran
+            else f"up to date at version {version}"
+        )
 
 
 @app.command()
-def rollback(to: int = typer.Option(..., "--to", help="Version to go back to (0 empties the schema)."),
-             db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION,
-             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def rollback(
+    to: int = typer.Option(..., "--to", help="Version to go back to (0 empties the schema)."),
+    db: Path | None = DB_OPTION,
+    migrations_dir: Path | None = DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Revert applied migrations above --to, newest first (runs their down sections)."""
     with migrator(db, migrations_dir) as m:
         ran = m.rollback(to)
@@ -81,12 +103,19 @@ def rollback(to: int = typer.Option(..., "--to", help="Version to go back to (0 
     if as_json:
         typer.echo(json.dumps({"reverted": ran, "version": version}))
     else:
-        typer.echo(f"reverted {', '.join(map(str, ran))}; now at version {version}" if ran else f"nothing to revert; at version {version}")
+        typer.echo(
+            f"reverted {', '.join(map(str, ran))}; now at version {version}"
+            if ran
+            else f"nothing to revert; at version {version}"
+        )
 
 
 @app.command()
-def status(db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION,
-           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def status(
+    db: Path | None = DB_OPTION,
+    migrations_dir: Path | None = DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """List every migration and whether it is applied."""
     path = db_path(db)
     if not path.exists():  # a fresh install: nothing applied, and status must not create the file
@@ -96,8 +125,18 @@ def status(db: Path | None = DB_OPTION, migrations_dir: Path | None = DIR_OPTION
         with migrator(db, migrations_dir) as m:
             rows = m.status()
     if as_json:
-        typer.echo(json.dumps([{"version": r.version, "name": r.name,
-                                "applied_at": r.applied_at.isoformat() if r.applied_at else None} for r in rows]))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "version": r.version,
+                        "name": r.name,
+                        "applied_at": r.applied_at.isoformat() if r.applied_at else None,
+                    }
+                    for r in rows
+                ]
+            )
+        )
         return
     for r in rows:
         when = r.applied_at.isoformat(timespec="seconds") if r.applied_at else "pending"

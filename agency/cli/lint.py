@@ -20,9 +20,15 @@ ORDER = [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
 
 def lint(
     paths: list[Path] = typer.Argument(..., help="Files or directories to scan."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (every finding, info included)."),
-    ignore: list[str] = typer.Option([], "--ignore", help="Glob of paths to skip (repeatable), e.g. 'tests/fixtures/*'."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list info findings (quoted mentions)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (every finding, info included)."
+    ),
+    ignore: list[str] = typer.Option(
+        [], "--ignore", help="Glob of paths to skip (repeatable), e.g. 'tests/fixtures/*'."
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also list info findings (quoted mentions)."
+    ),
 ) -> None:
     """Find placeholder markers and stub bodies (critical) and to-do markers (warning)."""
     try:
@@ -32,13 +38,18 @@ def lint(
         raise typer.Exit(2) from exc
     failed = bool(report.critical)
     if as_json:
-        typer.echo(json.dumps({
-            "ok": not failed,
-            "files_scanned": report.files_scanned,
-            "skipped": report.skipped,
-            "counts": report.counts(),
-            "findings": [f.model_dump(mode="json") for f in report.findings],
-        }, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "files_scanned": report.files_scanned,
+                    "skipped": report.skipped,
+                    "counts": report.counts(),
+                    "findings": [f.model_dump(mode="json") for f in report.findings],
+                },
+                indent=2,
+            )
+        )
         raise typer.Exit(1 if failed else 0)
     shown = [f for f in report.findings if verbose or f.severity is not Severity.INFO]
     for severity in ORDER:
@@ -54,8 +65,15 @@ def lint(
     typer.echo(
         f"{report.files_scanned} file(s) scanned: {counts['critical']} critical, "
         f"{counts['warning']} warning, {counts['info']} info{hidden}"
-        + (f"; {len(report.skipped)} skipped (binary, not UTF-8 or too large)" if report.skipped else "")
+        + (
+            f"; {len(report.skipped)} skipped (binary, not UTF-8 or too large)"
+            if report.skipped
+            else ""
+        )
     )
     if failed:
-        typer.echo("agency lint: FAILED: critical findings (placeholder markers or stub bodies) must be fixed", err=True)
+        typer.echo(
+            "agency lint: FAILED: critical findings (placeholder markers or stub bodies) must be fixed",
+            err=True,
+        )
         raise typer.Exit(1)

@@ -13,10 +13,14 @@ from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, du
 from agency.errors import NotFound
 from agency.models import QueryResultOut
 
-app = typer.Typer(help="Saved queries (with revisions and recorded runs) and ad-hoc read-only SQL.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Saved queries (with revisions and recorded runs) and ad-hoc read-only SQL.",
+    no_args_is_help=True,
+)
 
-PARAM_OPTION = typer.Option(None, "--param", "-p", help="k=v (repeatable); v is read as JSON when it parses, else text.")
+PARAM_OPTION = typer.Option(
+    None, "--param", "-p", help="k=v (repeatable); v is read as JSON when it parses, else text."
+)
 QUERY_COLUMNS = ["name", "id", "revision", "created_by", "updated_at", "description"]
 REVISION_COLUMNS = ["revision", "name", "created_by", "created_at", "sql"]
 RUN_COLUMNS = ["started_at", "actor", "revision", "rows", "duration_ms", "status", "error"]
@@ -50,7 +54,9 @@ def _print_result(result: QueryResultOut, as_json: bool) -> None:
 
 
 @app.command("list")
-def list_(url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION) -> None:
+def list_(
+    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION
+) -> None:
     """Every saved query."""
     with connect(url, token) as client:
         df = client.saved_queries()
@@ -64,7 +70,9 @@ def list_(url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_jso
 def show(
     ref: str = typer.Argument(..., help="Name or id."),
     runs: int = typer.Option(10, "--runs", min=0, max=1000, help="Recent runs to show."),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """A saved query, its revisions and its recent runs."""
     with connect(url, token) as client:
@@ -87,10 +95,14 @@ def show(
 def save(
     name: str = typer.Argument(..., help="Name (letters, digits, _ . -)."),
     sql: str | None = typer.Option(None, "--sql", help="The statement."),
-    file: Path | None = typer.Option(None, "--file", "-f", exists=True, dir_okay=False, help="Read the statement from a file."),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", exists=True, dir_okay=False, help="Read the statement from a file."
+    ),
     description: str | None = typer.Option(None, "--description", "-d"),
     param: list[str] = PARAM_OPTION,
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a saved query, or save a new revision of the one with this name."""
     if (sql is None) == (file is None):
@@ -114,7 +126,9 @@ def save(
 def run(
     ref: str = typer.Argument(..., help="Name or id."),
     param: list[str] = PARAM_OPTION,
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a saved query (read-only, row-capped, time-limited; the run is recorded)."""
     with connect(url, token) as client:
@@ -124,9 +138,13 @@ def run(
 
 @app.command()
 def sql(
-    statement: str = typer.Argument(..., help='One read-only statement, e.g. "SELECT state, count(*) FROM tasks GROUP BY 1".'),
+    statement: str = typer.Argument(
+        ..., help='One read-only statement, e.g. "SELECT state, count(*) FROM tasks GROUP BY 1".'
+    ),
     param: list[str] = PARAM_OPTION,
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Run ad-hoc read-only SQL with $name parameters (recorded like saved-query runs)."""
     with connect(url, token) as client:
@@ -137,7 +155,9 @@ def sql(
 @app.command()
 def delete(
     ref: str = typer.Argument(..., help="Name or id."),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a saved query (admin); its revisions and runs stay for the audit trail."""
     with connect(url, token) as client:

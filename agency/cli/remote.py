@@ -15,7 +15,9 @@ from agency.client import AgencyClient
 from agency.errors import AgencyError
 
 URL_OPTION = typer.Option(None, "--url", help="Control-plane URL. [AGENCY_URL]")
-TOKEN_OPTION = typer.Option(None, "--token", help="API token. [AGENCY_TOKEN, else <data dir>/admin.token]")
+TOKEN_OPTION = typer.Option(
+    None, "--token", help="API token. [AGENCY_TOKEN, else <data dir>/admin.token]"
+)
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON (for scripts).")
 
 

@@ -11,11 +11,17 @@ from agency.errors import AgencyError, ServiceUnavailable
 from agency.runbooks import RunbookRunner, find_runbook, list_runbooks, list_runs
 from agency.settings import Settings
 
-app = typer.Typer(help="Notebook runbooks: list them, run them headless (papermill), see who ran what.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Notebook runbooks: list them, run them headless (papermill), see who ran what.",
+    no_args_is_help=True,
+)
 
-PARAM_OPTION = typer.Option(None, "--param", "-p",
-                            help="name=value (repeatable); the value is parsed by the parameter's declared type.")
+PARAM_OPTION = typer.Option(
+    None,
+    "--param",
+    "-p",
+    help="name=value (repeatable); the value is parsed by the parameter's declared type.",
+)
 RUN_COLUMNS = ["started_at", "name", "actor", "status", "duration_s", "error", "output_path"]
 
 
@@ -36,10 +42,23 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     rows: list[dict[str, Any]] = []
     for b in list_runbooks(Settings.load()):
         try:
-            rows.append({"name": b.name, "summary": b.summary, "purpose": b.purpose,
-                         "parameters": sorted(b.parameters())})
+            rows.append(
+                {
+                    "name": b.name,
+                    "summary": b.summary,
+                    "purpose": b.purpose,
+                    "parameters": sorted(b.parameters()),
+                }
+            )
         except AgencyError as exc:  # one broken notebook must not hide the others
-            rows.append({"name": b.name, "summary": f"(unreadable: {exc.message})", "purpose": "", "parameters": []})
+            rows.append(
+                {
+                    "name": b.name,
+                    "summary": f"(unreadable: {exc.message})",
+                    "purpose": "",
+                    "parameters": [],
+                }
+            )
     if as_json:
         dump(rows)
         return
@@ -51,7 +70,9 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 
 
 @app.command()
-def show(name: str = typer.Argument(..., help="Runbook name."), as_json: bool = JSON_OPTION) -> None:
+def show(
+    name: str = typer.Argument(..., help="Runbook name."), as_json: bool = JSON_OPTION
+) -> None:
     """A runbook's parameters: type, default and help."""
     try:
         book = find_runbook(name, Settings.load())
@@ -59,20 +80,36 @@ def show(name: str = typer.Argument(..., help="Runbook name."), as_json: bool = 
         fail(exc.message)
     params = [vars(p) for p in book.parameters().values()]
     if as_json:
-        dump({"name": book.name, "path": str(book.path), "summary": book.summary, "purpose": book.purpose,
-              "parameters": params})
+        dump(
+            {
+                "name": book.name,
+                "path": str(book.path),
+                "summary": book.summary,
+                "purpose": book.purpose,
+                "parameters": params,
+            }
+        )
         return
-    typer.echo(f"{book.name}: {book.summary}\n{book.path}\n\n{book.purpose}\n\nparameters (-p name=value):")
+    typer.echo(
+        f"{book.name}: {book.summary}\n{book.path}\n\n{book.purpose}\n\nparameters (-p name=value):"
+    )
     for p in params:
-        typer.echo(f"  {p['name']}: {p['type']} = {p['default']}" + (f"   # {p['help']}" if p["help"] else ""))
+        typer.echo(
+            f"  {p['name']}: {p['type']} = {p['default']}"
+            + (f"   # {p['help']}" if p["help"] else "")
+        )
 
 
 @app.command()
 def run(
     name: str = typer.Argument(..., help="Runbook name (see `agency runbook list`)."),
     param: list[str] = PARAM_OPTION,
-    timeout: float | None = typer.Option(None, "--timeout", min=1, help="Seconds before the run is stopped. [AGENCY_RUNBOOK_TIMEOUT]"),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=1, help="Seconds before the run is stopped. [AGENCY_RUNBOOK_TIMEOUT]"
+    ),
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Execute a runbook headless, keep the executed notebook, record the run; exit 1 if it failed."""
     raw = parse_pairs(param)
@@ -87,7 +124,9 @@ def run(
     if as_json:
         dump(run_)
     else:
-        typer.echo(f"{run_.name}: {run_.status} in {run_.duration_s or 0:.1f} s (run {run_.id}, by {run_.actor})")
+        typer.echo(
+            f"{run_.name}: {run_.status} in {run_.duration_s or 0:.1f} s (run {run_.id}, by {run_.actor})"
+        )
         typer.echo(f"output: {run_.output_path}")
         if run_.error:
             typer.echo(f"error: {run_.error}", err=True)
@@ -101,7 +140,9 @@ def runs(
     actor: str | None = typer.Option(None, "--actor", help="Only runs by this token name."),
     status: str | None = typer.Option(None, "--status", help="succeeded or failed."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Recorded runbook runs, newest first."""
     with connect(url, token) as client:

@@ -16,9 +16,13 @@ from agency.errors import AgencyError, NotFound
 from agency.security.keystore import Keystore, open_keystore
 from agency.settings import Settings
 
-app = typer.Typer(help="Secrets for tasks (referenced as ${secret:NAME} in task env).", no_args_is_help=True)
+app = typer.Typer(
+    help="Secrets for tasks (referenced as ${secret:NAME} in task env).", no_args_is_help=True
+)
 
-KEYSTORE_OPTION = typer.Option(None, "--keystore", help="env, file, keyring or vault. [AGENCY_KEYSTORE]")
+KEYSTORE_OPTION = typer.Option(
+    None, "--keystore", help="env, file, keyring or vault. [AGENCY_KEYSTORE]"
+)
 
 
 def _open(keystore: str | None) -> Keystore:
@@ -43,7 +47,9 @@ def _run(action: str, fn: Callable[[], object]) -> None:
 @app.command("set")
 def set_(
     name: str = typer.Argument(..., help="Secret name: letters, digits and _."),
-    value_stdin: bool = typer.Option(False, "--value-stdin", help="Read the value from stdin (one trailing newline is dropped)."),
+    value_stdin: bool = typer.Option(
+        False, "--value-stdin", help="Read the value from stdin (one trailing newline is dropped)."
+    ),
     keystore: str | None = KEYSTORE_OPTION,
 ) -> None:
     """Create or replace a secret; the value comes from a hidden prompt or stdin."""

@@ -12,7 +12,17 @@ from agency.models import Event, TaskState
 
 app = typer.Typer(help="Submit, list, show, cancel and watch tasks.", no_args_is_help=True)
 
-TASK_COLUMNS = ["id", "kind", "state", "priority", "attempt", "worker_id", "created_by", "created_at", "reason"]
+TASK_COLUMNS = [
+    "id",
+    "kind",
+    "state",
+    "priority",
+    "attempt",
+    "worker_id",
+    "created_by",
+    "created_at",
+    "reason",
+]
 
 
 def _labels(pairs: list[str] | None) -> dict[str, str]:
@@ -49,14 +59,23 @@ def submit(
     label: list[str] = typer.Option(None, "--label", "-l", help="k=v (repeatable)."),
     priority: int = typer.Option(0, "--priority", "-p", help="Higher runs first."),
     key: str | None = typer.Option(None, "--idempotency-key", help="Same key, same task."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Seconds from dispatch before it is stopped."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Seconds from dispatch before it is stopped."
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait until the task is finished."),
     wait_timeout: float = typer.Option(600.0, "--wait-timeout", help="Seconds --wait waits."),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Submit a task, e.g. `agency task submit shell -- echo hi`."""
     body = _spec(kind, spec, list(args or []))
-    options: dict[str, Any] = {"labels": _labels(label), "priority": priority, "idempotency_key": key, "timeout": timeout}
+    options: dict[str, Any] = {
+        "labels": _labels(label),
+        "priority": priority,
+        "idempotency_key": key,
+        "timeout": timeout,
+    }
     with connect(url, token) as client:
         task = client.submit(kind, body, **{k: v for k, v in options.items() if v is not None})
         if wait:
@@ -64,7 +83,10 @@ def submit(
     if as_json:
         dump(task)
     else:
-        typer.echo(f"{task.id} {task.state.value}" + (f" exit={task.exit_code}" if task.exit_code is not None else ""))
+        typer.echo(
+            f"{task.id} {task.state.value}"
+            + (f" exit={task.exit_code}" if task.exit_code is not None else "")
+        )
     if wait and task.state is not TaskState.SUCCEEDED:
         raise typer.Exit(1)
 
@@ -76,14 +98,25 @@ def list_(
     worker: str | None = typer.Option(None, "--worker"),
     label: str | None = typer.Option(None, "--label", help="k=v"),
     text: str | None = typer.Option(None, "--text", help="Substring of id, kind or spec."),
-    sort: str = typer.Option("-created_at", "--sort", help="created_at, updated_at or priority; - for descending."),
+    sort: str = typer.Option(
+        "-created_at", "--sort", help="created_at, updated_at or priority; - for descending."
+    ),
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=100_000),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Tasks, newest first."""
     with connect(url, token) as client:
-        df = client.tasks(list(state) if state else None, kind=kind, worker=worker, label=label, text=text,
-                          sort=sort, max_rows=limit)
+        df = client.tasks(
+            list(state) if state else None,
+            kind=kind,
+            worker=worker,
+            label=label,
+            text=text,
+            sort=sort,
+            max_rows=limit,
+        )
     if as_json:
         dump(df)
     else:
@@ -92,7 +125,10 @@ def list_(
 
 @app.command()
 def show(
-    task_id: str, url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    task_id: str,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """A task, its attempts and its timeline."""
     with connect(url, token) as client:
@@ -103,10 +139,15 @@ def show(
     t = detail.task
     typer.echo(f"{t.id}  {t.kind}  {t.state.value}" + (f" ({t.reason})" if t.reason else ""))
     typer.echo(f"  spec: {json.dumps(t.spec)}")
-    typer.echo(f"  priority {t.priority}, attempt {t.attempt}/{t.max_attempts}, worker {t.worker_id or '-'}, "
-               f"exit {t.exit_code if t.exit_code is not None else '-'}, by {t.created_by}")
+    typer.echo(
+        f"  priority {t.priority}, attempt {t.attempt}/{t.max_attempts}, worker {t.worker_id or '-'}, "
+        f"exit {t.exit_code if t.exit_code is not None else '-'}, by {t.created_by}"
+    )
     for a in detail.attempts:
-        typer.echo(f"  attempt {a.attempt} on {a.worker_id or '-'}: {a.state.value}" + (f" ({a.reason})" if a.reason else ""))
+        typer.echo(
+            f"  attempt {a.attempt} on {a.worker_id or '-'}: {a.state.value}"
+            + (f" ({a.reason})" if a.reason else "")
+        )
     for ev in detail.timeline:
         typer.echo(f"  {_line(ev)}")
 
@@ -118,8 +159,11 @@ def _line(ev: Event) -> str:
 
 @app.command()
 def cancel(
-    task_id: str, reason: str | None = typer.Option(None, "--reason"),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    task_id: str,
+    reason: str | None = typer.Option(None, "--reason"),
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel a task (idempotent)."""
     with connect(url, token) as client:
@@ -132,9 +176,15 @@ def cancel(
 
 @app.command()
 def watch(
-    task_id: str | None = typer.Argument(None, help="One task: stop when it is finished. None: every task event."),
-    after: int | None = typer.Option(None, "--after", help="Replay events after this seq first (0: all)."),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    task_id: str | None = typer.Argument(
+        None, help="One task: stop when it is finished. None: every task event."
+    ),
+    after: int | None = typer.Option(
+        None, "--after", help="Replay events after this seq first (0: all)."
+    ),
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Follow task events live (reconnects and resumes by itself); Ctrl-C stops."""
     terminal = {f"task.{s.value}" for s in TaskState if s.terminal}

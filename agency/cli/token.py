@@ -14,7 +14,9 @@ app = typer.Typer(help="Create, list and revoke API tokens (admin).", no_args_is
 def create(
     name: str = typer.Option(..., "--name", help="Who uses it; the actor of everything it does."),
     role: str = typer.Option(..., "--role", help="viewer, operator, admin or worker."),
-    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a token and print its secret (shown once)."""
     try:
@@ -31,7 +33,9 @@ def create(
 
 
 @app.command("list")
-def list_(url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION) -> None:
+def list_(
+    url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION
+) -> None:
     """Every token (never the secrets)."""
     with connect(url, token) as client:
         df = client.tokens()
@@ -43,7 +47,10 @@ def list_(url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_jso
 
 @app.command()
 def revoke(
-    token_id: str, url: str | None = URL_OPTION, token: str | None = TOKEN_OPTION, as_json: bool = JSON_OPTION,
+    token_id: str,
+    url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Revoke a token at once."""
     with connect(url, token) as client:

@@ -87,9 +87,13 @@ class Children:
     def __init__(self) -> None:
         self.procs: list[tuple[str, asyncio.subprocess.Process]] = []
 
-    async def start(self, name: str, argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def start(
+        self, name: str, argv: list[str], env: dict[str, str]
+    ) -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, start_new_session=True,
+            *argv,
+            env=env,
+            start_new_session=True,
             preexec_fn=_die_with_parent if _LIBC is not None else None,
         )
         self.procs.append((name, proc))
@@ -104,7 +108,9 @@ class Children:
             try:
                 await asyncio.wait_for(proc.wait(), grace)
             except TimeoutError:
-                log.warning("%s (pid %d) ignored SIGTERM for %.0f s: killing it", name, proc.pid, grace)
+                log.warning(
+                    "%s (pid %d) ignored SIGTERM for %.0f s: killing it", name, proc.pid, grace
+                )
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
@@ -123,15 +129,22 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         signal.signal(sig, on_signal)
     application = create_app(settings)
     config = uvicorn.Config(
-        application, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-        access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
         loop="none",  # the loop is already running (see ``up``)
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve(), name="agency-api")
     started = asyncio.create_task(server.started_event.wait())
-    await asyncio.wait({serving, started}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        {serving, started}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+    )
     if not server.started:
         started.cancel()
         server.should_exit = True
@@ -155,7 +168,9 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     return 0
 
 
-async def _start_children(settings: Settings, services: Services, children: Children, dashboard: Path | None) -> None:
+async def _start_children(
+    settings: Settings, services: Services, children: Children, dashboard: Path | None
+) -> None:
     cp_url = local_url(settings.host, settings.port)
     # the user's AGENCY_* settings (sandbox, agent command, keystore...) reach the children;
     # a worker id would give every local worker the same one, so it is left out
@@ -165,21 +180,52 @@ async def _start_children(settings: Settings, services: Services, children: Chil
     assert settings.worker_token is not None
     for i in range(settings.workers):
         port = settings.worker_base_port + i
-        env = base_env | {"AGENCY_WORKER_TOKEN": settings.worker_token, "AGENCY_SANDBOX": settings.sandbox}
-        await children.start(f"worker {port}", [
-            sys.executable, "-m", "agency", "worker", "--host", "127.0.0.1", "--port", str(port),
-            "--control-plane", cp_url, "--capacity", str(settings.worker_capacity),
-        ], env)
+        env = base_env | {
+            "AGENCY_WORKER_TOKEN": settings.worker_token,
+            "AGENCY_SANDBOX": settings.sandbox,
+        }
+        await children.start(
+            f"worker {port}",
+            [
+                sys.executable,
+                "-m",
+                "agency",
+                "worker",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--control-plane",
+                cp_url,
+                "--capacity",
+                str(settings.worker_capacity),
+            ],
+            env,
+        )
     if dashboard is not None:
         assert services.tokens is not None
         secret = await services.tokens.rotate("dashboard", Role.OPERATOR, "system")
-        origins = {f"127.0.0.1:{settings.dashboard_port}", f"localhost:{settings.dashboard_port}",
-                   f"{settings.host}:{settings.dashboard_port}"}
-        argv = [sys.executable, "-m", "panel", "serve", str(dashboard), "--port", str(settings.dashboard_port),
-                "--address", settings.host]
+        origins = {
+            f"127.0.0.1:{settings.dashboard_port}",
+            f"localhost:{settings.dashboard_port}",
+            f"{settings.host}:{settings.dashboard_port}",
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "panel",
+            "serve",
+            str(dashboard),
+            "--port",
+            str(settings.dashboard_port),
+            "--address",
+            settings.host,
+        ]
         for origin in sorted(origins):
             argv += ["--allow-websocket-origin", origin]
-        await children.start("dashboard", argv, base_env | {"AGENCY_URL": cp_url, "AGENCY_TOKEN": secret})
+        await children.start(
+            "dashboard", argv, base_env | {"AGENCY_URL": cp_url, "AGENCY_TOKEN": secret}
+        )
 
 
 def _banner(settings: Settings, children: Children, dashboard: Path | None) -> None:
@@ -190,11 +236,19 @@ def _banner(settings: Settings, children: Children, dashboard: Path | None) -> N
         f"database              {settings.database_path}",
     ]
     if dashboard is not None:
-        lines.append(f"dashboard             {local_url(settings.host, settings.dashboard_port)}/{dashboard.stem}")
+        lines.append(
+            f"dashboard             {local_url(settings.host, settings.dashboard_port)}/{dashboard.stem}"
+        )
     workers = [f"http://127.0.0.1:{settings.worker_base_port + i}" for i in range(settings.workers)]
-    lines.append(f"workers               {len(workers)} local" + (f": {', '.join(workers)}" if workers else ""))
-    lines.append(f"admin token           in {where}  (export AGENCY_TOKEN=$(cat {where}))"
-                 if not settings.admin_token else "admin token           AGENCY_ADMIN_TOKEN")
+    lines.append(
+        f"workers               {len(workers)} local"
+        + (f": {', '.join(workers)}" if workers else "")
+    )
+    lines.append(
+        f"admin token           in {where}  (export AGENCY_TOKEN=$(cat {where}))"
+        if not settings.admin_token
+        else "admin token           AGENCY_ADMIN_TOKEN"
+    )
     lines.append("Ctrl-C (or SIGTERM) stops everything.")
     typer.echo("\n".join(lines))
 
@@ -203,24 +257,43 @@ def _banner(settings: Settings, children: Children, dashboard: Path | None) -> N
 def up(
     host: str | None = typer.Option(None, "--host", help="Address of the API. [AGENCY_HOST]"),
     port: int | None = typer.Option(None, "--port", help="Port of the API. [AGENCY_PORT]"),
-    workers: int | None = typer.Option(None, "--workers", help="Local workers (0 for none). [AGENCY_WORKERS]"),
-    worker_base_port: int | None = typer.Option(None, "--worker-base-port", help="Port of the first local worker. [AGENCY_WORKER_BASE_PORT]"),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="DuckDB file, admin token, outputs. [AGENCY_DATA_DIR]"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Local workers (0 for none). [AGENCY_WORKERS]"
+    ),
+    worker_base_port: int | None = typer.Option(
+        None, "--worker-base-port", help="Port of the first local worker. [AGENCY_WORKER_BASE_PORT]"
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="DuckDB file, admin token, outputs. [AGENCY_DATA_DIR]"
+    ),
     no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Do not serve the dashboard."),
-    dashboard_port: int | None = typer.Option(None, "--dashboard-port", help="Port of the dashboard. [AGENCY_DASHBOARD_PORT]"),
+    dashboard_port: int | None = typer.Option(
+        None, "--dashboard-port", help="Port of the dashboard. [AGENCY_DASHBOARD_PORT]"
+    ),
 ) -> None:
     """Start everything and run until Ctrl-C or SIGTERM."""
     try:
-        settings = Settings.load(host=host, port=port, workers=workers, worker_base_port=worker_base_port,
-                                 data_dir=data_dir, dashboard=False if no_dashboard else None,
-                                 dashboard_port=dashboard_port)
+        settings = Settings.load(
+            host=host,
+            port=port,
+            workers=workers,
+            worker_base_port=worker_base_port,
+            data_dir=data_dir,
+            dashboard=False if no_dashboard else None,
+            dashboard_port=dashboard_port,
+        )
         # the local workers' token: accepted by the API (role worker) and required by the workers
-        settings = settings.model_copy(update={"worker_token": settings.worker_token or new_secret()})
+        settings = settings.model_copy(
+            update={"worker_token": settings.worker_token or new_secret()}
+        )
     except AgencyError as exc:
         typer.echo(f"agency up: {exc.message}", err=True)
         raise typer.Exit(2) from exc
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     dashboard = dashboard_app() if settings.dashboard else None
     try:
         # uvicorn's loop="uvloop" only applies to loops uvicorn creates; this one is ours

@@ -108,8 +108,12 @@ class WorkerBreaker:
             retry_in = max(0.0, self._cb.reset_timeout - (self._clock() - self._opened_at))
         raise CircuitOpen(
             f"circuit breaker of worker {self.worker_id} is {state}; call refused",
-            details={"worker": self.worker_id, "url": self.url, "breaker": state,
-                     "retry_in": round(retry_in, 3)},
+            details={
+                "worker": self.worker_id,
+                "url": self.url,
+                "breaker": state,
+                "retry_in": round(retry_in, 3),
+            },
         )
 
     def record(self, error: AgencyError | None, *, trial: bool) -> None:
@@ -138,9 +142,17 @@ class WorkerBreaker:
             self._opened_at = self._clock()
         log.warning(
             "breaker worker=%s url=%s %s -> %s failures=%d",
-            self.worker_id, self.url, old, new, self._cb.fail_counter,
-            extra={"worker": self.worker_id, "url": self.url, "breaker_from": old,
-                   "breaker_to": new},
+            self.worker_id,
+            self.url,
+            old,
+            new,
+            self._cb.fail_counter,
+            extra={
+                "worker": self.worker_id,
+                "url": self.url,
+                "breaker_from": old,
+                "breaker_to": new,
+            },
         )
 
     def snapshot(self) -> dict[str, Any]:

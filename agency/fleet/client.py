@@ -71,7 +71,9 @@ class WorkerClient:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = settings.request_timeout
         self._breaker = WorkerBreaker(
-            worker_id, self.base_url, fail_max=settings.breaker_fail_max,
+            worker_id,
+            self.base_url,
+            fail_max=settings.breaker_fail_max,
             reset_timeout=settings.breaker_reset,
         )
         # bounds this worker's in-flight requests (asyncio binds it to a loop on first use)
@@ -82,7 +84,8 @@ class WorkerClient:
             wait=tenacity.wait_random_exponential(
                 multiplier=settings.retry_backoff, max=settings.retry_max_seconds
             ),
-            retry=tenacity.retry_if_exception(is_retryable) | tenacity.retry_if_result(_retry_answer),
+            retry=tenacity.retry_if_exception(is_retryable)
+            | tenacity.retry_if_result(_retry_answer),
             reraise=True,
         )
         self.calls_total = 0
@@ -186,8 +189,9 @@ class WorkerClient:
         try:
             status, body = await self._with_retries(call, json, params)
         except tenacity.RetryError as exc:
-            error = translate_exception(exc, worker=self.worker_id, url=self.base_url,
-                                        path=path, task_id=task_id)
+            error = translate_exception(
+                exc, worker=self.worker_id, url=self.base_url, path=path, task_id=task_id
+            )
         except AgencyError as exc:
             error = exc
         except BaseException:
@@ -196,8 +200,14 @@ class WorkerClient:
             raise
         else:
             if status >= 400:
-                error = error_from_answer(status, body, worker=self.worker_id,
-                                          url=self.base_url, path=path, task_id=task_id)
+                error = error_from_answer(
+                    status,
+                    body,
+                    worker=self.worker_id,
+                    url=self.base_url,
+                    path=path,
+                    task_id=task_id,
+                )
         if error is not None:
             error.details.setdefault("worker", self.worker_id)
             error.details["attempts"] = call.attempts
@@ -253,16 +263,27 @@ class WorkerClient:
         async with self._sem:
             try:
                 answer = await self._transport.request(
-                    call.method, self.base_url + call.path, json=json, params=params,
-                    headers=self._headers, timeout=self._timeout,
+                    call.method,
+                    self.base_url + call.path,
+                    json=json,
+                    params=params,
+                    headers=self._headers,
+                    timeout=self._timeout,
                 )
             except Exception as exc:
-                err = translate_exception(exc, worker=self.worker_id, url=self.base_url,
-                                          path=call.path, task_id=call.task_id)
+                err = translate_exception(
+                    exc,
+                    worker=self.worker_id,
+                    url=self.base_url,
+                    path=call.path,
+                    task_id=call.task_id,
+                )
                 self._log_attempt(call, start, err.code, logging.WARNING)
                 raise err from exc
         status = answer[0]
-        self._log_attempt(call, start, str(status), logging.INFO if status < 500 else logging.WARNING)
+        self._log_attempt(
+            call, start, str(status), logging.INFO if status < 500 else logging.WARNING
+        )
         return answer
 
     def _log_attempt(self, call: _Call, start: float, outcome: str, level: int) -> None:
@@ -272,9 +293,20 @@ class WorkerClient:
         log.log(
             level,
             "worker_call worker=%s url=%s%s method=%s task=%s attempt=%d latency_ms=%.1f outcome=%s",
-            self.worker_id, self.base_url, call.path, call.method, call.task_id or "-",
-            call.attempts, latency, outcome,
-            extra={"worker": self.worker_id, "url": self.base_url + call.path,
-                   "task_id": call.task_id, "attempt": call.attempts,
-                   "latency_ms": round(latency, 2), "outcome": outcome},
+            self.worker_id,
+            self.base_url,
+            call.path,
+            call.method,
+            call.task_id or "-",
+            call.attempts,
+            latency,
+            outcome,
+            extra={
+                "worker": self.worker_id,
+                "url": self.base_url + call.path,
+                "task_id": call.task_id,
+                "attempt": call.attempts,
+                "latency_ms": round(latency, 2),
+                "outcome": outcome,
+            },
         )

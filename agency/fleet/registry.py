@@ -68,8 +68,13 @@ class Registry:
         try:
             url = check_worker_url(reg.url, self._settings.allowed_host_set)
         except HostNotAllowed as exc:
-            log.warning("worker registration refused worker=%s url=%r: %s", reg.id, reg.url, exc.message,
-                        extra={"worker": reg.id, "url": reg.url, "outcome": "host_not_allowed"})
+            log.warning(
+                "worker registration refused worker=%s url=%r: %s",
+                reg.id,
+                reg.url,
+                exc.message,
+                extra={"worker": reg.id, "url": reg.url, "outcome": "host_not_allowed"},
+            )
             raise
         # from here on only the checked, normalized form is used to reach the worker
         reg = reg.model_copy(update={"url": url})
@@ -78,8 +83,13 @@ class Registry:
             await entry.client.aclose()  # the worker moved: its old connections are useless
             entry = None
         info = WorkerInfo(
-            id=reg.id, url=reg.url, kinds=list(reg.kinds), capacity=reg.capacity,
-            labels=dict(reg.labels), version=reg.version, last_heartbeat=utcnow(),
+            id=reg.id,
+            url=reg.url,
+            kinds=list(reg.kinds),
+            capacity=reg.capacity,
+            labels=dict(reg.labels),
+            version=reg.version,
+            last_heartbeat=utcnow(),
         )
         if entry is None:
             entry = _Entry(info=info, client=self._new_client(reg.id, reg.url), seen=self._clock())
@@ -89,8 +99,13 @@ class Registry:
             entry.info, entry.seen = info, self._clock()
         if entry.drained:
             entry.info.health = WorkerHealth.DRAINING
-        log.info("worker registered worker=%s url=%s kinds=%s capacity=%d", reg.id, reg.url,
-                 ",".join(reg.kinds), reg.capacity)
+        log.info(
+            "worker registered worker=%s url=%s kinds=%s capacity=%d",
+            reg.id,
+            reg.url,
+            ",".join(reg.kinds),
+            reg.capacity,
+        )
         await self._changed(entry)
         return self._view(entry)
 
@@ -102,7 +117,9 @@ class Registry:
         entry.reported_running = list(hb.running)
         health = WorkerHealth.DRAINING if (hb.draining or entry.drained) else WorkerHealth.HEALTHY
         if health != entry.info.health:
-            log.info("worker health worker=%s %s -> %s", hb.id, entry.info.health.value, health.value)
+            log.info(
+                "worker health worker=%s %s -> %s", hb.id, entry.info.health.value, health.value
+            )
             entry.info.health = health
             await self._changed(entry)
         return self._view(entry)
@@ -130,7 +147,8 @@ class Registry:
         same value (task labels are requirements), and a free slot by the registry's count.
         """
         fit = [
-            e for e in self._entries.values()
+            e
+            for e in self._entries.values()
             if e.info.health == WorkerHealth.HEALTHY
             and e.client.available
             and kind in e.info.kinds
@@ -146,8 +164,10 @@ class Registry:
         """Take one slot of the worker for a dispatch; ``WorkerFull`` when none is free."""
         entry = self._entry(worker_id)
         if entry.reserved >= entry.info.capacity:
-            raise WorkerFull(f"worker {worker_id} has no free slot",
-                             details={"worker": worker_id, "capacity": entry.info.capacity})
+            raise WorkerFull(
+                f"worker {worker_id} has no free slot",
+                details={"worker": worker_id, "capacity": entry.info.capacity},
+            )
         entry.reserved += 1
 
     def release(self, worker_id: str) -> None:
@@ -190,8 +210,11 @@ class Registry:
             if entry.seen is not None and now - entry.seen <= limit:
                 continue
             entry.info.health = WorkerHealth.UNHEALTHY
-            log.warning("worker unhealthy worker=%s: no heartbeat for %.1fs", entry.info.id,
-                        now - entry.seen if entry.seen is not None else float("inf"))
+            log.warning(
+                "worker unhealthy worker=%s: no heartbeat for %.1fs",
+                entry.info.id,
+                now - entry.seen if entry.seen is not None else float("inf"),
+            )
             await self._changed(entry)
             changed.append(self._view(entry))
         return changed
@@ -201,10 +224,18 @@ class Registry:
         for stored in infos:
             if stored.health == WorkerHealth.REMOVED or stored.id in self._entries:
                 continue
-            info = stored.model_copy(update={"health": WorkerHealth.UNHEALTHY, "running": 0,
-                                             "breaker": "closed", "recent_failures": 0})
+            info = stored.model_copy(
+                update={
+                    "health": WorkerHealth.UNHEALTHY,
+                    "running": 0,
+                    "breaker": "closed",
+                    "recent_failures": 0,
+                }
+            )
             self._entries[info.id] = _Entry(
-                info=info, client=self._new_client(info.id, info.url), seen=None,
+                info=info,
+                client=self._new_client(info.id, info.url),
+                seen=None,
                 drained=stored.health == WorkerHealth.DRAINING,
             )
 
@@ -225,11 +256,13 @@ class Registry:
         return entry
 
     def _view(self, entry: _Entry) -> WorkerInfo:
-        return entry.info.model_copy(update={
-            "running": entry.reserved,
-            "breaker": entry.client.breaker_state,
-            "recent_failures": entry.client.recent_failures,
-        })
+        return entry.info.model_copy(
+            update={
+                "running": entry.reserved,
+                "breaker": entry.client.breaker_state,
+                "recent_failures": entry.client.recent_failures,
+            }
+        )
 
     async def _changed(self, entry: _Entry) -> None:
         if self._on_change is not None:

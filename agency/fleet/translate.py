@@ -53,10 +53,14 @@ def _httpx_error(exc: BaseException, details: dict[str, Any]) -> AgencyError | N
         return WorkerTimeout(f"worker call timed out ({msg})", details=details)
     if isinstance(exc, httpx.ConnectError):
         return WorkerUnavailable(f"cannot connect to worker ({msg})", details=details)
-    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.CloseError | httpx.RemoteProtocolError):
+    if isinstance(
+        exc, httpx.ReadError | httpx.WriteError | httpx.CloseError | httpx.RemoteProtocolError
+    ):
         # the connection was reset or dropped without a complete answer
         return WorkerUnavailable(f"worker connection dropped ({msg})", details=details)
-    if isinstance(exc, httpx.HTTPError | httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError):
+    if isinstance(
+        exc, httpx.HTTPError | httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError
+    ):
         return WorkerError(f"worker call failed ({msg})", details=details)
     return None
 
@@ -77,7 +81,9 @@ def _aiohttp_error(exc: BaseException, details: dict[str, Any]) -> AgencyError |
     return None
 
 
-def _retry_error(exc: tenacity.RetryError, context: dict[str, Any], details: dict[str, Any]) -> AgencyError:
+def _retry_error(
+    exc: tenacity.RetryError, context: dict[str, Any], details: dict[str, Any]
+) -> AgencyError:
     """Retries ran out: translate the last attempt's exception, or its error answer."""
     last = getattr(exc, "last_attempt", None)
     if isinstance(last, Future) and last.done():

@@ -48,9 +48,24 @@ class Finding(BaseModel):
     cell: int | None = None
 
     @classmethod
-    def of(cls, path: str, line: int, category: Category, message: str, text: str = "", cell: int | None = None) -> Finding:
-        return cls(path=path, line=line, category=category, severity=SEVERITY[category],
-                   message=message, text=text.strip()[:200], cell=cell)
+    def of(
+        cls,
+        path: str,
+        line: int,
+        category: Category,
+        message: str,
+        text: str = "",
+        cell: int | None = None,
+    ) -> Finding:
+        return cls(
+            path=path,
+            line=line,
+            category=category,
+            severity=SEVERITY[category],
+            message=message,
+            text=text.strip()[:200],
+            cell=cell,
+        )
 
     @property
     def location(self) -> str:

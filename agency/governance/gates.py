@@ -45,8 +45,10 @@ def _check_names(gates: Iterable[str]) -> list[str]:
     names = list(dict.fromkeys(gates))
     unknown = [g for g in names if g not in GATES]
     if unknown:
-        raise BadRequest(f"unknown gate(s) {', '.join(unknown)}; known: {', '.join(sorted(GATES))}",
-                         details={"unknown": unknown})
+        raise BadRequest(
+            f"unknown gate(s) {', '.join(unknown)}; known: {', '.join(sorted(GATES))}",
+            details={"unknown": unknown},
+        )
     return names
 
 
@@ -54,9 +56,15 @@ def _verdict(names: list[str], report: ScanReport) -> Verdict:
     critical = report.critical
     warnings = [f for f in report.findings if f.severity is Severity.WARNING]
     if critical:
-        listed = "; ".join(f"{f.location} {f.category.value}: {f.message}" for f in critical[:SUMMARY_ITEMS])
-        more = f" (and {len(critical) - SUMMARY_ITEMS} more)" if len(critical) > SUMMARY_ITEMS else ""
-        summary = f"{len(critical)} critical finding(s) in {report.files_scanned} file(s): {listed}{more}"
+        listed = "; ".join(
+            f"{f.location} {f.category.value}: {f.message}" for f in critical[:SUMMARY_ITEMS]
+        )
+        more = (
+            f" (and {len(critical) - SUMMARY_ITEMS} more)" if len(critical) > SUMMARY_ITEMS else ""
+        )
+        summary = (
+            f"{len(critical)} critical finding(s) in {report.files_scanned} file(s): {listed}{more}"
+        )
         verdict: Literal["approved", "changes_requested"] = "changes_requested"
     else:
         summary = f"no critical findings in {report.files_scanned} file(s)"
@@ -64,7 +72,13 @@ def _verdict(names: list[str], report: ScanReport) -> Verdict:
     if warnings:
         summary += f"; {len(warnings)} warning(s)"
     shown = [f for f in report.findings if f.severity is not Severity.INFO]
-    return Verdict(verdict=verdict, summary=summary, findings=shown, gates=names, files_scanned=report.files_scanned)
+    return Verdict(
+        verdict=verdict,
+        summary=summary,
+        findings=shown,
+        gates=names,
+        files_scanned=report.files_scanned,
+    )
 
 
 def evaluate_gates(gates: list[str], files: list[Path] | list[str]) -> Verdict:

@@ -17,7 +17,9 @@ TODO_TOKENS = ("TO" + "DO", "FIX" + "ME")
 # `MY_<marker>_VALUE` counts but the lower-case word (an HTML attribute, a widget option)
 # and longer words do not.
 MARKER_RE = re.compile(rf"(?<![A-Za-z0-9]){MARKER}(?![A-Za-z0-9])")
-TODO_RE = re.compile(rf"(?<![A-Za-z0-9])({'|'.join(TODO_TOKENS)})(?![A-Za-z0-9])(?:\(([^)]*)\))?[\s:,.-]*(.*)")
+TODO_RE = re.compile(
+    rf"(?<![A-Za-z0-9])({'|'.join(TODO_TOKENS)})(?![A-Za-z0-9])(?:\(([^)]*)\))?[\s:,.-]*(.*)"
+)
 # An issue reference: #12, GH-12, PROJ-123, or a link.
 ISSUE_REF = re.compile(r"#\d+|\b[A-Z][A-Z0-9]+-\d+\b|https?://\S+")
 REQUIREMENT_WORDS = 3
@@ -35,21 +37,44 @@ def todo_finding(path: str, line_no: int, line: str, *, cell: int | None = None)
     text = re.sub(r"\s*(\*/|-->|\"\"\"|''')\s*$", "", text)  # comment closers are not words
     words = re.findall(r"[A-Za-z0-9]{2,}", text)
     if ISSUE_REF.search(ref) or ISSUE_REF.search(text):
-        return Finding.of(path, line_no, Category.TODO_TRACKED, f"{token} linked to an issue", line, cell)
+        return Finding.of(
+            path, line_no, Category.TODO_TRACKED, f"{token} linked to an issue", line, cell
+        )
     if len(words) >= REQUIREMENT_WORDS:
-        return Finding.of(path, line_no, Category.TODO_TRACKED, f"{token} with a stated requirement", line, cell)
-    return Finding.of(path, line_no, Category.TODO_BARE, f"bare {token}: say what is required or link an issue", line, cell)
+        return Finding.of(
+            path, line_no, Category.TODO_TRACKED, f"{token} with a stated requirement", line, cell
+        )
+    return Finding.of(
+        path,
+        line_no,
+        Category.TODO_BARE,
+        f"bare {token}: say what is required or link an issue",
+        line,
+        cell,
+    )
 
 
 def placeholder_finding(path: str, line_no: int, line: str, *, cell: int | None = None) -> Finding:
-    return Finding.of(path, line_no, Category.MARKER, f"{MARKER} marker: unfinished work", line, cell)
+    return Finding.of(
+        path, line_no, Category.MARKER, f"{MARKER} marker: unfinished work", line, cell
+    )
 
 
 def mention_finding(path: str, line_no: int, line: str, *, cell: int | None = None) -> Finding:
-    return Finding.of(path, line_no, Category.MENTION, f"{MARKER} quoted in prose (not counted)", line, cell)
+    return Finding.of(
+        path, line_no, Category.MENTION, f"{MARKER} quoted in prose (not counted)", line, cell
+    )
 
 
-def scan_text_lines(path: str, text: str, *, prose: bool, js: bool = False, cell: int | None = None, first_line: int = 1) -> list[Finding]:
+def scan_text_lines(
+    path: str,
+    text: str,
+    *,
+    prose: bool,
+    js: bool = False,
+    cell: int | None = None,
+    first_line: int = 1,
+) -> list[Finding]:
     """Line rules for files without a Python parse.
 
     In prose files (Markdown, reStructuredText, plain text) a marker inside a code span
@@ -69,5 +94,7 @@ def scan_text_lines(path: str, text: str, *, prose: bool, js: bool = False, cell
         if todo is not None:
             findings.append(todo)
         if js and JS_STUB.search(line):
-            findings.append(Finding.of(path, n, Category.INCOMPLETE, "throws 'not implemented'", line, cell))
+            findings.append(
+                Finding.of(path, n, Category.INCOMPLETE, "throws 'not implemented'", line, cell)
+            )
     return findings

@@ -29,9 +29,18 @@ from agency.governance.markers import (
 )
 
 ALLOWED_DECORATORS = frozenset(
-    {"abstractmethod", "abstractproperty", "abstractclassmethod", "abstractstaticmethod", "overload"}
+    {
+        "abstractmethod",
+        "abstractproperty",
+        "abstractclassmethod",
+        "abstractstaticmethod",
+        "overload",
+    }
 )
-STRING_TOKENS = frozenset({tokenize.STRING} | ({tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set()))
+STRING_TOKENS = frozenset(
+    {tokenize.STRING}
+    | ({tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set())
+)
 
 
 def _name(node: ast.expr) -> str:
@@ -46,16 +55,29 @@ def _name(node: ast.expr) -> str:
 
 
 def _stub_kind(body: list[ast.stmt]) -> str | None:
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]  # the docstring
     if len(body) != 1:
         return None
     stmt = body[0]
     if isinstance(stmt, ast.Pass):
         return "only `pass`"
-    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and stmt.value.value is Ellipsis:
+    if (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and stmt.value.value is Ellipsis
+    ):
         return "only `...`"
-    if isinstance(stmt, ast.Raise) and stmt.exc is not None and _name(stmt.exc) in ("NotImplementedError", "NotImplemented"):
+    if (
+        isinstance(stmt, ast.Raise)
+        and stmt.exc is not None
+        and _name(stmt.exc) in ("NotImplementedError", "NotImplemented")
+    ):
         return "only raises NotImplementedError"
     return None
 
@@ -79,14 +101,22 @@ class _StubFinder(ast.NodeVisitor):
         self._protocol.pop()
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        allowed = self._protocol[-1] or any(_name(d) in ALLOWED_DECORATORS for d in node.decorator_list)
+        allowed = self._protocol[-1] or any(
+            _name(d) in ALLOWED_DECORATORS for d in node.decorator_list
+        )
         kind = None if allowed else _stub_kind(node.body)
         if kind is not None:
             line = self.first_line + node.lineno - 1
-            self.findings.append(Finding.of(
-                self.path, line, Category.INCOMPLETE, f"function {node.name}() is a stub: {kind}",
-                f"def {node.name}(...)", self.cell,
-            ))
+            self.findings.append(
+                Finding.of(
+                    self.path,
+                    line,
+                    Category.INCOMPLETE,
+                    f"function {node.name}() is a stub: {kind}",
+                    f"def {node.name}(...)",
+                    self.cell,
+                )
+            )
         self._protocol.append(False)  # a nested function is not a Protocol member
         self.generic_visit(node)
         self._protocol.pop()
@@ -98,12 +128,17 @@ class _StubFinder(ast.NodeVisitor):
 def _docstring_lines(tree: ast.AST) -> set[int]:
     """First lines of bare string statements: docstrings and other prose blocks."""
     return {
-        node.lineno for node in ast.walk(tree)
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
     }
 
 
-def scan_python(path: str, source: str, *, cell: int | None = None, stubs: bool = True) -> list[Finding]:
+def scan_python(
+    path: str, source: str, *, cell: int | None = None, stubs: bool = True
+) -> list[Finding]:
     """Every finding in one Python source (a file, or a notebook cell when ``cell`` is set)."""
     try:
         tree = ast.parse(source)
@@ -111,7 +146,16 @@ def scan_python(path: str, source: str, *, cell: int | None = None, stubs: bool 
     except (SyntaxError, tokenize.TokenError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
         found = scan_text_lines(path, source, prose=False, cell=cell)
-        return [*found, Finding.of(path, line, Category.UNPARSABLE, f"does not parse ({type(exc).__name__}); scanned as text", cell=cell)]
+        return [
+            *found,
+            Finding.of(
+                path,
+                line,
+                Category.UNPARSABLE,
+                f"does not parse ({type(exc).__name__}); scanned as text",
+                cell=cell,
+            ),
+        ]
     prose_starts = _docstring_lines(tree)
     findings: list[Finding] = []
     for tok in tokens:

@@ -23,21 +23,70 @@ from agency.governance.pyscan import scan_python
 PYTHON_SUFFIXES = frozenset({".py", ".pyw"})
 PROSE_SUFFIXES = frozenset({".md", ".markdown", ".rst", ".txt"})
 JS_SUFFIXES = frozenset({".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx"})
-TEXT_SUFFIXES = PYTHON_SUFFIXES | PROSE_SUFFIXES | JS_SUFFIXES | frozenset({
-    ".pyi", ".ipynb", ".toml", ".yaml", ".yml", ".json", ".cfg", ".ini", ".sh", ".bash", ".zsh",
-    ".sql", ".html", ".htm", ".css", ".go", ".rs", ".java", ".kt", ".c", ".h", ".cc", ".cpp",
-    ".hpp", ".rb", ".r", ".jl", ".lua", ".swift", ".tf",
-})
+TEXT_SUFFIXES = (
+    PYTHON_SUFFIXES
+    | PROSE_SUFFIXES
+    | JS_SUFFIXES
+    | frozenset(
+        {
+            ".pyi",
+            ".ipynb",
+            ".toml",
+            ".yaml",
+            ".yml",
+            ".json",
+            ".cfg",
+            ".ini",
+            ".sh",
+            ".bash",
+            ".zsh",
+            ".sql",
+            ".html",
+            ".htm",
+            ".css",
+            ".go",
+            ".rs",
+            ".java",
+            ".kt",
+            ".c",
+            ".h",
+            ".cc",
+            ".cpp",
+            ".hpp",
+            ".rb",
+            ".r",
+            ".jl",
+            ".lua",
+            ".swift",
+            ".tf",
+        }
+    )
+)
 TEXT_NAMES = frozenset({"Makefile", "Dockerfile", "Justfile", "Containerfile"})
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
-    ".ruff_cache", ".pytest_cache", ".ipynb_checkpoints", ".tox", ".nox",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        ".ipynb_checkpoints",
+        ".tox",
+        ".nox",
+    }
+)
 MAX_BYTES = 2_000_000
 
 
 def _ignored(display: str, rel: str, name: str, ignore: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatch(candidate, glob) for glob in ignore for candidate in (display, rel, name))
+    return any(
+        fnmatch.fnmatch(candidate, glob) for glob in ignore for candidate in (display, rel, name)
+    )
 
 
 def iter_files(paths: Iterable[Path], ignore: Iterable[str] = ()) -> Iterator[Path]:
@@ -53,9 +102,13 @@ def iter_files(paths: Iterable[Path], ignore: Iterable[str] = ()) -> Iterator[Pa
         for dirpath, dirnames, filenames in os.walk(root):
             here = Path(dirpath)
             dirnames[:] = sorted(
-                d for d in dirnames
-                if d not in SKIP_DIRS and not d.endswith(".egg-info")
-                and not _ignored((here / d).as_posix(), (here / d).relative_to(root).as_posix(), d, ignore)
+                d
+                for d in dirnames
+                if d not in SKIP_DIRS
+                and not d.endswith(".egg-info")
+                and not _ignored(
+                    (here / d).as_posix(), (here / d).relative_to(root).as_posix(), d, ignore
+                )
             )
             for name in sorted(filenames):
                 path = here / name

@@ -20,7 +20,9 @@ def _reason(reason: str | None, what: str) -> str:
     if not text:
         raise ValidationFailed(f"a {what} needs a reason", details={"field": "reason"})
     if len(text) > MAX_REASON:
-        raise ValidationFailed(f"the reason is longer than {MAX_REASON} characters", details={"field": "reason"})
+        raise ValidationFailed(
+            f"the reason is longer than {MAX_REASON} characters", details={"field": "reason"}
+        )
     return text
 
 
@@ -40,8 +42,10 @@ def request_waiver(task: Task, actor: str, reason: str, existing: Iterable[Waive
     text = _reason(reason, "waiver request")
     pending = [w.id for w in existing if w.task_id == task.id and w.state is WaiverState.REQUESTED]
     if pending:
-        raise Conflict(f"task {task.id} already has a pending waiver {pending[0]}",
-                       details={"task_id": task.id, "waiver_id": pending[0]})
+        raise Conflict(
+            f"task {task.id} already has a pending waiver {pending[0]}",
+            details={"task_id": task.id, "waiver_id": pending[0]},
+        )
     return Waiver(id=new_id(), task_id=task.id, requested_by=actor, reason=text)
 
 
@@ -59,9 +63,11 @@ def decide_waiver(waiver: Waiver, actor: str, approve: bool, reason: str) -> Wai
             f"{actor} requested waiver {waiver.id}: a different operator must decide it",
             details={"waiver_id": waiver.id, "requested_by": waiver.requested_by},
         )
-    return waiver.model_copy(update={
-        "state": WaiverState.APPROVED if approve else WaiverState.DENIED,
-        "decided_by": actor,
-        "decision_reason": _reason(reason, "waiver decision"),
-        "decided_at": utcnow(),
-    })
+    return waiver.model_copy(
+        update={
+            "state": WaiverState.APPROVED if approve else WaiverState.DENIED,
+            "decided_by": actor,
+            "decision_reason": _reason(reason, "waiver decision"),
+            "decided_at": utcnow(),
+        }
+    )

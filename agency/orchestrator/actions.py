@@ -77,8 +77,9 @@ class Operator:
         self.book = book
         self.canceller = canceller
 
-    async def act(self, task: Task, action: TaskActions, actor: str, reason: str | None,
-                  priority: int | None) -> Task:
+    async def act(
+        self, task: Task, action: TaskActions, actor: str, reason: str | None, priority: int | None
+    ) -> Task:
         """Apply ``action`` to ``task`` (its current version); returns the task after it."""
         extra = {"operator_action": action.value}
         if action is TaskActions.ABORT:
@@ -87,8 +88,14 @@ class Operator:
             if task.state is TaskState.PAUSED:
                 return task
             self._need(task, action, (TaskState.PENDING,))
-            step = change(task, TaskState.PAUSED, actor=actor, reason=reason or f"paused by {actor}",
-                          extra=extra, waiting_for=[])
+            step = change(
+                task,
+                TaskState.PAUSED,
+                actor=actor,
+                reason=reason or f"paused by {actor}",
+                extra=extra,
+                waiting_for=[],
+            )
         elif action is TaskActions.RESUME:
             if task.state is TaskState.PENDING:
                 return task
@@ -96,26 +103,48 @@ class Operator:
             step = change(task, TaskState.PENDING, actor=actor, reason=reason, extra=extra)
         elif action is TaskActions.RETRY:
             self._need(task, action, _RETRYABLE)
-            step = change(task, TaskState.PENDING, actor=actor, reason=reason or f"retried by {actor}",
-                          extra=extra, worker_id=None, not_before=None, exit_code=None,
-                          finished_at=None, verdict=None,
-                          # an operator retry grants one more attempt beyond the policy
-                          max_attempts=max(task.max_attempts, task.attempt + 1),
-                          retry=task.retry.model_copy(
-                              update={"max_attempts": max(task.retry.max_attempts, task.attempt + 1)}))
+            step = change(
+                task,
+                TaskState.PENDING,
+                actor=actor,
+                reason=reason or f"retried by {actor}",
+                extra=extra,
+                worker_id=None,
+                not_before=None,
+                exit_code=None,
+                finished_at=None,
+                verdict=None,
+                # an operator retry grants one more attempt beyond the policy
+                max_attempts=max(task.max_attempts, task.attempt + 1),
+                retry=task.retry.model_copy(
+                    update={"max_attempts": max(task.retry.max_attempts, task.attempt + 1)}
+                ),
+            )
             self.book.kpis.retries.inc()
         else:
             if priority is None:
                 raise BadRequest("reprioritize needs a priority")
             if not -1000 <= priority <= 1000:
                 raise BadRequest("priority must be between -1000 and 1000")
-            step = change(task, task.state, actor=actor, action="task.reprioritized",
-                          reason=reason or task.reason, extra={**extra, "old_priority": task.priority},
-                          priority=priority)
+            step = change(
+                task,
+                task.state,
+                actor=actor,
+                action="task.reprioritized",
+                reason=reason or task.reason,
+                extra={**extra, "old_priority": task.priority},
+                priority=priority,
+            )
         new, ev = step
         await self.book.commit([Step(task, new, ev)])
-        if action is TaskActions.REPRIORITIZE and new.state is TaskState.PENDING and new.id in self.book.queue:
-            self.book.queue.push(new, utcnow().timestamp())  # reorder: the new entry replaces the old
+        if (
+            action is TaskActions.REPRIORITIZE
+            and new.state is TaskState.PENDING
+            and new.id in self.book.queue
+        ):
+            self.book.queue.push(
+                new, utcnow().timestamp()
+            )  # reorder: the new entry replaces the old
         return new
 
     @staticmethod

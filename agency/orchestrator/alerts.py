@@ -33,18 +33,41 @@ class Alerts:
     def is_open(self, key: str) -> bool:
         return key in self._open
 
-    async def raise_once(self, kind: str, message: str, *, resource_type: str = "",
-                         resource_id: str = "", severity: Severity = "warning") -> Alert | None:
+    async def raise_once(
+        self,
+        kind: str,
+        message: str,
+        *,
+        resource_type: str = "",
+        resource_id: str = "",
+        severity: Severity = "warning",
+    ) -> Alert | None:
         """Write the alert unless its episode is already open; returns it when written."""
         key = f"{kind}:{resource_type}:{resource_id}"
         if key in self._open:
             return None
         self._open.add(key)
-        alert = Alert(id=new_id(), kind=kind, severity=severity, message=message,
-                      resource_type=resource_type, resource_id=resource_id)
-        ev = EventIn(actor="system", action="alert.opened", resource_type="alert", resource_id=alert.id,
-                     details={"kind": kind, "message": message, "severity": severity,
-                              "resource_type": resource_type, "resource_id": resource_id})
+        alert = Alert(
+            id=new_id(),
+            kind=kind,
+            severity=severity,
+            message=message,
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )
+        ev = EventIn(
+            actor="system",
+            action="alert.opened",
+            resource_type="alert",
+            resource_id=alert.id,
+            details={
+                "kind": kind,
+                "message": message,
+                "severity": severity,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+            },
+        )
         log.warning("alert %s: %s", kind, message)
         await self.book.store.write(Insert("alerts", [alert.model_dump(mode="python")]), ev)
         return alert
@@ -59,7 +82,10 @@ class Alerts:
         if rate is None or n < MIN_OUTCOMES:
             return
         if rate > threshold:
-            await self.raise_once("failure-rate", f"{rate:.0%} of the last {n} tasks failed "
-                                  f"(5 minutes; threshold {threshold:.0%})", severity="critical")
+            await self.raise_once(
+                "failure-rate",
+                f"{rate:.0%} of the last {n} tasks failed (5 minutes; threshold {threshold:.0%})",
+                severity="critical",
+            )
         else:
             self.clear("failure-rate")

@@ -48,9 +48,16 @@ def ended_attempt(step: Step) -> Attempt | None:
     old, new = step.old, step.new
     if old is None or not old.state.in_flight or new.state.in_flight or new.attempt < old.attempt:
         return None
-    return Attempt(task_id=new.id, attempt=old.attempt, worker_id=old.worker_id, state=new.state,
-                   reason=new.reason, exit_code=new.exit_code,
-                   started_at=old.dispatched_at or new.updated_at, finished_at=new.updated_at)
+    return Attempt(
+        task_id=new.id,
+        attempt=old.attempt,
+        worker_id=old.worker_id,
+        state=new.state,
+        reason=new.reason,
+        exit_code=new.exit_code,
+        started_at=old.dispatched_at or new.updated_at,
+        finished_at=new.updated_at,
+    )
 
 
 @dataclass

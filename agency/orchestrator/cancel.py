@@ -38,8 +38,14 @@ def cancel_reason(actor: str, reason: str | None) -> str:
 class Canceller:
     """Runs the cancel lifecycle; one follow-up job per in-flight cancel."""
 
-    def __init__(self, book: Book, registry: Registry, outcomes: Outcomes, settings: Settings,
-                 sending: set[str]) -> None:
+    def __init__(
+        self,
+        book: Book,
+        registry: Registry,
+        outcomes: Outcomes,
+        settings: Settings,
+        sending: set[str],
+    ) -> None:
         self.book = book
         self.registry = registry
         self.outcomes = outcomes
@@ -47,20 +53,30 @@ class Canceller:
         self.sending = sending
         self._jobs: dict[str, asyncio.Task[None]] = {}
 
-    async def cancel(self, task: Task, actor: str, reason: str | None, *, force: bool = False,
-                     why: str | None = None) -> Task:
+    async def cancel(
+        self,
+        task: Task,
+        actor: str,
+        reason: str | None,
+        *,
+        force: bool = False,
+        why: str | None = None,
+    ) -> Task:
         """Start (or join) the cancel of a live ``task``; idempotent."""
         text = why or cancel_reason(actor, reason)
         if task.state in _CANCEL_FROM:
-            new, ev = change(task, TaskState.CANCELED, actor=actor, reason=text, extra={"forced": force})
+            new, ev = change(
+                task, TaskState.CANCELED, actor=actor, reason=text, extra={"forced": force}
+            )
             await self.book.commit([Step(task, new, ev)])
             return new
         if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
             if force and task.id in self._jobs:
                 self._follow(task.id, force=True)
             return task
-        new, ev = change(task, TaskState.CANCEL_REQUESTED, actor=actor, reason=text,
-                         extra={"forced": force})
+        new, ev = change(
+            task, TaskState.CANCEL_REQUESTED, actor=actor, reason=text, extra={"forced": force}
+        )
         await self.book.commit([Step(task, new, ev)])
         self._follow(task.id, force=force)
         return new
@@ -71,7 +87,9 @@ class Canceller:
             old.cancel()
         job = asyncio.get_running_loop().create_task(self._follow_up(task_id, force))
         self._jobs[task_id] = job
-        job.add_done_callback(lambda j: self._jobs.pop(task_id, None) if self._jobs.get(task_id) is j else None)
+        job.add_done_callback(
+            lambda j: self._jobs.pop(task_id, None) if self._jobs.get(task_id) is j else None
+        )
 
     def resume(self, task: Task) -> None:
         """After a restart: keep following a cancel that was under way."""
@@ -101,8 +119,11 @@ class Canceller:
                 await self._force(task_id)
                 return
             await self._watch(task_id, time.monotonic() + grace + 0.5)
-        log.warning("cancel of %s not confirmed after %d grace windows; the poll loop follows it",
-                    task_id, _WINDOWS)
+        log.warning(
+            "cancel of %s not confirmed after %d grace windows; the poll loop follows it",
+            task_id,
+            _WINDOWS,
+        )
 
     async def _tell_worker(self, task: Task) -> bool:
         """POST the cancel; False when the task ended because of the answer."""

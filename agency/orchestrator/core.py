@@ -60,8 +60,14 @@ STOP_WRITES_TIMEOUT = 10.0
 class Orchestrator:
     """Submits, dispatches, tracks, cancels and recovers tasks; see the package docstring."""
 
-    def __init__(self, settings: Settings, store: Store, registry: Registry, *,
-                 metrics_registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        *,
+        metrics_registry: CollectorRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -73,8 +79,9 @@ class Orchestrator:
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
         self.alerts = Alerts(self.book)
         self.fleet = FleetWatch(self.book, registry, self.outcomes, self.alerts, settings, sending)
-        self.tracker = Tracker(self.book, registry, self.outcomes, self.canceller, self.fleet,
-                               settings, sending)
+        self.tracker = Tracker(
+            self.book, registry, self.outcomes, self.canceller, self.fleet, settings, sending
+        )
         self.operator = Operator(self.book, self.canceller)
         self._keys: dict[str, str] = {}  # idempotency key -> task id
         self._loops: list[asyncio.Task[None]] = []
@@ -87,9 +94,12 @@ class Orchestrator:
         """Recover live tasks from the database, then start the loops."""
         if self._running:
             return
-        self.recovery = await recover(self.book, self.registry, self.outcomes, self.canceller, self._keys)
+        self.recovery = await recover(
+            self.book, self.registry, self.outcomes, self.canceller, self._keys
+        )
         last = await self.store.fetch(
-            "SELECT action FROM events WHERE resource_type = 'queue' ORDER BY seq DESC LIMIT 1")
+            "SELECT action FROM events WHERE resource_type = 'queue' ORDER BY seq DESC LIMIT 1"
+        )
         self.dispatcher.paused = bool(last) and last[0]["action"] == "queue.paused"
         self.fleet.started = time.monotonic()
         self._running = True
@@ -158,10 +168,21 @@ class Orchestrator:
 
     def _new_task(self, req: TaskSubmit, actor: str) -> Task:
         retry = req.retry or RetryPolicy(max_attempts=self.settings.default_max_attempts)
-        return Task(id=new_id(), kind=req.kind, spec=req.spec, labels=req.labels, priority=req.priority,
-                    max_attempts=retry.max_attempts, retry=retry, idempotency_key=req.idempotency_key,
-                    locks=sorted(set(req.locks)), gates=list(req.gates), timeout=req.timeout,
-                    deadline=req.deadline, created_by=actor)
+        return Task(
+            id=new_id(),
+            kind=req.kind,
+            spec=req.spec,
+            labels=req.labels,
+            priority=req.priority,
+            max_attempts=retry.max_attempts,
+            retry=retry,
+            idempotency_key=req.idempotency_key,
+            locks=sorted(set(req.locks)),
+            gates=list(req.gates),
+            timeout=req.timeout,
+            deadline=req.deadline,
+            created_by=actor,
+        )
 
     async def _known_keys(self, keys: list[str]) -> dict[str, Task]:
         found: dict[str, Task] = {}
@@ -175,7 +196,9 @@ class Orchestrator:
         if missing:
             marks = ", ".join("?" for _ in missing)
             rows = await self.store.fetch(
-                f"SELECT * FROM tasks WHERE idempotency_key IN ({marks}) ORDER BY created_at", missing)
+                f"SELECT * FROM tasks WHERE idempotency_key IN ({marks}) ORDER BY created_at",
+                missing,
+            )
             for row in rows:
                 task = self.book.tasks.get(row["id"]) or Task.model_validate(row)
                 found.setdefault(task.idempotency_key or "", task)
@@ -209,17 +232,23 @@ class Orchestrator:
             return task
         return await self.canceller.cancel(task, actor, reason)
 
-    async def bulk_cancel(self, f: BulkFilter, actor: str, *, dry_run: bool,
-                          reason: str | None = None) -> BulkResult:
+    async def bulk_cancel(
+        self, f: BulkFilter, actor: str, *, dry_run: bool, reason: str | None = None
+    ) -> BulkResult:
         """Cancel every live task matching ``f``; with ``dry_run`` only count them."""
-        chosen = sorted(t.id for t in list(self.book.tasks.values())
-                        if not t.state.terminal and f.matches(t))
+        chosen = sorted(
+            t.id for t in list(self.book.tasks.values()) if not t.state.terminal and f.matches(t)
+        )
         if not dry_run:
             # concurrently, a chunk at a time: the writer then commits a chunk's cancels
             # together instead of paying one commit per task (10,000 took over 30 s one by one)
             for start in range(0, len(chosen), BULK_CHUNK):
-                await asyncio.gather(*(self._cancel_live(tid, actor, reason)
-                                       for tid in chosen[start:start + BULK_CHUNK]))
+                await asyncio.gather(
+                    *(
+                        self._cancel_live(tid, actor, reason)
+                        for tid in chosen[start : start + BULK_CHUNK]
+                    )
+                )
         return BulkResult(count=len(chosen), task_ids=chosen, dry_run=dry_run)
 
     async def _cancel_live(self, task_id: str, actor: str, reason: str | None) -> None:
@@ -229,8 +258,14 @@ class Orchestrator:
         if task is not None:
             await self.canceller.cancel(task, actor, reason)
 
-    async def act(self, task_id: str, action: TaskActions | str, actor: str,
-                  reason: str | None = None, priority: int | None = None) -> Task:
+    async def act(
+        self,
+        task_id: str,
+        action: TaskActions | str,
+        actor: str,
+        reason: str | None = None,
+        priority: int | None = None,
+    ) -> Task:
         """Run an operator action (pause, resume, retry, abort, reprioritize), audited."""
         task = await self.get(task_id)
         return await self.operator.act(task, TaskActions(action), actor, reason, priority)
@@ -251,8 +286,15 @@ class Orchestrator:
             return
         self.dispatcher.paused = paused
         action = "queue.paused" if paused else "queue.resumed"
-        await self.store.write(EventIn(actor=actor, action=action, resource_type="queue",
-                                       resource_id="default", details={"reason": reason}))
+        await self.store.write(
+            EventIn(
+                actor=actor,
+                action=action,
+                resource_type="queue",
+                resource_id="default",
+                details={"reason": reason},
+            )
+        )
         self.book.wake.set()
         self.book.notify()
 
@@ -268,10 +310,14 @@ class Orchestrator:
         """A status pushed by a worker; stale or duplicate reports are ignored."""
         await self.outcomes.apply(report.status, report.worker_id)
 
-    async def drain_worker(self, worker_id: str, actor: str, reason: str | None = None) -> WorkerInfo:
+    async def drain_worker(
+        self, worker_id: str, actor: str, reason: str | None = None
+    ) -> WorkerInfo:
         return await self.fleet.drain(worker_id, actor, reason)
 
-    async def remove_worker(self, worker_id: str, actor: str, reason: str | None = None) -> WorkerInfo:
+    async def remove_worker(
+        self, worker_id: str, actor: str, reason: str | None = None
+    ) -> WorkerInfo:
         return await self.fleet.remove(worker_id, actor, reason)
 
     def workers(self) -> list[WorkerInfo]:
@@ -288,7 +334,9 @@ class Orchestrator:
 
     async def decide_waiver(self, waiver_id: str, actor: str, approve: bool, reason: str) -> Waiver:
         waiver = await self.gates.load(waiver_id)
-        return await self.gates.decide(waiver, await self.get(waiver.task_id), actor, approve, reason)
+        return await self.gates.decide(
+            waiver, await self.get(waiver.task_id), actor, approve, reason
+        )
 
     # --- KPIs, health, burst --------------------------------------------------------------
 
@@ -314,24 +362,38 @@ class Orchestrator:
         fields = {k: snap[k] for k in KpiSample.model_fields if k in snap and k != "ts"}
         # journaled: a sample cannot conflict, and a DuckDB commit here would hold up the
         # task transitions queued behind it
-        await self.store.write(Insert("kpi_samples", [KpiSample(**fields).model_dump(mode="python")]),
-                               journal=True)
+        await self.store.write(
+            Insert("kpi_samples", [KpiSample(**fields).model_dump(mode="python")]), journal=True
+        )
 
     def health(self) -> dict[str, Any]:
         """``healthy``, ``degraded`` (no worker, open breakers, paused queue) or ``unhealthy``."""
         dead = [t.get_name() for t in self._loops if t.done()]
         active, open_breakers = self.book.kpis.fleet(self.registry.list())
-        info = {"loops": len(self._loops), "in_flight": len(self.book.flying),
-                "queue_depth": len(self.book.queue), "active_workers": active,
-                "open_breakers": open_breakers, "queue_paused": self.dispatcher.paused,
-                "recovery": self.recovery}
+        info = {
+            "loops": len(self._loops),
+            "in_flight": len(self.book.flying),
+            "queue_depth": len(self.book.queue),
+            "active_workers": active,
+            "open_breakers": open_breakers,
+            "queue_paused": self.dispatcher.paused,
+            "recovery": self.recovery,
+        }
         if not self._running or dead or self.store.closed:
-            why = "not started" if not self._running else (f"loops stopped: {dead}" if dead else "store closed")
+            why = (
+                "not started"
+                if not self._running
+                else (f"loops stopped: {dead}" if dead else "store closed")
+            )
             return {"status": "unhealthy", "reason": why, **info}
         if active == 0:
             return {"status": "degraded", "reason": "no healthy worker", **info}
         if open_breakers:
-            return {"status": "degraded", "reason": f"{open_breakers} open circuit breaker(s)", **info}
+            return {
+                "status": "degraded",
+                "reason": f"{open_breakers} open circuit breaker(s)",
+                **info,
+            }
         if self.dispatcher.paused:
             return {"status": "degraded", "reason": "queue paused", **info}
         return {"status": "healthy", "reason": None, **info}
@@ -354,8 +416,10 @@ class Orchestrator:
         while self._busy():
             left = until - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"burst not drained after {timeout}s: {len(self.book.flying)} in flight, "
-                                   f"{len(self.book.queue)} queued")
+                raise TimeoutError(
+                    f"burst not drained after {timeout}s: {len(self.book.flying)} in flight, "
+                    f"{len(self.book.queue)} queued"
+                )
             # re-checked on every change, and at least every 0.2 s for timers (backoff, sweep)
             await self.book.wait_change(min(left, 0.2))
 

@@ -43,8 +43,13 @@ def denial_event(task: Task, worker_id: str, denials: list[dict[str, str]]) -> E
         "denied_attempt": task.attempt,
         "denials": denials,
     }
-    return EventIn(actor=worker_id, action=SANDBOX_DENIED, resource_type="task", resource_id=task.id,
-                   details=details)
+    return EventIn(
+        actor=worker_id,
+        action=SANDBOX_DENIED,
+        resource_type="task",
+        resource_id=task.id,
+        details=details,
+    )
 
 
 def denial_reason(denials: list[dict[str, str]]) -> str:

@@ -118,10 +118,20 @@ class Dispatcher:
             self.registry.reserve(worker.id)
             self.book.reserved.add(task.id)
             # staged now, not in the job: nothing can slip between the pop and the change
-            new, ev = change(task, TaskState.DISPATCHED, actor="system", worker_id=worker.id,
-                             attempt=task.attempt + 1, dispatched_at=utcnow(), started_at=None,
-                             finished_at=None, exit_code=None, waiting_for=[], not_before=None,
-                             reason=None)
+            new, ev = change(
+                task,
+                TaskState.DISPATCHED,
+                actor="system",
+                worker_id=worker.id,
+                attempt=task.attempt + 1,
+                dispatched_at=utcnow(),
+                started_at=None,
+                finished_at=None,
+                exit_code=None,
+                waiting_for=[],
+                not_before=None,
+                reason=None,
+            )
             self.sending.add(task.id)
             # queued right away: a task submitted this turn is created and dispatched in
             # one group commit; the worker is called only once the dispatch is durable
@@ -134,13 +144,18 @@ class Dispatcher:
     def _pick(self, task: Task) -> WorkerInfo | None:
         for worker in self.registry.candidates(task.kind, task.labels):
             # never next to an attempt of the same task that may still be alive there
-            if worker.running < worker.capacity and (worker.id, task.id) not in self.outcomes.strays:
+            if (
+                worker.running < worker.capacity
+                and (worker.id, task.id) not in self.outcomes.strays
+            ):
                 return worker
         return None
 
     def _any_free_slot(self) -> bool:
-        return any(w.health is WorkerHealth.HEALTHY and w.running < w.capacity
-                   for w in self.registry.list())
+        return any(
+            w.health is WorkerHealth.HEALTHY and w.running < w.capacity
+            for w in self.registry.list()
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         job = asyncio.ensure_future(coro)
@@ -154,17 +169,34 @@ class Dispatcher:
 
     async def _note_waiting(self, task: Task, blocking: list[str]) -> None:
         current = self.book.get(task.id)
-        if current is None or current.state is not TaskState.PENDING or current.waiting_for == blocking:
+        if (
+            current is None
+            or current.state is not TaskState.PENDING
+            or current.waiting_for == blocking
+        ):
             return
-        new, ev = change(current, TaskState.PENDING, actor="system", action="task.waiting",
-                         reason=f"waiting for {', '.join(blocking)}", waiting_for=blocking)
+        new, ev = change(
+            current,
+            TaskState.PENDING,
+            actor="system",
+            action="task.waiting",
+            reason=f"waiting for {', '.join(blocking)}",
+            waiting_for=blocking,
+        )
         await self.book.commit([Step(current, new, ev)])
 
-    async def _send(self, new: Task, worker: WorkerInfo, written: asyncio.Future[list[Event]]) -> None:
+    async def _send(
+        self, new: Task, worker: WorkerInfo, written: asyncio.Future[list[Event]]
+    ) -> None:
         try:
             await asyncio.shield(written)  # a stop must not cancel the write itself
-            request = WorkerTaskRequest(task_id=new.id, attempt=new.attempt, kind=new.kind,
-                                        spec=new.spec, deadline=self._deadline(new))
+            request = WorkerTaskRequest(
+                task_id=new.id,
+                attempt=new.attempt,
+                kind=new.kind,
+                spec=new.spec,
+                deadline=self._deadline(new),
+            )
             try:
                 status = await self.registry.client(worker.id).submit(request)
             except (WorkerFull, CircuitOpen) as exc:
@@ -190,19 +222,36 @@ class Dispatcher:
 
     async def _give_back(self, task: Task, worker: WorkerInfo, exc: AgencyError) -> None:
         current = self.book.get(task.id)
-        if current is None or current.state is not TaskState.DISPATCHED or current.attempt != task.attempt:
+        if (
+            current is None
+            or current.state is not TaskState.DISPATCHED
+            or current.attempt != task.attempt
+        ):
             return
-        new, ev = change(current, TaskState.PENDING, actor="system", reason=f"{exc.code} on {worker.id}",
-                         attempt=current.attempt - 1, worker_id=None, dispatched_at=None)
+        new, ev = change(
+            current,
+            TaskState.PENDING,
+            actor="system",
+            reason=f"{exc.code} on {worker.id}",
+            attempt=current.attempt - 1,
+            worker_id=None,
+            dispatched_at=None,
+        )
         await self.book.commit([Step(current, new, ev)])
 
     async def _refused(self, task: Task, worker: WorkerInfo, exc: AgencyError) -> None:
         current = self.book.get(task.id)
-        if current is None or current.state is not TaskState.DISPATCHED or current.attempt != task.attempt:
+        if (
+            current is None
+            or current.state is not TaskState.DISPATCHED
+            or current.attempt != task.attempt
+        ):
             return
         if self.outcomes.finishing(task.id):
             return  # the worker's report of the same refusal is being applied: it records it
-        new, ev = change(current, TaskState.FAILED, actor=worker.id, reason=f"{exc.code}: {exc.message}")
+        new, ev = change(
+            current, TaskState.FAILED, actor=worker.id, reason=f"{exc.code}: {exc.message}"
+        )
         extra: list[Op] = []
         if isinstance(exc, SandboxDenied):
             extra.append(denial_event(current, worker.id, denials_from_error(exc)))
@@ -212,4 +261,3 @@ class Dispatcher:
         for job in list(self._jobs):
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
-

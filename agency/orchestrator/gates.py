@@ -36,8 +36,13 @@ class Gates:
         """Ask for a waiver of ``task``'s rejection (the governance rules decide if allowed)."""
         rows = await self.book.store.fetch("SELECT * FROM waivers WHERE task_id = ?", [task.id])
         waiver = request_waiver(task, actor, reason, [Waiver.model_validate(r) for r in rows])
-        ev = EventIn(actor=actor, action="waiver.requested", resource_type="waiver",
-                     resource_id=waiver.id, details={"task_id": task.id, "reason": reason})
+        ev = EventIn(
+            actor=actor,
+            action="waiver.requested",
+            resource_type="waiver",
+            resource_id=waiver.id,
+            details={"task_id": task.id, "reason": reason},
+        )
         await self.book.store.write(Upsert("waivers", [waiver.model_dump(mode="python")]), ev)
         return waiver
 
@@ -47,7 +52,9 @@ class Gates:
             raise NotFound(f"no waiver {waiver_id}", details={"waiver_id": waiver_id})
         return Waiver.model_validate(rows[0])
 
-    async def decide(self, waiver: Waiver, task: Task, actor: str, approve: bool, reason: str) -> Waiver:
+    async def decide(
+        self, waiver: Waiver, task: Task, actor: str, approve: bool, reason: str
+    ) -> Waiver:
         """Record the decision; an approval moves the rejected task to ``succeeded`` (waived).
 
         A decision the rules refuse to this actor (their own request) is audited too, as
@@ -56,22 +63,45 @@ class Gates:
         try:
             decided = decide_waiver(waiver, actor, approve, reason)
         except Forbidden as exc:
-            await self.book.store.write(EventIn(
-                actor=actor, action="waiver.refused", resource_type="waiver", resource_id=waiver.id,
-                details={"task_id": task.id, "approve": approve, "reason": reason, "why": exc.message}))
+            await self.book.store.write(
+                EventIn(
+                    actor=actor,
+                    action="waiver.refused",
+                    resource_type="waiver",
+                    resource_id=waiver.id,
+                    details={
+                        "task_id": task.id,
+                        "approve": approve,
+                        "reason": reason,
+                        "why": exc.message,
+                    },
+                )
+            )
             raise
-        ev = EventIn(actor=actor, action=f"waiver.{decided.state.value}", resource_type="waiver",
-                     resource_id=waiver.id, details={"task_id": task.id, "reason": reason})
+        ev = EventIn(
+            actor=actor,
+            action=f"waiver.{decided.state.value}",
+            resource_type="waiver",
+            resource_id=waiver.id,
+            details={"task_id": task.id, "reason": reason},
+        )
         row = Upsert("waivers", [decided.model_dump(mode="python")])
         if decided.state is not WaiverState.APPROVED:
             await self.book.store.write(row, ev)
             return decided
         if task.state is not TaskState.REJECTED:
-            raise Conflict(f"task {task.id} is {task.state.value}, not rejected",
-                           details={"task_id": task.id, "state": task.state.value})
-        new, tev = change(task, TaskState.SUCCEEDED, actor=actor, verdict="waived",
-                          reason=f"waived: {reason}", finished_at=task.finished_at,
-                          extra={"waiver_id": waiver.id})
+            raise Conflict(
+                f"task {task.id} is {task.state.value}, not rejected",
+                details={"task_id": task.id, "state": task.state.value},
+            )
+        new, tev = change(
+            task,
+            TaskState.SUCCEEDED,
+            actor=actor,
+            verdict="waived",
+            reason=f"waived: {reason}",
+            finished_at=task.finished_at,
+            extra={"waiver_id": waiver.id},
+        )
         await self.book.commit([Step(task, new, tev)], [row, ev])
         return decided
-

@@ -108,12 +108,31 @@ class Kpis:
         self.by_state: Tally[str] = Tally()
         self.tasks = Gauge("agency_tasks", "Tasks by state.", ["state"], registry=registry)
         self.finished = Counter(
-            "agency_tasks_finished", "Tasks that reached a terminal state.", ["state"], registry=registry
+            "agency_tasks_finished",
+            "Tasks that reached a terminal state.",
+            ["state"],
+            registry=registry,
         )
         self.dispatch_latency = Histogram(
             "agency_dispatch_latency_seconds",
             "Seconds from queued to dispatched.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            buckets=(
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+                30,
+                60,
+            ),
             registry=registry,
         )
         self.run_time = Histogram(
@@ -122,10 +141,17 @@ class Kpis:
             buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800, 3600),
             registry=registry,
         )
-        self.retries = Counter("agency_task_retries", "Automatic and operator retries.", registry=registry)
-        self.workers = Gauge("agency_workers", "Registered workers by health.", ["health"], registry=registry)
+        self.retries = Counter(
+            "agency_task_retries", "Automatic and operator retries.", registry=registry
+        )
+        self.workers = Gauge(
+            "agency_workers", "Registered workers by health.", ["health"], registry=registry
+        )
         self.breakers = Gauge(
-            "agency_worker_breakers", "Worker circuit breakers by state.", ["state"], registry=registry
+            "agency_worker_breakers",
+            "Worker circuit breakers by state.",
+            ["state"],
+            registry=registry,
         )
         for state in TaskState:
             self.tasks.labels(state.value).set(0)

@@ -19,9 +19,7 @@ class LockTable:
 
     def blocked_by(self, task_id: str, locks: Iterable[str]) -> list[str]:
         """The locks of ``locks`` that another task holds (sorted)."""
-        return sorted(
-            name for name in set(locks) if self._holder.get(name, task_id) != task_id
-        )
+        return sorted(name for name in set(locks) if self._holder.get(name, task_id) != task_id)
 
     def acquire(self, task_id: str, locks: Iterable[str]) -> list[str]:
         """Take every lock or none; returns the ones that block (empty when acquired)."""

@@ -44,8 +44,9 @@ def changed_paths(status: WorkerTaskStatus) -> list[str]:
     return [str(Path(status.workspace, f)) for f in status.changed_files]
 
 
-def ended_cancel(task: Task, reason: str, actor: str = "system",
-                 extra: dict[str, Any] | None = None) -> tuple[Task, Any]:
+def ended_cancel(
+    task: Task, reason: str, actor: str = "system", extra: dict[str, Any] | None = None
+) -> tuple[Task, Any]:
     """A cancel under way ends without the worker's word: canceled, or failed for a deadline."""
     if task.reason == DEADLINE:
         return change(task, TaskState.FAILED, actor=actor, reason=DEADLINE, extra=extra)
@@ -82,7 +83,9 @@ class Outcomes:
         self.book.kpis.retries.inc()
         return Step(task, new, ev)
 
-    async def orphan(self, task: Task, reason: str, actor: str = "system", *, maybe_alive: bool = True) -> None:
+    async def orphan(
+        self, task: Task, reason: str, actor: str = "system", *, maybe_alive: bool = True
+    ) -> None:
         """The attempt's worker is gone or does not know it: orphaned, then the policy.
 
         ``maybe_alive`` (the worker could not be asked) keeps the retry off that worker and
@@ -94,7 +97,9 @@ class Outcomes:
             self.strays.add((task.worker_id, task.id))
         if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
             # it was being canceled anyway: the cancel ends here, it is not retried
-            new, ev = ended_cancel(task, UNREACHABLE, actor, extra={"cancel_reason": task.reason, "why": reason})
+            new, ev = ended_cancel(
+                task, UNREACHABLE, actor, extra={"cancel_reason": task.reason, "why": reason}
+            )
             await self.book.commit([Step(task, new, ev)])
             return
         new, ev = change(task, TaskState.ORPHANED, actor=actor, reason=reason)
@@ -107,8 +112,9 @@ class Outcomes:
         task = self.book.get(status.task_id)
         if task is None or task.worker_id != worker_id or task.attempt != status.attempt:
             # not the attempt we track: an old or misplaced one must not keep running
-            if not status.state.terminal and (task is None or task.worker_id != worker_id
-                                             or task.attempt != status.attempt):
+            if not status.state.terminal and (
+                task is None or task.worker_id != worker_id or task.attempt != status.attempt
+            ):
                 self.strays.add((worker_id, status.task_id))
             return
         if not task.state.in_flight or task.id in self._finishing:
@@ -116,8 +122,12 @@ class Outcomes:
         self.book.flying[task.id] = time.monotonic()
         if status.state is WorkerTaskState.RUNNING:
             if task.state is TaskState.DISPATCHED:
-                new, ev = change(task, TaskState.RUNNING, actor=worker_id,
-                                 started_at=status.started_at or utcnow())
+                new, ev = change(
+                    task,
+                    TaskState.RUNNING,
+                    actor=worker_id,
+                    started_at=status.started_at or utcnow(),
+                )
                 await self.book.commit([Step(task, new, ev)])
         elif status.state is WorkerTaskState.CANCELING:
             if task.state is TaskState.CANCEL_REQUESTED:
@@ -135,15 +145,22 @@ class Outcomes:
         try:
             if status.state is WorkerTaskState.LOST:
                 self._finishing.discard(task.id)
-                await self.orphan(task, f"lost: {status.reason or 'the worker lost the process'}",
-                                  maybe_alive=False)
+                await self.orphan(
+                    task,
+                    f"lost: {status.reason or 'the worker lost the process'}",
+                    maybe_alive=False,
+                )
                 return
             extra = await self._output(task, worker_id)
             # it may have moved while output was read: ended by another path (the dispatch
             # answer of a denied spec), or orphaned and placed again as a new attempt
             current = self.book.get(task.id)
-            if (current is None or not current.state.in_flight or current.attempt != task.attempt
-                    or current.worker_id != worker_id):
+            if (
+                current is None
+                or not current.state.in_flight
+                or current.attempt != task.attempt
+                or current.worker_id != worker_id
+            ):
                 return
             task = current
             steps = await self._final_steps(task, status, worker_id)
@@ -153,10 +170,17 @@ class Outcomes:
         finally:
             self._finishing.discard(task.id)
 
-    async def _final_steps(self, task: Task, status: WorkerTaskStatus, worker_id: str) -> list[Step]:
-        common: dict[str, Any] = {"exit_code": status.exit_code, "finished_at": status.finished_at or utcnow()}
+    async def _final_steps(
+        self, task: Task, status: WorkerTaskStatus, worker_id: str
+    ) -> list[Step]:
+        common: dict[str, Any] = {
+            "exit_code": status.exit_code,
+            "finished_at": status.finished_at or utcnow(),
+        }
         deadline_hit = task.reason == DEADLINE and task.state in (
-            TaskState.CANCEL_REQUESTED, TaskState.CANCELING)
+            TaskState.CANCEL_REQUESTED,
+            TaskState.CANCELING,
+        )
         if status.state is WorkerTaskState.FAILED and not deadline_hit:
             # the worker enforces the deadline it was given: a failure past it is that
             ends = effective_deadline(task)
@@ -164,30 +188,51 @@ class Outcomes:
         if status.state is WorkerTaskState.SUCCEEDED:
             verdict = await self.gates.evaluate(task, changed_paths(status))
             if verdict is not None and verdict.verdict == "changes_requested":
-                new, ev = change(task, TaskState.REJECTED, actor=worker_id, reason=verdict.summary,
-                                 verdict=verdict.verdict, extra={"findings": [f.model_dump(mode="json") for f in verdict.findings]}, **common)
+                new, ev = change(
+                    task,
+                    TaskState.REJECTED,
+                    actor=worker_id,
+                    reason=verdict.summary,
+                    verdict=verdict.verdict,
+                    extra={"findings": [f.model_dump(mode="json") for f in verdict.findings]},
+                    **common,
+                )
             else:
-                new, ev = change(task, TaskState.SUCCEEDED, actor=worker_id,
-                                 verdict=verdict.verdict if verdict else None,
-                                 reason=verdict.summary if verdict else None, **common)
+                new, ev = change(
+                    task,
+                    TaskState.SUCCEEDED,
+                    actor=worker_id,
+                    verdict=verdict.verdict if verdict else None,
+                    reason=verdict.summary if verdict else None,
+                    **common,
+                )
             return [Step(task, new, ev)]
         if status.state is WorkerTaskState.CANCELED:
             if deadline_hit:
                 new, ev = change(task, TaskState.FAILED, actor="system", reason=DEADLINE, **common)
                 return [Step(task, new, ev)]
             if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
-                new, ev = change(task, TaskState.CANCELED, actor=worker_id, reason=task.reason, **common)
+                new, ev = change(
+                    task, TaskState.CANCELED, actor=worker_id, reason=task.reason, **common
+                )
                 return [Step(task, new, ev)]
             # the worker stopped it on its own (shutdown): not a result, so the policy decides
-            new, ev = change(task, TaskState.ORPHANED, actor=worker_id,
-                             reason=f"canceled by the worker: {status.reason or 'no reason'}")
+            new, ev = change(
+                task,
+                TaskState.ORPHANED,
+                actor=worker_id,
+                reason=f"canceled by the worker: {status.reason or 'no reason'}",
+            )
             return [Step(task, new, ev), self.retry_step(new, "system", "canceled by the worker")]
         why = DEADLINE if deadline_hit else (status.reason or f"exit code {status.exit_code}")
         if status.denials:
             why = denial_reason(status.denials)
         # a denied spec is denied again on every attempt: no retry
-        retryable = (not deadline_hit and not status.denials
-                     and task.state in (TaskState.DISPATCHED, TaskState.RUNNING))
+        retryable = (
+            not deadline_hit
+            and not status.denials
+            and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
+        )
         if retryable and task.retry.exhausted(task.attempt):
             why, retryable = f"{why}; no attempts left", False
         new, ev = change(task, TaskState.FAILED, actor=worker_id, reason=why, **common)
@@ -208,12 +253,23 @@ class Outcomes:
                 for _ in range(_OUTPUT_PAGES):
                     out = await client.output(task.id, stream, offset)
                     if out.data:
-                        rows.append(OutputChunk(task_id=task.id, attempt=task.attempt, stream=stream,
-                                                offset=out.offset, data=out.data).model_dump(mode="python"))
+                        rows.append(
+                            OutputChunk(
+                                task_id=task.id,
+                                attempt=task.attempt,
+                                stream=stream,
+                                offset=out.offset,
+                                data=out.data,
+                            ).model_dump(mode="python")
+                        )
                     if out.eof or out.next_offset <= offset:
                         break
                     offset = out.next_offset
         except AgencyError as exc:
             log.warning("output of %s from %s not stored: %s", task.id, worker_id, exc)
         # an upsert: journaled with the task's result, a duplicate chunk must not refuse both
-        return [Upsert("task_output", rows, key=("task_id", "attempt", "stream", "offset"))] if rows else []
+        return (
+            [Upsert("task_output", rows, key=("task_id", "attempt", "stream", "offset"))]
+            if rows
+            else []
+        )

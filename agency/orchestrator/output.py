@@ -16,7 +16,9 @@ from agency.orchestrator.book import Book
 Stream = Literal["stdout", "stderr"]
 
 
-async def read_output(book: Book, registry: Registry, task: Task, stream: str, offset: int) -> WorkerOutput:
+async def read_output(
+    book: Book, registry: Registry, task: Task, stream: str, offset: int
+) -> WorkerOutput:
     """``stream`` of ``task``'s current attempt from byte ``offset`` on."""
     if stream not in ("stdout", "stderr"):
         raise BadRequest(f"stream must be stdout or stderr, not {stream!r}")
@@ -34,7 +36,9 @@ async def read_output(book: Book, registry: Registry, task: Task, stream: str, o
 async def stored_output(book: Book, task: Task, stream: Stream, offset: int) -> WorkerOutput:
     rows = await book.store.fetch(
         'SELECT "offset", data FROM task_output WHERE task_id = ? AND attempt = ? AND stream = ? '
-        'ORDER BY "offset"', [task.id, task.attempt, stream])
+        'ORDER BY "offset"',
+        [task.id, task.attempt, stream],
+    )
     parts: list[bytes] = []
     end = offset
     for row in rows:
@@ -43,8 +47,14 @@ async def stored_output(book: Book, task: Task, stream: Stream, offset: int) -> 
         stop = start + len(data)
         if stop <= offset:
             continue
-        parts.append(data[max(0, offset - start):])
+        parts.append(data[max(0, offset - start) :])
         end = max(end, stop)
     text = b"".join(parts).decode(errors="replace")
-    return WorkerOutput(task_id=task.id, stream=stream, offset=offset, next_offset=end, data=text,
-                        eof=task.state.terminal or not task.state.in_flight)
+    return WorkerOutput(
+        task_id=task.id,
+        stream=stream,
+        offset=offset,
+        next_offset=end,
+        data=text,
+        eof=task.state.terminal or not task.state.in_flight,
+    )

@@ -30,8 +30,9 @@ async def load_tasks(book: Book) -> list[Task]:
     return [Task.model_validate(r) for r in rows]
 
 
-async def recover(book: Book, registry: Registry, outcomes: Outcomes, canceller: Canceller,
-                  keys: dict[str, str]) -> dict[str, Any]:
+async def recover(
+    book: Book, registry: Registry, outcomes: Outcomes, canceller: Canceller, keys: dict[str, str]
+) -> dict[str, Any]:
     """Load live tasks and workers into memory; returns counts for the log and health."""
     started = time.perf_counter()
     workers = await book.store.fetch("SELECT * FROM workers")
@@ -62,8 +63,13 @@ async def recover(book: Book, registry: Registry, outcomes: Outcomes, canceller:
     for task in orphans:
         await book.commit([outcomes.retry_step(task, "system", f"orphaned ({task.reason})")])
     book.wake.set()
-    summary = {"live": len(tasks), "in_flight": in_flight, "orphans_retried": len(orphans),
-               "workers": len(workers), "seconds": round(time.perf_counter() - started, 3)}
+    summary = {
+        "live": len(tasks),
+        "in_flight": in_flight,
+        "orphans_retried": len(orphans),
+        "workers": len(workers),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
     log.info("recovered %s", summary)
     return summary
 
@@ -83,4 +89,3 @@ def _adopt(book: Book, registry: Registry, task: Task) -> None:
             log.info("task %s on unknown worker %s: %s", task.id, task.worker_id, exc)
     book.flying[task.id] = 0.0
     book.watch_deadline(task)
-

@@ -31,8 +31,16 @@ _POLLS_AT_ONCE = 32
 class Tracker:
     """Runs the poll fallback and the deadline checks on one timer."""
 
-    def __init__(self, book: Book, registry: Registry, outcomes: Outcomes, canceller: Canceller,
-                 fleet: FleetWatch, settings: Settings, sending: set[str]) -> None:
+    def __init__(
+        self,
+        book: Book,
+        registry: Registry,
+        outcomes: Outcomes,
+        canceller: Canceller,
+        fleet: FleetWatch,
+        settings: Settings,
+        sending: set[str],
+    ) -> None:
         self.book = book
         self.registry = registry
         self.outcomes = outcomes
@@ -90,11 +98,14 @@ class Tracker:
                     if task is None or not task.state.in_flight or task_id in self.sending:
                         return
                     if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
-                        new, ev = ended_cancel(task, f"{task.reason}; unknown to worker {task.worker_id}")
+                        new, ev = ended_cancel(
+                            task, f"{task.reason}; unknown to worker {task.worker_id}"
+                        )
                         await self.book.commit([Step(task, new, ev)])
                     else:
-                        await self.outcomes.orphan(task, f"unknown to worker {task.worker_id}",
-                                                   maybe_alive=False)
+                        await self.outcomes.orphan(
+                            task, f"unknown to worker {task.worker_id}", maybe_alive=False
+                        )
                     return
                 except WorkerError as exc:
                     log.info("poll of %s on %s failed: %s", task_id, task.worker_id, exc)
@@ -126,8 +137,9 @@ class Tracker:
         if task is None:
             return
         if task.state in (TaskState.PENDING, TaskState.PAUSED, TaskState.ORPHANED):
-            new, ev = change(task, TaskState.FAILED, actor="system", reason=DEADLINE,
-                             finished_at=utcnow())
+            new, ev = change(
+                task, TaskState.FAILED, actor="system", reason=DEADLINE, finished_at=utcnow()
+            )
             await self.book.commit([Step(task, new, ev)])
         elif task.state in (TaskState.DISPATCHED, TaskState.RUNNING):
             await self.canceller.cancel(task, "system", None, why=DEADLINE)

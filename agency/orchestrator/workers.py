@@ -30,8 +30,15 @@ log = logging.getLogger("agency.orchestrator")
 class FleetWatch:
     """Keeps worker records, health-driven orphaning and stray cancels."""
 
-    def __init__(self, book: Book, registry: Registry, outcomes: Outcomes, alerts: Alerts,
-                 settings: Settings, sending: set[str]) -> None:
+    def __init__(
+        self,
+        book: Book,
+        registry: Registry,
+        outcomes: Outcomes,
+        alerts: Alerts,
+        settings: Settings,
+        sending: set[str],
+    ) -> None:
         self.book = book
         self.registry = registry
         self.outcomes = outcomes
@@ -45,17 +52,25 @@ class FleetWatch:
     @property
     def grace_over(self) -> bool:
         """Whether restored workers had the time to heartbeat since the orchestrator started."""
-        return time.monotonic() - self.started > MISSED_HEARTBEATS * self.settings.heartbeat_interval
+        return (
+            time.monotonic() - self.started > MISSED_HEARTBEATS * self.settings.heartbeat_interval
+        )
 
     async def _save(self, info: WorkerInfo, action: str, actor: str, **details: object) -> None:
-        ev = EventIn(actor=actor, action=f"worker.{action}", resource_type="worker", resource_id=info.id,
-                     details={"health": info.health.value, "url": info.url, **details})
+        ev = EventIn(
+            actor=actor,
+            action=f"worker.{action}",
+            resource_type="worker",
+            resource_id=info.id,
+            details={"health": info.health.value, "url": info.url, **details},
+        )
         await self.book.store.write(Upsert("workers", [info.model_dump(mode="python")]), ev)
 
     async def register(self, reg: WorkerRegistration, actor: str) -> WorkerInfo:
         info = await self.registry.register(reg)
-        await self._save(info, "registered", actor, kinds=info.kinds, capacity=info.capacity,
-                         labels=info.labels)
+        await self._save(
+            info, "registered", actor, kinds=info.kinds, capacity=info.capacity, labels=info.labels
+        )
         self.alerts.clear("worker-silent", resource_type="worker", resource_id=info.id)
         self.book.wake.set()
         return info
@@ -64,7 +79,9 @@ class FleetWatch:
         before = self._health(hb.id)
         info = await self.registry.heartbeat(hb)
         if info.health != before:
-            await self._save(info, info.health.value, hb.id, previous=before.value if before else None)
+            await self._save(
+                info, info.health.value, hb.id, previous=before.value if before else None
+            )
             self.alerts.clear("worker-silent", resource_type="worker", resource_id=info.id)
             self.book.wake.set()
         self._check_running(hb.id, hb.running)
@@ -85,7 +102,9 @@ class FleetWatch:
             stray = (worker_id, task_id) in self.outcomes.strays or (task is not None and not ours)
             if stray and task_id not in self.sending:
                 self._spawn(self._cancel_stray(worker_id, task_id))
-        self.outcomes.strays -= {(w, t) for (w, t) in self.outcomes.strays if w == worker_id and t not in listed}
+        self.outcomes.strays -= {
+            (w, t) for (w, t) in self.outcomes.strays if w == worker_id and t not in listed
+        }
         for task in self.book.in_flight_on(worker_id):
             if task.id not in listed and task.id not in self.sending:
                 self.book.flying[task.id] = 0.0  # the poll fallback asks about it next tick
@@ -94,9 +113,15 @@ class FleetWatch:
         try:
             await self.registry.client(worker_id).cancel(task_id)
             log.warning("canceled stray attempt of %s on %s", task_id, worker_id)
-            await self.book.store.write(EventIn(
-                actor="system", action="task.stray_canceled", resource_type="task_attempt",
-                resource_id=task_id, details={"worker_id": worker_id}))
+            await self.book.store.write(
+                EventIn(
+                    actor="system",
+                    action="task.stray_canceled",
+                    resource_type="task_attempt",
+                    resource_id=task_id,
+                    details={"worker_id": worker_id},
+                )
+            )
         except AgencyError as exc:
             log.warning("stray attempt of %s on %s not canceled: %s", task_id, worker_id, exc)
 
@@ -117,16 +142,23 @@ class FleetWatch:
         for info in await self.registry.sweep():
             await self._save(info, "unhealthy", "system", reason="missed heartbeats")
             await self.alerts.raise_once(
-                "worker-silent", f"worker {info.id} missed {MISSED_HEARTBEATS} heartbeats",
-                resource_type="worker", resource_id=info.id)
+                "worker-silent",
+                f"worker {info.id} missed {MISSED_HEARTBEATS} heartbeats",
+                resource_type="worker",
+                resource_id=info.id,
+            )
         workers = {w.id: w for w in self.registry.list()}
         for w in workers.values():
             was = self._breakers.get(w.id, "closed")
             self._breakers[w.id] = w.breaker
             if w.breaker == "open" and was != "open":
                 await self.alerts.raise_once(
-                    "breaker-open", f"circuit breaker of worker {w.id} opened after "
-                    f"{w.recent_failures} consecutive failures", resource_type="worker", resource_id=w.id)
+                    "breaker-open",
+                    f"circuit breaker of worker {w.id} opened after "
+                    f"{w.recent_failures} consecutive failures",
+                    resource_type="worker",
+                    resource_id=w.id,
+                )
             elif w.breaker == "closed" and was != "closed":
                 self.alerts.clear("breaker-open", resource_type="worker", resource_id=w.id)
                 self.book.wake.set()
@@ -145,7 +177,9 @@ class FleetWatch:
             if worker is None:
                 await self.outcomes.orphan(task, f"worker {task.worker_id} is unknown")
             elif worker.health in (WorkerHealth.UNHEALTHY, WorkerHealth.REMOVED):
-                await self.outcomes.orphan(task, f"worker {task.worker_id} is {worker.health.value}")
+                await self.outcomes.orphan(
+                    task, f"worker {task.worker_id} is {worker.health.value}"
+                )
 
     def _spawn(self, coro: object) -> None:
         job = asyncio.ensure_future(coro)  # type: ignore[call-overload]

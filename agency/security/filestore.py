@@ -46,7 +46,9 @@ def _fernet(key: str | bytes, source: str) -> Fernet:
     try:
         return Fernet(key)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"the master key from {source} is not a valid Fernet key (32 url-safe base64 bytes)") from exc
+        raise ConfigError(
+            f"the master key from {source} is not a valid Fernet key (32 url-safe base64 bytes)"
+        ) from exc
 
 
 def _keyring_usable() -> bool:
@@ -58,7 +60,9 @@ class FileKeystore(Keystore):
 
     kind = "file"
 
-    def __init__(self, path: Path, *, master_key: str | None = None, key_file: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, *, master_key: str | None = None, key_file: Path | None = None
+    ) -> None:
         self.path = Path(path)
         self.key_file = key_file if key_file is not None else self.path.parent / "master.key"
         self._explicit_key = master_key
@@ -77,7 +81,9 @@ class FileKeystore(Keystore):
             try:
                 stored = keyring.get_password(KEYRING_SERVICE, KEYRING_MASTER_ENTRY)
             except keyring.errors.KeyringError as exc:
-                raise ConfigError(f"the OS keyring failed while reading the master key: {type(exc).__name__}") from exc
+                raise ConfigError(
+                    f"the OS keyring failed while reading the master key: {type(exc).__name__}"
+                ) from exc
             if stored:
                 return _fernet(stored, "the OS keyring"), "the OS keyring"
         if self.key_file.exists():
@@ -86,7 +92,9 @@ class FileKeystore(Keystore):
                 raise ConfigError(
                     f"{self.key_file} is readable by others (mode {mode:o}); run chmod 600 on it"
                 )
-            return _fernet(self.key_file.read_bytes().strip(), str(self.key_file)), str(self.key_file)
+            return _fernet(self.key_file.read_bytes().strip(), str(self.key_file)), str(
+                self.key_file
+            )
         return None
 
     def _generate_key(self) -> tuple[Fernet, str]:
@@ -94,10 +102,17 @@ class FileKeystore(Keystore):
         if _keyring_usable():
             try:
                 keyring.set_password(KEYRING_SERVICE, KEYRING_MASTER_ENTRY, key.decode())
-                log.warning("generated a new master key for %s in the OS keyring (service %r)", self.path, KEYRING_SERVICE)
+                log.warning(
+                    "generated a new master key for %s in the OS keyring (service %r)",
+                    self.path,
+                    KEYRING_SERVICE,
+                )
                 return Fernet(key), "the OS keyring"
             except keyring.errors.KeyringError:
-                log.warning("the OS keyring refused the new master key; writing it to %s instead", self.key_file)
+                log.warning(
+                    "the OS keyring refused the new master key; writing it to %s instead",
+                    self.key_file,
+                )
         self.key_file.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never overwrite a key that appeared meanwhile; 0600 from the first byte.
         fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -106,7 +121,8 @@ class FileKeystore(Keystore):
         log.warning(
             "generated a new master key at %s (mode 0600) for %s; back it up, and for real "
             "separation move it to AGENCY_MASTER_KEY or the OS keyring",
-            self.key_file, self.path,
+            self.key_file,
+            self.path,
         )
         return Fernet(key), str(self.key_file)
 
@@ -142,7 +158,9 @@ class FileKeystore(Keystore):
             return {}
         key = self._key(create=False)
         if key is None:
-            raise ConfigError(f"{self.path} exists but no master key was found (AGENCY_MASTER_KEY, OS keyring, {self.key_file})")
+            raise ConfigError(
+                f"{self.path} exists but no master key was found (AGENCY_MASTER_KEY, OS keyring, {self.key_file})"
+            )
         try:
             payload = json.loads(key.decrypt(self.path.read_bytes().strip()))
         except InvalidToken as exc:
@@ -188,7 +206,9 @@ class FileKeystore(Keystore):
         with self._locked():
             secrets = self._read()
             if name not in secrets:
-                raise NotFound(f"secret {name!r} not found in {self.path}", details={"secret": name})
+                raise NotFound(
+                    f"secret {name!r} not found in {self.path}", details={"secret": name}
+                )
             del secrets[name]
             self._write(secrets)
 

@@ -22,7 +22,14 @@ from agency.security.filestore import FileKeystore
 from agency.security.vault import VaultKeystore
 from agency.settings import Settings
 
-__all__ = ["EnvKeystore", "FileKeystore", "KeyringKeystore", "Keystore", "VaultKeystore", "open_keystore"]
+__all__ = [
+    "EnvKeystore",
+    "FileKeystore",
+    "KeyringKeystore",
+    "Keystore",
+    "VaultKeystore",
+    "open_keystore",
+]
 
 ENV_PREFIX = "AGENCY_SECRET_"
 KEYRING_SERVICE = "agency"
@@ -53,7 +60,10 @@ class EnvKeystore(Keystore):
     def get_secret(self, name: str) -> str:
         key = self._key(check_secret_name(name))
         if key is None:
-            raise NotFound(f"secret {name!r} not found: set {ENV_PREFIX}{name.upper()}", details={"secret": name})
+            raise NotFound(
+                f"secret {name!r} not found: set {ENV_PREFIX}{name.upper()}",
+                details={"secret": name},
+            )
         return self._env[key]
 
     def set_secret(self, name: str, value: str) -> None:
@@ -66,7 +76,11 @@ class EnvKeystore(Keystore):
         del self._env[key]
 
     def list(self) -> builtins.list[str]:
-        return sorted(k.removeprefix(ENV_PREFIX) for k in self._env if k.startswith(ENV_PREFIX) and len(k) > len(ENV_PREFIX))
+        return sorted(
+            k.removeprefix(ENV_PREFIX)
+            for k in self._env
+            if k.startswith(ENV_PREFIX) and len(k) > len(ENV_PREFIX)
+        )
 
     def describe(self) -> str:
         return f"env ({ENV_PREFIX}<NAME> variables)"
@@ -119,7 +133,9 @@ class KeyringKeystore(Keystore):
         try:
             keyring.delete_password(self._service, name)
         except keyring.errors.PasswordDeleteError as exc:
-            raise NotFound(f"secret {name!r} not found in the OS keyring", details={"secret": name}) from exc
+            raise NotFound(
+                f"secret {name!r} not found in the OS keyring", details={"secret": name}
+            ) from exc
         except keyring.errors.KeyringError as exc:
             raise ConfigError(f"the OS keyring failed: {type(exc).__name__}") from exc
         self._save_index(self._index() - {name})
@@ -140,5 +156,7 @@ def open_keystore(settings: Settings) -> Keystore:
     if settings.keystore == "vault":
         if not settings.vault_url:
             raise ConfigError("AGENCY_KEYSTORE=vault needs AGENCY_VAULT_URL")
-        return VaultKeystore(settings.vault_url, settings.vault_token, timeout=settings.request_timeout)
+        return VaultKeystore(
+            settings.vault_url, settings.vault_token, timeout=settings.request_timeout
+        )
     return FileKeystore.from_settings(settings)

@@ -51,7 +51,7 @@ def trie_pattern(values: set[str]) -> re.Pattern[str]:
         parts: list[str] = []
         # walk single-child chains iteratively: values can be thousands of characters long
         while len(node) == 1 and "" not in node:
-            (ch, node), = node.items()
+            ((ch, node),) = node.items()
             parts.append(re.escape(ch))
         branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
         if branches:
@@ -105,7 +105,10 @@ class Redactor:
         if isinstance(obj, str):
             return self.redact(obj)
         if isinstance(obj, dict):
-            return {self.redact(k) if isinstance(k, str) else k: self.redact_obj(v) for k, v in obj.items()}
+            return {
+                self.redact(k) if isinstance(k, str) else k: self.redact_obj(v)
+                for k, v in obj.items()
+            }
         if isinstance(obj, list | tuple):
             return [self.redact_obj(v) for v in obj]
         return obj
@@ -137,7 +140,7 @@ class StreamRedactor:
         for m in pattern.finditer(buf):
             if m.start() >= cut:
                 break
-            out.append(buf[pos:m.start()])
+            out.append(buf[pos : m.start()])
             out.append(self._r.mask)
             pos = m.end()
         keep_from = max(pos, cut)

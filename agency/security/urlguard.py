@@ -31,7 +31,9 @@ from agency.errors import HostNotAllowed
 
 log = logging.getLogger(__name__)
 
-HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 # A host whose last label is a number (decimal, octal or 0x-hex) is an IPv4 address to
 # resolvers (inet_aton) and to the WHATWG URL standard, whatever its shape.
 NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")
@@ -51,7 +53,7 @@ def _host(url: str, netloc: str) -> tuple[str, IPAddress | None]:
         end = hostport.find("]")
         if end < 0:
             raise _refuse(url, "unbalanced IPv6 brackets")
-        literal, rest = hostport[1:end], hostport[end + 1:]
+        literal, rest = hostport[1:end], hostport[end + 1 :]
         if rest and not re.fullmatch(r":[0-9]*", rest):
             raise _refuse(url, "text after the IPv6 brackets")
         if "%" in literal:

@@ -21,7 +21,9 @@ class VaultKeystore(Keystore):
 
     kind = "vault"
 
-    def __init__(self, url: str, token: str | None, *, mount: str = "secret", timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, token: str | None, *, mount: str = "secret", timeout: float = 10.0
+    ) -> None:
         self.url = url.rstrip("/")
         self.mount = mount.strip("/")
         headers = {"X-Vault-Token": token} if token else {}
@@ -36,9 +38,13 @@ class VaultKeystore(Keystore):
         except httpx.TimeoutException as exc:
             raise ServiceUnavailable(f"Vault at {self.url} did not answer in time") from exc
         except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"Vault at {self.url} is unreachable: {type(exc).__name__}") from exc
+            raise ServiceUnavailable(
+                f"Vault at {self.url} is unreachable: {type(exc).__name__}"
+            ) from exc
         if resp.status_code in (401, 403):
-            raise ConfigError(f"Vault at {self.url} refused the token ({resp.status_code}); check AGENCY_VAULT_TOKEN")
+            raise ConfigError(
+                f"Vault at {self.url} refused the token ({resp.status_code}); check AGENCY_VAULT_TOKEN"
+            )
         if resp.status_code >= 500:
             raise ServiceUnavailable(f"Vault at {self.url} answered {resp.status_code}")
         return resp
@@ -52,10 +58,14 @@ class VaultKeystore(Keystore):
         try:
             return str(resp.json()["data"]["data"]["value"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise NotFound(f"Vault entry {name!r} has no 'value' field", details={"secret": name}) from exc
+            raise NotFound(
+                f"Vault entry {name!r} has no 'value' field", details={"secret": name}
+            ) from exc
 
     def set_secret(self, name: str, value: str) -> None:
-        resp = self._request("POST", f"data/{check_secret_name(name)}", json={"data": {"value": value}})
+        resp = self._request(
+            "POST", f"data/{check_secret_name(name)}", json={"data": {"value": value}}
+        )
         if resp.status_code not in (200, 204):
             raise ServiceUnavailable(f"Vault answered {resp.status_code} writing {name!r}")
 

@@ -31,14 +31,25 @@ def epoch_us(ts: datetime) -> int:
 def details_json(details: dict[str, Any]) -> str:
     """The canonical JSON of an event's details, stored verbatim and hashed as is."""
     try:
-        return json.dumps(details, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(
+            details, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
     except TypeError:  # keys of mixed types cannot be sorted until they are all strings
         plain = json.loads(json.dumps(details, default=str))
         return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical(seq: int, ts_us: int, actor: str, action: str, resource_type: str, resource_id: str,
-              details: str, verdict: str | None, prev_hash: str) -> str:
+def canonical(
+    seq: int,
+    ts_us: int,
+    actor: str,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    details: str,
+    verdict: str | None,
+    prev_hash: str,
+) -> str:
     """``json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` of the
     row without ``hash``, written out by hand because the writer hashes tens of thousands of
     events per second (``details`` is already canonical JSON)."""
@@ -69,16 +80,29 @@ def verify(cur: duckdb.DuckDBPyConnection, chunk: int = 20_000) -> ChainReport:
     while batch := cur.fetchmany(chunk):
         for seq, ts_us, actor, action, rtype, rid, details, verdict, prev_hash, h in batch:
             if seq != expected_seq:
-                return ChainReport(False, checked, expected_seq,
-                                   f"event {expected_seq} is missing: the chain jumps to {seq}",
-                                   expected_seq - 1)
+                return ChainReport(
+                    False,
+                    checked,
+                    expected_seq,
+                    f"event {expected_seq} is missing: the chain jumps to {seq}",
+                    expected_seq - 1,
+                )
             if prev_hash != prev:
-                return ChainReport(False, checked, seq,
-                                   f"event {seq} does not link to the hash of event {seq - 1}", seq - 1)
+                return ChainReport(
+                    False,
+                    checked,
+                    seq,
+                    f"event {seq} does not link to the hash of event {seq - 1}",
+                    seq - 1,
+                )
             body = canonical(seq, ts_us, actor, action, rtype, rid, details, verdict, prev_hash)
             if event_hash(prev_hash, body) != h:
-                return ChainReport(False, checked, seq,
-                                   f"event {seq} was changed: its content does not match its hash",
-                                   seq - 1)
+                return ChainReport(
+                    False,
+                    checked,
+                    seq,
+                    f"event {seq} was changed: its content does not match its hash",
+                    seq - 1,
+                )
             prev, expected_seq, checked = h, seq + 1, checked + 1
     return ChainReport(True, checked, None, None, expected_seq - 1)

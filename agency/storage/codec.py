@@ -124,8 +124,12 @@ _ACCEPTS: dict[str, Any] = {
 }
 
 
-def check_rows(table: str, columns: list[tuple[str, str]], required: frozenset[str],
-               rows: Sequence[dict[str, Any]]) -> None:
+def check_rows(
+    table: str,
+    columns: list[tuple[str, str]],
+    required: frozenset[str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
     """Refuse, as DuckDB would, a value its column cannot hold or a missing required one.
 
     For writes acknowledged before DuckDB sees them (the journal): a refusal must reach
@@ -134,15 +138,18 @@ def check_rows(table: str, columns: list[tuple[str, str]], required: frozenset[s
     for row in rows:
         missing = required.difference(k for k, v in row.items() if v is not None)
         if missing:
-            raise StorageError(f"{table}: column(s) {sorted(missing)} cannot be NULL",
-                               details={"table": table})
+            raise StorageError(
+                f"{table}: column(s) {sorted(missing)} cannot be NULL", details={"table": table}
+            )
         for name, dtype in columns:
             value = row.get(name)
             accepts = _ACCEPTS.get(dtype)
             if value is not None and accepts is not None and not accepts(value):
-                raise StorageError(f"{table}.{name}: cannot store {type(value).__name__} "
-                                   f"{str(value)[:80]!r} in a {dtype} column",
-                                   details={"table": table, "column": name})
+                raise StorageError(
+                    f"{table}.{name}: cannot store {type(value).__name__} "
+                    f"{str(value)[:80]!r} in a {dtype} column",
+                    details={"table": table, "column": name},
+                )
 
 
 def _cell(value: Any, dtype: str) -> Any:
@@ -168,8 +175,12 @@ def _parse_time(text: str) -> datetime:
         raise StorageError(f"not a time: {text!r}") from exc
 
 
-def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str, Any]],
-             verbatim: frozenset[str] = frozenset()) -> pa.Table:
+def to_arrow(
+    table: str,
+    columns: list[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+    verbatim: frozenset[str] = frozenset(),
+) -> pa.Table:
     """Rows as an Arrow table with ``table``'s columns (absent keys become NULL).
 
     ``verbatim`` names JSON columns whose values are already JSON text (event details,
@@ -179,7 +190,9 @@ def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str
     for row in rows:
         unknown = set(row) - names
         if unknown:
-            raise StorageError(f"{table} has no column(s) {sorted(unknown)}", details={"table": table})
+            raise StorageError(
+                f"{table} has no column(s) {sorted(unknown)}", details={"table": table}
+            )
     arrays = []
     for name, dtype in columns:
         kind = "VARCHAR" if name in verbatim else dtype
@@ -196,8 +209,10 @@ def to_arrow(table: str, columns: list[tuple[str, str]], rows: Sequence[dict[str
         try:
             arrays.append(pa.array([_cell(v, kind) for v in raw], type=arrow_type))
         except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-            raise StorageError(f"{table}.{name}: cannot store value(s): {exc}",
-                               details={"table": table, "column": name}) from exc
+            raise StorageError(
+                f"{table}.{name}: cannot store value(s): {exc}",
+                details={"table": table, "column": name},
+            ) from exc
     return pa.Table.from_arrays(arrays, names=[c for c, _ in columns])
 
 
@@ -206,7 +221,9 @@ def json_columns(description: Sequence[Sequence[Any]] | None) -> list[int]:
     return [i for i, d in enumerate(description or []) if str(d[1]) == "JSON"]
 
 
-def decode_rows(description: Sequence[Sequence[Any]] | None, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+def decode_rows(
+    description: Sequence[Sequence[Any]] | None, rows: list[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
     """DuckDB tuples to dicts keyed by column name, JSON columns parsed."""
     names = [d[0] for d in description or []]
     js = json_columns(description)

@@ -54,8 +54,10 @@ def translate_open_error(path: Path, exc: duckdb.Error) -> StorageError:
             "stop it, or go through the control plane's API",
             details={"path": str(path), "duckdb": first_line(exc)},
         )
-    if "not a valid DuckDB database" in text or "database file" in text.lower() or isinstance(
-        exc, duckdb.SerializationException
+    if (
+        "not a valid DuckDB database" in text
+        or "database file" in text.lower()
+        or isinstance(exc, duckdb.SerializationException)
     ):
         return DatabaseCorrupt(
             f"{path} is not a readable DuckDB database: {first_line(exc)}",

@@ -37,7 +37,11 @@ async def list_events(
         else:
             where.append("action = ?")
         params.append(action)
-    for column, value in (("actor", actor), ("resource_type", resource_type), ("resource_id", resource_id)):
+    for column, value in (
+        ("actor", actor),
+        ("resource_type", resource_type),
+        ("resource_id", resource_id),
+    ):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
@@ -51,8 +55,10 @@ async def list_events(
         where.append("seq > ?")
         params.append(after_seq)
     limit = max(1, min(limit, MAX_LIMIT))
-    sql = (f"SELECT * FROM events {'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT {limit}")
+    sql = (
+        f"SELECT * FROM events {'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT {limit}"
+    )
     return [Event.model_validate(r) for r in await store.fetch(sql, params)]
 
 
@@ -64,6 +70,7 @@ async def get_event(store: Store, seq: int) -> Event | None:
 async def task_timeline(store: Store, task_id: str) -> list[Event]:
     """Every event about one task, in the order it happened."""
     rows = await store.fetch(
-        "SELECT * FROM events WHERE resource_type = 'task' AND resource_id = ? ORDER BY seq", [task_id]
+        "SELECT * FROM events WHERE resource_type = 'task' AND resource_id = ? ORDER BY seq",
+        [task_id],
     )
     return [Event.model_validate(r) for r in rows]

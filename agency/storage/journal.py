@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 Kind = Literal["insert", "upsert", "delete"]
 _FRAME = struct.Struct(">4sIIQ")  # magic, payload bytes, crc32 of payload, record number
 _MAGIC = b"AGJ1"
-BOOTSTRAP = "CREATE TABLE IF NOT EXISTS store_journal (id INTEGER PRIMARY KEY, applied BIGINT NOT NULL)"
+BOOTSTRAP = (
+    "CREATE TABLE IF NOT EXISTS store_journal (id INTEGER PRIMARY KEY, applied BIGINT NOT NULL)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,17 @@ class Record:
 
 def encode(segments: list[Segment]) -> bytes:
     """A record's payload: its segments as one JSON document."""
-    return json.dumps([[seg.table, seg.kind, seg.key, seg.rows] for seg in segments],
-                      default=json_default, separators=(",", ":")).encode()
+    return json.dumps(
+        [[seg.table, seg.kind, seg.key, seg.rows] for seg in segments],
+        default=json_default,
+        separators=(",", ":"),
+    ).encode()
 
 
 def decode(payload: bytes) -> list[Segment]:
-    return [Segment(table, kind, tuple(key), rows) for table, kind, key, rows in json.loads(payload)]
+    return [
+        Segment(table, kind, tuple(key), rows) for table, kind, key, rows in json.loads(payload)
+    ]
 
 
 def _frame(number: int, payload: bytes) -> bytes:
@@ -73,7 +80,7 @@ def _frame(number: int, payload: bytes) -> bytes:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _sync_dir(path: Path) -> None:
@@ -129,7 +136,7 @@ class Journal:
             if len(raw) - at < _FRAME.size:
                 break
             magic, size, crc, number = _FRAME.unpack_from(raw, at)
-            payload = raw[at + _FRAME.size:at + _FRAME.size + size]
+            payload = raw[at + _FRAME.size : at + _FRAME.size + size]
             if magic != _MAGIC or len(payload) != size or zlib.crc32(payload) != crc:
                 break
             self.last = max(self.last, number)
@@ -137,8 +144,13 @@ class Journal:
                 records.append(Record(number, decode(payload)))
             at += _FRAME.size + size
         if at < len(raw):
-            log.warning("journal %s: cut %d bytes of a torn or corrupt record at offset %d "
-                        "(it was never acknowledged)", self.path, len(raw) - at, at)
+            log.warning(
+                "journal %s: cut %d bytes of a torn or corrupt record at offset %d "
+                "(it was never acknowledged)",
+                self.path,
+                len(raw) - at,
+                at,
+            )
             os.ftruncate(self._fd, at)
             os.fsync(self._fd)
         self._size = at
@@ -148,8 +160,10 @@ class Journal:
     def append(self, segments: list[Segment]) -> int:
         """Write one record and ``fdatasync`` it; returns its number once it is durable."""
         if self._broken is not None:
-            raise StorageError(f"the journal is unusable since an earlier failure: {self._broken}",
-                               details={"path": str(self.path)})
+            raise StorageError(
+                f"the journal is unusable since an earlier failure: {self._broken}",
+                details={"path": str(self.path)},
+            )
         payload = encode(segments)
         number = self.last + 1
         data = _frame(number, payload)
@@ -163,7 +177,9 @@ class Journal:
                 os.ftruncate(self._fd, self._size)
             except OSError as cut:
                 self._broken = f"{exc}; then could not cut the partial record: {cut}"
-            raise StorageError(f"journal write failed: {exc}", details={"path": str(self.path)}) from exc
+            raise StorageError(
+                f"journal write failed: {exc}", details={"path": str(self.path)}
+            ) from exc
         self.last = number
         self._size += len(data)
         return number
@@ -198,7 +214,9 @@ class Journal:
             os.close(fd)
             aside.unlink(missing_ok=True)
             # the old file is intact and still in use: only the compaction is lost
-            log.warning("journal %s: compaction failed (%s); the file keeps growing", self.path, exc)
+            log.warning(
+                "journal %s: compaction failed (%s); the file keeps growing", self.path, exc
+            )
             return
         # renamed: the new file is the journal now, whatever follows
         os.close(self._fd)
@@ -209,16 +227,22 @@ class Journal:
         except OSError as exc:
             # until the directory is synced a power loss could bring the old file back
             # without the records appended from now on: the write waiting on this fails
-            raise StorageError(f"journal compaction: could not sync {self.path.parent}: {exc}",
-                               details={"path": str(self.path)}) from exc
+            raise StorageError(
+                f"journal compaction: could not sync {self.path.parent}: {exc}",
+                details={"path": str(self.path)},
+            ) from exc
 
     def reject(self, record: Record, error: BaseException) -> None:
         """Keep a record DuckDB refused in ``<name>.journal.rejected``, for an operator to see."""
         payload = encode(record.segments)
         with open(self.rejected, "ab") as f:
             f.write(_frame(record.number, payload))
-        log.error("journal record %d could not be applied to DuckDB (%s); kept in %s",
-                  record.number, error, self.rejected)
+        log.error(
+            "journal record %d could not be applied to DuckDB (%s); kept in %s",
+            record.number,
+            error,
+            self.rejected,
+        )
 
     def close(self, *, remove: bool) -> None:
         os.close(self._fd)

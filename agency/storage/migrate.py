@@ -119,7 +119,9 @@ class Migrator:
                 ran.append(m.version)
         unknown = [v for v in done if v > to and v not in {m.version for m in self.migrations}]
         if unknown:
-            raise MigrationError(f"applied versions {unknown} have no migration file to revert them")
+            raise MigrationError(
+                f"applied versions {unknown} have no migration file to revert them"
+            )
         return ran
 
     def _run(self, m: Migration, sql: str, direction: str) -> None:

@@ -21,10 +21,15 @@ async def get_alert(store: Store, alert_id: str) -> Alert | None:
     return Alert.model_validate(row) if row else None
 
 
-async def list_alerts(store: Store, state: AlertState | str | None = None, limit: int = 200) -> list[Alert]:
+async def list_alerts(
+    store: Store, state: AlertState | str | None = None, limit: int = 200
+) -> list[Alert]:
     """Alerts newest first, optionally in one state."""
     where, params = _where(state=state)
-    rows = await store.fetch(f"SELECT * FROM alerts {where} ORDER BY created_at DESC, id LIMIT {max(1, int(limit))}", params)
+    rows = await store.fetch(
+        f"SELECT * FROM alerts {where} ORDER BY created_at DESC, id LIMIT {max(1, int(limit))}",
+        params,
+    )
     return [Alert.model_validate(r) for r in rows]
 
 
@@ -33,10 +38,17 @@ async def get_waiver(store: Store, waiver_id: str) -> Waiver | None:
     return Waiver.model_validate(row) if row else None
 
 
-async def list_waivers(store: Store, task_id: str | None = None, state: WaiverState | str | None = None,
-                       limit: int = 200) -> list[Waiver]:
+async def list_waivers(
+    store: Store,
+    task_id: str | None = None,
+    state: WaiverState | str | None = None,
+    limit: int = 200,
+) -> list[Waiver]:
     where, params = _where(task_id=task_id, state=state)
-    rows = await store.fetch(f"SELECT * FROM waivers {where} ORDER BY created_at DESC, id LIMIT {max(1, int(limit))}", params)
+    rows = await store.fetch(
+        f"SELECT * FROM waivers {where} ORDER BY created_at DESC, id LIMIT {max(1, int(limit))}",
+        params,
+    )
     return [Waiver.model_validate(r) for r in rows]
 
 
@@ -45,9 +57,14 @@ async def get_runbook_run(store: Store, run_id: str) -> RunbookRun | None:
     return RunbookRun.model_validate(row) if row else None
 
 
-async def list_runbook_runs(store: Store, name: str | None = None, limit: int = 100) -> list[RunbookRun]:
+async def list_runbook_runs(
+    store: Store, name: str | None = None, limit: int = 100
+) -> list[RunbookRun]:
     where, params = _where(name=name)
-    rows = await store.fetch(f"SELECT * FROM runbook_runs {where} ORDER BY started_at DESC, id LIMIT {max(1, int(limit))}", params)
+    rows = await store.fetch(
+        f"SELECT * FROM runbook_runs {where} ORDER BY started_at DESC, id LIMIT {max(1, int(limit))}",
+        params,
+    )
     return [RunbookRun.model_validate(r) for r in rows]
 
 
@@ -57,7 +74,9 @@ async def get_token(store: Store, token_id: str) -> ApiToken | None:
 
 
 async def get_token_by_hash(store: Store, token_hash: str) -> ApiToken | None:
-    row = await store.fetch_one("SELECT * FROM api_tokens WHERE token_hash = ? LIMIT 1", [token_hash])
+    row = await store.fetch_one(
+        "SELECT * FROM api_tokens WHERE token_hash = ? LIMIT 1", [token_hash]
+    )
     return ApiToken.model_validate(row) if row else None
 
 
@@ -67,7 +86,9 @@ async def list_tokens(store: Store, *, include_revoked: bool = True) -> list[Api
     return [ApiToken.model_validate(r) for r in rows]
 
 
-async def list_kpi_samples(store: Store, since: datetime | None = None, limit: int = 1000) -> list[KpiSample]:
+async def list_kpi_samples(
+    store: Store, since: datetime | None = None, limit: int = 1000
+) -> list[KpiSample]:
     """Samples oldest first from ``since`` (the most recent ``limit`` of them)."""
     where, params = ("WHERE ts >= ?", [since]) if since is not None else ("", [])
     rows = await store.fetch(

@@ -31,15 +31,19 @@ async def list_revisions(store: Store, query_id: str) -> list[SavedQueryRevision
 
 async def get_revision(store: Store, query_id: str, revision: int) -> SavedQueryRevision | None:
     row = await store.fetch_one(
-        "SELECT * FROM saved_query_revisions WHERE query_id = ? AND revision = ?", [query_id, revision]
+        "SELECT * FROM saved_query_revisions WHERE query_id = ? AND revision = ?",
+        [query_id, revision],
     )
     return SavedQueryRevision.model_validate(row) if row else None
 
 
-async def list_query_runs(store: Store, query_id: str | None = None, limit: int = 100) -> list[QueryRun]:
+async def list_query_runs(
+    store: Store, query_id: str | None = None, limit: int = 100
+) -> list[QueryRun]:
     """Runs newest first; only one saved query's when ``query_id`` is given."""
     where, params = ("WHERE query_id = ?", [query_id]) if query_id is not None else ("", [])
     rows = await store.fetch(
-        f"SELECT * FROM query_runs {where} ORDER BY started_at DESC, id LIMIT {max(1, int(limit))}", params
+        f"SELECT * FROM query_runs {where} ORDER BY started_at DESC, id LIMIT {max(1, int(limit))}",
+        params,
     )
     return [QueryRun.model_validate(r) for r in rows]

@@ -67,8 +67,17 @@ class _Pending:
 class Store:
     """The DuckDB file's owner: group-committed writes, off-loop reads, user SQL, audit chain."""
 
-    def __init__(self, path: Path, conn: duckdb.DuckDBPyConnection, head: ChainHead, journal: Journal, *,
-                 batch_max: int, row_cap: int, query_timeout: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        conn: duckdb.DuckDBPyConnection,
+        head: ChainHead,
+        journal: Journal,
+        *,
+        batch_max: int,
+        row_cap: int,
+        query_timeout: float,
+    ) -> None:
         self.path = path
         self.batch_max = batch_max
         self.row_cap = row_cap
@@ -101,9 +110,16 @@ class Store:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="agency-store-writer")
 
     @classmethod
-    async def open(cls, path: Path, *, batch_max: int = 2000, migrate: bool = True,
-                   migrations_dir: Path | None = None, row_cap: int = 10_000,
-                   query_timeout: float = 5.0) -> Store:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        batch_max: int = 2000,
+        migrate: bool = True,
+        migrations_dir: Path | None = None,
+        row_cap: int = 10_000,
+        query_timeout: float = 5.0,
+    ) -> Store:
         """Open (creating) the file, replay the journal, apply pending migrations, start the writer."""
         path = Path(path)
 
@@ -127,7 +143,9 @@ class Store:
                     "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
                 ).fetchone()
                 if has_events and has_events[0]:
-                    last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+                    last = conn.execute(
+                        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+                    ).fetchone()
                     if last:
                         head = ChainHead(int(last[0]), str(last[1]))
             except BaseException:
@@ -138,14 +156,26 @@ class Store:
             return conn, head, journal
 
         conn, head, journal = await asyncio.to_thread(prepare)
-        return cls(path, conn, head, journal, batch_max=batch_max, row_cap=row_cap,
-                   query_timeout=query_timeout)
+        return cls(
+            path,
+            conn,
+            head,
+            journal,
+            batch_max=batch_max,
+            row_cap=row_cap,
+            query_timeout=query_timeout,
+        )
 
     @classmethod
     async def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
         """Open ``settings.database_path`` with the batch, row-cap and timeout settings."""
-        return await cls.open(settings.database_path, batch_max=settings.write_batch_max, migrate=migrate,
-                              row_cap=settings.query_row_cap, query_timeout=settings.query_timeout)
+        return await cls.open(
+            settings.database_path,
+            batch_max=settings.write_batch_max,
+            migrate=migrate,
+            row_cap=settings.query_row_cap,
+            query_timeout=settings.query_timeout,
+        )
 
     @property
     def last_seq(self) -> int:
@@ -213,14 +243,18 @@ class Store:
         journaled = batch[0].journal
         try:
             if journaled:
-                results = await loop.run_in_executor(self._write_thread, self._journal_commit, groups)
+                results = await loop.run_in_executor(
+                    self._write_thread, self._journal_commit, groups
+                )
             else:
                 results = await loop.run_in_executor(self._write_thread, self._duck_commit, groups)
         except Exception as exc:
             if len(batch) == 1:
                 self._settle(batch[0], exc=_translate(exc))
                 return
-            log.warning("group commit of %d writes failed (%s); retrying each alone", len(batch), exc)
+            log.warning(
+                "group commit of %d writes failed (%s); retrying each alone", len(batch), exc
+            )
             for p in batch:  # one bad write must not fail its neighbours
                 await self._commit(loop, [p])
             return
@@ -255,8 +289,10 @@ class Store:
         with self._duck:
             records = self._take()
             try:
-                self._writer.execute([*(r.segments for r in records), prepared.segments],
-                                     records[-1].number if records else None)
+                self._writer.execute(
+                    [*(r.segments for r in records), prepared.segments],
+                    records[-1].number if records else None,
+                )
                 self._applied_through(records)
             except Exception:
                 if not records:
@@ -276,7 +312,7 @@ class Store:
         if not records:
             return
         with self._unapplied_lock:
-            del self._unapplied[:len(records)]
+            del self._unapplied[: len(records)]
         self._applied = records[-1].number
 
     def _apply_records(self, records: list[Record]) -> None:
@@ -294,8 +330,9 @@ class Store:
         if now or self._closing or len(self._unapplied) >= APPLY_BACKLOG:
             self._apply_now.set()
         if self._ingesting is None or self._ingesting.done():
-            self._ingesting = asyncio.get_running_loop().create_task(self._ingest_loop(),
-                                                                     name="agency-store-ingest")
+            self._ingesting = asyncio.get_running_loop().create_task(
+                self._ingest_loop(), name="agency-store-ingest"
+            )
 
     async def _ingest_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -329,15 +366,19 @@ class Store:
         while self._applied < target:
             left = until - loop.time()
             if left <= 0:
-                raise StorageError(f"the database is {target - self._applied} journal record(s) behind "
-                                   f"after {CATCH_UP_TIMEOUT:.0f} s; see the log")
+                raise StorageError(
+                    f"the database is {target - self._applied} journal record(s) behind "
+                    f"after {CATCH_UP_TIMEOUT:.0f} s; see the log"
+                )
             try:
                 await asyncio.wait_for(self._caught_up.wait(), left)
             except TimeoutError:
                 continue
 
     @staticmethod
-    def _settle(p: _Pending, events: list[Event] | None = None, exc: BaseException | None = None) -> None:
+    def _settle(
+        p: _Pending, events: list[Event] | None = None, exc: BaseException | None = None
+    ) -> None:
         if p.future.done():  # the caller gave up waiting; its write still landed (or not)
             return
         if exc is not None:
@@ -388,7 +429,9 @@ class Store:
                 rel = cur.sql(sql, params=params)
                 if rel is None:
                     raise StorageError("fetch_df needs a query that returns rows")
-                js = [name for name, t in zip(rel.columns, rel.types, strict=True) if str(t) == "JSON"]
+                js = [
+                    name for name, t in zip(rel.columns, rel.types, strict=True) if str(t) == "JSON"
+                ]
                 df = rel.to_arrow_table().to_pandas()
             except duckdb.Error as exc:
                 raise StorageError(f"query failed: {first_line(exc)}") from exc
@@ -399,8 +442,14 @@ class Store:
         df: pd.DataFrame = await self._read(run)
         return df
 
-    async def run_user_query(self, sql: str, params: Params = None, *, row_cap: int | None = None,
-                             timeout: float | None = None) -> QueryResult:
+    async def run_user_query(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        row_cap: int | None = None,
+        timeout: float | None = None,
+    ) -> QueryResult:
         """Run a user's read-only query; ``QueryRefused``, ``QueryFailed`` or ``QueryTimeout``."""
         userquery.check_sql(sql)  # refuse before taking a thread
         cap = self.row_cap if row_cap is None else row_cap
@@ -432,7 +481,9 @@ class Store:
         if self._closer is None:
             self._closing = True
             self._queue.put_nowait(None)
-            self._closer = asyncio.get_running_loop().create_task(self._close(), name="agency-store-close")
+            self._closer = asyncio.get_running_loop().create_task(
+                self._close(), name="agency-store-close"
+            )
         await asyncio.shield(self._closer)
 
     async def _close(self) -> None:
@@ -468,8 +519,12 @@ class Store:
         await self.close()
 
 
-def apply_records(writer: BatchWriter, journal: Journal, records: list[Record],
-                  applied: Callable[[list[Record]], None]) -> None:
+def apply_records(
+    writer: BatchWriter,
+    journal: Journal,
+    records: list[Record],
+    applied: Callable[[list[Record]], None],
+) -> None:
     """Apply journaled records: all in one transaction, else one by one.
 
     A record DuckDB refuses is kept in the journal's rejected file and only its events go
@@ -479,7 +534,9 @@ def apply_records(writer: BatchWriter, journal: Journal, records: list[Record],
     try:
         writer.execute([r.segments for r in records], records[-1].number)
     except Exception as exc:
-        log.warning("applying %d journal records failed (%s); applying each alone", len(records), exc)
+        log.warning(
+            "applying %d journal records failed (%s); applying each alone", len(records), exc
+        )
     else:
         applied(records)
         return

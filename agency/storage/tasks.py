@@ -49,7 +49,8 @@ async def get_task(store: Store, task_id: str) -> Task | None:
 
 async def get_task_by_key(store: Store, idempotency_key: str) -> Task | None:
     row = await store.fetch_one(
-        "SELECT * FROM tasks WHERE idempotency_key = ? ORDER BY created_at LIMIT 1", [idempotency_key]
+        "SELECT * FROM tasks WHERE idempotency_key = ? ORDER BY created_at LIMIT 1",
+        [idempotency_key],
     )
     return Task.model_validate(row) if row else None
 
@@ -78,7 +79,9 @@ def _filters(q: TaskQuery) -> tuple[list[str], list[Any]]:
         params.append(q.created_before)
     if q.text:
         pattern = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(id ILIKE ? ESCAPE '\\' OR kind ILIKE ? ESCAPE '\\' OR CAST(spec AS VARCHAR) ILIKE ? ESCAPE '\\')")
+        where.append(
+            "(id ILIKE ? ESCAPE '\\' OR kind ILIKE ? ESCAPE '\\' OR CAST(spec AS VARCHAR) ILIKE ? ESCAPE '\\')"
+        )
         params.extend([pattern] * 3)
     return where, params
 
@@ -100,7 +103,9 @@ def _decode_cursor(cursor: str, sort: SortField) -> tuple[Any, str]:
             return value, task_id
         return datetime.fromisoformat(value), task_id
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("this cursor was not issued by this listing", details={"cursor": cursor[:100]}) from exc
+        raise InvalidCursor(
+            "this cursor was not issued by this listing", details={"cursor": cursor[:100]}
+        ) from exc
 
 
 async def list_tasks(store: Store, q: TaskQuery) -> TaskPage:
@@ -114,8 +119,10 @@ async def list_tasks(store: Store, q: TaskQuery) -> TaskPage:
         value, last_id = _decode_cursor(q.cursor, q.sort)
         where.append(f"({q.sort} {cmp} ? OR ({q.sort} = ? AND id {cmp} ?))")
         params.extend([value, value, last_id])
-    sql = (f"SELECT * FROM tasks {'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY {q.sort} {direction}, id {direction} LIMIT {limit + 1}")
+    sql = (
+        f"SELECT * FROM tasks {'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"ORDER BY {q.sort} {direction}, id {direction} LIMIT {limit + 1}"
+    )
     rows = await store.fetch(sql, params)
     items = [Task.model_validate(r) for r in rows[:limit]]
     more = len(rows) > limit
@@ -155,15 +162,23 @@ async def list_attempts(store: Store, task_id: str) -> list[Attempt]:
     return [Attempt.model_validate(r) for r in rows]
 
 
-async def read_output(store: Store, task_id: str, stream: Literal["stdout", "stderr"] = "stdout",
-                      offset: int = 0, *, attempt: int | None = None,
-                      limit: int = 1_000_000) -> tuple[str, int]:
+async def read_output(
+    store: Store,
+    task_id: str,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    offset: int = 0,
+    *,
+    attempt: int | None = None,
+    limit: int = 1_000_000,
+) -> tuple[str, int]:
     """Stored output of ``stream`` from character ``offset`` on (latest attempt by default).
 
     Returns the text and the offset to ask for next; at most about ``limit`` characters.
     """
     if attempt is None:
-        row = await store.fetch_one("SELECT max(attempt) AS a FROM task_output WHERE task_id = ?", [task_id])
+        row = await store.fetch_one(
+            "SELECT max(attempt) AS a FROM task_output WHERE task_id = ?", [task_id]
+        )
         if not row or row["a"] is None:
             return "", offset
         attempt = int(row["a"])
@@ -178,7 +193,7 @@ async def read_output(store: Store, task_id: str, stream: Literal["stdout", "std
         start = int(r["offset"])
         if start > position:  # a gap: stop rather than return text out of place
             break
-        piece = r["data"][position - start:]
+        piece = r["data"][position - start :]
         parts.append(piece)
         position += len(piece)
         if position - offset >= limit:

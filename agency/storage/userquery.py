@@ -41,17 +41,26 @@ def check_sql(sql: str) -> str:
     if stmt.type == _EXPLAIN:
         # EXPLAIN [ANALYZE] runs its inner statement: that one must pass this check too
         words = stmt.query.split(None, 2)
-        inner = words[2] if len(words) > 2 and words[1].lower() == "analyze" else " ".join(words[1:])
+        inner = (
+            words[2] if len(words) > 2 and words[1].lower() == "analyze" else " ".join(words[1:])
+        )
         check_sql(inner)
         return stmt.query
     if stmt.type != _SELECT:
         name = str(stmt.type).rsplit(".", 1)[-1]
-        raise QueryRefused(f"only SELECT queries are allowed, not {name}", details={"statement": name})
+        raise QueryRefused(
+            f"only SELECT queries are allowed, not {name}", details={"statement": name}
+        )
     return stmt.query
 
 
-def run(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None,
-        row_cap: int, timeout: float) -> QueryResult:
+def run(
+    cur: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: list[Any] | dict[str, Any] | None,
+    row_cap: int,
+    timeout: float,
+) -> QueryResult:
     """Run checked user SQL on ``cur`` (a cursor of its own: ``interrupt`` stops only it)."""
     statement = check_sql(sql)
     lock, running = threading.Lock(), [True]
@@ -68,8 +77,9 @@ def run(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, 
     try:
         table = _fetch(cur.sql(statement, params=params), row_cap + 1)
     except duckdb.InterruptException:
-        raise QueryTimeout(f"query interrupted after its {timeout:g} s limit",
-                           details={"timeout": timeout}) from None
+        raise QueryTimeout(
+            f"query interrupted after its {timeout:g} s limit", details={"timeout": timeout}
+        ) from None
     except duckdb.PermissionException as exc:
         raise QueryRefused(f"query refused: {first_line(exc)}") from None
     except duckdb.TransactionException as exc:

@@ -60,8 +60,13 @@ class Prepared:
 class BatchWriter:
     """Prepares groups of callers' operations and applies prepared batches on ``conn``."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, columns: Columns, head: ChainHead,
-                 required: dict[str, frozenset[str]] | None = None) -> None:
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        columns: Columns,
+        head: ChainHead,
+        required: dict[str, frozenset[str]] | None = None,
+    ) -> None:
         self.conn = conn
         self.columns = columns
         self.head = head
@@ -102,12 +107,22 @@ class BatchWriter:
                     key = ()
                 self._add(tables, op.table, kind, key, rows)
                 if check and kind != "delete":
-                    check_rows(op.table, self.columns[op.table], self.required.get(op.table, frozenset()), rows)
+                    check_rows(
+                        op.table,
+                        self.columns[op.table],
+                        self.required.get(op.table, frozenset()),
+                        rows,
+                    )
             events.append(mine)
-        segments = [Segment(table, part.kind, part.key, part.rows)
-                     for table, parts in tables.items() for part in parts]
+        segments = [
+            Segment(table, part.kind, part.key, part.rows)
+            for table, parts in tables.items()
+            for part in parts
+        ]
         if stored:
-            segments.append(Segment("events", "insert", (), [_event_row(e, text) for e, text in stored]))
+            segments.append(
+                Segment("events", "insert", (), [_event_row(e, text) for e, text in stored])
+            )
         return Prepared(segments, events, ChainHead(seq, prev))
 
     def execute(self, batches: Sequence[Sequence[Segment]], applied: int | None = None) -> None:
@@ -122,7 +137,9 @@ class BatchWriter:
             for seg in segments:
                 parts = merged.setdefault(seg.table, [])
                 if parts and (parts[-1].kind, parts[-1].key) == (seg.kind, seg.key):
-                    parts[-1].rows.extend(seg.rows)  # a copy: the batches' own lists stay as they are
+                    parts[-1].rows.extend(
+                        seg.rows
+                    )  # a copy: the batches' own lists stay as they are
                 else:
                     parts.append(Segment(seg.table, seg.kind, seg.key, list(seg.rows)))
         self.conn.execute("BEGIN TRANSACTION")
@@ -150,18 +167,40 @@ class BatchWriter:
     def _chain(ev: EventIn, seq: int, prev: str) -> tuple[Event, str]:
         ts = utcnow()
         text = details_json(ev.details)
-        body = canonical(seq, epoch_us(ts), ev.actor, ev.action, ev.resource_type,
-                         ev.resource_id, text, ev.verdict, prev)
+        body = canonical(
+            seq,
+            epoch_us(ts),
+            ev.actor,
+            ev.action,
+            ev.resource_type,
+            ev.resource_id,
+            text,
+            ev.verdict,
+            prev,
+        )
         # plain validation: in pydantic 2.14 it is twice as fast as model_construct
         event = Event(
-            actor=ev.actor, action=ev.action, resource_type=ev.resource_type,
-            resource_id=ev.resource_id, details=json.loads(text), verdict=ev.verdict,
-            seq=seq, ts=ts, prev_hash=prev, hash=event_hash(prev, body),
+            actor=ev.actor,
+            action=ev.action,
+            resource_type=ev.resource_type,
+            resource_id=ev.resource_id,
+            details=json.loads(text),
+            verdict=ev.verdict,
+            seq=seq,
+            ts=ts,
+            prev_hash=prev,
+            hash=event_hash(prev, body),
         )
         return event, text
 
-    def _add(self, tables: dict[str, list[_Rows]], table: str, kind: Kind,
-             key: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    def _add(
+        self,
+        tables: dict[str, list[_Rows]],
+        table: str,
+        kind: Kind,
+        key: tuple[str, ...],
+        rows: list[dict[str, Any]],
+    ) -> None:
         columns = self.columns.get(table)
         if columns is None:
             raise StorageError(f"no table named {table!r}", details={"table": table})
@@ -209,6 +248,15 @@ class BatchWriter:
 
 def _event_row(ev: Event, details: str) -> dict[str, Any]:
     """The stored row of a chained event (``details`` is the exact hashed JSON text)."""
-    return {"seq": ev.seq, "ts": ev.ts, "actor": ev.actor, "action": ev.action,
-            "resource_type": ev.resource_type, "resource_id": ev.resource_id, "details": details,
-            "verdict": ev.verdict, "prev_hash": ev.prev_hash, "hash": ev.hash}
+    return {
+        "seq": ev.seq,
+        "ts": ev.ts,
+        "actor": ev.actor,
+        "action": ev.action,
+        "resource_type": ev.resource_type,
+        "resource_id": ev.resource_id,
+        "details": details,
+        "verdict": ev.verdict,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }

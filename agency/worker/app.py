@@ -43,7 +43,9 @@ def _error(exc: AgencyError) -> JSONResponse:
 
 
 def _errors_doc(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"description": "error: {\"error\": {\"code\", \"message\", \"details\"}}"} for code in codes}
+    return {
+        code: {"description": 'error: {"error": {"code", "message", "details"}}'} for code in codes
+    }
 
 
 def create_worker_app(
@@ -62,8 +64,12 @@ def create_worker_app(
         if on_stop:
             await on_stop()
 
-    app = FastAPI(title="agency worker", version=__version__, lifespan=lifespan,
-                  description="The agency worker protocol: run, watch and cancel tasks.")
+    app = FastAPI(
+        title="agency worker",
+        version=__version__,
+        lifespan=lifespan,
+        description="The agency worker protocol: run, watch and cancel tasks.",
+    )
     background: set[asyncio.Task[None]] = set()
 
     @app.exception_handler(AgencyError)
@@ -78,8 +84,10 @@ def create_worker_app(
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return _error(NotFound(f"no such endpoint: {exc.detail}"))
-        return JSONResponse({"error": {"code": "http_error", "message": str(exc.detail), "details": {}}},
-                            status_code=exc.status_code)
+        return JSONResponse(
+            {"error": {"code": "http_error", "message": str(exc.detail), "details": {}}},
+            status_code=exc.status_code,
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -93,11 +101,19 @@ def create_worker_app(
         "/task",
         status_code=201,
         response_model=WorkerTaskStatus,
-        openapi_extra={"requestBody": {"required": True, "content": {JSON: {
-            "schema": {"$ref": "#/components/schemas/WorkerTaskRequest"}}}}},
-        responses={200: {"description": "a repeat of a known (task_id, attempt): its current status",
-                         "model": WorkerTaskStatus},
-                   **_errors_doc(400, 401, 403, 409, 503)},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/WorkerTaskRequest"}}},
+            }
+        },
+        responses={
+            200: {
+                "description": "a repeat of a known (task_id, attempt): its current status",
+                "model": WorkerTaskStatus,
+            },
+            **_errors_doc(400, 401, 403, 409, 503),
+        },
     )
     async def post_task(request: Request) -> Response:
         """Start a task attempt; idempotent on (task_id, attempt)."""
@@ -119,12 +135,22 @@ def create_worker_app(
         return runtime.output(task_id, stream, offset, limit, attempt)
 
     @app.post("/task/{task_id}/cancel", response_model=WorkerTaskStatus, responses=_errors_doc(404))
-    async def cancel_task(task_id: str, attempt: int | None = Query(None, ge=1)) -> WorkerTaskStatus:
+    async def cancel_task(
+        task_id: str, attempt: int | None = Query(None, ge=1)
+    ) -> WorkerTaskStatus:
         return await runtime.cancel(task_id, attempt)
 
-    @app.post("/shutdown", status_code=202, response_model=WorkerStatus,
-              openapi_extra={"requestBody": {"required": False, "content": {JSON: {
-                  "schema": {"$ref": "#/components/schemas/ShutdownRequest"}}}}})
+    @app.post(
+        "/shutdown",
+        status_code=202,
+        response_model=WorkerStatus,
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/ShutdownRequest"}}},
+            }
+        },
+    )
     async def shutdown(request: Request) -> WorkerStatus:
         """Stop accepting tasks, finish (or cancel) running ones, then exit (any content type)."""
         raw = await request.body()
@@ -152,8 +178,14 @@ async def _drain_then_exit(runtime: WorkerRuntime, request_exit: Callable[[], No
 
 
 def _plain(errors: Any) -> list[dict[str, Any]]:
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in errors]
+    return [
+        {
+            "loc": list(e.get("loc", ())),
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in errors
+    ]
 
 
 def _add_schema(app: FastAPI, model: type[BaseModel]) -> None:

@@ -25,11 +25,16 @@ EXEMPT = frozenset({"/health"})
 
 async def send_error(send: Send, exc: AgencyError) -> None:
     body = json.dumps(exc.to_dict()).encode()
-    await send({
-        "type": "http.response.start",
-        "status": exc.status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -44,7 +49,9 @@ class BearerAuth:
         if scope["type"] == "http" and scope["path"] not in EXEMPT:
             given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             if not hmac.compare_digest(given, self.expected):
-                await send_error(send, Unauthorized("missing or wrong bearer token for this worker"))
+                await send_error(
+                    send, Unauthorized("missing or wrong bearer token for this worker")
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -52,8 +59,14 @@ class BearerAuth:
 class FaultDrill:
     """Answer 503 to the first N requests, add latency, drop a share of connections."""
 
-    def __init__(self, app: ASGIApp, fail_first: int = 0, latency_ms: float = 0.0, drop_rate: float = 0.0,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        fail_first: int = 0,
+        latency_ms: float = 0.0,
+        drop_rate: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self.app = app
         self.fail_left = fail_first
         self.latency = latency_ms / 1000.0
@@ -79,8 +92,13 @@ class FaultDrill:
         if self.fail_left > 0:
             self.fail_left -= 1
             self.failed += 1
-            await send_error(send, ServiceUnavailable(
-                "fault drill: AGENCY_FAULT_FAIL_FIRST answers 503", details={"drill": "fail_first"}))
+            await send_error(
+                send,
+                ServiceUnavailable(
+                    "fault drill: AGENCY_FAULT_FAIL_FIRST answers 503",
+                    details={"drill": "fail_first"},
+                ),
+            )
             return
         await self.app(scope, receive, send)
 
@@ -94,6 +112,7 @@ class FaultDrill:
         if transport is not None:
             transport.close()
             return
-        await send({"type": "http.response.start", "status": 503,
-                    "headers": [(b"content-length", b"100")]})
+        await send(
+            {"type": "http.response.start", "status": 503, "headers": [(b"content-length", b"100")]}
+        )
         raise ConnectionAbortedError("fault drill: connection dropped")

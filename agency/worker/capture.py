@@ -57,7 +57,12 @@ def _utf8_boundary(data: bytes) -> int:
 
 
 def read_output(
-    task_id: str, stream: Literal["stdout", "stderr"], path: Path | None, offset: int, limit: int, finished: bool
+    task_id: str,
+    stream: Literal["stdout", "stderr"],
+    path: Path | None,
+    offset: int,
+    limit: int,
+    finished: bool,
 ) -> WorkerOutput:
     """Up to ``limit`` bytes of ``path`` from ``offset``; ``eof`` once finished and all read."""
     limit = max(1, min(limit, MAX_READ))

@@ -18,23 +18,58 @@ app = typer.Typer(help="Run a worker: an HTTP service that runs tasks in sandbox
 
 @app.callback(invoke_without_command=True)
 def worker(
-    port: int | None = typer.Option(None, "--port", help="Port to listen on (0 picks a free one). [AGENCY_WORKER_PORT]"),
-    host: str | None = typer.Option(None, "--host", help="Address to listen on. [AGENCY_WORKER_HOST]"),
-    control_plane: str | None = typer.Option(None, "--control-plane", help="Control-plane URL to register with. [AGENCY_CONTROL_PLANE]"),
-    token: str | None = typer.Option(None, "--token", help="Bearer token: sent to the control plane and required from callers. [AGENCY_WORKER_TOKEN]"),
-    capacity: int | None = typer.Option(None, "--capacity", help="Tasks run at once; more get 409. [AGENCY_WORKER_CAPACITY]"),
-    labels: list[str] | None = typer.Option(None, "--labels", help="Labels k=v (repeat the flag or use k=v,k2=v2). [AGENCY_WORKER_LABELS]"),
-    roots: str | None = typer.Option(None, "--roots", help="Allowed roots DIR:DIR; workspaces go under the first. [AGENCY_WORKER_ROOTS]"),
-    worker_id: str | None = typer.Option(None, "--id", help="Worker id (default <hostname>-<port>). [AGENCY_WORKER_ID]"),
-    sandbox: str | None = typer.Option(None, "--sandbox", help="auto, required or off. [AGENCY_SANDBOX]"),
-    data_dir: str | None = typer.Option(None, "--data-dir", help="Data directory (worker state under <dir>/workers). [AGENCY_DATA_DIR]"),
+    port: int | None = typer.Option(
+        None, "--port", help="Port to listen on (0 picks a free one). [AGENCY_WORKER_PORT]"
+    ),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on. [AGENCY_WORKER_HOST]"
+    ),
+    control_plane: str | None = typer.Option(
+        None, "--control-plane", help="Control-plane URL to register with. [AGENCY_CONTROL_PLANE]"
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="Bearer token: sent to the control plane and required from callers. [AGENCY_WORKER_TOKEN]",
+    ),
+    capacity: int | None = typer.Option(
+        None, "--capacity", help="Tasks run at once; more get 409. [AGENCY_WORKER_CAPACITY]"
+    ),
+    labels: list[str] | None = typer.Option(
+        None,
+        "--labels",
+        help="Labels k=v (repeat the flag or use k=v,k2=v2). [AGENCY_WORKER_LABELS]",
+    ),
+    roots: str | None = typer.Option(
+        None,
+        "--roots",
+        help="Allowed roots DIR:DIR; workspaces go under the first. [AGENCY_WORKER_ROOTS]",
+    ),
+    worker_id: str | None = typer.Option(
+        None, "--id", help="Worker id (default <hostname>-<port>). [AGENCY_WORKER_ID]"
+    ),
+    sandbox: str | None = typer.Option(
+        None, "--sandbox", help="auto, required or off. [AGENCY_SANDBOX]"
+    ),
+    data_dir: str | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Data directory (worker state under <dir>/workers). [AGENCY_DATA_DIR]",
+    ),
 ) -> None:
     """Serve the worker protocol until SIGINT/SIGTERM or POST /shutdown."""
     try:
         settings = Settings.load(
-            worker_port=port, worker_host=host, control_plane=control_plane, worker_token=token,
-            worker_capacity=capacity, worker_labels=",".join(labels) if labels else None,
-            worker_roots=roots, worker_id=worker_id, sandbox=sandbox, data_dir=data_dir,
+            worker_port=port,
+            worker_host=host,
+            control_plane=control_plane,
+            worker_token=token,
+            worker_capacity=capacity,
+            worker_labels=",".join(labels) if labels else None,
+            worker_roots=roots,
+            worker_id=worker_id,
+            sandbox=sandbox,
+            data_dir=data_dir,
         )
     except ConfigError as exc:
         typer.echo(f"agency worker: {exc.message}", err=True)

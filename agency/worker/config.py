@@ -75,7 +75,9 @@ class WorkerConfig:
         worker_id = settings.worker_id or f"{socket.gethostname()}-{port}"
         data_dir = settings.data_dir.expanduser().resolve()
         raw_roots = [r for r in settings.worker_roots.split(":") if r.strip()]
-        roots = tuple(Path(r).expanduser().resolve() for r in raw_roots) or (data_dir / "workspaces",)
+        roots = tuple(Path(r).expanduser().resolve() for r in raw_roots) or (
+            data_dir / "workspaces",
+        )
         safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in worker_id)
         return cls(
             id=worker_id,

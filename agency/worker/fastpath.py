@@ -21,7 +21,9 @@ HEADERS = [(b"content-type", b"application/json")]
 
 
 def summary(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 async def submit_json(runtime: WorkerRuntime, raw: bytes) -> tuple[int, bytes]:
@@ -67,6 +69,11 @@ class TaskFastPath:
         except AgencyError as exc:
             await send_error(send, exc)
             return
-        await send({"type": "http.response.start", "status": code,
-                    "headers": [*HEADERS, (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": code,
+                "headers": [*HEADERS, (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

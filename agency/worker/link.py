@@ -73,8 +73,11 @@ class ControlPlaneLink:
         self.wakeup.set()
 
     async def start(self) -> None:
-        self.tasks = [asyncio.create_task(self._register_loop()), asyncio.create_task(self._report_loop()),
-                      asyncio.create_task(self._heartbeat_loop())]
+        self.tasks = [
+            asyncio.create_task(self._register_loop()),
+            asyncio.create_task(self._report_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
 
     async def stop(self, flush_timeout: float = 2.0) -> None:
         """Give queued reports up to ``flush_timeout`` to go out, then stop every loop."""
@@ -125,7 +128,9 @@ class ControlPlaneLink:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    async def _with_retries(self, what: str, path: str, body: BaseModel | Callable[[], BaseModel]) -> None:
+    async def _with_retries(
+        self, what: str, path: str, body: BaseModel | Callable[[], BaseModel]
+    ) -> None:
         """POST until accepted; ``body`` may be a factory (registration is rebuilt each try)."""
         retrying = AsyncRetrying(
             wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_MAX),
@@ -145,8 +150,9 @@ class ControlPlaneLink:
     async def _post(self, path: str, body: BaseModel) -> None:
         url = self.base_url + path
         try:
-            resp = await self.client.post(url, content=body.model_dump_json(),
-                                          headers={"Content-Type": "application/json"})
+            resp = await self.client.post(
+                url, content=body.model_dump_json(), headers={"Content-Type": "application/json"}
+            )
         except httpx.HTTPError as exc:
             raise _Retry(f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code == 404:
@@ -161,4 +167,10 @@ class ControlPlaneLink:
     def _log_retry(self, what: str, state: RetryCallState) -> None:
         self.failures += 1
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("%s to %s failed (attempt %d): %s; retrying", what, self.base_url, state.attempt_number, exc)
+        log.warning(
+            "%s to %s failed (attempt %d): %s; retrying",
+            what,
+            self.base_url,
+            state.attempt_number,
+            exc,
+        )

@@ -37,7 +37,9 @@ async def recover(store: TaskStore, grace: float) -> list[WorkerTaskStatus]:
         reason = REASON
         if record.pgid is not None and _ours(record):
             gone = await procs.stop_group(record.pgid, grace)
-            reason += "; leftover processes killed" if gone else "; leftover processes would not die"
+            reason += (
+                "; leftover processes killed" if gone else "; leftover processes would not die"
+            )
         status.state = WorkerTaskState.LOST
         status.reason = reason
         status.finished_at = utcnow()

@@ -67,7 +67,9 @@ class Run:
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    def set_state(self, state: WorkerTaskState, reason: str | None = None, exit_code: int | None = None) -> None:
+    def set_state(
+        self, state: WorkerTaskState, reason: str | None = None, exit_code: int | None = None
+    ) -> None:
         self.status.state = state
         if reason is not None:
             self.status.reason = reason
@@ -101,7 +103,9 @@ class Run:
         """``"exit"``, ``"cancel"`` or ``"deadline"``: whichever comes first."""
         cancel: asyncio.Future[Any] = asyncio.ensure_future(self.cancel_requested.wait())
         try:
-            done, _ = await asyncio.wait({waiter, cancel}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {waiter, cancel}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             cancel.cancel()
         if waiter in done:
@@ -112,8 +116,14 @@ class Run:
 class NoopRun(Run):
     """A no-op that sleeps in the event loop: occupies a slot, obeys cancel, starts nothing."""
 
-    def __init__(self, status: WorkerTaskStatus, on_change: Callable[[Run], None], timeout: float | None,
-                 sleep: float, exit_code: int) -> None:
+    def __init__(
+        self,
+        status: WorkerTaskStatus,
+        on_change: Callable[[Run], None],
+        timeout: float | None,
+        sleep: float,
+        exit_code: int,
+    ) -> None:
         super().__init__(status, on_change, timeout, grace=0.0)
         self.sleep = sleep
         self.exit_code = exit_code
@@ -127,12 +137,17 @@ class NoopRun(Run):
         sleeper.cancel()
         if outcome == "exit":
             final = WorkerTaskState.SUCCEEDED if self.exit_code == 0 else WorkerTaskState.FAILED
-            self.set_state(final, reason=None if self.exit_code == 0 else describe_exit(self.exit_code),
-                           exit_code=self.exit_code)
+            self.set_state(
+                final,
+                reason=None if self.exit_code == 0 else describe_exit(self.exit_code),
+                exit_code=self.exit_code,
+            )
         elif outcome == "cancel":
             self.set_state(WorkerTaskState.CANCELED, reason="canceled")
         else:
-            self.set_state(WorkerTaskState.FAILED, reason=f"deadline exceeded after {self.timeout:.3g}s")
+            self.set_state(
+                WorkerTaskState.FAILED, reason=f"deadline exceeded after {self.timeout:.3g}s"
+            )
 
 
 @dataclass
@@ -151,8 +166,14 @@ class ProcessSpec:
 class ProcessRun(Run):
     """A process in its own session (so its own process group), output pumped to files."""
 
-    def __init__(self, status: WorkerTaskStatus, on_change: Callable[[Run], None], timeout: float | None,
-                 grace: float, spec: ProcessSpec) -> None:
+    def __init__(
+        self,
+        status: WorkerTaskStatus,
+        on_change: Callable[[Run], None],
+        timeout: float | None,
+        grace: float,
+        spec: ProcessSpec,
+    ) -> None:
         super().__init__(status, on_change, timeout, grace)
         self.spec = spec
         self.proc: asyncio.subprocess.Process | None = None
@@ -174,9 +195,14 @@ class ProcessRun(Run):
                 start_new_session=True,
             )
         except OSError as exc:
-            (self.spec.output_dir / "stderr").write_text(f"cannot start {self.spec.argv[0]!r}: {exc}\n")
-            self.set_state(WorkerTaskState.FAILED, reason=f"cannot start {self.spec.argv[0]!r}: {exc.strerror or exc}",
-                           exit_code=127)
+            (self.spec.output_dir / "stderr").write_text(
+                f"cannot start {self.spec.argv[0]!r}: {exc}\n"
+            )
+            self.set_state(
+                WorkerTaskState.FAILED,
+                reason=f"cannot start {self.spec.argv[0]!r}: {exc.strerror or exc}",
+                exit_code=127,
+            )
             return
         self.pgid = self.proc.pid
         self.pid_start = procs.start_time(self.proc.pid)
@@ -184,8 +210,12 @@ class ProcessRun(Run):
         self.status.started_at = utcnow()
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.pumps = [
-            asyncio.ensure_future(capture.pump(self.proc.stdout, self.spec.output_dir / "stdout", self.spec.redactor)),
-            asyncio.ensure_future(capture.pump(self.proc.stderr, self.spec.output_dir / "stderr", self.spec.redactor)),
+            asyncio.ensure_future(
+                capture.pump(self.proc.stdout, self.spec.output_dir / "stdout", self.spec.redactor)
+            ),
+            asyncio.ensure_future(
+                capture.pump(self.proc.stderr, self.spec.output_dir / "stderr", self.spec.redactor)
+            ),
         ]
         self.on_change(self)
         self.launch(self._supervise())
@@ -203,17 +233,26 @@ class ProcessRun(Run):
         self.status.changed_files = await asyncio.to_thread(list_files, self.spec.workspace)
         self.status.workspace = str(self.spec.workspace)
         if not gone:
-            self.set_state(WorkerTaskState.FAILED, reason="processes of the task did not exit after SIGKILL",
-                           exit_code=code)
+            self.set_state(
+                WorkerTaskState.FAILED,
+                reason="processes of the task did not exit after SIGKILL",
+                exit_code=code,
+            )
         elif outcome == "exit":
             final = WorkerTaskState.SUCCEEDED if code == 0 else WorkerTaskState.FAILED
             self.set_state(final, reason=None if code == 0 else describe_exit(code), exit_code=code)
         elif outcome == "cancel":
-            self.set_state(WorkerTaskState.CANCELED, reason=f"canceled; process group gone after "
-                           f"{time.monotonic() - started:.2f}s", exit_code=code)
+            self.set_state(
+                WorkerTaskState.CANCELED,
+                reason=f"canceled; process group gone after {time.monotonic() - started:.2f}s",
+                exit_code=code,
+            )
         else:
-            self.set_state(WorkerTaskState.FAILED, reason=f"deadline exceeded after {self.timeout:.3g}s",
-                           exit_code=code)
+            self.set_state(
+                WorkerTaskState.FAILED,
+                reason=f"deadline exceeded after {self.timeout:.3g}s",
+                exit_code=code,
+            )
 
     async def _drain_pumps(self) -> None:
         if not self.pumps:

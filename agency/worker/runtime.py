@@ -67,9 +67,14 @@ class WorkerRuntime:
 
     def status(self) -> WorkerStatus:
         return WorkerStatus(
-            id=self.config.id, version=__version__, kinds=list(TASK_KINDS), capacity=self.config.capacity,
-            running=[run.status.task_id for run in self.active.values()], labels=self.config.labels,
-            draining=self.draining, sandbox=self.sandbox.kind,
+            id=self.config.id,
+            version=__version__,
+            kinds=list(TASK_KINDS),
+            capacity=self.config.capacity,
+            running=[run.status.task_id for run in self.active.values()],
+            labels=self.config.labels,
+            draining=self.draining,
+            sandbox=self.sandbox.kind,
         )
 
     def lookup(self, task_id: str, attempt: int | None = None) -> WorkerTaskStatus:
@@ -86,11 +91,15 @@ class WorkerRuntime:
         else:
             record = self.store.latest(task_id)
         if record is None:
-            raise NotFound(f"task {task_id!r} is unknown to worker {self.config.id}",
-                           details={"task_id": task_id, "attempt": attempt})
+            raise NotFound(
+                f"task {task_id!r} is unknown to worker {self.config.id}",
+                details={"task_id": task_id, "attempt": attempt},
+            )
         return record.status
 
-    def output(self, task_id: str, stream: str, offset: int, limit: int, attempt: int | None) -> WorkerOutput:
+    def output(
+        self, task_id: str, stream: str, offset: int, limit: int, attempt: int | None
+    ) -> WorkerOutput:
         status = self.lookup(task_id, attempt)
         path = None
         if status.kind != "noop":
@@ -107,19 +116,33 @@ class WorkerRuntime:
             return existing, False
         spec = parse_spec(req.kind, req.spec)
         if self.draining:
-            raise ServiceUnavailable("worker is draining and accepts no new tasks",
-                                     details={"worker_id": self.config.id})
-        status = WorkerTaskStatus(task_id=req.task_id, attempt=req.attempt, kind=req.kind,
-                                  state=WorkerTaskState.RUNNING, started_at=utcnow())
-        timeout = prepare.effective_timeout(getattr(spec, "timeout", None), _seconds_until(req.deadline))
+            raise ServiceUnavailable(
+                "worker is draining and accepts no new tasks", details={"worker_id": self.config.id}
+            )
+        status = WorkerTaskStatus(
+            task_id=req.task_id,
+            attempt=req.attempt,
+            kind=req.kind,
+            state=WorkerTaskState.RUNNING,
+            started_at=utcnow(),
+        )
+        timeout = prepare.effective_timeout(
+            getattr(spec, "timeout", None), _seconds_until(req.deadline)
+        )
         if timeout is not None and timeout <= 0:
-            return self._finish_inline(key, status, None, "deadline passed before the task started"), True
+            return self._finish_inline(
+                key, status, None, "deadline passed before the task started"
+            ), True
         if isinstance(spec, NoopSpec) and spec.sleep == 0:
             return self._finish_inline(key, status, spec.exit_code), True
         if len(self.active) >= self.config.capacity:
-            raise WorkerFull(f"worker {self.config.id} is full ({self.config.capacity} tasks running)",
-                             details={"capacity": self.config.capacity,
-                                      "running": [r.status.task_id for r in self.active.values()]})
+            raise WorkerFull(
+                f"worker {self.config.id} is full ({self.config.capacity} tasks running)",
+                details={
+                    "capacity": self.config.capacity,
+                    "running": [r.status.task_id for r in self.active.values()],
+                },
+            )
         if isinstance(spec, NoopSpec):
             noop = NoopRun(status, self._changed, timeout, spec.sleep, spec.exit_code)
             self._admit(key, noop)
@@ -139,8 +162,9 @@ class WorkerRuntime:
         record = self.store.load(req.task_id, req.attempt)
         return record.status if record else None
 
-    def _finish_inline(self, key: str, status: WorkerTaskStatus, exit_code: int | None,
-                       reason: str | None = None) -> WorkerTaskStatus:
+    def _finish_inline(
+        self, key: str, status: WorkerTaskStatus, exit_code: int | None, reason: str | None = None
+    ) -> WorkerTaskStatus:
         """Final at once, without a process: a no-op without sleep, or a deadline already past.
 
         Not pushed as a report: the answer to the submit carries it. Should that answer be
@@ -156,15 +180,24 @@ class WorkerRuntime:
         self._remember(key, status)
         return status
 
-    async def _start_process(self, key: str, req: WorkerTaskRequest, spec: ShellSpec | AgentSpec,
-                             status: WorkerTaskStatus, timeout: float | None) -> WorkerTaskStatus:
+    async def _start_process(
+        self,
+        key: str,
+        req: WorkerTaskRequest,
+        spec: ShellSpec | AgentSpec,
+        status: WorkerTaskStatus,
+        timeout: float | None,
+    ) -> WorkerTaskStatus:
         if self.sandbox.refuses_processes:
             raise ServiceUnavailable(
                 f"AGENCY_SANDBOX=required but bubblewrap does not work here: {self.sandbox.unavailable_reason}",
-                details={"sandbox": self.sandbox.kind, "reason": self.sandbox.unavailable_reason})
+                details={"sandbox": self.sandbox.kind, "reason": self.sandbox.unavailable_reason},
+            )
         plan = prepare.plan(spec, self.config.settings.agent_command)
         workspace = self.config.workspace_root / key
-        denials = self.sandbox.check(workspace, [p for p in (plan.cwd, *plan.files) if p is not None])
+        denials = self.sandbox.check(
+            workspace, [p for p in (plan.cwd, *plan.files) if p is not None]
+        )
         if denials:
             status.state, status.reason = WorkerTaskState.FAILED, "sandbox denied"
             status.denials = [d.as_dict() for d in denials]
@@ -177,15 +210,21 @@ class WorkerRuntime:
         cwd = prepare_dirs(workspace, plan.cwd)
         files = [prepare_path(workspace, f) for f in plan.files]
         argv = self.sandbox.wrap(plan.argv, workspace, cwd, files)
-        pspec = ProcessSpec(argv=argv, env={**prepare.minimal_env(workspace, req.task_id, req.attempt), **plan.env},
-                            cwd=cwd, workspace=workspace, output_dir=self.config.output_dir / key,
-                            spare=self.sandbox.process_name)
+        pspec = ProcessSpec(
+            argv=argv,
+            env={**prepare.minimal_env(workspace, req.task_id, req.attempt), **plan.env},
+            cwd=cwd,
+            workspace=workspace,
+            output_dir=self.config.output_dir / key,
+            spare=self.sandbox.process_name,
+        )
         run = ProcessRun(status, self._changed, timeout, self.config.settings.cancel_grace, pspec)
         self._admit(key, run)  # before any await: a concurrent repeat finds it
         if secrets.needs_secrets(plan.env):
             try:
                 pspec.env, pspec.redactor = await asyncio.to_thread(
-                    secrets.resolve_task_env, pspec.env, self.keystore)
+                    secrets.resolve_task_env, pspec.env, self.keystore
+                )
             except BaseException:
                 self.active.pop(key, None)
                 if not self.active:

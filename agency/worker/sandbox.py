@@ -93,9 +93,13 @@ def probe_bwrap(binary: str | None = None, timeout: float = 10.0) -> str | None:
 
 def _base_args() -> list[str]:
     return [
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
         "--unshare-pid",
         "--die-with-parent",
     ]
@@ -110,7 +114,9 @@ def task_tmpdir(workspace: Path) -> Path:
 class Sandbox:
     """Decides where a task may touch files, and wraps its argv in bubblewrap when enabled."""
 
-    def __init__(self, roots: tuple[Path, ...], mode: SandboxMode, bwrap: str | None = None) -> None:
+    def __init__(
+        self, roots: tuple[Path, ...], mode: SandboxMode, bwrap: str | None = None
+    ) -> None:
         self.roots = roots
         self.mode = mode
         self.bwrap: str | None = None
@@ -151,8 +157,19 @@ class Sandbox:
             return argv
         tmpdir = task_tmpdir(workspace)
         tmpdir.mkdir(parents=True, exist_ok=True)
-        args = [self.bwrap, *_base_args(), "--bind", str(workspace), str(workspace),
-                "--bind", str(tmpdir), str(tmpdir), "--setenv", "TMPDIR", str(tmpdir)]
+        args = [
+            self.bwrap,
+            *_base_args(),
+            "--bind",
+            str(workspace),
+            str(workspace),
+            "--bind",
+            str(tmpdir),
+            str(tmpdir),
+            "--setenv",
+            "TMPDIR",
+            str(tmpdir),
+        ]
         for path in writable:
             target = path if path.exists() else path.parent
             if target.exists() and target != workspace:

@@ -35,7 +35,9 @@ def needs_secrets(env: Mapping[str, str]) -> bool:
     return bool(referenced_secrets(env))
 
 
-def resolve_task_env(env: Mapping[str, str], keystore: KeystoreFactory) -> tuple[dict[str, str], Redactor]:
+def resolve_task_env(
+    env: Mapping[str, str], keystore: KeystoreFactory
+) -> tuple[dict[str, str], Redactor]:
     """``env`` with its secret references resolved, and a redactor masking their values.
 
     A missing secret is the caller's to fix: ``InvalidSpec`` (400) naming it.
@@ -45,7 +47,9 @@ def resolve_task_env(env: Mapping[str, str], keystore: KeystoreFactory) -> tuple
         resolved, values = resolve_env(env, keystore(), redactor=redactor)
     except NotFound as exc:
         names = referenced_secrets(env)
-        raise InvalidSpec(f"the task env references a secret this worker's keystore does not hold: {exc}",
-                          details={"secrets": names}) from exc
+        raise InvalidSpec(
+            f"the task env references a secret this worker's keystore does not hold: {exc}",
+            details={"secrets": names},
+        ) from exc
     global_redactor().add(*values)
     return resolved, redactor

@@ -50,15 +50,29 @@ class Worker:
         self.sandbox = Sandbox(self.config.roots, settings.sandbox)
         self.link: ControlPlaneLink | None = None
         if self.config.control_plane:
-            self.link = ControlPlaneLink(self.config.control_plane, self.config.token, self.registration,
-                                         self.heartbeat, settings.heartbeat_interval, settings.request_timeout)
-        self.runtime = WorkerRuntime(self.config, self.sandbox, self.link.report if self.link else None)
+            self.link = ControlPlaneLink(
+                self.config.control_plane,
+                self.config.token,
+                self.registration,
+                self.heartbeat,
+                settings.heartbeat_interval,
+                settings.request_timeout,
+            )
+        self.runtime = WorkerRuntime(
+            self.config, self.sandbox, self.link.report if self.link else None
+        )
         self.server: uvicorn.Server | None = None
         self.app = create_worker_app(self.runtime, self._start, self._stop, self.request_exit)
 
     def registration(self) -> WorkerRegistration:
-        return WorkerRegistration(id=self.config.id, url=self.config.url, kinds=list(TASK_KINDS),
-                                  capacity=self.config.capacity, labels=self.config.labels, version=__version__)
+        return WorkerRegistration(
+            id=self.config.id,
+            url=self.config.url,
+            kinds=list(TASK_KINDS),
+            capacity=self.config.capacity,
+            labels=self.config.labels,
+            version=__version__,
+        )
 
     def heartbeat(self) -> WorkerHeartbeat:
         status = self.runtime.status()
@@ -81,9 +95,12 @@ class Worker:
         lost = await self.runtime.recover()
         if self.link:
             await self.link.start()
-        print(f"agency worker {self.config.id} listening on {self.config.url} "
-              f"(sandbox {self.sandbox.kind}, capacity {self.config.capacity}, "
-              f"{len(lost)} lost after restart)", flush=True)
+        print(
+            f"agency worker {self.config.id} listening on {self.config.url} "
+            f"(sandbox {self.sandbox.kind}, capacity {self.config.capacity}, "
+            f"{len(lost)} lost after restart)",
+            flush=True,
+        )
         gcpolicy.settle_after_start()
 
     async def _stop(self) -> None:
@@ -92,7 +109,10 @@ class Worker:
         try:
             await asyncio.wait_for(self.runtime.idle.wait(), self.config.settings.cancel_grace + 15)
         except TimeoutError:
-            log.error("worker stop: tasks still running after the cancel grace: %s", self.runtime.status().running)
+            log.error(
+                "worker stop: tasks still running after the cancel grace: %s",
+                self.runtime.status().running,
+            )
         if self.link:
             await self.link.stop(SHUTDOWN_FLUSH)
         gcpolicy.release()
@@ -100,8 +120,11 @@ class Worker:
 
 def serve(settings: Settings) -> None:
     """Run ``agency worker`` until shutdown (SIGINT/SIGTERM or ``POST /shutdown``)."""
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     install_log_redaction()
     sock = bind(settings.worker_host, settings.worker_port)
     worker = Worker(settings, port=sock.getsockname()[1])

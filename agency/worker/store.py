@@ -53,8 +53,10 @@ class TaskStore:
         best: TaskRecord | None = None
         for path in self.directory.glob(f"{task_id}-*.json"):
             record = self._read(path)
-            if record and record.status.task_id == task_id and (
-                best is None or record.status.attempt > best.status.attempt
+            if (
+                record
+                and record.status.task_id == task_id
+                and (best is None or record.status.attempt > best.status.attempt)
             ):
                 best = record
         return best

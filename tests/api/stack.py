@@ -94,16 +94,32 @@ def serve(data_dir: Path, *, workers: int = 0, **overrides: Any) -> Iterator[Sta
     """Start the control plane (and ``workers`` local workers); stop everything on exit."""
     port = overrides.pop("port", None) or free_port()
     values: dict[str, Any] = {
-        "data_dir": data_dir, "port": port, "workers": 0, "dashboard": False,
-        "admin_token": ADMIN, "worker_token": WORKER, "rate_limit": 10_000.0, "keystore": "env",
-        "url": f"http://127.0.0.1:{port}", "poll_interval": 0.5,
-        "sse_ping_interval": 0.5, "cancel_grace": 2.0,
+        "data_dir": data_dir,
+        "port": port,
+        "workers": 0,
+        "dashboard": False,
+        "admin_token": ADMIN,
+        "worker_token": WORKER,
+        "rate_limit": 10_000.0,
+        "keystore": "env",
+        "url": f"http://127.0.0.1:{port}",
+        "poll_interval": 0.5,
+        "sse_ping_interval": 0.5,
+        "cancel_grace": 2.0,
     }
     values.update(overrides)
     settings = Settings(**values)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+    )
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 

@@ -18,8 +18,14 @@ from tests.api.stack import Stack, serve
 
 SHELL = {"kind": "shell", "spec": {"argv": ["true"]}}
 
-READS = [("GET", "/api/v1/tasks"), ("GET", "/api/v1/workers"), ("GET", "/api/v1/audit"),
-         ("GET", "/api/v1/audit/verify"), ("GET", "/metrics"), ("GET", "/api/v1/queue")]
+READS = [
+    ("GET", "/api/v1/tasks"),
+    ("GET", "/api/v1/workers"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/audit/verify"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/queue"),
+]
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict:
@@ -30,10 +36,16 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
     return body["error"]
 
 
-@pytest.mark.parametrize(("method", "path"), [*READS, ("POST", "/api/v1/tasks"), ("GET", "/api/v1/tokens")])
+@pytest.mark.parametrize(
+    ("method", "path"), [*READS, ("POST", "/api/v1/tasks"), ("GET", "/api/v1/tokens")]
+)
 def test_no_token_is_401(stack: Stack, method: str, path: str) -> None:
     with stack.http(None) as anon:
-        _error(anon.request(method, path, json=SHELL if method == "POST" else None), 401, "unauthorized")
+        _error(
+            anon.request(method, path, json=SHELL if method == "POST" else None),
+            401,
+            "unauthorized",
+        )
 
 
 def test_unknown_and_malformed_tokens_are_401(stack: Stack) -> None:
@@ -80,7 +92,9 @@ def test_actor_is_the_token_name(stack: Stack, operator: httpx.Client) -> None:
     task = operator.post("/api/v1/tasks", json=SHELL).json()
     assert task["created_by"] == "olga"
     with stack.http() as admin:
-        events = admin.get("/api/v1/audit", params={"resource_id": task["id"], "action": "task.created"}).json()
+        events = admin.get(
+            "/api/v1/audit", params={"resource_id": task["id"], "action": "task.created"}
+        ).json()
     assert [e["actor"] for e in events["items"]] == ["olga"]
 
 
@@ -94,9 +108,15 @@ def test_token_lifecycle(stack: Stack, admin: httpx.Client) -> None:
     assert any(t["id"] == token_id and t["role"] == "viewer" for t in listed)
     assert all("token_hash" not in t and "secret" not in t for t in listed)
     with stack.http(secret) as bot:
-        assert bot.get("/api/v1/whoami").json() == {"name": "ci-bot", "role": "viewer", "token_id": token_id}
+        assert bot.get("/api/v1/whoami").json() == {
+            "name": "ci-bot",
+            "role": "viewer",
+            "token_id": token_id,
+        }
         # the same name twice while active is refused
-        _error(admin.post("/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"}), 409, "conflict")
+        _error(
+            admin.post("/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"}), 409, "conflict"
+        )
         revoked = admin.delete(f"/api/v1/tokens/{token_id}")
         assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
         _error(bot.get("/api/v1/tasks"), 401, "unauthorized")
@@ -104,13 +124,21 @@ def test_token_lifecycle(stack: Stack, admin: httpx.Client) -> None:
     _error(admin.delete("/api/v1/tokens/nope"), 404, "not_found")
     _error(admin.delete("/api/v1/tokens/admin"), 409, "conflict")
     _error(admin.post("/api/v1/tokens", json={"name": "x", "role": "god"}), 422, "validation_error")
-    _error(admin.post("/api/v1/tokens", json={"name": "has space", "role": "viewer"}), 422, "validation_error")
-    tokens = admin.get("/api/v1/audit", params={"resource_type": "token", "actor": "admin"}).json()["items"]
+    _error(
+        admin.post("/api/v1/tokens", json={"name": "has space", "role": "viewer"}),
+        422,
+        "validation_error",
+    )
+    tokens = admin.get("/api/v1/audit", params={"resource_type": "token", "actor": "admin"}).json()[
+        "items"
+    ]
     assert {"token.created", "token.revoked"} <= {e["action"] for e in tokens}
 
 
 def test_tokens_are_stored_hashed(stack: Stack, admin: httpx.Client) -> None:
-    secret = admin.post("/api/v1/tokens", json={"name": "hashcheck", "role": "viewer"}).json()["secret"]
+    secret = admin.post("/api/v1/tokens", json={"name": "hashcheck", "role": "viewer"}).json()[
+        "secret"
+    ]
     rows = stack.call(lambda: stack.services.store.fetch("SELECT * FROM api_tokens"))
     flat = repr(rows)
     assert secret not in flat and stack.settings.admin_token not in flat

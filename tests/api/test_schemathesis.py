@@ -22,7 +22,12 @@ from tests.api.stack import ADMIN, serve
 
 STREAMS = {"/api/v1/metrics/stream", "/api/v1/events/stream"}  # endless bodies: tested apart
 EXAMPLES = 12
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.mark.slow
@@ -34,23 +39,37 @@ def test_openapi_operations_never_500_and_match_the_schema(tmp_path: Path) -> No
         for op in operations:
             if op.path in STREAMS:
                 continue
-            strategy = st.one_of(op.as_strategy(GenerationMode.POSITIVE), op.as_strategy(GenerationMode.NEGATIVE))
+            strategy = st.one_of(
+                op.as_strategy(GenerationMode.POSITIVE), op.as_strategy(GenerationMode.NEGATIVE)
+            )
 
-            @hsettings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                       suppress_health_check=list(HealthCheck))
+            @hsettings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=strategy)
             def run(case: schemathesis.Case) -> None:
-                case.call_and_validate(base_url=stack.url, headers={"Authorization": f"Bearer {ADMIN}"},
-                                       checks=CHECKS)
+                case.call_and_validate(
+                    base_url=stack.url, headers={"Authorization": f"Bearer {ADMIN}"}, checks=CHECKS
+                )
 
             run()
             tested.append(f"{op.method.upper()} {op.path}")
         assert len(tested) >= 20, tested
         with stack.http() as http:
-            counted = sum(float(line.split()[-1]) for line in http.get("/metrics").text.splitlines()
-                          if line.startswith("agency_http_requests_total"))
-            statuses = {line.split('status="')[1][:3] for line in http.get("/metrics").text.splitlines()
-                        if line.startswith("agency_http_requests_total")}
+            counted = sum(
+                float(line.split()[-1])
+                for line in http.get("/metrics").text.splitlines()
+                if line.startswith("agency_http_requests_total")
+            )
+            statuses = {
+                line.split('status="')[1][:3]
+                for line in http.get("/metrics").text.splitlines()
+                if line.startswith("agency_http_requests_total")
+            }
         assert counted >= len(tested) * 5, counted  # hypothesis really sent the cases
         assert not any(s.startswith("5") for s in statuses), statuses
         assert {"200", "201", "404", "422"} <= statuses, statuses

@@ -19,17 +19,29 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with serve(tmp_path_factory.mktemp("sse"), workers=1, sse_metrics_interval=0.2, sse_ping_interval=0.3) as s:
+    with serve(
+        tmp_path_factory.mktemp("sse"), workers=1, sse_metrics_interval=0.2, sse_ping_interval=0.3
+    ) as s:
         yield s
 
 
-def read(url: str, path: str, *, params: dict | None = None, headers: dict | None = None,
-         stop: int = 1, seconds: float = 15.0, comments: list[str] | None = None) -> list[SseMessage]:
+def read(
+    url: str,
+    path: str,
+    *,
+    params: dict | None = None,
+    headers: dict | None = None,
+    stop: int = 1,
+    seconds: float = 15.0,
+    comments: list[str] | None = None,
+) -> list[SseMessage]:
     """Up to ``stop`` messages (or until ``seconds`` pass), then disconnect."""
     out: list[SseMessage] = []
     decoder = SseDecoder()
     deadline = time.monotonic() + seconds
-    with httpx.stream("GET", url + path, params=params, headers={**AUTH, **(headers or {})}, timeout=10) as r:
+    with httpx.stream(
+        "GET", url + path, params=params, headers={**AUTH, **(headers or {})}, timeout=10
+    ) as r:
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
@@ -52,30 +64,56 @@ def test_events_resume_with_last_event_id_loses_nothing(fast: Stack) -> None:
         # more events land while the client is away
         http.post("/api/v1/tasks", json={"tasks": [{"kind": "noop"} for _ in range(10)]})
         fast.burst(30)
-        expected = [e["seq"] for e in http.get("/api/v1/audit", params={
-            "resource_type": "task", "limit": 1000, "cursor": None}).json()["items"] if e["seq"] > start]
-        rest = read(fast.url, "/api/v1/events/stream", headers={"Last-Event-ID": first[-1].id or ""},
-                    stop=len(expected) - 7, seconds=20)
+        expected = [
+            e["seq"]
+            for e in http.get(
+                "/api/v1/audit", params={"resource_type": "task", "limit": 1000, "cursor": None}
+            ).json()["items"]
+            if e["seq"] > start
+        ]
+        rest = read(
+            fast.url,
+            "/api/v1/events/stream",
+            headers={"Last-Event-ID": first[-1].id or ""},
+            stop=len(expected) - 7,
+            seconds=20,
+        )
     got = [int(m.id or 0) for m in first + rest]
     assert got == expected  # every task event once, in order, across the reconnect
     for m in first + rest:
         body = json.loads(m.data)
-        assert m.event == body["action"] and body["resource_type"] == "task" and int(m.id or 0) == body["seq"]
+        assert (
+            m.event == body["action"]
+            and body["resource_type"] == "task"
+            and int(m.id or 0) == body["seq"]
+        )
 
 
 def test_events_live_then_filtered(fast: Stack) -> None:
     with fast.http() as http:
         task = http.post("/api/v1/tasks", json={"kind": "noop"}).json()
-        msgs = read(fast.url, "/api/v1/events/stream", params={"after": 0, "resource_id": task["id"]}, stop=1)
+        msgs = read(
+            fast.url,
+            "/api/v1/events/stream",
+            params={"after": 0, "resource_id": task["id"]},
+            stop=1,
+        )
         assert msgs[0].event == "task.created"
-        created = read(fast.url, "/api/v1/events/stream", params={"after": 0, "action": "task.created"}, stop=3)
+        created = read(
+            fast.url, "/api/v1/events/stream", params={"after": 0, "action": "task.created"}, stop=3
+        )
         assert {m.event for m in created} == {"task.created"}
-        every = read(fast.url, "/api/v1/events/stream", params={"after": 0, "resource_type": "*"}, stop=1)
+        every = read(
+            fast.url, "/api/v1/events/stream", params={"after": 0, "resource_type": "*"}, stop=1
+        )
         assert every[0].id == "1"  # the very first event of the chain, whatever its kind
 
 
 def test_events_live_without_resume_starts_now(fast: Stack) -> None:
-    with fast.http() as http, httpx.stream("GET", fast.url + "/api/v1/events/stream", headers=AUTH, timeout=10) as r:
+    with (
+        fast.http() as http,
+        httpx.stream("GET", fast.url + "/api/v1/events/stream", headers=AUTH, timeout=10) as r,
+    ):
         decoder = SseDecoder()
         lines = r.iter_lines()
         assert next(lines).startswith(":")  # "stream open": the subscription exists now
@@ -83,7 +121,10 @@ def test_events_live_without_resume_starts_now(fast: Stack) -> None:
         for line in lines:
             msg = decoder.feed(line)
             if msg is not None:
-                assert json.loads(msg.data)["resource_id"] == task["id"] and msg.event == "task.created"
+                assert (
+                    json.loads(msg.data)["resource_id"] == task["id"]
+                    and msg.event == "task.created"
+                )
                 break
 
 
@@ -96,7 +137,9 @@ def test_bad_last_event_id_is_400(fast: Stack, bad: str) -> None:
 
 def test_streams_need_a_token_and_accept_it_as_query(fast: Stack) -> None:
     assert httpx.get(fast.url + "/api/v1/metrics/stream").status_code == 401
-    with httpx.stream("GET", fast.url + "/api/v1/metrics/stream", params={"token": ADMIN}, timeout=10) as r:
+    with httpx.stream(
+        "GET", fast.url + "/api/v1/metrics/stream", params={"token": ADMIN}, timeout=10
+    ) as r:
         assert r.status_code == 200
 
 
@@ -111,7 +154,9 @@ def test_metrics_snapshots_ids_keepalive_and_resume(fast: Stack) -> None:
         assert {"queue_depth", "running", "active_workers"} <= set(data)
     # away for a while, then resume: the snapshots taken meanwhile come first
     time.sleep(0.7)  # lets the server take snapshots while no one listens on this connection
-    again = read(fast.url, "/api/v1/metrics/stream", headers={"Last-Event-ID": str(ids[-1])}, stop=3)
+    again = read(
+        fast.url, "/api/v1/metrics/stream", headers={"Last-Event-ID": str(ids[-1])}, stop=3
+    )
     resumed = [int(m.id or 0) for m in again]
     assert resumed[0] > ids[-1] and resumed == sorted(resumed)
     # keep-alives: a connection held past the ping interval sees comment lines
@@ -146,11 +191,14 @@ def test_many_metrics_clients_each_get_every_snapshot(tmp_path: Path) -> None:
     import asyncio
 
     with serve(tmp_path, sse_metrics_interval=0.2) as s:
+
         async def one() -> list[int]:
             ids: list[int] = []
             decoder = SseDecoder()
-            async with httpx.AsyncClient(timeout=10) as c, \
-                    c.stream("GET", s.url + "/api/v1/metrics/stream", headers=AUTH) as r:
+            async with (
+                httpx.AsyncClient(timeout=10) as c,
+                c.stream("GET", s.url + "/api/v1/metrics/stream", headers=AUTH) as r,
+            ):
                 async for line in r.aiter_lines():
                     msg = decoder.feed(line)
                     if msg is not None:

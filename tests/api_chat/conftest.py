@@ -84,9 +84,16 @@ def serve(data_dir: Path, **overrides: Any) -> Iterator[Server]:
     """Start the control plane; stop it (and wait for its thread) on exit."""
     port = free_port()
     values: dict[str, Any] = {
-        "data_dir": data_dir, "port": port, "workers": 0, "dashboard": False,
-        "admin_token": ADMIN, "rate_limit": 10_000.0, "keystore": "env",
-        "query_row_cap": 100, "query_timeout": 1.0, "max_body_bytes": 4096,
+        "data_dir": data_dir,
+        "port": port,
+        "workers": 0,
+        "dashboard": False,
+        "admin_token": ADMIN,
+        "rate_limit": 10_000.0,
+        "keystore": "env",
+        "query_row_cap": 100,
+        "query_timeout": 1.0,
+        "max_body_bytes": 4096,
         "url": f"http://127.0.0.1:{port}",
     }
     values.update(overrides)

@@ -12,11 +12,15 @@ from tests.api_chat.conftest import Server
 def raise_alert(server: Server, kind: str, message: str) -> str:
     """Write an alert row the way the orchestrator does (through the real store)."""
     alert = Alert(id=new_id(), kind=kind, message=message, resource_type="worker", resource_id="w1")
-    server.call(lambda: server.services.store.write(Insert("alerts", [alert.model_dump(mode="python")])))
+    server.call(
+        lambda: server.services.store.write(Insert("alerts", [alert.model_dump(mode="python")]))
+    )
     return alert.id
 
 
-def test_list_acknowledge_dismiss(server: Server, viewer: httpx.Client, operator: httpx.Client) -> None:
+def test_list_acknowledge_dismiss(
+    server: Server, viewer: httpx.Client, operator: httpx.Client
+) -> None:
     a = raise_alert(server, "breaker_open", "breaker of w1 opened")
     b = raise_alert(server, "worker_silent", "w1 missed 3 heartbeats")
     listed = viewer.get("/api/v1/alerts").json()
@@ -27,23 +31,34 @@ def test_list_acknowledge_dismiss(server: Server, viewer: httpx.Client, operator
     assert r.status_code == 200
     assert r.json()["state"] == "acknowledged" and r.json()["updated_by"] == "olivia"
     again = operator.post(f"/api/v1/alerts/{a}/acknowledge")
-    assert again.status_code == 200 and again.json()["updated_at"] == r.json()["updated_at"]  # no-op
-    assert [x["id"] for x in viewer.get("/api/v1/alerts", params={"state": "acknowledged"}).json()] == [a]
+    assert (
+        again.status_code == 200 and again.json()["updated_at"] == r.json()["updated_at"]
+    )  # no-op
+    assert [
+        x["id"] for x in viewer.get("/api/v1/alerts", params={"state": "acknowledged"}).json()
+    ] == [a]
     assert b in [x["id"] for x in viewer.get("/api/v1/alerts", params={"state": "open"}).json()]
-    assert [x["id"] for x in viewer.get("/api/v1/alerts", params={"kind": "worker_silent"}).json()] == [b]
+    assert [
+        x["id"] for x in viewer.get("/api/v1/alerts", params={"kind": "worker_silent"}).json()
+    ] == [b]
     assert operator.post(f"/api/v1/alerts/{a}/dismiss").json()["state"] == "dismissed"
     assert operator.post(f"/api/v1/alerts/{b}/dismiss").json()["state"] == "dismissed"  # from open
     r = operator.post(f"/api/v1/alerts/{a}/acknowledge")
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
-    events = server.call(lambda: server.services.store.fetch(
-        "SELECT action, actor, details FROM events WHERE resource_type = 'alert' AND resource_id = $id ORDER BY seq",
-        {"id": a},
-    ))
+    events = server.call(
+        lambda: server.services.store.fetch(
+            "SELECT action, actor, details FROM events WHERE resource_type = 'alert' AND resource_id = $id ORDER BY seq",
+            {"id": a},
+        )
+    )
     assert [(e["action"], e["actor"]) for e in events] == [
-        ("alert.acknowledged", "olivia"), ("alert.dismissed", "olivia"),
+        ("alert.acknowledged", "olivia"),
+        ("alert.dismissed", "olivia"),
     ]
     assert events[0]["details"]["reason"] == "looking"
-    stored = server.call(lambda: server.services.store.fetch("SELECT state FROM alerts WHERE id = $id", {"id": a}))
+    stored = server.call(
+        lambda: server.services.store.fetch("SELECT state FROM alerts WHERE id = $id", {"id": a})
+    )
     assert AlertState(stored[0]["state"]) is AlertState.DISMISSED
 
 

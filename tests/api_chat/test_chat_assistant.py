@@ -68,7 +68,9 @@ def test_operator_submits_lists_and_cancels(op_ws: ClientConnection, admin: http
     assert answer == f"task {task_id} is canceled"
     task = admin.get(f"/api/v1/tasks/{task_id}").json()
     assert task["task"]["state"] == "canceled"
-    assert any(e["actor"] == "olivia" and e["action"].startswith("task.cancel") for e in task["timeline"])
+    assert any(
+        e["actor"] == "olivia" and e["action"].startswith("task.cancel") for e in task["timeline"]
+    )
     assert "not_found" in ask(op_ws, "/cancel no-such-task")
 
 
@@ -79,8 +81,9 @@ def test_bad_submissions_are_explained(op_ws: ClientConnection) -> None:
     assert "usage: /submit" in ask(op_ws, "/submit")
 
 
-def test_a_viewer_cannot_submit_or_cancel(viewer_ws: ClientConnection, op_ws: ClientConnection,
-                                          admin: httpx.Client) -> None:
+def test_a_viewer_cannot_submit_or_cancel(
+    viewer_ws: ClientConnection, op_ws: ClientConnection, admin: httpx.Client
+) -> None:
     task_id = submitted_id(ask(op_ws, "/submit noop {}"))
     before = admin.get("/api/v1/tasks", params={"limit": 500}).json()["items"]
     answer = ask(viewer_ws, f"/cancel {task_id}")
@@ -93,7 +96,9 @@ def test_a_viewer_cannot_submit_or_cancel(viewer_ws: ClientConnection, op_ws: Cl
     assert ask(viewer_ws, "/workers") == "No workers registered."
 
 
-def test_sql_reads_and_refuses_writes(server: Server, op_ws: ClientConnection, admin: httpx.Client) -> None:
+def test_sql_reads_and_refuses_writes(
+    server: Server, op_ws: ClientConnection, admin: httpx.Client
+) -> None:
     answer = ask(op_ws, "/sql SELECT 41 + 1 AS answer, 'x' AS label")
     assert "answer" in answer and "42" in answer and "1 row(s)" in answer
     for sql in (
@@ -107,9 +112,11 @@ def test_sql_reads_and_refuses_writes(server: Server, op_ws: ClientConnection, a
         assert answer.startswith("/sql failed (query_refused)"), (sql, answer)
     assert admin.get("/api/v1/tasks").status_code == 200  # the table is intact
     assert "row cap of 100" in ask(op_ws, "/sql SELECT * FROM range(1000)")
-    runs = server.call(lambda: server.services.store.fetch(
-        "SELECT actor, status, \"rows\" FROM query_runs WHERE query_id IS NULL AND actor = 'olivia'"
-    ))
+    runs = server.call(
+        lambda: server.services.store.fetch(
+            "SELECT actor, status, \"rows\" FROM query_runs WHERE query_id IS NULL AND actor = 'olivia'"
+        )
+    )
     assert {"ok", "error"} <= {r["status"] for r in runs}
 
 

@@ -18,9 +18,17 @@ WORKER_TOKEN = "worker-secret-for-chat-tests"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, WorkerProc]]:
-    with serve(tmp_path_factory.mktemp("fleet"), worker_token=WORKER_TOKEN, poll_interval=0.5) as srv:
-        worker = start_worker(tmp_path_factory.mktemp("w"), token=WORKER_TOKEN, control_plane=srv.url,
-                              capacity=2, worker_id="chat-w1", sandbox="off")
+    with serve(
+        tmp_path_factory.mktemp("fleet"), worker_token=WORKER_TOKEN, poll_interval=0.5
+    ) as srv:
+        worker = start_worker(
+            tmp_path_factory.mktemp("w"),
+            token=WORKER_TOKEN,
+            control_plane=srv.url,
+            capacity=2,
+            worker_id="chat-w1",
+            sandbox="off",
+        )
         try:
             yield srv, worker
         finally:
@@ -48,11 +56,18 @@ def test_workers_submit_and_cancel_through_chat(fleet: tuple[Server, WorkerProc]
             task = client.wait(done.group(1), timeout=30)
             assert task.state is TaskState.SUCCEEDED and task.created_by == "admin"
             assert done.group(1) in chat.ask("/tasks succeeded")
-            long = re.search(r"submitted task (\w+)", chat.ask('/submit shell {"argv": ["sleep", "30"]}'))
+            long = re.search(
+                r"submitted task (\w+)", chat.ask('/submit shell {"argv": ["sleep", "30"]}')
+            )
             assert long, "no task id"
-            wait_for(lambda: client.task(long.group(1)).task.state is TaskState.RUNNING, "the sleep started")
-            assert re.match(rf"task {long.group(1)} is (cancel_requested|canceling|canceled)",
-                            chat.ask(f"/cancel {long.group(1)} stop it"))
+            wait_for(
+                lambda: client.task(long.group(1)).task.state is TaskState.RUNNING,
+                "the sleep started",
+            )
+            assert re.match(
+                rf"task {long.group(1)} is (cancel_requested|canceling|canceled)",
+                chat.ask(f"/cancel {long.group(1)} stop it"),
+            )
             assert client.wait(long.group(1), timeout=30).state is TaskState.CANCELED
             status = chat.ask("/status")
             assert "active workers" in status

@@ -25,7 +25,9 @@ class FakeModel(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeModel.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        FakeModel.requests.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+        )
         if body["messages"][-1]["content"] == "fail please":
             self.send_response(500)
             self.send_header("Content-Length", "0")
@@ -39,7 +41,9 @@ class FakeModel(BaseHTTPRequestHandler):
             chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
-        self.wfile.write(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
+        self.wfile.write(
+            b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n'
+        )
         self.wfile.write(b"data: [DONE]\n\n")
 
     def log_message(self, format: str, *args: Any) -> None:

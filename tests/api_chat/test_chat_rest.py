@@ -8,8 +8,9 @@ from tests.api_chat.conftest import Server
 from tests.api_chat.test_chat_ws import exchange, new_session, open_ws
 
 
-def test_create_list_and_read_sessions(server: Server, admin: httpx.Client, viewer: httpx.Client,
-                                       operator: httpx.Client) -> None:
+def test_create_list_and_read_sessions(
+    server: Server, admin: httpx.Client, viewer: httpx.Client, operator: httpx.Client
+) -> None:
     mine = new_session(viewer, "viewer's")
     theirs = new_session(operator, "operator's")
     listed = viewer.get("/api/v1/chat/sessions").json()
@@ -58,7 +59,9 @@ def test_error_cases(server: Server, admin: httpx.Client) -> None:
     assert r.status_code == 422
     r = admin.post("/api/v1/chat/session", json={"title": "x" * 500})
     assert r.status_code == 422
-    r = admin.post("/api/v1/chat/session", content=b"{not json", headers={"Content-Type": "application/json"})
+    r = admin.post(
+        "/api/v1/chat/session", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
     # no body at all is fine: an untitled session
     r = admin.post("/api/v1/chat/session")

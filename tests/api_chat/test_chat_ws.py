@@ -17,8 +17,13 @@ from tests.api_chat.conftest import ADMIN, Server
 RECV_TIMEOUT = 20.0
 
 
-def open_ws(server: Server, session_id: str, token: str | None = ADMIN, after: int | None = None,
-            header: bool = True) -> ClientConnection:
+def open_ws(
+    server: Server,
+    session_id: str,
+    token: str | None = ADMIN,
+    after: int | None = None,
+    header: bool = True,
+) -> ClientConnection:
     url = f"{server.ws_url}/api/v1/chat/ws/{session_id}"
     query = []
     if after is not None:
@@ -67,7 +72,9 @@ def new_session(client: httpx.Client, title: str = "") -> str:
     return str(body["session_id"])
 
 
-def test_five_messages_drop_reconnect_replays_each_once(server: Server, admin: httpx.Client) -> None:
+def test_five_messages_drop_reconnect_replays_each_once(
+    server: Server, admin: httpx.Client
+) -> None:
     sid = new_session(admin, "replay")
     seen: list[int] = []
     with open_ws(server, sid) as ws:
@@ -93,7 +100,9 @@ def test_five_messages_drop_reconnect_replays_each_once(server: Server, admin: h
     assert [(f["seq"], f["content"]) for f in replay] == [(m["seq"], m["content"]) for m in msgs]
 
 
-def test_two_sockets_on_one_session_get_unique_sequence_numbers(server: Server, admin: httpx.Client) -> None:
+def test_two_sockets_on_one_session_get_unique_sequence_numbers(
+    server: Server, admin: httpx.Client
+) -> None:
     sid = new_session(admin)
     errors: list[BaseException] = []
 
@@ -129,10 +138,12 @@ def test_messages_are_audit_events(server: Server, admin: httpx.Client) -> None:
     sid = new_session(admin)
     with open_ws(server, sid, token=ADMIN, header=False) as ws:
         exchange(ws, "/help")
-    rows = server.call(lambda: server.services.store.fetch(
-        "SELECT actor, details FROM events WHERE action = 'chat.message' AND resource_id = $sid ORDER BY seq",
-        {"sid": sid},
-    ))
+    rows = server.call(
+        lambda: server.services.store.fetch(
+            "SELECT actor, details FROM events WHERE action = 'chat.message' AND resource_id = $sid ORDER BY seq",
+            {"sid": sid},
+        )
+    )
     assert [r["actor"] for r in rows] == ["admin", "assistant"]
     assert rows[0]["details"]["seq"] == 1 and rows[0]["details"]["content"] == "/help"
     assert rows[1]["details"]["on_behalf_of"] == "admin"

@@ -20,14 +20,29 @@ def agency(server: Server, *args: str, token: str = ADMIN) -> tuple[int, str, st
 
 
 def test_parse_params() -> None:
-    assert parse_params(["n=3", "kind=shell", "flag=true", "s=\"3\"", "eq=a=b"]) == {
-        "n": 3, "kind": "shell", "flag": True, "s": "3", "eq": "a=b",
+    assert parse_params(["n=3", "kind=shell", "flag=true", 's="3"', "eq=a=b"]) == {
+        "n": 3,
+        "kind": "shell",
+        "flag": True,
+        "s": "3",
+        "eq": "a=b",
     }
 
 
 def test_save_list_show_run_sql_delete(server: Server, tmp_path: Path) -> None:
-    code, out, _ = agency(server, "query", "save", "cli_q", "--sql", "SELECT $n * 2 AS doubled",
-                          "-p", "n=1", "-d", "doubles n", "--json")
+    code, out, _ = agency(
+        server,
+        "query",
+        "save",
+        "cli_q",
+        "--sql",
+        "SELECT $n * 2 AS doubled",
+        "-p",
+        "n=1",
+        "-d",
+        "doubles n",
+        "--json",
+    )
     assert code == 0, out
     created = json.loads(out)
     assert created["revision"] == 1 and created["parameters"] == {"n": 1}
@@ -42,7 +57,11 @@ def test_save_list_show_run_sql_delete(server: Server, tmp_path: Path) -> None:
     code, out, _ = agency(server, "query", "run", "cli_q", "-p", "n=5", "--json")
     assert code == 0
     result = json.loads(out)
-    assert result["columns"] == ["tripled"] and result["rows"] == [[15]] and result["truncated"] is False
+    assert (
+        result["columns"] == ["tripled"]
+        and result["rows"] == [[15]]
+        and result["truncated"] is False
+    )
     code, out, err = agency(server, "query", "run", created["id"])
     assert code == 0 and "tripled" in out and "3" in out and "1 row(s)" in err
     code, out, _ = agency(server, "query", "show", "cli_q", "--json")
@@ -58,7 +77,9 @@ def test_save_list_show_run_sql_delete(server: Server, tmp_path: Path) -> None:
     assert code == 1 and "not_found" in err
     code, out, err = agency(server, "query", "run", "cli_q", "-p", "oops")
     assert code == 2 and "name=value" in err
-    code, out, err = agency(server, "query", "save", "x", "--sql", "SELECT 1", "--file", str(sql_file))
+    code, out, err = agency(
+        server, "query", "save", "x", "--sql", "SELECT 1", "--file", str(sql_file)
+    )
     assert code == 2
     code, out, _ = agency(server, "query", "delete", "cli_q", "--json")
     assert code == 0 and json.loads(out) == {"deleted": "cli_q"}

@@ -40,7 +40,9 @@ def test_chat_socket_replays_after_a_dropped_connection(client: AgencyClient) ->
     assert chat.last_seq == 12
 
 
-def test_messages_and_sessions_frames_match_the_json(client: AgencyClient, admin: httpx.Client) -> None:
+def test_messages_and_sessions_frames_match_the_json(
+    client: AgencyClient, admin: httpx.Client
+) -> None:
     sid = client.create_session(title="frames").session_id
     with client.chat(sid) as chat:
         chat.ask("/help")
@@ -70,8 +72,12 @@ def test_chat_refusals_are_raised(server: Server, client: AgencyClient) -> None:
 
 
 def test_saved_queries_through_the_client(client: AgencyClient, admin: httpx.Client) -> None:
-    q = client.create_query("client_q", "SELECT i, i * $k AS scaled, 'n' || i AS label FROM range(4) t(i)",
-                            description="scaled", parameters={"k": 2})
+    q = client.create_query(
+        "client_q",
+        "SELECT i, i * $k AS scaled, 'n' || i AS label FROM range(4) t(i)",
+        description="scaled",
+        parameters={"k": 2},
+    )
     assert q.revision == 1 and client.get_query("client_q").id == q.id
     assert client.update_query(q.id, description="scaled range").revision == 2
     assert list(client.query_revisions("client_q")["revision"]) == [1, 2]
@@ -98,7 +104,9 @@ def test_saved_queries_through_the_client(client: AgencyClient, admin: httpx.Cli
         client.get_query("client_q")
 
 
-def test_alerts_through_the_client(server: Server, client: AgencyClient, admin: httpx.Client) -> None:
+def test_alerts_through_the_client(
+    server: Server, client: AgencyClient, admin: httpx.Client
+) -> None:
     alert_id = raise_alert(server, "worker_silent", "w9 went silent")
     df = client.alerts(state="open")
     raw = admin.get("/api/v1/alerts", params={"state": "open"}).json()

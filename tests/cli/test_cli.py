@@ -47,7 +47,9 @@ def test_task_submit_wait_show_list_watch(stack: Stack) -> None:
 
 
 def test_task_cancel_and_errors(stack: Stack) -> None:
-    code, out = cli(stack, "task", "submit", "shell", "--json", "--label", "pool=none", "--", "true")
+    code, out = cli(
+        stack, "task", "submit", "shell", "--json", "--label", "pool=none", "--", "true"
+    )
     task = json.loads(out)  # no worker has pool=none: it waits
     code, out = cli(stack, "task", "cancel", task["id"], "--reason", "cli test", "--json")
     assert code == 0 and json.loads(out)["state"] == "canceled"

@@ -50,9 +50,25 @@ def test_agency_up_runs_a_task_and_stops_cleanly(tmp_path: Path) -> None:
     env.update({"AGENCY_LOG_LEVEL": "WARNING", "AGENCY_CANCEL_GRACE": "2"})
     log = (tmp_path / "up.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agency", "up", "--port", str(port), "--workers", "1",
-         "--worker-base-port", str(wport), "--data-dir", str(tmp_path / "data"), "--dashboard-port", str(dport)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "agency",
+            "up",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--worker-base-port",
+            str(wport),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--dashboard-port",
+            str(dport),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:

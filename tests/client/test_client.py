@@ -53,7 +53,9 @@ def _same(df: pd.DataFrame, items: list[dict], columns: list[str]) -> None:
 
 
 def test_submit_wait_and_tasks_frame_match_the_json(stack: Stack, client: AgencyClient) -> None:
-    made = client.submit_many([{"kind": "shell", "spec": {"argv": ["echo", str(i)]}} for i in range(3)])
+    made = client.submit_many(
+        [{"kind": "shell", "spec": {"argv": ["echo", str(i)]}} for i in range(3)]
+    )
     one = client.submit("shell", {"argv": ["echo", "one"]}, priority=2)
     for t in [*made, one]:
         assert client.wait(t.id, 30).state is TaskState.SUCCEEDED
@@ -61,8 +63,22 @@ def test_submit_wait_and_tasks_frame_match_the_json(stack: Stack, client: Agency
     with stack.http() as http:
         items = http.get("/api/v1/tasks", params={"kind": "shell", "limit": 500}).json()["items"]
     assert list(df["id"]) == [i["id"] for i in items]
-    _same(df, items, ["id", "kind", "state", "priority", "attempt", "worker_id", "exit_code",
-                      "created_by", "created_at", "finished_at"])
+    _same(
+        df,
+        items,
+        [
+            "id",
+            "kind",
+            "state",
+            "priority",
+            "attempt",
+            "worker_id",
+            "exit_code",
+            "created_by",
+            "created_at",
+            "finished_at",
+        ],
+    )
     assert df["created_at"].dt.tz is not None and str(df["state"].iloc[0]) == "succeeded"
     paged = client.tasks(kind="shell", page_size=1, max_rows=3)  # three round trips of one
     assert list(paged["id"]) == [i["id"] for i in items[:3]]
@@ -104,10 +120,16 @@ def test_errors_are_agency_classes(stack: Stack, client: AgencyClient) -> None:
         client.tasks_page(cursor="garbage")
     with AgencyClient(stack.url, "wrong") as bad, pytest.raises(Unauthorized):
         bad.tasks()
-    with AgencyClient(stack.url, stack.token("viewer-c", Role.VIEWER)) as viewer, pytest.raises(Forbidden) as info:
+    with (
+        AgencyClient(stack.url, stack.token("viewer-c", Role.VIEWER)) as viewer,
+        pytest.raises(Forbidden) as info,
+    ):
         viewer.submit("noop")
     assert info.value.details["needed"] == "operator"
-    with AgencyClient(f"http://127.0.0.1:{free_port()}", ADMIN) as nowhere, pytest.raises(ServiceUnavailable):
+    with (
+        AgencyClient(f"http://127.0.0.1:{free_port()}", ADMIN) as nowhere,
+        pytest.raises(ServiceUnavailable),
+    ):
         nowhere.tasks()
 
 
@@ -116,7 +138,10 @@ def test_defaults_come_from_settings_and_the_token_file(tmp_path: Path) -> None:
     settings = Settings.load(env={}, data_dir=tmp_path, url="http://h:1/")
     assert resolve(None, None, settings) == ("http://h:1", "from-file")
     assert resolve("http://x", "t", settings) == ("http://x", "t")
-    assert resolve(None, None, settings.model_copy(update={"token": "env"})) == ("http://h:1", "env")
+    assert resolve(None, None, settings.model_copy(update={"token": "env"})) == (
+        "http://h:1",
+        "env",
+    )
 
 
 def test_event_stream_resumes_across_a_restart(tmp_path: Path) -> None:
@@ -134,7 +159,12 @@ def test_event_stream_resumes_across_a_restart(tmp_path: Path) -> None:
             got += [next(stream).seq for _ in range(2)]
             stream.close()
             with s2.http() as http:
-                expected = [e["seq"] for e in http.get("/api/v1/audit", params={"resource_type": "task"}).json()["items"]]
+                expected = [
+                    e["seq"]
+                    for e in http.get("/api/v1/audit", params={"resource_type": "task"}).json()[
+                        "items"
+                    ]
+                ]
     assert got == expected
 
 
@@ -176,5 +206,8 @@ def test_transport_errors_map(stack: Stack) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
-    with AgencyClient(stack.url, ADMIN, transport=httpx.MockTransport(refuse)) as c, pytest.raises(ServiceUnavailable):
+    with (
+        AgencyClient(stack.url, ADMIN, transport=httpx.MockTransport(refuse)) as c,
+        pytest.raises(ServiceUnavailable),
+    ):
         c.tasks()

@@ -17,7 +17,9 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not Path(CHROMIUM).exists() or not (shutil.which("agency") or (ROOT / ".venv/bin/agency").exists()):
+    if not Path(CHROMIUM).exists() or not (
+        shutil.which("agency") or (ROOT / ".venv/bin/agency").exists()
+    ):
         pytest.skip("needs /usr/bin/chromium (make system-deps) and the agency command")
     with running_stack(tmp_path_factory.mktemp("dash")) as live:
         yield live

@@ -24,8 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ADMIN_TOKEN = "dashboard-tests-admin-token"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -69,7 +75,9 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
 
 
 @contextmanager
-def running_stack(data_dir: Path, workers: int = 2, capacity: int = 4, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    data_dir: Path, workers: int = 2, capacity: int = 4, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """Start control plane + workers, then the dashboard; yield; stop both (dashboard first)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     api_port, dash_port = free_port(), free_port()
@@ -86,23 +94,62 @@ def running_stack(data_dir: Path, workers: int = 2, capacity: int = 4, extra_env
     api_url = f"http://127.0.0.1:{api_port}"
     up_log = open(data_dir / "up.log", "wb")  # noqa: SIM115  (closed after the process stops)
     up = subprocess.Popen(
-        [str(BIN / "agency"), "up", "--port", str(api_port), "--workers", str(workers), "--data-dir", str(data_dir), "--no-dashboard"],
-        cwd=ROOT, env=env, stdout=up_log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(BIN / "agency"),
+            "up",
+            "--port",
+            str(api_port),
+            "--workers",
+            str(workers),
+            "--data-dir",
+            str(data_dir),
+            "--no-dashboard",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=up_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     dash: subprocess.Popen[bytes] | None = None
     try:
         client = AgencyClient(url=api_url, token=ADMIN_TOKEN)
-        wait_for(lambda: httpx.get(f"{api_url}/health", timeout=2).status_code == 200, 60, "the control plane")
-        wait_for(lambda: sum(1 for _ in _worker_ids(client)) >= workers, 60, f"{workers} workers to register")
+        wait_for(
+            lambda: httpx.get(f"{api_url}/health", timeout=2).status_code == 200,
+            60,
+            "the control plane",
+        )
+        wait_for(
+            lambda: sum(1 for _ in _worker_ids(client)) >= workers,
+            60,
+            f"{workers} workers to register",
+        )
         dash_env = {**env, "AGENCY_URL": api_url, "AGENCY_TOKEN": ADMIN_TOKEN}
         dash_log = open(data_dir / "dashboard.log", "wb")  # noqa: SIM115
         dash = subprocess.Popen(
-            [str(BIN / "panel"), "serve", str(ROOT / "dashboards" / "app.py"), "--address", "127.0.0.1",
-             "--port", str(dash_port), "--allow-websocket-origin", f"127.0.0.1:{dash_port}", "--num-procs", "1"],
-            cwd=ROOT, env=dash_env, stdout=dash_log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(BIN / "panel"),
+                "serve",
+                str(ROOT / "dashboards" / "app.py"),
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(dash_port),
+                "--allow-websocket-origin",
+                f"127.0.0.1:{dash_port}",
+                "--num-procs",
+                "1",
+            ],
+            cwd=ROOT,
+            env=dash_env,
+            stdout=dash_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         dash_url = f"http://127.0.0.1:{dash_port}"
-        wait_for(lambda: httpx.get(f"{dash_url}/app", timeout=10).status_code == 200, 60, "the dashboard")
+        wait_for(
+            lambda: httpx.get(f"{dash_url}/app", timeout=10).status_code == 200, 60, "the dashboard"
+        )
         yield Stack(api_url=api_url, dashboard_url=dash_url, data_dir=data_dir, client=client)
     finally:
         if dash is not None:

@@ -36,7 +36,10 @@ def processes_with(marker: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         try:
-            if marker in " ".join(proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            if (
+                marker in " ".join(proc.info["cmdline"] or [])
+                and proc.info["status"] != psutil.STATUS_ZOMBIE
+            ):
                 found.append(proc)
         except psutil.Error:
             continue
@@ -50,7 +53,9 @@ def test_overview_counter_moves_live_without_reload(stack: Stack, page: Page) ->
     before = int(tile_text(page, "tasks").replace(",", ""))
     navigations: list[Any] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
-    stack.client.submit_many([{"kind": "noop", "spec": {}, "labels": {"test": "overview"}} for _ in range(5)])
+    stack.client.submit_many(
+        [{"kind": "noop", "spec": {}, "labels": {"test": "overview"}} for _ in range(5)]
+    )
     submitted = time.monotonic()
     expect(page.locator(".kpi-tasks .kpi-value")).to_have_text(str(before + 5), timeout=3000)
     assert time.monotonic() - submitted < 3.0
@@ -61,8 +66,12 @@ def test_overview_counter_moves_live_without_reload(stack: Stack, page: Page) ->
 @pytest.mark.browser
 def test_cancel_running_task_from_drilldown(stack: Stack, page: Page) -> None:
     marker = f"0.{random.randrange(10**8, 10**9)}"  # `sleep 600 0.xxx`: a unique command line
-    task = stack.client.submit("shell", {"argv": ["sleep", "600", marker]})  # no labels: any worker fits
-    wait_for(lambda: stack.client.task(task.id).task.state.value == "running", 30, "the task to run")
+    task = stack.client.submit(
+        "shell", {"argv": ["sleep", "600", marker]}
+    )  # no labels: any worker fits
+    wait_for(
+        lambda: stack.client.task(task.id).task.state.value == "running", 30, "the task to run"
+    )
     wait_for(lambda: processes_with(marker), 10, "the task's process")
     page.goto(stack.page("tasks"))
     page.locator(".f-text input").fill(task.id)
@@ -77,7 +86,9 @@ def test_cancel_running_task_from_drilldown(stack: Stack, page: Page) -> None:
     expect(confirm).to_contain_text(task.id)
     expect(confirm).to_contain_text("SIGTERM")
     page.locator(".task-confirm .confirm-yes button").click()
-    expect(page.locator(".drill-state .task-state")).to_have_attribute("data-state", "canceled", timeout=30_000)
+    expect(page.locator(".drill-state .task-state")).to_have_attribute(
+        "data-state", "canceled", timeout=30_000
+    )
     expect(page.locator(".cancel-steps")).to_contain_text("cancel requested")
     expect(row).to_contain_text("canceled")  # the list row followed the event stream too
     assert stack.client.task(task.id).task.state.value == "canceled"
@@ -102,7 +113,10 @@ def test_chat_message_echo_and_reply(stack: Stack, page: Page) -> None:
 @pytest.mark.browser
 def test_saved_query_runs_and_shows_rows(stack: Stack, page: Page) -> None:
     stack.client.submit("noop", {})  # at least one task, so the grouped query has a row
-    saved = stack.client.create_query(name="tasks_by_state", sql="select state, count(*) as n from tasks group by state order by n desc")
+    saved = stack.client.create_query(
+        name="tasks_by_state",
+        sql="select state, count(*) as n from tasks group by state order by n desc",
+    )
     page.goto(stack.page("queries"))
     page.locator(".query-pick select").select_option(label=f"tasks_by_state (r{saved.revision})")
     expect(page.locator(".query-sql textarea")).to_have_value(re.compile("group by state"))
@@ -132,7 +146,9 @@ def test_other_pages_render(stack: Stack, page: Page, name: str) -> None:
 @pytest.mark.browser
 def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: Stack, page: Page) -> None:
     # labelled tasks that no worker's labels fit: they wait in the queue until canceled
-    stack.client.submit_many([{"kind": "noop", "spec": {}, "labels": {"batch": "bulk"}} for _ in range(25)])
+    stack.client.submit_many(
+        [{"kind": "noop", "spec": {}, "labels": {"batch": "bulk"}} for _ in range(25)]
+    )
     page.goto(stack.page("tasks"))
     page.locator(".f-label input").fill("batch=bulk")
     page.locator(".f-label input").press("Enter")
@@ -141,7 +157,14 @@ def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: Stack, page: Page) 
     expect(page.locator(".bulk-confirm .confirm-text")).to_contain_text("25 tasks")
     page.locator(".bulk-confirm .confirm-yes button").click()
     expect(page.locator(".tasks-table")).to_contain_text("canceled")
-    wait_for(lambda: stack.client.bulk_cancel(label="batch=bulk", states=["pending"], dry_run=True).count == 0, 30, "the batch to be canceled")
+    wait_for(
+        lambda: (
+            stack.client.bulk_cancel(label="batch=bulk", states=["pending"], dry_run=True).count
+            == 0
+        ),
+        30,
+        "the batch to be canceled",
+    )
     expect(page.locator(".tasks-table")).not_to_contain_text("pending", timeout=10_000)
 
 
@@ -151,7 +174,9 @@ def test_page_through_10000_tasks(stack: Stack, page: Page) -> None:
     client = stack.client
     client.pause_queue("dashboard paging test")  # keep the batch out of the dispatcher's way
     for _ in range(10):
-        client.submit_many([{"kind": "noop", "spec": {}, "labels": {"batch": "paging"}} for _ in range(1000)])
+        client.submit_many(
+            [{"kind": "noop", "spec": {}, "labels": {"batch": "paging"}} for _ in range(1000)]
+        )
     page.goto(stack.page("tasks"))
     page.locator(".f-size select").select_option("500")
     page.locator(".f-label input").fill("batch=paging")
@@ -178,7 +203,9 @@ def test_page_through_10000_tasks(stack: Stack, page: Page) -> None:
     expect(page.locator(".bulk-confirm .confirm-text")).to_contain_text("10,000 tasks")
     page.locator(".bulk-confirm .confirm-no button").click()
     expect(page.locator(".bulk-confirm")).to_be_hidden()
-    assert client.bulk_cancel(label="batch=paging", states=["pending"], dry_run=True).count == 10_000
+    assert (
+        client.bulk_cancel(label="batch=paging", states=["pending"], dry_run=True).count == 10_000
+    )
 
 
 def test_overview_in_a_notebook_cell(stack: Stack) -> None:
@@ -206,8 +233,15 @@ def test_chat_link_resumes_after_a_drop(stack: Stack) -> None:
         wait_for(lambda: got.extend(link.drain()) or len(got) >= 2, 15, "echo and reply")
         link._conn._conn.close()  # drop the socket under the link, as a network failure would
         link.send("/workers")
-        wait_for(lambda: got.extend(link.drain()) or len(got) >= 4, 15, "the exchange after the drop")
-        assert [(m["seq"], m["role"]) for m in got] == [(1, "user"), (2, "assistant"), (3, "user"), (4, "assistant")]
+        wait_for(
+            lambda: got.extend(link.drain()) or len(got) >= 4, 15, "the exchange after the drop"
+        )
+        assert [(m["seq"], m["role"]) for m in got] == [
+            (1, "user"),
+            (2, "assistant"),
+            (3, "user"),
+            (4, "assistant"),
+        ]
     finally:
         link.close()
 
@@ -215,14 +249,35 @@ def test_chat_link_resumes_after_a_drop(stack: Stack) -> None:
 @pytest.mark.browser
 def test_backend_outside_the_allowlist_is_refused(stack: Stack, page: Page) -> None:
     port = free_port()
-    env = {**os.environ, "AGENCY_URL": "http://169.254.169.254:80", "AGENCY_TOKEN": "x", "AGENCY_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "AGENCY_URL": "http://169.254.169.254:80",
+        "AGENCY_TOKEN": "x",
+        "AGENCY_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "panel"), "serve", str(ROOT / "dashboards" / "app.py"), "--address", "127.0.0.1",
-         "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "panel"),
+            "serve",
+            str(ROOT / "dashboards" / "app.py"),
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/app", timeout=10).status_code == 200, 60, "the dashboard")
+        wait_for(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/app", timeout=10).status_code == 200,
+            60,
+            "the dashboard",
+        )
         page.goto(f"http://127.0.0.1:{port}/app")
         expect(page.locator(".host-refused")).to_contain_text("169.254.169.254")
         expect(page.locator(".host-refused")).to_contain_text("AGENCY_ALLOWED_HOSTS")

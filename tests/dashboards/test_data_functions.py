@@ -34,27 +34,58 @@ def test_backend_from_env_defaults_and_refusal() -> None:
 
 def test_filter_query_passes_only_set_filters() -> None:
     after = datetime(2026, 1, 1, tzinfo=UTC)
-    flt = td.TaskFilter(states=("running",), worker=" w1 ", label="", text="x", created_after=after, limit=250)
-    assert flt.query() == {"sort": "-created_at", "limit": 250, "state": ["running"], "worker": "w1", "text": "x", "created_after": after}
+    flt = td.TaskFilter(
+        states=("running",), worker=" w1 ", label="", text="x", created_after=after, limit=250
+    )
+    assert flt.query() == {
+        "sort": "-created_at",
+        "limit": 250,
+        "state": ["running"],
+        "worker": "w1",
+        "text": "x",
+        "created_after": after,
+    }
     assert td.TaskFilter().query() == {"sort": "-created_at", "limit": 50}
 
 
 def test_display_rows_shapes_models_and_frames() -> None:
-    df = td.display_rows([{"id": "a", "state": "running", "kind": "shell", "labels": {"b": "2", "a": "1"}, "created_at": "2026-01-02T03:04:05Z", "priority": 0, "attempt": 1}])
+    df = td.display_rows(
+        [
+            {
+                "id": "a",
+                "state": "running",
+                "kind": "shell",
+                "labels": {"b": "2", "a": "1"},
+                "created_at": "2026-01-02T03:04:05Z",
+                "priority": 0,
+                "attempt": 1,
+            }
+        ]
+    )
     assert list(df.columns) == td.COLUMNS
     assert df.loc[0, "labels"] == "a=1, b=2"
     assert df.loc[0, "created_at"] == "2026-01-02 03:04:05"
     assert td.display_rows([]).empty
     # the API writes whole seconds without a fraction: one page can mix both ISO forms
-    mixed = td.display_rows([{"id": "a", "state": "pending", "created_at": "2026-11-22T04:42:20Z"},
-                             {"id": "b", "state": "pending", "created_at": "2026-11-22T04:42:20.5Z"}])
+    mixed = td.display_rows(
+        [
+            {"id": "a", "state": "pending", "created_at": "2026-11-22T04:42:20Z"},
+            {"id": "b", "state": "pending", "created_at": "2026-11-22T04:42:20.5Z"},
+        ]
+    )
     assert list(mixed["created_at"]) == ["2026-11-22 04:42:20", "2026-11-22 04:42:20"]
 
 
 @pytest.mark.parametrize(
     ("state", "expected"),
-    [("pending", {"cancel", "pause"}), ("paused", {"cancel", "resume"}), ("running", {"cancel"}),
-     ("canceling", set()), ("failed", {"retry"}), ("succeeded", set())],
+    [
+        ("pending", {"cancel", "pause"}),
+        ("paused", {"cancel", "resume"}),
+        ("running", {"cancel"}),
+        ("canceling", set()),
+        ("failed", {"retry"}),
+        ("succeeded", set()),
+    ],
 )
 def test_allowed_actions(state: str, expected: set[str]) -> None:
     assert td.allowed_actions(state) == expected
@@ -62,7 +93,13 @@ def test_allowed_actions(state: str, expected: set[str]) -> None:
 
 def test_confirm_text_names_task_worker_and_consequence() -> None:
     text = td.confirm_text({"id": "t1", "state": "running", "worker_id": "w9"}, "cancel", grace=5)
-    assert "t1" in text and "w9" in text and "SIGTERM" in text and "SIGKILL after 5 s" in text and "canceled" in text
+    assert (
+        "t1" in text
+        and "w9" in text
+        and "SIGTERM" in text
+        and "SIGKILL after 5 s" in text
+        and "canceled" in text
+    )
     assert "never runs" in td.confirm_text({"id": "t2", "state": "pending"}, "cancel")
     assert "pending" in td.confirm_text({"id": "t3", "state": "failed"}, "retry")
     with pytest.raises(ValueError):
@@ -71,27 +108,54 @@ def test_confirm_text_names_task_worker_and_consequence() -> None:
 
 def test_submit_form_payloads() -> None:
     assert td.SubmitForm("shell", "sleep 600", "team=ops, env = dev", 5).payload() == {
-        "kind": "shell", "spec": {"argv": ["sleep", "600"]}, "labels": {"team": "ops", "env": "dev"}, "priority": 5}
-    assert td.SubmitForm("agent", "summarise the logs").payload()["spec"] == {"prompt": "summarise the logs"}
+        "kind": "shell",
+        "spec": {"argv": ["sleep", "600"]},
+        "labels": {"team": "ops", "env": "dev"},
+        "priority": 5,
+    }
+    assert td.SubmitForm("agent", "summarise the logs").payload()["spec"] == {
+        "prompt": "summarise the logs"
+    }
     assert td.SubmitForm("noop", '{"sleep": 0.1}').payload()["spec"] == {"sleep": 0.1}
 
 
 def _timeline(*actions: str) -> pd.DataFrame:
-    return dd.timeline_rows([{"seq": i, "ts": f"2026-01-01T00:00:0{i}", "actor": "op", "action": a, "details": {}} for i, a in enumerate(actions)])
+    return dd.timeline_rows(
+        [
+            {"seq": i, "ts": f"2026-01-01T00:00:0{i}", "actor": "op", "action": a, "details": {}}
+            for i, a in enumerate(actions)
+        ]
+    )
 
 
 def test_cancel_steps_follow_the_lifecycle() -> None:
     assert dd.cancel_steps(_timeline("task.created", "task.running"), "running") == []
-    marks = [m for _, m, _ in dd.cancel_steps(_timeline("task.created", "task.running", "task.cancel_requested"), "cancel_requested")]
+    marks = [
+        m
+        for _, m, _ in dd.cancel_steps(
+            _timeline("task.created", "task.running", "task.cancel_requested"), "cancel_requested"
+        )
+    ]
     assert marks == ["✓", "…", "○"]
-    done = dd.cancel_steps(_timeline("task.running", "task.cancel_requested", "task.canceling", "task.canceled"), "canceled")
+    done = dd.cancel_steps(
+        _timeline("task.running", "task.cancel_requested", "task.canceling", "task.canceled"),
+        "canceled",
+    )
     assert [m for _, m, _ in done] == ["✓", "✓", "✓"]
-    raced = dd.cancel_steps(_timeline("task.running", "task.cancel_requested", "task.succeeded"), "succeeded")
+    raced = dd.cancel_steps(
+        _timeline("task.running", "task.cancel_requested", "task.succeeded"), "succeeded"
+    )
     assert [m for _, m, _ in raced] == ["✓", "✗", "○"]
 
 
 def test_tile_values_from_a_snapshot() -> None:
-    snap = {"by_state": {"pending": 3, "running": 2, "succeeded": 10}, "success_rate": 0.955, "run_p95_ms": 1234.4, "tasks_per_min": 12.0, "queue_depth": 3}
+    snap = {
+        "by_state": {"pending": 3, "running": 2, "succeeded": 10},
+        "success_rate": 0.955,
+        "run_p95_ms": 1234.4,
+        "tasks_per_min": 12.0,
+        "queue_depth": 3,
+    }
     assert kpis.total_tasks(snap) == 15
     assert kpis.tile_value(snap, "tasks") == ("15", "2 running")
     assert kpis.tile_value(snap, "success_rate")[0] == "95.5%"
@@ -100,7 +164,11 @@ def test_tile_values_from_a_snapshot() -> None:
 
 
 def test_query_params_and_charts() -> None:
-    assert qd.parse_params("state=running, limit=10, ratio=0.5") == {"state": "running", "limit": 10, "ratio": 0.5}
+    assert qd.parse_params("state=running, limit=10, ratio=0.5") == {
+        "state": "running",
+        "limit": 10,
+        "ratio": 0.5,
+    }
     with pytest.raises(ValueError, match="name=value"):
         qd.parse_params("oops")
     assert qd.chart_for(pd.DataFrame({"state": ["a", "b"], "n": [1, 2]})) is not None

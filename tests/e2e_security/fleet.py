@@ -24,15 +24,32 @@ TERMINAL = frozenset({"succeeded", "failed", "canceled", "rejected"})
 V1 = "/api/v1"
 
 
-def add_worker(stack: Stack, data_dir: Path, *, labels: str | None = None, sandbox: str | None = None,
-               env: dict[str, str] | None = None, worker_id: str | None = None) -> WorkerProc:
+def add_worker(
+    stack: Stack,
+    data_dir: Path,
+    *,
+    labels: str | None = None,
+    sandbox: str | None = None,
+    env: dict[str, str] | None = None,
+    worker_id: str | None = None,
+) -> WorkerProc:
     """A real ``agency worker`` registered with ``stack`` (stopped with the stack)."""
-    w = start_worker(data_dir, token=WORKER, capacity=4, control_plane=stack.url, labels=labels,
-                     sandbox=sandbox, env=env, worker_id=worker_id)
+    w = start_worker(
+        data_dir,
+        token=WORKER,
+        capacity=4,
+        control_plane=stack.url,
+        labels=labels,
+        sandbox=sandbox,
+        env=env,
+        worker_id=worker_id,
+    )
     stack.workers.append(w)
     with stack.http() as http:
-        wait_for(lambda: w.worker_id in {x["id"] for x in http.get(f"{V1}/workers").json()["items"]},
-                 f"worker {w.worker_id} registered\n{w.read_log()}")
+        wait_for(
+            lambda: w.worker_id in {x["id"] for x in http.get(f"{V1}/workers").json()["items"]},
+            f"worker {w.worker_id} registered\n{w.read_log()}",
+        )
     return w
 
 
@@ -45,8 +62,9 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> Non
         time.sleep(0.05)
 
 
-def wait_task(http: httpx.Client, task_id: str, states: frozenset[str] = TERMINAL,
-              timeout: float = 30.0) -> dict[str, Any]:
+def wait_task(
+    http: httpx.Client, task_id: str, states: frozenset[str] = TERMINAL, timeout: float = 30.0
+) -> dict[str, Any]:
     """``GET /api/v1/tasks/{id}`` until the task's state is in ``states`` and the event of
     that state is stored (memory moves before the write lands); the detail body."""
     body: dict[str, Any] = {}
@@ -75,15 +93,26 @@ def task_events(http: httpx.Client, task_id: str) -> list[dict[str, Any]]:
     return sorted(r.json()["items"], key=lambda e: e["seq"])
 
 
-def sse_events(url: str, token: str, params: dict[str, Any], until: Callable[[dict[str, Any]], bool],
-               seconds: float = 15.0, raw: list[str] | None = None) -> list[dict[str, Any]]:
+def sse_events(
+    url: str,
+    token: str,
+    params: dict[str, Any],
+    until: Callable[[dict[str, Any]], bool],
+    seconds: float = 15.0,
+    raw: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """Events from ``/api/v1/events/stream`` until one matches ``until`` (or time runs out)."""
     out: list[dict[str, Any]] = []
     decoder = SseDecoder()
     deadline = time.monotonic() + seconds
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-    with httpx.stream("GET", url + f"{V1}/events/stream", params=params, headers=headers,
-                      timeout=httpx.Timeout(10.0, read=seconds)) as r:
+    with httpx.stream(
+        "GET",
+        url + f"{V1}/events/stream",
+        params=params,
+        headers=headers,
+        timeout=httpx.Timeout(10.0, read=seconds),
+    ) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if raw is not None:
@@ -119,23 +148,47 @@ class ProtocolWorker:
 
     def accept(self, body: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC).isoformat()
-        running = {"task_id": body["task_id"], "attempt": body["attempt"], "kind": body["kind"],
-                   "state": "running", "started_at": now}
-        self.tasks[body["task_id"]] = {**running, "state": "failed", "reason": "sandbox denied",
-                                       "finished_at": now, "denials": self.denials}
+        running = {
+            "task_id": body["task_id"],
+            "attempt": body["attempt"],
+            "kind": body["kind"],
+            "state": "running",
+            "started_at": now,
+        }
+        self.tasks[body["task_id"]] = {
+            **running,
+            "state": "failed",
+            "reason": "sandbox denied",
+            "finished_at": now,
+            "denials": self.denials,
+        }
         threading.Thread(target=self.push, args=(body["task_id"],), daemon=True).start()
         return running
 
     def push(self, task_id: str) -> None:
         report = {"worker_id": self.worker_id, "status": self.tasks[task_id]}
-        r = httpx.post(f"{self.control_plane}{V1}/workers/{self.worker_id}/reports", json=report,
-                       headers={"Authorization": f"Bearer {WORKER}"}, timeout=10)
+        r = httpx.post(
+            f"{self.control_plane}{V1}/workers/{self.worker_id}/reports",
+            json=report,
+            headers={"Authorization": f"Bearer {WORKER}"},
+            timeout=10,
+        )
         self.pushed.append(r.status_code)
 
     def register(self, labels: dict[str, str]) -> None:
-        reg = {"id": self.worker_id, "url": self.url, "kinds": ["shell"], "capacity": 2, "labels": labels}
-        r = httpx.post(f"{self.control_plane}{V1}/workers/register", json=reg,
-                       headers={"Authorization": f"Bearer {WORKER}"}, timeout=10)
+        reg = {
+            "id": self.worker_id,
+            "url": self.url,
+            "kinds": ["shell"],
+            "capacity": 2,
+            "labels": labels,
+        }
+        r = httpx.post(
+            f"{self.control_plane}{V1}/workers/register",
+            json=reg,
+            headers={"Authorization": f"Bearer {WORKER}"},
+            timeout=10,
+        )
         assert r.status_code == 200, r.text
 
 
@@ -157,16 +210,36 @@ def _handler(worker: ProtocolWorker) -> type[BaseHTTPRequestHandler]:
             if parts == ["health"]:
                 self._reply(200, {"ok": True})
             elif parts == ["status"]:
-                self._reply(200, {"id": worker.worker_id, "version": "other-1", "kinds": ["shell"],
-                                  "capacity": 2, "running": [], "labels": {}})
+                self._reply(
+                    200,
+                    {
+                        "id": worker.worker_id,
+                        "version": "other-1",
+                        "kinds": ["shell"],
+                        "capacity": 2,
+                        "running": [],
+                        "labels": {},
+                    },
+                )
             elif len(parts) == 2 and parts[0] == "task" and parts[1] in worker.tasks:
                 self._reply(200, worker.tasks[parts[1]])
             elif len(parts) == 3 and parts[2] == "output" and parts[1] in worker.tasks:
                 stream = "stderr" if "stream=stderr" in self.path else "stdout"
-                self._reply(200, {"task_id": parts[1], "stream": stream, "offset": 0, "next_offset": 0,
-                                  "data": "", "eof": True})
+                self._reply(
+                    200,
+                    {
+                        "task_id": parts[1],
+                        "stream": stream,
+                        "offset": 0,
+                        "next_offset": 0,
+                        "data": "",
+                        "eof": True,
+                    },
+                )
             else:
-                self._reply(404, {"error": {"code": "not_found", "message": self.path, "details": {}}})
+                self._reply(
+                    404, {"error": {"code": "not_found", "message": self.path, "details": {}}}
+                )
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -177,18 +250,24 @@ def _handler(worker: ProtocolWorker) -> type[BaseHTTPRequestHandler]:
                 task_id = self.path.strip("/").split("/")[1]
                 self._reply(200, worker.tasks.get(task_id, {}))
             else:
-                self._reply(404, {"error": {"code": "not_found", "message": self.path, "details": {}}})
+                self._reply(
+                    404, {"error": {"code": "not_found", "message": self.path, "details": {}}}
+                )
 
     return Handler
 
 
 @contextmanager
-def protocol_worker(worker_id: str, control_plane: str, denials: list[dict[str, str]]) -> Iterator[ProtocolWorker]:
+def protocol_worker(
+    worker_id: str, control_plane: str, denials: list[dict[str, str]]
+) -> Iterator[ProtocolWorker]:
     """Serve a ``ProtocolWorker`` on a free 127.0.0.1 port for the duration of the block."""
     worker = ProtocolWorker(worker_id, control_plane, denials)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(worker))
     worker.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name=f"protocol-worker-{worker.port}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name=f"protocol-worker-{worker.port}", daemon=True
+    )
     thread.start()
     try:
         yield worker

@@ -39,9 +39,15 @@ def test_placeholder_rejected_then_waived_by_a_second_operator(stack: Stack) -> 
     bob = AgencyClient(stack.url, stack.token("bob", Role.OPERATOR))
     with alice, bob:
         code = f"def total(xs):\n    return sum(xs)  # {MARKER}: handle overflow\n"
-        gated = alice.submit("shell", {"argv": ["sh", "-c", f"printf '{code}' > total.py"]},
-                             gates=["placeholders"], retry={"max_attempts": 1})
-        clean = alice.submit("shell", {"argv": ["sh", "-c", "printf 'x = 1\\n' > ok.py"]}, gates=["placeholders"])
+        gated = alice.submit(
+            "shell",
+            {"argv": ["sh", "-c", f"printf '{code}' > total.py"]},
+            gates=["placeholders"],
+            retry={"max_attempts": 1},
+        )
+        clean = alice.submit(
+            "shell", {"argv": ["sh", "-c", "printf 'x = 1\\n' > ok.py"]}, gates=["placeholders"]
+        )
         done, ok = alice.wait(gated.id, timeout=30), alice.wait(clean.id, timeout=30)
         assert ok.state is TaskState.SUCCEEDED and ok.verdict == "approved"
         assert done.state is TaskState.REJECTED and done.verdict == "changes_requested"
@@ -64,11 +70,17 @@ def test_placeholder_rejected_then_waived_by_a_second_operator(stack: Stack) -> 
         assert final.state is TaskState.SUCCEEDED and final.verdict == "waived"
 
         steps = [(e["action"], e["actor"]) for e in events_of(bob, waiver.id)]
-        assert steps == [("waiver.requested", "alice"), ("waiver.refused", "alice"), ("waiver.approved", "bob")]
+        assert steps == [
+            ("waiver.requested", "alice"),
+            ("waiver.refused", "alice"),
+            ("waiver.approved", "bob"),
+        ]
         task_steps = [(e["action"], e["actor"], e["verdict"]) for e in events_of(bob, gated.id)]
         assert task_steps[0] == ("task.created", "alice", None)
-        assert task_steps[-2:] == [("task.rejected", "gate-1", "changes_requested"),
-                                   ("task.succeeded", "bob", "waived")]
+        assert task_steps[-2:] == [
+            ("task.rejected", "gate-1", "changes_requested"),
+            ("task.succeeded", "bob", "waived"),
+        ]
         assert all(actor for _, actor, _ in task_steps)
         listed = bob.waivers(task_id=gated.id)
         assert listed["state"].tolist() == ["approved"] and listed["decided_by"].tolist() == ["bob"]

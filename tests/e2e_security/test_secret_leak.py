@@ -47,15 +47,25 @@ def duckdb_text(db: Path) -> str:
     could hide a value from a raw byte search, SQL cannot."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        ]
         assert {"tasks", "events", "task_output"} <= set(tables), tables
-        return "\n".join(f"{t}: {row!r}" for t in tables for row in con.execute(f'SELECT * FROM "{t}"').fetchall())
+        return "\n".join(
+            f"{t}: {row!r}"
+            for t in tables
+            for row in con.execute(f'SELECT * FROM "{t}"').fetchall()
+        )
     finally:
         con.close()
 
 
-def test_a_printed_secret_is_masked_everywhere(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_printed_secret_is_masked_everywhere(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     data = tmp_path / "data"
     data.mkdir()
@@ -63,16 +73,30 @@ def test_a_printed_secret_is_masked_everywhere(tmp_path: Path, caplog: pytest.Lo
     value = "e2e-" + secrets.token_hex(16)
     FileKeystore(data / "secrets.enc", master_key=master).set_secret(NAME, value)
     bodies: list[str] = []  # every API answer (and chat reply) read below
-    worker_env = {"AGENCY_KEYSTORE": "file", "AGENCY_MASTER_KEY": master, "AGENCY_LOG_LEVEL": "DEBUG"}
+    worker_env = {
+        "AGENCY_KEYSTORE": "file",
+        "AGENCY_MASTER_KEY": master,
+        "AGENCY_LOG_LEVEL": "DEBUG",
+    }
 
     with serve(data, keystore="file", master_key=master) as stack:
         worker = add_worker(stack, data, env=worker_env, worker_id="sec-1")
         with stack.http() as http:
-            task_id = submit(http, {"kind": "shell", "spec": {"argv": PRINTS, "env": TASK_ENV},
-                                    "secrets": [NAME], "retry": {"max_attempts": 1}})
+            task_id = submit(
+                http,
+                {
+                    "kind": "shell",
+                    "spec": {"argv": PRINTS, "env": TASK_ENV},
+                    "secrets": [NAME],
+                    "retry": {"max_attempts": 1},
+                },
+            )
             detail = wait_task(http, task_id)
             assert detail["task"]["state"] == "succeeded", detail["task"]
-            out = {s: http.get(f"{V1}/tasks/{task_id}/output", params={"stream": s}) for s in ("stdout", "stderr")}
+            out = {
+                s: http.get(f"{V1}/tasks/{task_id}/output", params={"stream": s})
+                for s in ("stdout", "stderr")
+            }
             assert "***" in out["stdout"].json()["data"] and "done" in out["stdout"].json()["data"]
             assert "***" in out["stderr"].json()["data"]
             reads: list[httpx.Response] = [
@@ -90,8 +114,13 @@ def test_a_printed_secret_is_masked_everywhere(tmp_path: Path, caplog: pytest.Lo
                 bodies.append(r.text)
             assert "***" in reads[-2].text  # user SQL over the stored output sees the mask
         raw_sse: list[str] = []
-        events = sse_events(stack.url, ADMIN, {"after": 0, "resource_id": task_id},
-                            lambda e: e["action"] == "task.succeeded", raw=raw_sse)
+        events = sse_events(
+            stack.url,
+            ADMIN,
+            {"after": 0, "resource_id": task_id},
+            lambda e: e["action"] == "task.succeeded",
+            raw=raw_sse,
+        )
         assert events and events[-1]["action"] == "task.succeeded", events
         bodies.append("\n".join(raw_sse))
         client = AgencyClient(stack.url, ADMIN)

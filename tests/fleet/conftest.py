@@ -52,8 +52,18 @@ class FakeWorker:
         return answer
 
     def reset(self) -> None:
-        self.mode(requests=0, starts=0, fail_count=0, fail_status=0, fail_code="",
-                  delay_count=0, delay_ms=0.0, drop_count=0, max_active=0, clear_tasks=True)
+        self.mode(
+            requests=0,
+            starts=0,
+            fail_count=0,
+            fail_status=0,
+            fail_code="",
+            delay_count=0,
+            delay_ms=0.0,
+            drop_count=0,
+            max_active=0,
+            clear_tasks=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +86,12 @@ def fake(fake_worker_proc: FakeWorker) -> FakeWorker:
 
 def quick_settings(**overrides: Any) -> Settings:
     """Settings with short backoffs and timeouts so failure paths run in milliseconds."""
-    values: dict[str, Any] = {"retry_backoff": 0.01, "retry_max_seconds": 5.0,
-                              "request_timeout": 2.0, "breaker_reset": 0.5}
+    values: dict[str, Any] = {
+        "retry_backoff": 0.01,
+        "retry_max_seconds": 5.0,
+        "request_timeout": 2.0,
+        "breaker_reset": 0.5,
+    }
     values.update(overrides)
     return Settings.load(env={}, **values)
 

@@ -19,14 +19,24 @@ from typing import Any
 from aiohttp import web
 
 STATE: dict[str, Any] = {
-    "requests": 0, "starts": 0, "fail_status": 0, "fail_count": 0, "fail_code": "",
-    "delay_ms": 0.0, "delay_count": 0, "drop_count": 0, "active": 0, "max_active": 0,
+    "requests": 0,
+    "starts": 0,
+    "fail_status": 0,
+    "fail_count": 0,
+    "fail_code": "",
+    "delay_ms": 0.0,
+    "delay_count": 0,
+    "drop_count": 0,
+    "active": 0,
+    "max_active": 0,
 }
 TASKS: dict[str, dict[str, Any]] = {}
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, "details": {}}}, status=status)
+    return web.json_response(
+        {"error": {"code": code, "message": message, "details": {}}}, status=status
+    )
 
 
 @web.middleware
@@ -63,8 +73,16 @@ async def health(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     running = [k for k, t in TASKS.items() if t["state"] == "running"]
-    return web.json_response({"id": "fake", "version": "0", "kinds": ["noop"], "capacity": 4,
-                              "running": running, "labels": {}})
+    return web.json_response(
+        {
+            "id": "fake",
+            "version": "0",
+            "kinds": ["noop"],
+            "capacity": 4,
+            "running": running,
+            "labels": {},
+        }
+    )
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -77,8 +95,15 @@ async def submit(request: web.Request) -> web.Response:
         return web.json_response(existing, status=200)
     STATE["starts"] += 1
     now = datetime.now(UTC).isoformat()
-    TASKS[key] = {"task_id": body["task_id"], "attempt": body.get("attempt", 1), "kind": "noop",
-                  "state": "succeeded", "exit_code": 0, "started_at": now, "finished_at": now}
+    TASKS[key] = {
+        "task_id": body["task_id"],
+        "attempt": body.get("attempt", 1),
+        "kind": "noop",
+        "state": "succeeded",
+        "exit_code": 0,
+        "started_at": now,
+        "finished_at": now,
+    }
     return web.json_response(TASKS[key], status=201)
 
 
@@ -103,12 +128,24 @@ async def stats(request: web.Request) -> web.Response:
 
 def main() -> None:
     app = web.Application(middlewares=[faults])
-    app.add_routes([
-        web.get("/health", health), web.get("/status", status), web.post("/task", submit),
-        web.get("/task/{id}", task), web.post("/_mode", control), web.get("/_stats", stats),
-    ])
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
-                handler_cancellation=True)  # a client that gave up frees its slot
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.get("/status", status),
+            web.post("/task", submit),
+            web.get("/task/{id}", task),
+            web.post("/_mode", control),
+            web.get("/_stats", stats),
+        ]
+    )
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        print=None,
+        access_log=None,
+        handler_cancellation=True,
+    )  # a client that gave up frees its slot
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ async def test_five_failures_open_then_fail_fast_then_trial_closes(
     fake: Any, make_settings: Any, http_client: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="agency.fleet")
-    client = WorkerClient("w1", fake.url,
-                          make_settings(http_client=http_client, retry_attempts=1, breaker_reset=0.4))
+    client = WorkerClient(
+        "w1", fake.url, make_settings(http_client=http_client, retry_attempts=1, breaker_reset=0.4)
+    )
     try:
         await open_breaker(client, fake, 4)
         assert client.breaker_state == "closed" and client.recent_failures == 4

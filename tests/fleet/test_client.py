@@ -16,7 +16,11 @@ NOOP = WorkerTaskRequest(task_id="t1", attempt=1, kind="noop", spec={})
 
 
 def attempt_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "agency.fleet" and r.getMessage().startswith("worker_call ")]
+    return [
+        r
+        for r in caplog.records
+        if r.name == "agency.fleet" and r.getMessage().startswith("worker_call ")
+    ]
 
 
 async def test_round_trip(fake: Any, make_settings: Any, http_client: str) -> None:
@@ -73,8 +77,12 @@ async def test_503_every_time_gives_up_bounded(fake: Any, make_settings: Any) ->
 
 @pytest.mark.parametrize(
     ("status", "code", "exc"),
-    [(400, "invalid_spec", InvalidSpec), (409, "worker_full", WorkerFull), (500, "boom", WorkerError),
-     (503, "draining", WorkerUnavailable)],
+    [
+        (400, "invalid_spec", InvalidSpec),
+        (409, "worker_full", WorkerFull),
+        (500, "boom", WorkerError),
+        (503, "draining", WorkerUnavailable),
+    ],
 )
 async def test_final_answers_are_not_retried(
     fake: Any, make_settings: Any, status: int, code: str, exc: type[Exception]
@@ -96,7 +104,9 @@ async def test_real_400_invalid_spec_from_bad_kind(fake: Any, make_settings: Any
     client = WorkerClient("w1", fake.url, make_settings())
     try:
         with pytest.raises(InvalidSpec, match="unknown task kind"):
-            await client.submit(WorkerTaskRequest(task_id="x", kind="shell", spec={"argv": ["true"]}))
+            await client.submit(
+                WorkerTaskRequest(task_id="x", kind="shell", spec={"argv": ["true"]})
+            )
     finally:
         await client.aclose()
     assert fake.stats()["requests"] == 1
@@ -104,8 +114,11 @@ async def test_real_400_invalid_spec_from_bad_kind(fake: Any, make_settings: Any
 
 async def test_timeout_is_retried(fake: Any, make_settings: Any, http_client: str) -> None:
     fake.mode(delay_ms=1500, delay_count=1)
-    client = WorkerClient("w1", fake.url,
-                          make_settings(http_client=http_client, request_timeout=0.3, retry_attempts=3))
+    client = WorkerClient(
+        "w1",
+        fake.url,
+        make_settings(http_client=http_client, request_timeout=0.3, retry_attempts=3),
+    )
     try:
         st = await client.submit(NOOP)
     finally:
@@ -115,7 +128,9 @@ async def test_timeout_is_retried(fake: Any, make_settings: Any, http_client: st
     assert fake.stats()["starts"] == 1
 
 
-async def test_dropped_connection_is_retried(fake: Any, make_settings: Any, http_client: str) -> None:
+async def test_dropped_connection_is_retried(
+    fake: Any, make_settings: Any, http_client: str
+) -> None:
     fake.mode(drop_count=2)
     client = WorkerClient("w1", fake.url, make_settings(http_client=http_client, retry_attempts=4))
     try:
@@ -130,7 +145,9 @@ async def test_dropped_connection_is_retried(fake: Any, make_settings: Any, http
 async def test_connection_refused_is_retried_then_unavailable(
     closed_url: str, make_settings: Any, http_client: str
 ) -> None:
-    client = WorkerClient("w1", closed_url, make_settings(http_client=http_client, retry_attempts=3))
+    client = WorkerClient(
+        "w1", closed_url, make_settings(http_client=http_client, retry_attempts=3)
+    )
     try:
         with pytest.raises(WorkerUnavailable) as err:
             await client.submit(NOOP)
@@ -142,7 +159,9 @@ async def test_connection_refused_is_retried_then_unavailable(
     assert client.recent_failures == 2
 
 
-async def test_in_flight_requests_are_bounded(fake: Any, make_settings: Any, http_client: str) -> None:
+async def test_in_flight_requests_are_bounded(
+    fake: Any, make_settings: Any, http_client: str
+) -> None:
     fake.mode(delay_ms=150, delay_count=8)
     client = WorkerClient("w1", fake.url, make_settings(http_client=http_client, max_in_flight=2))
     try:

@@ -22,21 +22,25 @@ TOKEN = "fleet-test-token"
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProc]:
-    w = start_worker(tmp_path_factory.mktemp("w"), token=TOKEN, capacity=2, labels="zone=eu",
-                     sandbox="off")
+    w = start_worker(
+        tmp_path_factory.mktemp("w"), token=TOKEN, capacity=2, labels="zone=eu", sandbox="off"
+    )
     yield w
     w.stop()
 
 
 @pytest.fixture(scope="module")
 def flaky_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProc]:
-    w = start_worker(tmp_path_factory.mktemp("flaky"), sandbox="off",
-                     env={"AGENCY_FAULT_FAIL_FIRST": "3"})
+    w = start_worker(
+        tmp_path_factory.mktemp("flaky"), sandbox="off", env={"AGENCY_FAULT_FAIL_FIRST": "3"}
+    )
     yield w
     w.stop()
 
 
-async def wait_terminal(client: WorkerClient, task_id: str, timeout: float = 20.0) -> WorkerTaskStatus:
+async def wait_terminal(
+    client: WorkerClient, task_id: str, timeout: float = 20.0
+) -> WorkerTaskStatus:
     deadline = time.monotonic() + timeout
     while True:
         st = await client.task_status(task_id)
@@ -52,10 +56,15 @@ async def test_task_runs_and_exit_code_and_output_come_back(
 ) -> None:
     client = WorkerClient("w", worker.url, make_settings(http_client=http_client), token=TOKEN)
     task_id = f"echo-{http_client}"
-    script = "import sys; print('hello from the worker'); print('oops', file=sys.stderr); sys.exit(3)"
+    script = (
+        "import sys; print('hello from the worker'); print('oops', file=sys.stderr); sys.exit(3)"
+    )
     try:
-        st = await client.submit(WorkerTaskRequest(task_id=task_id, kind="shell",
-                                                   spec={"argv": [sys.executable, "-c", script]}))
+        st = await client.submit(
+            WorkerTaskRequest(
+                task_id=task_id, kind="shell", spec={"argv": [sys.executable, "-c", script]}
+            )
+        )
         assert st.task_id == task_id and st.attempt == 1
         final = await wait_terminal(client, task_id)
         assert final.state is WorkerTaskState.FAILED and final.exit_code == 3
@@ -66,8 +75,11 @@ async def test_task_runs_and_exit_code_and_output_come_back(
         tail = await client.output(task_id, offset=6)
         assert tail.data == "from the worker\n"
         # a repeated POST of the same task and attempt is the same run, not a second process
-        again = await client.submit(WorkerTaskRequest(task_id=task_id, kind="shell",
-                                                      spec={"argv": [sys.executable, "-c", script]}))
+        again = await client.submit(
+            WorkerTaskRequest(
+                task_id=task_id, kind="shell", spec={"argv": [sys.executable, "-c", script]}
+            )
+        )
         assert again.pid == st.pid and again.state is WorkerTaskState.FAILED
         status = await client.status()
         assert status.labels == {"zone": "eu"} and status.capacity == 2
@@ -95,19 +107,32 @@ async def test_fail_first_drill_is_retried_and_the_task_runs_once(
     caplog.set_level(logging.INFO, logger="agency.fleet")
     client = WorkerClient("flaky", flaky_worker.url, make_settings(retry_attempts=4))
     try:
-        st = await client.submit(WorkerTaskRequest(task_id="once", kind="shell",
-                                                   spec={"argv": [sys.executable, "-c", "print(1)"]}))
+        st = await client.submit(
+            WorkerTaskRequest(
+                task_id="once", kind="shell", spec={"argv": [sys.executable, "-c", "print(1)"]}
+            )
+        )
         final = await wait_terminal(client, "once")
         assert final.state is WorkerTaskState.SUCCEEDED and final.pid == st.pid
         assert (await client.output("once")).data == "1\n"  # ran once: one line of output
     finally:
         await client.aclose()
-    lines = [r for r in caplog.records if r.getMessage().startswith("worker_call ") and r.task_id == "once"]  # type: ignore[attr-defined]
+    lines = [
+        r
+        for r in caplog.records
+        if r.getMessage().startswith("worker_call ") and r.task_id == "once"
+    ]  # type: ignore[attr-defined]
     assert [(r.attempt, r.outcome) for r in lines[:4]] == [  # type: ignore[attr-defined]
-        (1, "503"), (2, "503"), (3, "503"), (4, "201")]
+        (1, "503"),
+        (2, "503"),
+        (3, "503"),
+        (4, "201"),
+    ]
 
 
-async def test_bad_spec_and_bad_token_are_not_retried(worker: WorkerProc, make_settings: Any) -> None:
+async def test_bad_spec_and_bad_token_are_not_retried(
+    worker: WorkerProc, make_settings: Any
+) -> None:
     good = WorkerClient("w", worker.url, make_settings(retry_attempts=4), token=TOKEN)
     anon = WorkerClient("w", worker.url, make_settings(retry_attempts=4), token="wrong")
     try:
@@ -123,14 +148,21 @@ async def test_bad_spec_and_bad_token_are_not_retried(worker: WorkerProc, make_s
         await anon.aclose()
 
 
-async def test_registry_drives_real_worker(worker: WorkerProc, make_settings: Any, tmp_path: Path) -> None:
+async def test_registry_drives_real_worker(
+    worker: WorkerProc, make_settings: Any, tmp_path: Path
+) -> None:
     registry = Registry(make_settings(worker_token=TOKEN))
     try:
-        await registry.register(WorkerRegistration(id="w", url=worker.url, kinds=["noop", "shell"],
-                                                   capacity=2, labels={"zone": "eu"}))
+        await registry.register(
+            WorkerRegistration(
+                id="w", url=worker.url, kinds=["noop", "shell"], capacity=2, labels={"zone": "eu"}
+            )
+        )
         [chosen] = registry.candidates("noop", {"zone": "eu"})
         registry.reserve(chosen.id)
-        st = await registry.client(chosen.id).submit(WorkerTaskRequest(task_id="via-reg", kind="noop"))
+        st = await registry.client(chosen.id).submit(
+            WorkerTaskRequest(task_id="via-reg", kind="noop")
+        )
         assert st.task_id == "via-reg"
         assert registry.get("w").running == 1
         assert await registry.client("w").health()

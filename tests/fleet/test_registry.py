@@ -23,10 +23,22 @@ class Clock:
         return self.now
 
 
-def reg(wid: str, *, port: int = 9001, kinds: tuple[str, ...] = ("noop", "shell"), capacity: int = 2,
-        labels: dict[str, str] | None = None, host: str = "127.0.0.1") -> WorkerRegistration:
-    return WorkerRegistration(id=wid, url=f"http://{host}:{port}", kinds=list(kinds), capacity=capacity,
-                              labels=labels or {})
+def reg(
+    wid: str,
+    *,
+    port: int = 9001,
+    kinds: tuple[str, ...] = ("noop", "shell"),
+    capacity: int = 2,
+    labels: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+) -> WorkerRegistration:
+    return WorkerRegistration(
+        id=wid,
+        url=f"http://{host}:{port}",
+        kinds=list(kinds),
+        capacity=capacity,
+        labels=labels or {},
+    )
 
 
 @pytest.fixture
@@ -40,12 +52,17 @@ def changes() -> list[WorkerInfo]:
 
 
 @pytest.fixture
-async def registry(make_settings: Any, clock: Clock, changes: list[WorkerInfo]) -> AsyncIterator[Registry]:
+async def registry(
+    make_settings: Any, clock: Clock, changes: list[WorkerInfo]
+) -> AsyncIterator[Registry]:
     async def on_change(info: WorkerInfo) -> None:
         changes.append(info)
 
-    r = Registry(make_settings(heartbeat_interval=2.0, retry_attempts=1, breaker_fail_max=2),
-                 on_change=on_change, clock=clock)
+    r = Registry(
+        make_settings(heartbeat_interval=2.0, retry_attempts=1, breaker_fail_max=2),
+        on_change=on_change,
+        clock=clock,
+    )
     yield r
     await r.aclose()
 
@@ -62,10 +79,18 @@ async def test_register_get_list(registry: Registry, changes: list[WorkerInfo]) 
         registry.get("zzz")
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest/meta-data", "http://10.0.0.5:8101", "file:///etc/passwd",
-    "http://127.0.0.1.evil.example:80", "gopher://127.0.0.1:70", "http://:80", "http://127.0.0.1:99999",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5:8101",
+        "file:///etc/passwd",
+        "http://127.0.0.1.evil.example:80",
+        "gopher://127.0.0.1:70",
+        "http://:80",
+        "http://127.0.0.1:99999",
+    ],
+)
 async def test_registration_outside_allowlist_is_refused(
     registry: Registry, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -79,7 +104,12 @@ async def test_registration_outside_allowlist_is_refused(
 
 def test_allowlist_accepts_configured_hosts() -> None:
     allowed = frozenset({"127.0.0.1", "localhost", "::1", "worker-1.lan"})
-    for url in ("http://127.0.0.1:8101", "http://LOCALHOST:8101/", "http://[::1]:8101", "https://worker-1.lan"):
+    for url in (
+        "http://127.0.0.1:8101",
+        "http://LOCALHOST:8101/",
+        "http://[::1]:8101",
+        "https://worker-1.lan",
+    ):
         check_worker_url(url, allowed)
 
 
@@ -146,7 +176,9 @@ async def test_open_breaker_excludes_worker(registry: Registry, closed_url: str)
     assert {w.id: w.breaker for w in registry.list()} == {"dead": "open", "ok": "closed"}
 
 
-async def test_drain_sticks_and_remove_forgets(registry: Registry, changes: list[WorkerInfo]) -> None:
+async def test_drain_sticks_and_remove_forgets(
+    registry: Registry, changes: list[WorkerInfo]
+) -> None:
     await registry.register(reg("w1"))
     drained = await registry.drain("w1")
     assert drained.health is WorkerHealth.DRAINING
@@ -154,7 +186,9 @@ async def test_drain_sticks_and_remove_forgets(registry: Registry, changes: list
     # a heartbeat that does not say draining does not undo an operator's drain
     assert (await registry.heartbeat(WorkerHeartbeat(id="w1"))).health is WorkerHealth.DRAINING
     await registry.register(reg("w2", port=9002))
-    assert (await registry.heartbeat(WorkerHeartbeat(id="w2", draining=True))).health is WorkerHealth.DRAINING
+    assert (
+        await registry.heartbeat(WorkerHeartbeat(id="w2", draining=True))
+    ).health is WorkerHealth.DRAINING
     assert (await registry.heartbeat(WorkerHeartbeat(id="w2"))).health is WorkerHealth.HEALTHY
     removed = await registry.remove("w1")
     assert removed.health is WorkerHealth.REMOVED and changes[-1].health is WorkerHealth.REMOVED
@@ -179,14 +213,26 @@ async def test_reregistration_keeps_or_replaces_client(registry: Registry) -> No
 async def test_restore_is_unhealthy_until_heartbeat(registry: Registry, clock: Clock) -> None:
     stored = [
         WorkerInfo(id="w1", url="http://127.0.0.1:9001", kinds=["noop"], capacity=2, running=2),
-        WorkerInfo(id="w2", url="http://127.0.0.1:9002", kinds=["noop"], capacity=2,
-                   health=WorkerHealth.DRAINING),
-        WorkerInfo(id="gone", url="http://127.0.0.1:9003", kinds=["noop"], capacity=2,
-                   health=WorkerHealth.REMOVED),
+        WorkerInfo(
+            id="w2",
+            url="http://127.0.0.1:9002",
+            kinds=["noop"],
+            capacity=2,
+            health=WorkerHealth.DRAINING,
+        ),
+        WorkerInfo(
+            id="gone",
+            url="http://127.0.0.1:9003",
+            kinds=["noop"],
+            capacity=2,
+            health=WorkerHealth.REMOVED,
+        ),
     ]
     registry.restore(stored)
     assert {w.id: w.health for w in registry.list()} == {
-        "w1": WorkerHealth.UNHEALTHY, "w2": WorkerHealth.UNHEALTHY}
+        "w1": WorkerHealth.UNHEALTHY,
+        "w2": WorkerHealth.UNHEALTHY,
+    }
     assert registry.candidates("noop", {}) == []
     clock.now += 100
     assert await registry.sweep() == []

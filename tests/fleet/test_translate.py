@@ -31,7 +31,8 @@ from agency.fleet.translate import is_breaker_failure, is_retryable
 
 def exception_classes(module: ModuleType) -> list[type[BaseException]]:
     found = {
-        obj for _, obj in inspect.getmembers(module, inspect.isclass)
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
         if issubclass(obj, BaseException) and obj.__module__.startswith(module.__name__)
     }
     # walk subclasses too: a library may raise classes it does not export
@@ -64,18 +65,29 @@ def retry_error(outcome: Any, failed: bool) -> tenacity.RetryError:
 
 
 HTTPX = [c for c in exception_classes(httpx) if issubclass(c, Exception)]
-AIOHTTP_CLIENT = [c for c in exception_classes(aiohttp)
-                  if issubclass(c, aiohttp.ClientError | aiohttp.ServerTimeoutError)]
+AIOHTTP_CLIENT = [
+    c
+    for c in exception_classes(aiohttp)
+    if issubclass(c, aiohttp.ClientError | aiohttp.ServerTimeoutError)
+]
 
 
 def test_the_walk_found_the_libraries_classes() -> None:
-    assert {httpx.ConnectError, httpx.ReadTimeout, httpx.InvalidURL, httpx.StreamClosed} <= set(HTTPX)
-    assert {aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError, aiohttp.InvalidUrlClientError} <= set(AIOHTTP_CLIENT)
+    assert {httpx.ConnectError, httpx.ReadTimeout, httpx.InvalidURL, httpx.StreamClosed} <= set(
+        HTTPX
+    )
+    assert {
+        aiohttp.ClientConnectorError,
+        aiohttp.ServerDisconnectedError,
+        aiohttp.ClientPayloadError,
+        aiohttp.InvalidUrlClientError,
+    } <= set(AIOHTTP_CLIENT)
     assert len(HTTPX) >= 25 and len(AIOHTTP_CLIENT) >= 25
 
 
-@pytest.mark.parametrize("cls", HTTPX + AIOHTTP_CLIENT, ids=lambda c: f"{c.__module__}.{c.__name__}")
+@pytest.mark.parametrize(
+    "cls", HTTPX + AIOHTTP_CLIENT, ids=lambda c: f"{c.__module__}.{c.__name__}"
+)
 def test_every_library_error_is_translated(cls: type[BaseException]) -> None:
     err = translate_exception(instance(cls), worker="w1", url="http://127.0.0.1:1")
     assert isinstance(err, AgencyError), cls
@@ -105,7 +117,10 @@ def test_every_library_error_is_translated(cls: type[BaseException]) -> None:
         (ConnectionRefusedError(), WorkerUnavailable),
         (pybreaker.CircuitBreakerError("open"), CircuitOpen),
         (retry_error(httpx.ConnectError("refused"), failed=True), WorkerUnavailable),
-        (retry_error((503, {"error": {"code": "x", "message": "m"}}), failed=False), WorkerUnavailable),
+        (
+            retry_error((503, {"error": {"code": "x", "message": "m"}}), failed=False),
+            WorkerUnavailable,
+        ),
         (retry_error((504, b"gateway"), failed=False), WorkerTimeout),
         (retry_error("odd", failed=False), WorkerError),
         (ValueError("anything else"), WorkerError),

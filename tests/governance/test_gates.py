@@ -22,7 +22,11 @@ def test_placeholder_in_changed_file_requests_changes(tmp_path: Path) -> None:
     assert v.files_scanned == 2
     assert "2 critical finding(s)" in v.summary and f"{bad.as_posix()}:1" in v.summary
     assert "1 warning(s)" in v.summary
-    assert {f.category.value for f in v.findings} == {"placeholder", "incomplete-implementation", "todo-with-requirement"}
+    assert {f.category.value for f in v.findings} == {
+        "placeholder",
+        "incomplete-implementation",
+        "todo-with-requirement",
+    }
 
 
 def test_clean_files_are_approved(tmp_path: Path) -> None:

@@ -55,13 +55,21 @@ def test_json(tmp_path: Path) -> None:
     assert doc["ok"] is False and doc["files_scanned"] == 2
     assert doc["counts"] == {"critical": 2, "warning": 1, "info": 0}
     assert {(f["category"], f["line"]) for f in doc["findings"]} == {
-        ("placeholder", 1), ("incomplete-implementation", 3), ("todo-with-requirement", 1)}
+        ("placeholder", 1),
+        ("incomplete-implementation", 3),
+        ("todo-with-requirement", 1),
+    }
 
 
 def test_the_real_command_on_the_project() -> None:
     """What CI runs: `agency lint agency dashboards` in a real process, exit 0."""
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "agency", "lint", "agency", "dashboards"],
-                          cwd=root, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agency", "lint", "agency", "dashboards"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 critical" in proc.stdout

@@ -23,7 +23,11 @@ def cats(name: str, text: str) -> list[tuple[int, Category]]:
 def test_marker_in_comment_code_and_value_is_critical() -> None:
     src = f"x = 1  # {P}: real value later\nkey = '{P}'\nvalue = {P}\nMY_{P}_URL = 'http://x'\n"
     found = scan_source("a.py", src)
-    assert [(f.line, f.category) for f in found] == [(1, Category.MARKER), (2, Category.MARKER), (3, Category.MARKER)]
+    assert [(f.line, f.category) for f in found] == [
+        (1, Category.MARKER),
+        (2, Category.MARKER),
+        (3, Category.MARKER),
+    ]
     assert all(f.severity is Severity.CRITICAL for f in found)
 
 
@@ -52,14 +56,17 @@ def test_marker_in_text_files() -> None:
 # --- to-do markers ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("comment, category", [
-    (f"# {TD}(#12): retry on 503", Category.TODO_TRACKED),
-    (f"# {FM} see PROJ-881", Category.TODO_TRACKED),
-    (f"# {TD}: handle the empty queue before dispatching", Category.TODO_TRACKED),
-    (f"# {TD}", Category.TODO_BARE),
-    (f"# {FM}: later", Category.TODO_BARE),
-    (f"# {TD}(alice): fix", Category.TODO_BARE),
-])
+@pytest.mark.parametrize(
+    "comment, category",
+    [
+        (f"# {TD}(#12): retry on 503", Category.TODO_TRACKED),
+        (f"# {FM} see PROJ-881", Category.TODO_TRACKED),
+        (f"# {TD}: handle the empty queue before dispatching", Category.TODO_TRACKED),
+        (f"# {TD}", Category.TODO_BARE),
+        (f"# {FM}: later", Category.TODO_BARE),
+        (f"# {TD}(alice): fix", Category.TODO_BARE),
+    ],
+)
 def test_todo_tracked_or_bare(comment: str, category: Category) -> None:
     found = scan_source("a.py", f"x = 1\n{comment}\n")
     assert [(f.line, f.category, f.severity) for f in found] == [(2, category, Severity.WARNING)]
@@ -79,10 +86,14 @@ def test_todo_in_js_and_markdown() -> None:
 # --- stub bodies --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["pass", "...", f"raise {NIE}", f"raise {NIE}('later')", '"""Doc."""\n    pass'])
+@pytest.mark.parametrize(
+    "body", ["pass", "...", f"raise {NIE}", f"raise {NIE}('later')", '"""Doc."""\n    pass']
+)
 def test_stub_bodies_found(body: str) -> None:
     found = scan_source("a.py", f"import os\n\ndef work(x: int) -> int:\n    {body}\n")
-    assert [(f.line, f.category, f.severity) for f in found] == [(3, Category.INCOMPLETE, Severity.CRITICAL)]
+    assert [(f.line, f.category, f.severity) for f in found] == [
+        (3, Category.INCOMPLETE, Severity.CRITICAL)
+    ]
     assert "work()" in found[0].message
 
 
@@ -138,7 +149,9 @@ class Error(Exception):
 
 
 def test_js_not_implemented() -> None:
-    assert cats("a.js", "function f() {\n  throw new Error('Not implemented');\n}\n") == [(2, Category.INCOMPLETE)]
+    assert cats("a.js", "function f() {\n  throw new Error('Not implemented');\n}\n") == [
+        (2, Category.INCOMPLETE)
+    ]
     assert cats("a.js", "function f() {\n  throw new Error('bad input');\n}\n") == []
 
 
@@ -148,16 +161,23 @@ def test_unparsable_python_falls_back_to_text() -> None:
 
 
 def test_notebook_cells(tmp_path: Path) -> None:
-    nb = {"cells": [
-        {"cell_type": "markdown", "source": ["# Title\n", f"`{P}` is quoted\n"]},
-        {"cell_type": "code", "source": ["%matplotlib inline\n", "def f():\n", "    pass\n"]},
-        {"cell_type": "code", "source": f"x = 1\ny = '{P}'\n"},
-    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": ["# Title\n", f"`{P}` is quoted\n"]},
+            {"cell_type": "code", "source": ["%matplotlib inline\n", "def f():\n", "    pass\n"]},
+            {"cell_type": "code", "source": f"x = 1\ny = '{P}'\n"},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path = tmp_path / "run.ipynb"
     path.write_text(json.dumps(nb))
     found = scan_paths([path]).findings
     assert [(f.cell, f.line, f.category) for f in found] == [
-        (1, 2, Category.MENTION), (2, 2, Category.INCOMPLETE), (3, 2, Category.MARKER),
+        (1, 2, Category.MENTION),
+        (2, 2, Category.INCOMPLETE),
+        (3, 2, Category.MARKER),
     ]
     assert found[2].location.endswith("run.ipynb:cell 3:2")
 

@@ -10,12 +10,19 @@ from agency.models import Task, TaskState, WaiverState, check_transition
 
 
 def rejected() -> Task:
-    return Task(id="t1", kind="noop", spec={}, state=TaskState.REJECTED, verdict="changes_requested")
+    return Task(
+        id="t1", kind="noop", spec={}, state=TaskState.REJECTED, verdict="changes_requested"
+    )
 
 
 def test_request_then_second_operator_approves() -> None:
     w = request_waiver(rejected(), "alice", "  generated file, marker is intended  ")
-    assert (w.task_id, w.requested_by, w.state, w.reason) == ("t1", "alice", WaiverState.REQUESTED, "generated file, marker is intended")
+    assert (w.task_id, w.requested_by, w.state, w.reason) == (
+        "t1",
+        "alice",
+        WaiverState.REQUESTED,
+        "generated file, marker is intended",
+    )
     assert w.id
     d = decide_waiver(w, "bob", True, "agreed")
     assert (d.state, d.decided_by, d.decision_reason) == (WaiverState.APPROVED, "bob", "agreed")
@@ -60,4 +67,7 @@ def test_one_pending_request_per_task() -> None:
     with pytest.raises(Conflict, match="pending waiver"):
         request_waiver(rejected(), "bob", "me too", existing=[first])
     denied = decide_waiver(first, "bob", False, "no")
-    assert request_waiver(rejected(), "alice", "second try", existing=[denied]).state is WaiverState.REQUESTED
+    assert (
+        request_waiver(rejected(), "alice", "second try", existing=[denied]).state
+        is WaiverState.REQUESTED
+    )

@@ -59,13 +59,17 @@ def free_ports(count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found on 127.0.0.1")
 
 
-def wait_healthy(url: str, timeout: float = START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_healthy(
+    url: str, timeout: float = START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``GET {url}/health`` until 200; raise if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url}/health answered")
+            raise RuntimeError(
+                f"process exited with {proc.returncode} before {url}/health answered"
+            )
         try:
             if httpx.get(url + "/health", timeout=1.0).status_code == 200:
                 return
@@ -129,7 +133,13 @@ class WorkerProc:
 def worker_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without ``AGENCY_*``, plus a data dir and quick defaults."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-    env.update({"AGENCY_DATA_DIR": str(data_dir), "AGENCY_LOG_LEVEL": "WARNING", "AGENCY_CANCEL_GRACE": "2"})
+    env.update(
+        {
+            "AGENCY_DATA_DIR": str(data_dir),
+            "AGENCY_LOG_LEVEL": "WARNING",
+            "AGENCY_CANCEL_GRACE": "2",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -157,26 +167,40 @@ def start_worker(
     worker_id = worker_id or f"test-worker-{port}"
     # `python -m agency.worker` is `agency worker` without importing the whole CLI
     argv = [sys.executable, "-m", "agency.worker", "--port", str(port), "--id", worker_id]
-    flags = {"--token": token, "--capacity": capacity, "--labels": labels, "--roots": roots,
-             "--control-plane": control_plane, "--sandbox": sandbox}
+    flags = {
+        "--token": token,
+        "--capacity": capacity,
+        "--labels": labels,
+        "--roots": roots,
+        "--control-plane": control_plane,
+        "--sandbox": sandbox,
+    }
     for flag, value in flags.items():
         if value is not None:
             argv += [flag, str(value)]
     full_env = worker_env(data_dir, env)
     log = data_dir / f"worker-{port}.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=data_dir)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=data_dir
+        )
     worker = WorkerProc(proc, port, data_dir, log, token, worker_id, full_env)
     try:
         wait_healthy(worker.url, timeout, proc)
     except Exception as exc:
         worker.kill()
-        raise RuntimeError(f"agency worker did not start: {exc}\n--- log ---\n{worker.read_log()}") from exc
+        raise RuntimeError(
+            f"agency worker did not start: {exc}\n--- log ---\n{worker.read_log()}"
+        ) from exc
     return worker
 
 
-def wait_state(client: httpx.Client, task_id: str, states: set[str] | frozenset[str] = TERMINAL,
-               timeout: float = 20.0) -> dict[str, Any]:
+def wait_state(
+    client: httpx.Client,
+    task_id: str,
+    states: set[str] | frozenset[str] = TERMINAL,
+    timeout: float = 20.0,
+) -> dict[str, Any]:
     """Poll ``GET /task/{id}`` on a worker until its state is in ``states`` (default: final)."""
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}

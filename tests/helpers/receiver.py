@@ -64,7 +64,9 @@ class Receiver:
                 status = receiver._status_for(self.path)
                 body = json.loads(raw) if raw else None
                 with receiver.lock:
-                    receiver.requests.append(Request("POST", self.path, dict(self.headers), body, status))
+                    receiver.requests.append(
+                        Request("POST", self.path, dict(self.headers), body, status)
+                    )
                 out = b"{}"
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -90,7 +92,11 @@ class Receiver:
     def find(self, suffix: str, status: int | None = 200) -> list[Request]:
         """Recorded requests whose path ends with ``suffix`` (answered ``status``; None: any)."""
         with self.lock:
-            return [r for r in self.requests if r.path.endswith(suffix) and (status is None or r.status == status)]
+            return [
+                r
+                for r in self.requests
+                if r.path.endswith(suffix) and (status is None or r.status == status)
+            ]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -98,5 +104,7 @@ class Receiver:
             if condition():
                 return
             time.sleep(0.02)
-        raise AssertionError(f"condition not met within {timeout}s; requests: "
-                             f"{[(r.path, r.status) for r in self.requests][-20:]}")
+        raise AssertionError(
+            f"condition not met within {timeout}s; requests: "
+            f"{[(r.path, r.status) for r in self.requests][-20:]}"
+        )

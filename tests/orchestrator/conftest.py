@@ -21,7 +21,10 @@ CAPACITY = 4
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WorkerProc]]:
     """Three standalone workers shared by the tests of a module that do not kill them."""
     root = tmp_path_factory.mktemp("fleet")
-    workers = [start_worker(root / f"w{i}", capacity=CAPACITY, worker_id=f"w{i}", sandbox="off") for i in range(3)]
+    workers = [
+        start_worker(root / f"w{i}", capacity=CAPACITY, worker_id=f"w{i}", sandbox="off")
+        for i in range(3)
+    ]
     yield workers
     for w in workers:
         w.stop()
@@ -43,7 +46,9 @@ async def qstore(qsettings: Settings) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def orch(qsettings: Settings, qstore: Store, fleet: list[WorkerProc]) -> AsyncIterator[Orchestrator]:
+async def orch(
+    qsettings: Settings, qstore: Store, fleet: list[WorkerProc]
+) -> AsyncIterator[Orchestrator]:
     """A started orchestrator with the shared fleet registered and heartbeating."""
     o = Orchestrator(qsettings, qstore, Registry(qsettings))
     await o.start()

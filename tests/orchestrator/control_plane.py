@@ -39,13 +39,19 @@ async def main(args: argparse.Namespace) -> None:
     for spec in args.worker:
         worker_id, url = spec.split("=", 1)
         procs.append(_Proc(worker_id, url))
-        await orch.register_worker(WorkerRegistration(id=worker_id, url=url, kinds=["noop", "shell"],
-                                                      capacity=args.capacity), "test")
+        await orch.register_worker(
+            WorkerRegistration(
+                id=worker_id, url=url, kinds=["noop", "shell"], capacity=args.capacity
+            ),
+            "test",
+        )
     async with Heartbeats(orch, procs, settings.heartbeat_interval):  # type: ignore[arg-type]
         with open(args.accepted, "a") as out:
             for start in range(0, args.tasks, args.batch):
-                reqs = [TaskSubmit(kind="noop", spec={"sleep": args.sleep})
-                        for _ in range(min(args.batch, args.tasks - start))]
+                reqs = [
+                    TaskSubmit(kind="noop", spec={"sleep": args.sleep})
+                    for _ in range(min(args.batch, args.tasks - start))
+                ]
                 tasks = await orch.submit_many(reqs, "load")
                 out.write("".join(t.id + "\n" for t in tasks))
                 out.flush()

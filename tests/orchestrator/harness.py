@@ -47,7 +47,9 @@ def quick_settings(tmp_path: Any, **extra: Any) -> Settings:
 async def register(orch: Orchestrator, workers: Iterable[WorkerProc], capacity: int) -> None:
     for w in workers:
         await orch.register_worker(
-            WorkerRegistration(id=w.worker_id, url=w.url, kinds=list(TASK_KINDS), capacity=capacity),
+            WorkerRegistration(
+                id=w.worker_id, url=w.url, kinds=list(TASK_KINDS), capacity=capacity
+            ),
             "test",
         )
 
@@ -69,8 +71,13 @@ class Heartbeats:
                         continue
                     with contextlib.suppress(httpx.HTTPError):
                         status = (await http.get(w.url + "/status")).json()
-                        await self.orch.heartbeat(WorkerHeartbeat(
-                            id=w.worker_id, running=status["running"], draining=status["draining"]))
+                        await self.orch.heartbeat(
+                            WorkerHeartbeat(
+                                id=w.worker_id,
+                                running=status["running"],
+                                draining=status["draining"],
+                            )
+                        )
                 await asyncio.sleep(self.interval)
 
     async def __aenter__(self) -> Heartbeats:

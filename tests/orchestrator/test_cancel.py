@@ -28,7 +28,9 @@ from tests.orchestrator.harness import (
 SLEEP = TaskSubmit(kind="shell", spec={"argv": ["sleep", "600"]})
 
 
-async def test_cancel_of_a_running_sleep_ends_the_process_and_says_who(orch: Orchestrator, fleet: list) -> None:
+async def test_cancel_of_a_running_sleep_ends_the_process_and_says_who(
+    orch: Orchestrator, fleet: list
+) -> None:
     task = await orch.submit(SLEEP, "alice")
     await wait_until(orch, lambda: state_of(orch, task.id) == "running")
     running = await orch.get(task.id)
@@ -47,8 +49,10 @@ async def test_cancel_of_a_running_sleep_ends_the_process_and_says_who(orch: Orc
     events = await task_events(orch.store, task.id)
     actions = [e.action for e in events]
     assert actions[:3] == ["task.created", "task.dispatched", "task.running"]
-    assert actions[3:] in (["task.cancel_requested", "task.canceling", "task.canceled"],
-                           ["task.cancel_requested", "task.canceled"])
+    assert actions[3:] in (
+        ["task.cancel_requested", "task.canceling", "task.canceled"],
+        ["task.cancel_requested", "task.canceled"],
+    )
     requested = next(e for e in events if e.action == "task.cancel_requested")
     assert requested.actor == "alice" and requested.details["reason"].endswith("wrong branch")
     assert (await orch.cancel(task.id, "carol")).state is TaskState.CANCELED  # still idempotent
@@ -64,7 +68,9 @@ async def test_cancel_of_a_pending_task_is_immediate(orch: Orchestrator) -> None
 
 async def test_bulk_cancel_dry_run_counts_then_acts(orch: Orchestrator) -> None:
     await orch.pause_queue("op", "hold")
-    tagged = await orch.submit_many([TaskSubmit(kind="noop", labels={"team": "x"}) for _ in range(3)], "a")
+    tagged = await orch.submit_many(
+        [TaskSubmit(kind="noop", labels={"team": "x"}) for _ in range(3)], "a"
+    )
     other = await orch.submit(TaskSubmit(kind="noop"), "a")  # labels are worker requirements
     flt = BulkFilter(states=[TaskState.PENDING], label="team=x")
     dry = await orch.bulk_cancel(flt, "op", dry_run=True)
@@ -79,7 +85,9 @@ async def test_bulk_cancel_dry_run_counts_then_acts(orch: Orchestrator) -> None:
 
 
 async def test_deadline_stops_the_task_and_fails_it(orch: Orchestrator, fleet: list) -> None:
-    task = await orch.submit(TaskSubmit(kind="shell", spec={"argv": ["sleep", "600"]}, timeout=1.0), "a")
+    task = await orch.submit(
+        TaskSubmit(kind="shell", spec={"argv": ["sleep", "600"]}, timeout=1.0), "a"
+    )
     await wait_until(orch, lambda: state_of(orch, task.id) == "running")
     running = await orch.get(task.id)
     worker = next(w for w in fleet if w.worker_id == running.worker_id)
@@ -92,7 +100,9 @@ async def test_deadline_stops_the_task_and_fails_it(orch: Orchestrator, fleet: l
 
 async def test_operator_actions_are_audited(orch: Orchestrator) -> None:
     await orch.pause_queue("op", "hold")
-    task = await orch.submit(TaskSubmit(kind="noop", spec={"exit_code": 3}, retry={"max_attempts": 1}), "a")
+    task = await orch.submit(
+        TaskSubmit(kind="noop", spec={"exit_code": 3}, retry={"max_attempts": 1}), "a"
+    )
     paused = await orch.act(task.id, "pause", "op", "investigate")
     assert paused.state is TaskState.PAUSED
     with pytest.raises(InvalidTransition):
@@ -111,23 +121,37 @@ async def test_operator_actions_are_audited(orch: Orchestrator) -> None:
     assert again.state is TaskState.FAILED and again.attempt == 2
     events = await task_events(orch.store, task.id)
     by_op = [(e.action, e.details.get("operator_action")) for e in events if e.actor == "op"]
-    assert by_op == [("task.paused", "pause"), ("task.reprioritized", "reprioritize"),
-                     ("task.pending", "resume"), ("task.pending", "retry")]
-    queue_events = await orch.store.fetch("SELECT action, actor FROM events WHERE resource_type = 'queue'")
+    assert by_op == [
+        ("task.paused", "pause"),
+        ("task.reprioritized", "reprioritize"),
+        ("task.pending", "resume"),
+        ("task.pending", "retry"),
+    ]
+    queue_events = await orch.store.fetch(
+        "SELECT action, actor FROM events WHERE resource_type = 'queue'"
+    )
     assert {"queue.paused", "queue.resumed"} <= {r["action"] for r in queue_events}
 
 
 async def test_failed_task_is_retried_by_policy_with_backoff(orch: Orchestrator) -> None:
-    task = await orch.submit(TaskSubmit(kind="noop", spec={"exit_code": 1},
-                                        retry={"max_attempts": 3, "backoff": 0.05}), "a")
+    task = await orch.submit(
+        TaskSubmit(kind="noop", spec={"exit_code": 1}, retry={"max_attempts": 3, "backoff": 0.05}),
+        "a",
+    )
     await orch.run_burst(timeout=20)
     done = await orch.get(task.id)
-    assert done.state is TaskState.FAILED and done.attempt == 3 and "no attempts left" in (done.reason or "")
+    assert (
+        done.state is TaskState.FAILED
+        and done.attempt == 3
+        and "no attempts left" in (done.reason or "")
+    )
     actions = [e.action for e in await task_events(orch.store, task.id)]
     assert actions.count("task.dispatched") == 3 and actions.count("task.pending") == 2
 
 
-async def test_cancel_when_the_worker_is_unreachable(tmp_path: Path, qsettings: Settings, qstore: Store) -> None:
+async def test_cancel_when_the_worker_is_unreachable(
+    tmp_path: Path, qsettings: Settings, qstore: Store
+) -> None:
     worker = start_worker(tmp_path / "lonely", capacity=1, worker_id="lonely", sandbox="off")
     orch = Orchestrator(qsettings, qstore, Registry(qsettings))
     await orch.start()

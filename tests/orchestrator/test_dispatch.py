@@ -36,7 +36,12 @@ async def test_idempotency_key_returns_the_same_task(orch: Orchestrator) -> None
     again = await orch.submit(TaskSubmit(kind="noop", idempotency_key="k-1"), "bob")
     assert again.id == first.id
     batch = await orch.submit_many(
-        [TaskSubmit(kind="noop", idempotency_key="k-2"), TaskSubmit(kind="noop", idempotency_key="k-2")], "c")
+        [
+            TaskSubmit(kind="noop", idempotency_key="k-2"),
+            TaskSubmit(kind="noop", idempotency_key="k-2"),
+        ],
+        "c",
+    )
     assert batch[0].id == batch[1].id
     await orch.run_burst(timeout=20)
     # still the same task once it has finished (found in the database, not in memory)
@@ -45,10 +50,14 @@ async def test_idempotency_key_returns_the_same_task(orch: Orchestrator) -> None
     assert rows[0]["n"] == 2
 
 
-async def test_200_shell_tasks_on_3_workers_each_run_exactly_once(orch: Orchestrator, tmp_path: Path) -> None:
+async def test_200_shell_tasks_on_3_workers_each_run_exactly_once(
+    orch: Orchestrator, tmp_path: Path
+) -> None:
     log = tmp_path / "ran.log"
-    reqs = [TaskSubmit(kind="shell", spec={"argv": ["sh", "-c", f'echo {i} >> "{log}"']})
-            for i in range(200)]
+    reqs = [
+        TaskSubmit(kind="shell", spec={"argv": ["sh", "-c", f'echo {i} >> "{log}"']})
+        for i in range(200)
+    ]
     tasks = await orch.submit_many(reqs, "bulk")
     await orch.run_burst(timeout=120)
     lines = log.read_text().split()
@@ -58,8 +67,9 @@ async def test_200_shell_tasks_on_3_workers_each_run_exactly_once(orch: Orchestr
     assert {t.attempt for t in finals} == {1}
     per_worker = collections.Counter(t.worker_id for t in finals)
     assert set(per_worker) == {"w0", "w1", "w2"}, per_worker  # spread over the fleet
-    dispatched = collections.Counter(e.resource_id for e in await task_events(orch.store)
-                                     if e.action == "task.dispatched")
+    dispatched = collections.Counter(
+        e.resource_id for e in await task_events(orch.store) if e.action == "task.dispatched"
+    )
     assert set(dispatched.values()) == {1} and len(dispatched) == 200
 
 

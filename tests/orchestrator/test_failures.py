@@ -31,10 +31,13 @@ def kill_machine(worker: WorkerProc) -> None:
 
 
 @pytest.fixture
-async def own_fleet(tmp_path: Path, qsettings: Settings, qstore: Store) -> AsyncIterator[
-        tuple[Orchestrator, list[WorkerProc]]]:
-    workers = [start_worker(tmp_path / f"k{i}", capacity=4, worker_id=f"k{i}", sandbox="off")
-               for i in range(3)]
+async def own_fleet(
+    tmp_path: Path, qsettings: Settings, qstore: Store
+) -> AsyncIterator[tuple[Orchestrator, list[WorkerProc]]]:
+    workers = [
+        start_worker(tmp_path / f"k{i}", capacity=4, worker_id=f"k{i}", sandbox="off")
+        for i in range(3)
+    ]
     orch = Orchestrator(qsettings, qstore, Registry(qsettings))
     await orch.start()
     await register(orch, workers, 4)
@@ -60,15 +63,31 @@ def never_twice(events: list[Event]) -> None:
 
 
 async def test_kill_9_of_a_worker_orphans_and_retries_elsewhere(
-        own_fleet: tuple[Orchestrator, list[WorkerProc]], tmp_path: Path) -> None:
+    own_fleet: tuple[Orchestrator, list[WorkerProc]], tmp_path: Path
+) -> None:
     orch, workers = own_fleet
     log = tmp_path / "ends.log"
-    reqs = [TaskSubmit(kind="shell", spec={"argv": ["sh", "-c", f'sleep 0.6; echo {i} >> "{log}"']},
-                       retry={"max_attempts": 3, "backoff": 0.0}) for i in range(24)]
+    reqs = [
+        TaskSubmit(
+            kind="shell",
+            spec={"argv": ["sh", "-c", f'sleep 0.6; echo {i} >> "{log}"']},
+            retry={"max_attempts": 3, "backoff": 0.0},
+        )
+        for i in range(24)
+    ]
     tasks = await orch.submit_many(reqs, "load")
     victim = workers[0]
-    await wait_until(orch, lambda: sum(1 for t in orch.book.tasks.values()
-                                       if t.worker_id == victim.worker_id and t.state is TaskState.RUNNING) >= 2)
+    await wait_until(
+        orch,
+        lambda: (
+            sum(
+                1
+                for t in orch.book.tasks.values()
+                if t.worker_id == victim.worker_id and t.state is TaskState.RUNNING
+            )
+            >= 2
+        ),
+    )
     kill_machine(victim)
     await orch.run_burst(timeout=60)
     finals = [await orch.get(t.id) for t in tasks]
@@ -80,12 +99,16 @@ async def test_kill_9_of_a_worker_orphans_and_retries_elsewhere(
         if t.id in orphaned:
             assert t.attempt >= 2 and t.worker_id != victim.worker_id
     never_twice(events)
-    assert sorted(log.read_text().split(), key=int) == [str(i) for i in range(24)]  # none lost or doubled
+    assert sorted(log.read_text().split(), key=int) == [
+        str(i) for i in range(24)
+    ]  # none lost or doubled
     alerts = await orch.store.fetch("SELECT kind, resource_id FROM alerts")
     assert {"kind": "worker-silent", "resource_id": victim.worker_id} in alerts
 
 
-async def test_lock_exclusion_with_50_tasks_on_3_workers(orch: Orchestrator, tmp_path: Path) -> None:
+async def test_lock_exclusion_with_50_tasks_on_3_workers(
+    orch: Orchestrator, tmp_path: Path
+) -> None:
     marks = tmp_path / "locks"
     marks.mkdir()
     overlap = tmp_path / "overlap.log"
@@ -108,13 +131,27 @@ async def test_lock_exclusion_with_50_tasks_on_3_workers(orch: Orchestrator, tmp
     assert final.waiting_for == []
 
 
-async def test_gates_reject_placeholders_and_a_waiver_approves(orch: Orchestrator, tmp_path: Path) -> None:
-    code = 'def f():\\n    raise NotImplementedError\\n'
+async def test_gates_reject_placeholders_and_a_waiver_approves(
+    orch: Orchestrator, tmp_path: Path
+) -> None:
+    code = "def f():\\n    raise NotImplementedError\\n"
     # the task writes into its own workspace; the worker reports the file, the gate reads it
-    task = await orch.submit(TaskSubmit(kind="shell", spec={"argv": ["sh", "-c", f'printf "{code}" > mod.py']},
-                                        gates=["placeholders"]), "dev")
-    clean = await orch.submit(TaskSubmit(kind="shell", spec={"argv": ["sh", "-c", "echo 'x = 1' > ok.py"]},
-                                         gates=["placeholders"]), "dev")
+    task = await orch.submit(
+        TaskSubmit(
+            kind="shell",
+            spec={"argv": ["sh", "-c", f'printf "{code}" > mod.py']},
+            gates=["placeholders"],
+        ),
+        "dev",
+    )
+    clean = await orch.submit(
+        TaskSubmit(
+            kind="shell",
+            spec={"argv": ["sh", "-c", "echo 'x = 1' > ok.py"]},
+            gates=["placeholders"],
+        ),
+        "dev",
+    )
     await orch.run_burst(timeout=30)
     done = await orch.get(task.id)
     assert (await orch.get(clean.id)).verdict == "approved"

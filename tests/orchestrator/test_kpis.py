@@ -19,19 +19,33 @@ from tests.orchestrator.harness import wait_until
 
 async def test_kpis_metrics_samples_and_failure_alert(orch: Orchestrator) -> None:
     ok = await orch.submit_many([TaskSubmit(kind="noop") for _ in range(5)], "k")
-    bad = await orch.submit_many([TaskSubmit(kind="noop", spec={"exit_code": 2}, retry={"max_attempts": 1})
-                                  for _ in range(12)], "k")
+    bad = await orch.submit_many(
+        [
+            TaskSubmit(kind="noop", spec={"exit_code": 2}, retry={"max_attempts": 1})
+            for _ in range(12)
+        ],
+        "k",
+    )
     await orch.run_burst(timeout=30)
     snap = orch.kpis()
     assert snap["by_state"]["succeeded"] >= len(ok) and snap["by_state"]["failed"] >= len(bad)
-    assert snap["tasks_per_min"] > 0 and snap["queue_p50_ms"] is not None and snap["run_p95_ms"] is not None
+    assert (
+        snap["tasks_per_min"] > 0
+        and snap["queue_p50_ms"] is not None
+        and snap["run_p95_ms"] is not None
+    )
     assert 0 < snap["success_rate"] < 1 and snap["active_workers"] == 3 and snap["queue_depth"] == 0
     assert set(snap["windows"]) == {"1m", "5m"} and "ts" in snap
     assert orch.health()["status"] == "healthy"
     # the alert is raised by the sweep (every second), once for the episode
     await wait_until(orch, lambda: orch.alerts.is_open("failure-rate::"), timeout=5)
-    more = await orch.submit_many([TaskSubmit(kind="noop", spec={"exit_code": 2}, retry={"max_attempts": 1})
-                                   for _ in range(3)], "k")
+    more = await orch.submit_many(
+        [
+            TaskSubmit(kind="noop", spec={"exit_code": 2}, retry={"max_attempts": 1})
+            for _ in range(3)
+        ],
+        "k",
+    )
     await orch.run_burst(timeout=30)
     assert more
     rows = await orch.store.fetch("SELECT kind FROM alerts WHERE kind = 'failure-rate'")
@@ -84,17 +98,27 @@ def test_a_window_forgets_what_left_it(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kpis.window(60.0)["tasks_per_min"] == 2.0 and kpis.failure_rate(300.0) == (0.5, 2)
     clock[0] += 45  # the first second is past the 1-minute window, not the 5-minute one
     one, five = kpis.window(60.0), kpis.window(300.0)
-    assert one["tasks_per_min"] == 1.0 and one["success_rate"] == 1.0 and one["queue_p50_ms"] is None
+    assert (
+        one["tasks_per_min"] == 1.0 and one["success_rate"] == 1.0 and one["queue_p50_ms"] is None
+    )
     assert abs((one["run_p95_ms"] or 0) - 100.0) <= 2.5
-    assert five["tasks_per_min"] == 2 * 60 / 300 and abs((five["queue_p50_ms"] or 0) - 500.0) <= 12.5
+    assert (
+        five["tasks_per_min"] == 2 * 60 / 300 and abs((five["queue_p50_ms"] or 0) - 500.0) <= 12.5
+    )
     clock[0] += 300
     assert kpis.window(300.0)["tasks_per_min"] == 0.0 and kpis.failure_rate(300.0) == (None, 0)
 
 
 def _task(i: int, priority: int = 0, not_before_s: float | None = None) -> Task:
     now = utcnow()
-    return Task(id=f"t{i}", kind="noop", spec={}, priority=priority, created_at=now + timedelta(seconds=i),
-                not_before=None if not_before_s is None else now + timedelta(seconds=not_before_s))
+    return Task(
+        id=f"t{i}",
+        kind="noop",
+        spec={},
+        priority=priority,
+        created_at=now + timedelta(seconds=i),
+        not_before=None if not_before_s is None else now + timedelta(seconds=not_before_s),
+    )
 
 
 def test_queue_orders_by_priority_then_age_and_holds_delayed_tasks() -> None:

@@ -36,12 +36,27 @@ def wait_lines(path: Path, n: int, proc: subprocess.Popen[bytes], timeout: float
     raise TimeoutError(f"{path} never reached {n} lines")
 
 
-async def test_kill_9_of_the_control_plane_under_load_then_restart(tmp_path: Path,
-                                                                   fleet: list[WorkerProc]) -> None:
+async def test_kill_9_of_the_control_plane_under_load_then_restart(
+    tmp_path: Path, fleet: list[WorkerProc]
+) -> None:
     accepted = tmp_path / "accepted.txt"
-    argv = [sys.executable, "-m", "tests.orchestrator.control_plane", "--data", str(tmp_path),
-            "--accepted", str(accepted), "--tasks", "400", "--batch", "20", "--sleep", "0.05",
-            "--capacity", str(CAPACITY)]
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.orchestrator.control_plane",
+        "--data",
+        str(tmp_path),
+        "--accepted",
+        str(accepted),
+        "--tasks",
+        "400",
+        "--batch",
+        "20",
+        "--sleep",
+        "0.05",
+        "--capacity",
+        str(CAPACITY),
+    ]
     for w in fleet:
         argv += ["--worker", f"{w.worker_id}={w.url}"]
     with (tmp_path / "cp.log").open("wb") as log:
@@ -83,6 +98,11 @@ async def test_kill_9_of_the_control_plane_under_load_then_restart(tmp_path: Pat
         await orch.stop()
         await store.close()
     # the operator's check, on the file, once the control plane has let go of it
-    verify = subprocess.run([sys.executable, "-m", "agency", "audit", "verify", "--db",
-                             str(settings.database_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        [sys.executable, "-m", "agency", "audit", "verify", "--db", str(settings.database_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr

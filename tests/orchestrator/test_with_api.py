@@ -14,9 +14,16 @@ from tests.orchestrator.harness import assert_replays
 
 
 def test_pushed_reports_finish_tasks_and_output_outlives_the_worker(tmp_path: Path) -> None:
-    with serve(tmp_path, workers=2, poll_interval=60.0, heartbeat_interval=0.5) as stack, stack.http() as http:
-        body = {"tasks": [{"kind": "shell", "spec": {"argv": ["sh", "-c", f"echo out-{i}; sleep 0.2"]}}
-                          for i in range(8)]}
+    with (
+        serve(tmp_path, workers=2, poll_interval=60.0, heartbeat_interval=0.5) as stack,
+        stack.http() as http,
+    ):
+        body = {
+            "tasks": [
+                {"kind": "shell", "spec": {"argv": ["sh", "-c", f"echo out-{i}; sleep 0.2"]}}
+                for i in range(8)
+            ]
+        }
         answer = http.post("/api/v1/tasks", json=body)
         assert answer.status_code in (200, 201), answer.text
         created = answer.json()

@@ -36,7 +36,13 @@ class Live:
 
     def env(self, token: str = ADMIN, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-        env.update({"AGENCY_URL": self.stack.url, "AGENCY_TOKEN": token, "AGENCY_DATA_DIR": str(self.data_dir)})
+        env.update(
+            {
+                "AGENCY_URL": self.stack.url,
+                "AGENCY_TOKEN": token,
+                "AGENCY_DATA_DIR": str(self.data_dir),
+            }
+        )
         env.update(extra)
         return env
 
@@ -55,8 +61,14 @@ class Live:
 
     def agency_process(self, *args: str, timeout: float = 180.0) -> Outcome:
         """``agency <args>`` as a real subprocess (the installed console script)."""
-        p = subprocess.run([str(AGENCY), *args], env=self.env(), cwd=self.data_dir,
-                           capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(
+            [str(AGENCY), *args],
+            env=self.env(),
+            cwd=self.data_dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return Outcome(p.returncode, p.stdout, p.stderr)
 
 

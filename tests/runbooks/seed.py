@@ -22,7 +22,9 @@ class Seeded:
     stuck: str
 
 
-def _until_state(client: AgencyClient, task_id: str, states: set[str], timeout: float = 30.0) -> Task:
+def _until_state(
+    client: AgencyClient, task_id: str, states: set[str], timeout: float = 30.0
+) -> Task:
     deadline = time.monotonic() + timeout
     while True:
         task = client.task(task_id).task
@@ -36,8 +38,7 @@ def _until_state(client: AgencyClient, task_id: str, states: set[str], timeout: 
 def seed(client: AgencyClient) -> Seeded:
     """A success, a failure after one retry, a cancellation, and a task left running (stuck)."""
     ok = client.submit("shell", {"argv": ["echo", "hello from a runbook test"]})
-    bad = client.submit("noop", {"exit_code": 3},
-                        retry={"max_attempts": 2, "backoff": 0.0})
+    bad = client.submit("noop", {"exit_code": 3}, retry={"max_attempts": 2, "backoff": 0.0})
     doomed = client.submit("noop", {"sleep": 600})
     stuck = client.submit("noop", {"sleep": 3600})
     _until_state(client, doomed.id, {"running"})

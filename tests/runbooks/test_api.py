@@ -16,13 +16,22 @@ def _http(live: Live, token: str | None) -> httpx.Client:
 
 def test_a_record_names_its_token_and_appends_a_runbook_run_event(live: Live) -> None:
     token = live.stack.token("vic", Role.VIEWER)
-    body = {"name": "fleet_health", "parameters": {"hours": 2.0}, "status": "succeeded",
-            "output_path": "/tmp/out.ipynb", "duration_s": 1.5}
+    body = {
+        "name": "fleet_health",
+        "parameters": {"hours": 2.0},
+        "status": "succeeded",
+        "output_path": "/tmp/out.ipynb",
+        "duration_s": 1.5,
+    }
     with _http(live, token) as http:
         r = http.post(RUNS, json=body)
         assert r.status_code == 201, r.text
         run = r.json()
-        assert run["actor"] == "vic" and run["status"] == "succeeded" and run["parameters"] == {"hours": 2.0}
+        assert (
+            run["actor"] == "vic"
+            and run["status"] == "succeeded"
+            and run["parameters"] == {"hours": 2.0}
+        )
         assert http.get(f"{RUNS}/{run['id']}").json() == run
         listed = http.get(RUNS, params={"name": "fleet_health", "actor": "vic"}).json()
         assert [x["id"] for x in listed] == [run["id"]]
@@ -50,8 +59,10 @@ def test_runs_need_a_token(live: Live) -> None:
 
 def test_runs_are_listed_newest_first_and_filtered_by_status(live: Live) -> None:
     with _http(live, live.stack.token("olga", Role.OPERATOR)) as http:
-        ids = [http.post(RUNS, json={"name": "order_check", "status": s}).json()["id"]
-               for s in ("failed", "succeeded", "failed")]
+        ids = [
+            http.post(RUNS, json={"name": "order_check", "status": s}).json()["id"]
+            for s in ("failed", "succeeded", "failed")
+        ]
         listed = http.get(RUNS, params={"name": "order_check"}).json()
         assert [x["id"] for x in listed] == ids[::-1]
         failed = http.get(RUNS, params={"name": "order_check", "status": "failed"}).json()

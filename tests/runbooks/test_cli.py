@@ -17,8 +17,12 @@ from tests.runbooks.conftest import Live
 
 # extra parameters per runbook; stuck_task_triage looks at every unfinished task but must not touch it
 RUNBOOKS = {
-    "fleet_health": [], "audit_review": [], "saved_queries": [], "task_replay": [],
-    "incident_report": ["-p", "hours=1"], "stuck_task_triage": ["-p", "older_than_minutes=0"],
+    "fleet_health": [],
+    "audit_review": [],
+    "saved_queries": [],
+    "task_replay": [],
+    "incident_report": ["-p", "hours=1"],
+    "stuck_task_triage": ["-p", "older_than_minutes=0"],
 }
 
 
@@ -37,13 +41,19 @@ def _outputs(path: Path) -> tuple[list[str], list[str]]:
 
 def _runs(live: Live, name: str) -> list[dict[str, object]]:
     with live.stack.http() as http:
-        runs: list[dict[str, object]] = http.get("/api/v1/runbooks/runs", params={"name": name}).json()
+        runs: list[dict[str, object]] = http.get(
+            "/api/v1/runbooks/runs", params={"name": name}
+        ).json()
         return runs
 
 
 def _write(folder: Path, name: str, *sources: str) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells.append(nbformat.v4.new_markdown_cell(f"# {name}\n\nA test runbook."))
     for i, src in enumerate(sources):
         cell = nbformat.v4.new_code_cell(src)
@@ -83,11 +93,25 @@ def test_every_runbook_runs_headless_and_is_recorded(live: Live, name: str) -> N
 
 @pytest.mark.slow
 def test_stuck_triage_cancels_in_bulk_only_when_confirmed(live: Live) -> None:
-    p = live.agency("runbook", "run", "stuck_task_triage", "-p", "older_than_minutes=0", "-p", "confirm=true",
-                    "-p", "reason=cleared by the runbook test", "--json")
+    p = live.agency(
+        "runbook",
+        "run",
+        "stuck_task_triage",
+        "-p",
+        "older_than_minutes=0",
+        "-p",
+        "confirm=true",
+        "-p",
+        "reason=cleared by the runbook test",
+        "--json",
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     run = json.loads(p.stdout)
-    assert run["parameters"] == {"older_than_minutes": 0.0, "confirm": True, "reason": "cleared by the runbook test"}
+    assert run["parameters"] == {
+        "older_than_minutes": 0.0,
+        "confirm": True,
+        "reason": "cleared by the runbook test",
+    }
     text, _ = _outputs(Path(run["output_path"]))
     assert "tasks changed by this run: 1\n" in text
     with live.client() as client:
@@ -100,21 +124,36 @@ def test_stuck_triage_cancels_in_bulk_only_when_confirmed(live: Live) -> None:
 def test_an_unknown_runbook_is_refused_listed_and_recorded(live: Live) -> None:
     p = live.agency("runbook", "run", "no_such_book", "-p", "x=1")
     assert p.returncode == 1
-    assert "no runbook 'no_such_book'; known runbooks: audit_review, fleet_health, incident_report" in p.stderr
+    assert (
+        "no runbook 'no_such_book'; known runbooks: audit_review, fleet_health, incident_report"
+        in p.stderr
+    )
     assert "recorded as a failed run" in p.stderr
     [run] = _runs(live, "no_such_book")
-    assert run["status"] == "failed" and run["parameters"] == {"x": "1"} and run["output_path"] is None
+    assert (
+        run["status"] == "failed" and run["parameters"] == {"x": "1"} and run["output_path"] is None
+    )
 
 
 def test_wrong_and_unknown_parameters_are_refused_before_anything_runs(live: Live) -> None:
-    before = len(list((live.data_dir / "runbooks").glob("fleet_health-*"))) if (live.data_dir / "runbooks").exists() else 0
+    before = (
+        len(list((live.data_dir / "runbooks").glob("fleet_health-*")))
+        if (live.data_dir / "runbooks").exists()
+        else 0
+    )
     p = live.agency("runbook", "run", "fleet_health", "-p", "hours=soon", "-p", "colour=red")
     assert p.returncode == 1
     assert "parameter 'hours' must be float, got 'soon'" in p.stderr
     assert "has no parameter 'colour' (its parameters: hours, stale_after_s)" in p.stderr
-    assert any(r["status"] == "failed" and r["parameters"] == {"hours": "soon", "colour": "red"}
-               for r in _runs(live, "fleet_health"))
-    after = len(list((live.data_dir / "runbooks").glob("fleet_health-*"))) if (live.data_dir / "runbooks").exists() else 0
+    assert any(
+        r["status"] == "failed" and r["parameters"] == {"hours": "soon", "colour": "red"}
+        for r in _runs(live, "fleet_health")
+    )
+    after = (
+        len(list((live.data_dir / "runbooks").glob("fleet_health-*")))
+        if (live.data_dir / "runbooks").exists()
+        else 0
+    )
     assert after == before, "a refused run executes nothing"
     token = live.agency("runbook", "run", "fleet_health", "-p", "token=abc")
     assert token.returncode == 1 and "give --url/--token" in token.stderr
@@ -126,29 +165,43 @@ def test_a_control_plane_that_is_down_is_a_clear_message(live: Live) -> None:
     recorded = len(_runs(live, "fleet_health"))
     p = live.agency("runbook", "run", "fleet_health", "--url", f"http://127.0.0.1:{free_port()}")
     assert p.returncode == 1
-    assert "cannot reach the control plane" in p.stderr and "nothing ran and nothing was recorded" in p.stderr
+    assert (
+        "cannot reach the control plane" in p.stderr
+        and "nothing ran and nothing was recorded" in p.stderr
+    )
     assert len(_runs(live, "fleet_health")) == recorded
 
 
 def test_a_failing_cell_fails_the_run_and_keeps_the_notebook(live: Live, tmp_path: Path) -> None:
     _write(tmp_path, "boom", "divisor: int = 0", "print('before')", "1 / divisor", "print('never')")
     token = live.stack.token("rita", Role.OPERATOR)
-    p = live.agency("runbook", "run", "boom", "--json", token=token, AGENCY_RUNBOOK_DIR=str(tmp_path))
+    p = live.agency(
+        "runbook", "run", "boom", "--json", token=token, AGENCY_RUNBOOK_DIR=str(tmp_path)
+    )
     assert p.returncode == 1
     run = json.loads(p.stdout)
     assert run["status"] == "failed" and run["actor"] == "rita"
     assert run["error"].startswith("ZeroDivisionError: division by zero")
     text, errors = _outputs(Path(run["output_path"]))
     assert text == ["before\n"] and errors == ["ZeroDivisionError"]
-    ok = live.agency("runbook", "run", "boom", "-p", "divisor=4", token=token, AGENCY_RUNBOOK_DIR=str(tmp_path))
+    ok = live.agency(
+        "runbook", "run", "boom", "-p", "divisor=4", token=token, AGENCY_RUNBOOK_DIR=str(tmp_path)
+    )
     assert ok.returncode == 0, ok.stderr
     assert "boom: succeeded" in ok.stdout
 
 
 def test_a_hung_kernel_ends_the_run_as_failed_at_the_timeout(live: Live, tmp_path: Path) -> None:
-    _write(tmp_path, "hang", "seconds: float = 600", "import time\nprint('sleeping', flush=True)\ntime.sleep(seconds)")
+    _write(
+        tmp_path,
+        "hang",
+        "seconds: float = 600",
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(seconds)",
+    )
     started = time.monotonic()
-    p = live.agency("runbook", "run", "hang", "--timeout", "4", "--json", AGENCY_RUNBOOK_DIR=str(tmp_path))
+    p = live.agency(
+        "runbook", "run", "hang", "--timeout", "4", "--json", AGENCY_RUNBOOK_DIR=str(tmp_path)
+    )
     elapsed = time.monotonic() - started
     assert p.returncode == 1, p.stdout + p.stderr
     run = json.loads(p.stdout)
@@ -168,9 +221,11 @@ def test_a_kernel_that_dies_fails_the_run(live: Live, tmp_path: Path) -> None:
 
 def test_show_runs_and_a_broken_notebook(live: Live, tmp_path: Path) -> None:
     shown = live.agency("runbook", "show", "task_replay")
-    assert shown.returncode == 0 and "task_id: str = \"\"" in shown.stdout
+    assert shown.returncode == 0 and 'task_id: str = ""' in shown.stdout
     runs = live.agency("runbook", "runs", "--name", "no_such_book", "--json")
-    assert runs.returncode == 0 and all(r["name"] == "no_such_book" for r in json.loads(runs.stdout))
+    assert runs.returncode == 0 and all(
+        r["name"] == "no_such_book" for r in json.loads(runs.stdout)
+    )
     (tmp_path / "broken.ipynb").write_text("{not json")
     _write(tmp_path, "fine", "n: int = 1")
     listed = live.agency("runbook", "list", AGENCY_RUNBOOK_DIR=str(tmp_path))

@@ -21,9 +21,24 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def nbval(live: Live, *paths: Path) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-            "-o", "addopts=", "-q", "--rootdir", str(ROOT), *map(str, paths)]
-    return subprocess.run(argv, env=live.env(), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "-q",
+        "--rootdir",
+        str(ROOT),
+        *map(str, paths),
+    ]
+    return subprocess.run(
+        argv, env=live.env(), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def _code_cells(path: Path) -> int:

@@ -22,7 +22,14 @@ from agency.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = {"audit_review", "fleet_health", "incident_report", "saved_queries", "stuck_task_triage", "task_replay"}
+EXPECTED = {
+    "audit_review",
+    "fleet_health",
+    "incident_report",
+    "saved_queries",
+    "stuck_task_triage",
+    "task_replay",
+}
 ALLOWED_AGENCY = {"agency.client", "agency.models"}
 
 
@@ -30,22 +37,47 @@ def param(kind: str, default: str = "None") -> RunbookParameter:
     return RunbookParameter("p", kind, default, "")
 
 
-@pytest.mark.parametrize(("kind", "raw", "value"), [
-    ("int", "3", 3), ("int", " -7 ", -7), ("float", "2", 2.0), ("float", "0.25", 0.25),
-    ("bool", "true", True), ("bool", "No", False), ("bool", "1", True), ("str", "42", "42"),
-    ("list", '["csv"]', ["csv"]), ("dict", '{"a": 1}', {"a": 1}), ("str | None", "null", None),
-    ("str | None", "x", "x"), ("any", "[1, 2]", [1, 2]), ("any", "plain text", "plain text"),
-    ("int", 5, 5), ("float", 5, 5.0),
-])
+@pytest.mark.parametrize(
+    ("kind", "raw", "value"),
+    [
+        ("int", "3", 3),
+        ("int", " -7 ", -7),
+        ("float", "2", 2.0),
+        ("float", "0.25", 0.25),
+        ("bool", "true", True),
+        ("bool", "No", False),
+        ("bool", "1", True),
+        ("str", "42", "42"),
+        ("list", '["csv"]', ["csv"]),
+        ("dict", '{"a": 1}', {"a": 1}),
+        ("str | None", "null", None),
+        ("str | None", "x", "x"),
+        ("any", "[1, 2]", [1, 2]),
+        ("any", "plain text", "plain text"),
+        ("int", 5, 5),
+        ("float", 5, 5.0),
+    ],
+)
 def test_values_are_parsed_by_the_declared_type(kind: str, raw: object, value: object) -> None:
     got = param(kind).coerce(raw)
     assert got == value and type(got) is type(value)
 
 
-@pytest.mark.parametrize(("kind", "raw"), [
-    ("int", "3.5"), ("int", "abc"), ("float", "fast"), ("bool", "maybe"), ("list", '{"a": 1}'),
-    ("dict", "[1]"), ("list", "not json"), ("int", True), ("str", 3), ("int", "none"),
-])
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        ("int", "3.5"),
+        ("int", "abc"),
+        ("float", "fast"),
+        ("bool", "maybe"),
+        ("list", '{"a": 1}'),
+        ("dict", "[1]"),
+        ("list", "not json"),
+        ("int", True),
+        ("str", 3),
+        ("int", "none"),
+    ],
+)
 def test_wrong_types_are_refused(kind: str, raw: object) -> None:
     with pytest.raises(ValueError):
         param(kind).coerce(raw)
@@ -53,12 +85,19 @@ def test_wrong_types_are_refused(kind: str, raw: object) -> None:
 
 def test_undeclared_types_come_from_the_default_literal(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell('hours = 1.5  # window\nname = "x"\nn: int = 2\nwhen = compute()\n')
+    cell = nbformat.v4.new_code_cell(
+        'hours = 1.5  # window\nname = "x"\nn: int = 2\nwhen = compute()\n'
+    )
     cell.metadata["tags"] = ["parameters"]
     nb.cells.append(cell)
     nbformat.write(nb, tmp_path / "p.ipynb")
     params = read_parameters(tmp_path / "p.ipynb")
-    assert {k: p.type for k, p in params.items()} == {"hours": "float", "name": "str", "n": "int", "when": "any"}
+    assert {k: p.type for k, p in params.items()} == {
+        "hours": "float",
+        "name": "str",
+        "n": "int",
+        "when": "any",
+    }
     assert params["hours"].help == "window"
 
 
@@ -97,7 +136,10 @@ def test_notebooks_are_stored_clean(path: Path) -> None:
     assert nb.cells[0].cell_type == "markdown" and "When to use it" in nb.cells[0].source
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
-    assert 'os.environ.get("AGENCY_URL"' in tagged[0].source and 'os.environ.get("AGENCY_TOKEN"' in tagged[0].source
+    assert (
+        'os.environ.get("AGENCY_URL"' in tagged[0].source
+        and 'os.environ.get("AGENCY_TOKEN"' in tagged[0].source
+    )
     checked = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -118,8 +160,13 @@ def test_notebooks_use_the_client_never_storage_or_api(path: Path) -> None:
         if cell["cell_type"] != "code":
             continue
         for node in ast.walk(ast.parse("".join(cell["source"]))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 if name.split(".")[0] == "agency":
                     assert name in ALLOWED_AGENCY, f"{path.name} imports {name}"

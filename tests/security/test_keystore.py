@@ -68,7 +68,9 @@ def test_file_round_trip_and_nothing_plain_on_disk(tmp_path: Path) -> None:
     assert FileKeystore(tmp_path / "secrets.enc").get_secret("API_KEY") == VALUE
 
 
-def test_file_generates_key_and_logs_where(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_file_generates_key_and_logs_where(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     ks = open_keystore(Settings.load(env={}, data_dir=tmp_path))
     assert isinstance(ks, FileKeystore)
     assert ks.list() == [] and not (tmp_path / "master.key").exists()  # reads create nothing
@@ -88,9 +90,13 @@ def test_file_with_explicit_master_key(tmp_path: Path) -> None:
 
 
 def test_wrong_master_key_is_a_clear_error(tmp_path: Path) -> None:
-    FileKeystore(tmp_path / "secrets.enc", master_key=Fernet.generate_key().decode()).set_secret("A_NAME", VALUE)
+    FileKeystore(tmp_path / "secrets.enc", master_key=Fernet.generate_key().decode()).set_secret(
+        "A_NAME", VALUE
+    )
     wrong = FileKeystore(tmp_path / "secrets.enc", master_key=Fernet.generate_key().decode())
-    with pytest.raises(ConfigError, match="cannot be decrypted with the master key from AGENCY_MASTER_KEY"):
+    with pytest.raises(
+        ConfigError, match="cannot be decrypted with the master key from AGENCY_MASTER_KEY"
+    ):
         wrong.get_secret("A_NAME")
     with pytest.raises(ConfigError, match="cannot be decrypted"):
         wrong.set_secret("B_NAME", "x" * 8)  # never overwrite a file it cannot read
@@ -126,7 +132,9 @@ def test_file_key_from_keyring(tmp_path: Path, memory_keyring: MemoryKeyring) ->
 
 def test_vault_round_trip(vault_server: tuple[str, dict[str, dict[str, str]]]) -> None:
     url, store = vault_server
-    ks = open_keystore(Settings.load(env={}, keystore="vault", vault_url=url, vault_token=VAULT_TOKEN))
+    ks = open_keystore(
+        Settings.load(env={}, keystore="vault", vault_url=url, vault_token=VAULT_TOKEN)
+    )
     assert isinstance(ks, VaultKeystore)
     round_trip(ks)
     assert store == {"other": {"value": "second-value"}}

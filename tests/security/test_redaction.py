@@ -51,7 +51,9 @@ def test_json_escaped_and_multiline_forms() -> None:
 def test_redact_obj() -> None:
     r = Redactor()
     r.add(SECRET)
-    assert r.redact_obj({"a": [SECRET, 1, {"b": f"x{SECRET}"}]}) == {"a": [MASK, 1, {"b": f"x{MASK}"}]}
+    assert r.redact_obj({"a": [SECRET, 1, {"b": f"x{SECRET}"}]}) == {
+        "a": [MASK, 1, {"b": f"x{MASK}"}]
+    }
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -59,7 +61,10 @@ def test_stream_masks_values_split_across_chunks(seed: int) -> None:
     rng = random.Random(seed)
     r = Redactor()
     r.add(SECRET, SECRET[:6], "zz-other-secret")
-    text = "".join(rng.choice(["hello ", SECRET, SECRET[:6], "zz-other-secret", "\n", "tok-9f"]) for _ in range(60))
+    text = "".join(
+        rng.choice(["hello ", SECRET, SECRET[:6], "zz-other-secret", "\n", "tok-9f"])
+        for _ in range(60)
+    )
     cuts = sorted(rng.sample(range(1, len(text)), 15))
     chunks = [text[i:j] for i, j in zip([0, *cuts], [*cuts, len(text)], strict=True)]
     s = r.stream()
@@ -128,9 +133,17 @@ def test_concurrent_add_and_redact() -> None:
 def test_resolve_env_and_references() -> None:
     ks = EnvKeystore({"AGENCY_SECRET_TOKEN": "abc-123-456", "AGENCY_SECRET_USER": "svc-user"})
     r = Redactor()
-    env = {"AUTH": "Bearer ${secret:TOKEN}", "BOTH": "${secret:USER}:${secret:TOKEN}", "PLAIN": "$HOME"}
+    env = {
+        "AUTH": "Bearer ${secret:TOKEN}",
+        "BOTH": "${secret:USER}:${secret:TOKEN}",
+        "PLAIN": "$HOME",
+    }
     resolved, values = resolve_env(env, ks, redactor=r)
-    assert resolved == {"AUTH": "Bearer abc-123-456", "BOTH": "svc-user:abc-123-456", "PLAIN": "$HOME"}
+    assert resolved == {
+        "AUTH": "Bearer abc-123-456",
+        "BOTH": "svc-user:abc-123-456",
+        "PLAIN": "$HOME",
+    }
     assert sorted(values) == ["abc-123-456", "svc-user"]
     assert r.redact(resolved["BOTH"]) == f"{MASK}:{MASK}"
     assert referenced_secrets(env) == ["TOKEN", "USER"]
@@ -154,7 +167,11 @@ def test_trie_matches_longest_first_alternation(seed: int) -> None:
 
 
 def test_very_long_value() -> None:
-    pem = "-----BEGIN KEY-----\n" + "\n".join("A" * 64 + str(i) for i in range(80)) + "\n-----END KEY-----"
+    pem = (
+        "-----BEGIN KEY-----\n"
+        + "\n".join("A" * 64 + str(i) for i in range(80))
+        + "\n-----END KEY-----"
+    )
     r = Redactor()
     r.add(pem)
     assert r.redact(f"key: {pem}!") == f"key: {MASK}!"

@@ -19,7 +19,9 @@ def env(tmp_path: Path, keystore: str = "file") -> dict[str, str]:
 
 
 def test_set_list_delete(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["secret", "set", "DEPLOY_KEY", "--value-stdin"], input=VALUE + "\n", env=env(tmp_path))
+    res = runner.invoke(
+        app, ["secret", "set", "DEPLOY_KEY", "--value-stdin"], input=VALUE + "\n", env=env(tmp_path)
+    )
     assert res.exit_code == 0, res.output
     assert VALUE not in res.output
     res = runner.invoke(app, ["secret", "list", "--json"], env=env(tmp_path))
@@ -33,9 +35,22 @@ def test_set_list_delete(tmp_path: Path) -> None:
 
 
 def test_refusals(tmp_path: Path) -> None:
-    assert runner.invoke(app, ["secret", "set", "bad/name", "--value-stdin"], input="x" * 8, env=env(tmp_path)).exit_code == 2
-    assert runner.invoke(app, ["secret", "set", "EMPTY", "--value-stdin"], input="\n", env=env(tmp_path)).exit_code == 2
-    assert runner.invoke(app, ["secret", "list", "--keystore", "nowhere"], env=env(tmp_path)).exit_code == 2
+    assert (
+        runner.invoke(
+            app, ["secret", "set", "bad/name", "--value-stdin"], input="x" * 8, env=env(tmp_path)
+        ).exit_code
+        == 2
+    )
+    assert (
+        runner.invoke(
+            app, ["secret", "set", "EMPTY", "--value-stdin"], input="\n", env=env(tmp_path)
+        ).exit_code
+        == 2
+    )
+    assert (
+        runner.invoke(app, ["secret", "list", "--keystore", "nowhere"], env=env(tmp_path)).exit_code
+        == 2
+    )
 
 
 def test_real_process_reads_what_it_stored(tmp_path: Path) -> None:
@@ -43,7 +58,14 @@ def test_real_process_reads_what_it_stored(tmp_path: Path) -> None:
     penv = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env(tmp_path)}
     del penv["AGENCY_MASTER_KEY"]
     cmd = [sys.executable, "-m", "agency", "secret"]
-    res = subprocess.run([*cmd, "set", "K1", "--value-stdin"], input=VALUE, env=penv, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [*cmd, "set", "K1", "--value-stdin"],
+        input=VALUE,
+        env=penv,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert "generated a new master key" in res.stderr
     assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0

@@ -20,12 +20,21 @@ runner = CliRunner()
 
 
 def test_canonical_is_sorted_compact_json() -> None:
-    details = {"b": [1, 2.5, None], "a": {"z": "é\n\"", "y": True}}
+    details = {"b": [1, 2.5, None], "a": {"z": 'é\n"', "y": True}}
     text = details_json(details)
-    row = {"seq": 7, "ts": 1_700_000_000_123_456, "actor": "al\"ice", "action": "x", "resource_type": "task",
-           "resource_id": "t1", "details": details, "verdict": None, "prev_hash": "0" * 64}
+    row = {
+        "seq": 7,
+        "ts": 1_700_000_000_123_456,
+        "actor": 'al"ice',
+        "action": "x",
+        "resource_type": "task",
+        "resource_id": "t1",
+        "details": details,
+        "verdict": None,
+        "prev_hash": "0" * 64,
+    }
     expected = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    got = canonical(7, 1_700_000_000_123_456, "al\"ice", "x", "task", "t1", text, None, "0" * 64)
+    got = canonical(7, 1_700_000_000_123_456, 'al"ice', "x", "task", "t1", text, None, "0" * 64)
     assert got == expected
     assert event_hash("0" * 64, got) != event_hash("0" * 64, got.replace("t1", "t2"))
     # keys of mixed types are stringified before sorting instead of crashing the writer
@@ -34,8 +43,18 @@ def test_canonical_is_sorted_compact_json() -> None:
 
 async def _seed(path: Path, n: int = 10) -> None:
     s = await Store.open(path)
-    await s.append(*(EventIn(actor="a", action="task.created", resource_type="task", resource_id=f"t{i}",
-                             details={"i": i}) for i in range(n)))
+    await s.append(
+        *(
+            EventIn(
+                actor="a",
+                action="task.created",
+                resource_type="task",
+                resource_id=f"t{i}",
+                details={"i": i},
+            )
+            for i in range(n)
+        )
+    )
     await s.close()
 
 
@@ -49,8 +68,13 @@ async def test_intact_chain_exits_0(settings_path: Path) -> None:
     code, out = _verify(settings_path)
     assert code == 0 and "10 events" in out
     code, out = _verify(settings_path, "--json")
-    assert code == 0 and json.loads(out) == {"ok": True, "checked": 10, "first_bad_seq": None,
-                                             "reason": None, "last_seq": 10}
+    assert code == 0 and json.loads(out) == {
+        "ok": True,
+        "checked": 10,
+        "first_bad_seq": None,
+        "reason": None,
+        "last_seq": 10,
+    }
 
 
 @pytest.mark.parametrize(
@@ -63,7 +87,9 @@ async def test_intact_chain_exits_0(settings_path: Path) -> None:
         ("UPDATE events SET prev_hash = repeat('1', 64) WHERE seq = 3", 3, "link"),
     ],
 )
-async def test_edited_or_deleted_event_exits_1_naming_it(settings_path: Path, tamper: str, bad_seq: int, words: str) -> None:
+async def test_edited_or_deleted_event_exits_1_naming_it(
+    settings_path: Path, tamper: str, bad_seq: int, words: str
+) -> None:
     await _seed(settings_path)
     other = duckdb.connect(str(settings_path))  # a second connection, store closed
     other.execute(tamper)
@@ -78,9 +104,13 @@ async def test_recomputing_one_hash_is_still_caught_by_the_next_link(settings_pa
     await _seed(settings_path)
     conn = duckdb.connect(str(settings_path))
     seq, ts_us, actor, action, rtype, rid, prev = conn.execute(
-        "SELECT seq, epoch_us(ts), actor, action, resource_type, resource_id, prev_hash FROM events WHERE seq = 5").fetchone()
+        "SELECT seq, epoch_us(ts), actor, action, resource_type, resource_id, prev_hash FROM events WHERE seq = 5"
+    ).fetchone()
     body = canonical(seq, ts_us, actor, action, rtype, rid, '{"i":500}', None, prev)
-    conn.execute("UPDATE events SET details = '{\"i\":500}', hash = ? WHERE seq = 5", [event_hash(prev, body)])
+    conn.execute(
+        "UPDATE events SET details = '{\"i\":500}', hash = ? WHERE seq = 5",
+        [event_hash(prev, body)],
+    )
     conn.close()
     code, out = _verify(settings_path)
     assert code == 1 and "seq 6" in out
@@ -96,7 +126,11 @@ async def test_the_real_command_exits_1_on_tampering(settings_path: Path) -> Non
     conn = duckdb.connect(str(settings_path))
     conn.execute("DELETE FROM events WHERE seq = 2")
     conn.close()
-    out = subprocess.run([sys.executable, "-m", "agency", "audit", "verify", "--db", str(settings_path)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "agency", "audit", "verify", "--db", str(settings_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1, out.stderr
     assert "BROKEN at seq 2" in out.stdout

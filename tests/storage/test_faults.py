@@ -29,7 +29,9 @@ async def test_corrupt_file(tmp_path: Path) -> None:
 
 async def test_file_locked_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(DatabaseLocked, match="held by another process") as info:

@@ -23,12 +23,23 @@ WHEN = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def ev(i: int) -> EventIn:
-    return EventIn(actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}")
+    return EventIn(
+        actor="tester", action="test.journaled", resource_type="task", resource_id=f"t{i}"
+    )
 
 
 def alert(i: int, message: str = "m") -> dict[str, object]:
-    return {"id": f"a{i}", "kind": "test", "severity": "warning", "message": message, "resource_type": "task",
-            "resource_id": f"t{i}", "state": "open", "created_at": WHEN, "updated_at": WHEN}
+    return {
+        "id": f"a{i}",
+        "kind": "test",
+        "severity": "warning",
+        "message": message,
+        "resource_type": "task",
+        "resource_id": f"t{i}",
+        "state": "open",
+        "created_at": WHEN,
+        "updated_at": WHEN,
+    }
 
 
 def raw_count(db: Path, sql: str) -> int:
@@ -78,7 +89,9 @@ CRASH = PRELUDE + textwrap.dedent("""
 
 def run_until_killed(script: str, db: Path) -> str:
     """Run a crash script on ``db``; it must end by kill -9; returns what it printed."""
-    proc = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(db)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return proc.stdout
 
@@ -177,8 +190,9 @@ async def test_a_record_duckdb_refuses_is_kept_aside_and_the_rest_lands(tmp_path
 @pytest.mark.parametrize("journal", [True, False])
 async def test_many_concurrent_writers_share_commits(tmp_path: Path, journal: bool) -> None:
     async with await Store.open(tmp_path / "c.duckdb") as store:
-        await asyncio.gather(*(store.write(Upsert("alerts", [alert(i)]), ev(i), journal=journal)
-                               for i in range(200)))
+        await asyncio.gather(
+            *(store.write(Upsert("alerts", [alert(i)]), ev(i), journal=journal) for i in range(200))
+        )
         assert (await store.fetch_one("SELECT count(*) AS n FROM alerts"))["n"] == 200  # type: ignore[index]
         report = await store.verify_chain()
         assert report.ok and report.checked == 200
@@ -245,13 +259,17 @@ async def test_a_committed_write_is_not_failed_by_a_refused_journal_record(tmp_p
     assert db.with_name(db.name + ".journal.rejected").stat().st_size > 0
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("message", 42, "alerts.message: cannot store int"),
-    ("created_at", "not a time", "alerts.created_at: cannot store str"),
-    ("kind", None, "cannot be NULL"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("message", 42, "alerts.message: cannot store int"),
+        ("created_at", "not a time", "alerts.created_at: cannot store str"),
+        ("kind", None, "cannot be NULL"),
+    ],
+)
 async def test_a_journaled_value_duckdb_would_refuse_fails_the_caller(
-        tmp_path: Path, field: str, value: object, message: str) -> None:
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
     from agency.errors import StorageError
 
     db = tmp_path / "types.duckdb"
@@ -260,9 +278,11 @@ async def test_a_journaled_value_duckdb_would_refuse_fails_the_caller(
         with pytest.raises(StorageError, match=message):
             await store.write(Upsert("alerts", [bad]), ev(1), journal=True)
         # its neighbours in the same group commit are written all the same
-        await asyncio.gather(store.write(Upsert("alerts", [alert(2)]), ev(2), journal=True),
-                             store.write(Upsert("alerts", [bad]), ev(3), journal=True),
-                             return_exceptions=True)
+        await asyncio.gather(
+            store.write(Upsert("alerts", [alert(2)]), ev(2), journal=True),
+            store.write(Upsert("alerts", [bad]), ev(3), journal=True),
+            return_exceptions=True,
+        )
         rows = await store.fetch("SELECT id FROM alerts")
         assert [r["id"] for r in rows] == ["a2"]
         report = await store.verify_chain()
@@ -326,7 +346,9 @@ CRASH_COMPACTING = PRELUDE + textwrap.dedent("""
 
 async def test_compaction_bounds_the_journal_and_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "compact.duckdb"
-    compactions, records, record_bytes, largest = map(int, run_until_killed(CRASH_COMPACTING, db).split())
+    compactions, records, record_bytes, largest = map(
+        int, run_until_killed(CRASH_COMPACTING, db).split()
+    )
     # DuckDB trails the journal under steady writes, so it is never empty at the moment
     # of an append: only compaction keeps it from holding every record ever written
     assert compactions > 0 and records >= 300

@@ -24,10 +24,15 @@ def schema(path: Path) -> list[tuple[object, ...]]:
     try:
         cols = conn.execute(
             "SELECT table_name, column_name, ordinal_position, data_type, is_nullable FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name <> 'schema_migrations' ORDER BY ALL").fetchall()
-        idx = conn.execute("SELECT table_name, index_name, sql FROM duckdb_indexes() ORDER BY ALL").fetchall()
-        cons = conn.execute("SELECT table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
-                            "WHERE table_name <> 'schema_migrations' ORDER BY ALL").fetchall()
+            "WHERE table_schema = 'main' AND table_name <> 'schema_migrations' ORDER BY ALL"
+        ).fetchall()
+        idx = conn.execute(
+            "SELECT table_name, index_name, sql FROM duckdb_indexes() ORDER BY ALL"
+        ).fetchall()
+        cons = conn.execute(
+            "SELECT table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name <> 'schema_migrations' ORDER BY ALL"
+        ).fetchall()
         return [*cols, *idx, *cons]
     finally:
         conn.close()
@@ -72,16 +77,26 @@ def _with_extra(tmp_path: Path, body: str) -> Path:
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_version(tmp_path: Path) -> None:
-    d = _with_extra(tmp_path, "-- up\nCREATE TABLE half (x INT);\nALTER TABLE tasks ADD COLUMN note VARCHAR;\n"
-                              "SELECT * FROM no_such_table;\n-- down\nDROP TABLE half;\n")
+    d = _with_extra(
+        tmp_path,
+        "-- up\nCREATE TABLE half (x INT);\nALTER TABLE tasks ADD COLUMN note VARCHAR;\n"
+        "SELECT * FROM no_such_table;\n-- down\nDROP TABLE half;\n",
+    )
     conn = connect(tmp_path / "f.duckdb")
     m = Migrator(conn, d)
     with pytest.raises(MigrationError, match=r"0002_extra.*rolled back"):
         m.migrate()
     assert m.version == 1  # 0001 applied in its own transaction, 0002 not at all
-    tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     assert "half" not in tables
-    cols = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name='tasks'").fetchall()}
+    cols = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name='tasks'"
+        ).fetchall()
+    }
     assert "note" not in cols
     conn.close()
 
@@ -96,9 +111,15 @@ async def test_store_open_reports_a_failing_migration(tmp_path: Path) -> None:
 
 
 def test_second_migration_up_and_down_via_cli(tmp_path: Path) -> None:
-    d = _with_extra(tmp_path, "-- up\nALTER TABLE alerts ADD COLUMN note VARCHAR;\n-- down\nALTER TABLE alerts DROP COLUMN note;\n")
+    d = _with_extra(
+        tmp_path,
+        "-- up\nALTER TABLE alerts ADD COLUMN note VARCHAR;\n-- down\nALTER TABLE alerts DROP COLUMN note;\n",
+    )
     db = str(tmp_path / "c.duckdb")
-    assert cli("db", "migrate", "--db", db, "--migrations-dir", str(d)) == (0, "applied 1, 2; now at version 2\n")
+    assert cli("db", "migrate", "--db", db, "--migrations-dir", str(d)) == (
+        0,
+        "applied 1, 2; now at version 2\n",
+    )
     code, out = cli("db", "rollback", "--to", "1", "--db", db, "--migrations-dir", str(d))
     assert code == 0 and "now at version 1" in out
     base = tmp_path / "base.duckdb"
@@ -118,7 +139,10 @@ def test_malformed_migration_files_are_refused(tmp_path: Path) -> None:
 
 def test_a_failing_down_keeps_the_version(tmp_path: Path) -> None:
     # DuckDB cannot drop a column of an indexed table: the down fails and must change nothing
-    d = _with_extra(tmp_path, "-- up\nALTER TABLE tasks ADD COLUMN note VARCHAR;\n-- down\nALTER TABLE tasks DROP COLUMN note;\n")
+    d = _with_extra(
+        tmp_path,
+        "-- up\nALTER TABLE tasks ADD COLUMN note VARCHAR;\n-- down\nALTER TABLE tasks DROP COLUMN note;\n",
+    )
     db = str(tmp_path / "d.duckdb")
     assert cli("db", "migrate", "--db", db, "--migrations-dir", str(d))[0] == 0
     code, out = cli("db", "rollback", "--to", "1", "--db", db, "--migrations-dir", str(d))

@@ -37,22 +37,56 @@ NOW = datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
 
 def ev(i: int = 0, **kw: object) -> EventIn:
-    return EventIn(actor="tester", action="test.happened", resource_type="task", resource_id=f"t{i}", **kw)  # type: ignore[arg-type]
+    return EventIn(
+        actor="tester", action="test.happened", resource_type="task", resource_id=f"t{i}", **kw
+    )  # type: ignore[arg-type]
 
 
 def sample_rows() -> dict[str, list[object]]:
     return {
-        "tasks": [Task(id="t1", kind="shell", spec={"argv": ["echo", "hi"]}, labels={"team": "a"},
-                       state=TaskState.RUNNING, deadline=NOW, locks=["x"], created_at=NOW)],
-        "attempts": [Attempt(task_id="t1", attempt=1, worker_id="w1", state=TaskState.RUNNING, started_at=NOW)],
-        "task_output": [OutputChunk(task_id="t1", attempt=1, stream="stdout", offset=0, data="hé\n")],
-        "workers": [WorkerInfo(id="w1", url="http://127.0.0.1:1", kinds=["shell"], capacity=2, labels={"gpu": "no"})],
+        "tasks": [
+            Task(
+                id="t1",
+                kind="shell",
+                spec={"argv": ["echo", "hi"]},
+                labels={"team": "a"},
+                state=TaskState.RUNNING,
+                deadline=NOW,
+                locks=["x"],
+                created_at=NOW,
+            )
+        ],
+        "attempts": [
+            Attempt(
+                task_id="t1", attempt=1, worker_id="w1", state=TaskState.RUNNING, started_at=NOW
+            )
+        ],
+        "task_output": [
+            OutputChunk(task_id="t1", attempt=1, stream="stdout", offset=0, data="hé\n")
+        ],
+        "workers": [
+            WorkerInfo(
+                id="w1", url="http://127.0.0.1:1", kinds=["shell"], capacity=2, labels={"gpu": "no"}
+            )
+        ],
         "chat_sessions": [ChatSession(id="s1", owner="alice", title="t")],
         "chat_messages": [ChatMessage(session_id="s1", seq=1, role="user", content="/tasks")],
         "saved_queries": [SavedQuery(id="q1", name="n", sql="SELECT 1", parameters={"a": [1, 2]})],
-        "saved_query_revisions": [SavedQueryRevision(query_id="q1", revision=1, name="n", sql="SELECT 1")],
-        "query_runs": [QueryRun(id="r1", query_id="q1", revision=1, actor="a", started_at=NOW,
-                                duration_ms=1.5, rows=1, status="ok")],
+        "saved_query_revisions": [
+            SavedQueryRevision(query_id="q1", revision=1, name="n", sql="SELECT 1")
+        ],
+        "query_runs": [
+            QueryRun(
+                id="r1",
+                query_id="q1",
+                revision=1,
+                actor="a",
+                started_at=NOW,
+                duration_ms=1.5,
+                rows=1,
+                status="ok",
+            )
+        ],
         "alerts": [Alert(id="a1", kind="failure_rate", message="high")],
         "waivers": [Waiver(id="wv1", task_id="t1", requested_by="bob", reason="false positive")],
         "runbook_runs": [RunbookRun(id="rb1", name="audit", actor="a", parameters={"days": 7})],
@@ -76,7 +110,9 @@ def test_every_table_has_its_model_columns(tmp_path: Path) -> None:
 async def test_every_model_round_trips(store: Store) -> None:
     rows = sample_rows()
     assert set(rows) == set(TABLE_MODELS) - {"events"}
-    await store.write(*(Insert(t, [m.model_dump(mode="python") for m in ms]) for t, ms in rows.items()))  # type: ignore[attr-defined]
+    await store.write(
+        *(Insert(t, [m.model_dump(mode="python") for m in ms]) for t, ms in rows.items())
+    )  # type: ignore[attr-defined]
     for table, models in rows.items():
         back = await store.fetch(f"SELECT * FROM {table}")
         model_cls = TABLE_MODELS[table]
@@ -85,7 +121,9 @@ async def test_every_model_round_trips(store: Store) -> None:
 
 async def test_write_returns_chained_events_after_commit(store: Store) -> None:
     task = Task(id="t1", kind="noop", spec={})
-    events = await store.write(Upsert("tasks", [task.model_dump(mode="python")]), ev(1, details={"n": 1}), ev(2))
+    events = await store.write(
+        Upsert("tasks", [task.model_dump(mode="python")]), ev(1, details={"n": 1}), ev(2)
+    )
     assert [e.seq for e in events] == [1, 2]
     assert events[0].prev_hash == "0" * 64 and events[1].prev_hash == events[0].hash
     assert events[0].details == {"n": 1}
@@ -108,10 +146,16 @@ async def test_upsert_replaces_and_dedupes_within_a_batch(store: Store) -> None:
 
 
 async def test_delete_by_key(store: Store) -> None:
-    msgs = [ChatMessage(session_id="s", seq=i, role="user", content=str(i)).model_dump(mode="python") for i in range(1, 4)]
+    msgs = [
+        ChatMessage(session_id="s", seq=i, role="user", content=str(i)).model_dump(mode="python")
+        for i in range(1, 4)
+    ]
     await store.write(Insert("chat_messages", msgs))
     await store.write(Delete("chat_messages", [{"session_id": "s", "seq": 2}]))
-    assert [r["seq"] for r in await store.fetch("SELECT seq FROM chat_messages ORDER BY seq")] == [1, 3]
+    assert [r["seq"] for r in await store.fetch("SELECT seq FROM chat_messages ORDER BY seq")] == [
+        1,
+        3,
+    ]
 
 
 async def test_a_bad_write_fails_alone_and_atomically(store: Store) -> None:
@@ -129,7 +173,9 @@ async def test_a_bad_write_fails_alone_and_atomically(store: Store) -> None:
     )
     assert [type(r).__name__ for r in results] == ["list", "Conflict", "StorageError", "list"]
     assert isinstance(results[1], Conflict) and isinstance(results[2], StorageError)
-    ids = [r["resource_id"] for r in await store.fetch("SELECT resource_id FROM events ORDER BY seq")]
+    ids = [
+        r["resource_id"] for r in await store.fetch("SELECT resource_id FROM events ORDER BY seq")
+    ]
     assert ids == ["t1", "t3"]
     assert (await store.verify_chain()).ok
     assert {r["id"] for r in await store.fetch("SELECT id FROM tasks")} == {"g", "d"}
@@ -190,15 +236,24 @@ async def test_fifty_concurrent_writers(store: Store) -> None:
     async def writer(w: int) -> list[int]:
         seqs = []
         for i in range(1000):
-            (e,) = await store.append(EventIn(actor=f"w{w}", action="bulk", resource_type="writer",
-                                              resource_id=str(w), details={"i": i}))
+            (e,) = await store.append(
+                EventIn(
+                    actor=f"w{w}",
+                    action="bulk",
+                    resource_type="writer",
+                    resource_id=str(w),
+                    details={"i": i},
+                )
+            )
             seqs.append(e.seq)
         return seqs
 
     results = await asyncio.wait_for(asyncio.gather(*(writer(w) for w in range(50))), timeout=120)
     assert all(s == sorted(s) for s in results)
     assert sorted(x for s in results for x in s) == list(range(1, 50_001))
-    rows = await store.fetch("SELECT actor, list(details->>'$.i' ORDER BY seq) AS i FROM events GROUP BY actor")
+    rows = await store.fetch(
+        "SELECT actor, list(details->>'$.i' ORDER BY seq) AS i FROM events GROUP BY actor"
+    )
     assert len(rows) == 50
     assert all([int(x) for x in r["i"]] == list(range(1000)) for r in rows)
     report = await store.verify_chain()
@@ -225,7 +280,12 @@ asyncio.run(main())
 
 async def test_data_survives_a_restart_in_another_process(settings_path: Path) -> None:
     for expected in ("1", "2"):
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(settings_path)], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(settings_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == expected  # the second process continued the chain
     s = await Store.open(settings_path)
@@ -244,4 +304,6 @@ async def test_fetch_df_decodes_json_and_times_are_utc(store: Store) -> None:
     assert df.loc[0, "spec"] == {"sleep": 1}
     assert df.loc[0, "created_at"] == NOW + timedelta(hours=1)
     row = (await store.fetch("SELECT created_at FROM tasks"))[0]
-    assert row["created_at"] == NOW + timedelta(hours=1) and row["created_at"].utcoffset() == timedelta(0)
+    assert row["created_at"] == NOW + timedelta(hours=1) and row[
+        "created_at"
+    ].utcoffset() == timedelta(0)

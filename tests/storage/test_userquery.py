@@ -14,8 +14,14 @@ from agency.storage import Insert, Store
 
 @pytest.fixture
 async def filled(store: Store, tmp_path: Path) -> Store:
-    tasks = [Task(id=f"t{i:03d}", kind="noop", spec={"n": i}).model_dump(mode="python") for i in range(120)]
-    await store.write(Insert("tasks", tasks), EventIn(actor="a", action="x", resource_type="task", resource_id="t000"))
+    tasks = [
+        Task(id=f"t{i:03d}", kind="noop", spec={"n": i}).model_dump(mode="python")
+        for i in range(120)
+    ]
+    await store.write(
+        Insert("tasks", tasks),
+        EventIn(actor="a", action="x", resource_type="task", resource_id="t000"),
+    )
     (tmp_path / "x.csv").write_text("secret\n42\n")
     return store
 
@@ -86,18 +92,21 @@ async def test_bad_sql_is_a_clear_error(filled: Store) -> None:
         await filled.run_user_query("SELECT 1/0::INT, 'a'::INT")
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT id FROM tasks ORDER BY id",
-    "FROM tasks SELECT id ORDER BY id",
-    "WITH x AS (SELECT id FROM tasks) SELECT * FROM x ORDER BY id",
-    "SHOW TABLES",
-    "DESCRIBE tasks",
-    "SUMMARIZE tasks",
-    "EXPLAIN SELECT * FROM tasks",
-    "EXPLAIN ANALYZE SELECT count(*) FROM tasks",
-    "VALUES (1), (2)",
-    "SELECT * FROM duckdb_tables()",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM tasks ORDER BY id",
+        "FROM tasks SELECT id ORDER BY id",
+        "WITH x AS (SELECT id FROM tasks) SELECT * FROM x ORDER BY id",
+        "SHOW TABLES",
+        "DESCRIBE tasks",
+        "SUMMARIZE tasks",
+        "EXPLAIN SELECT * FROM tasks",
+        "EXPLAIN ANALYZE SELECT count(*) FROM tasks",
+        "VALUES (1), (2)",
+        "SELECT * FROM duckdb_tables()",
+    ],
+)
 async def test_read_only_kinds_run(filled: Store, sql: str) -> None:
     result = await filled.run_user_query(sql)
     assert result.rows and result.columns
@@ -106,8 +115,9 @@ async def test_read_only_kinds_run(filled: Store, sql: str) -> None:
 async def test_row_cap_and_params(filled: Store) -> None:
     result = await filled.run_user_query("SELECT id, spec FROM tasks ORDER BY id", row_cap=50)
     assert len(result.rows) == 50 and result.truncated and result.rows[0][0] == "t000"
-    exact = await filled.run_user_query("SELECT id FROM tasks WHERE id < $last ORDER BY id",
-                                        {"last": "t050"}, row_cap=50)
+    exact = await filled.run_user_query(
+        "SELECT id FROM tasks WHERE id < $last ORDER BY id", {"last": "t050"}, row_cap=50
+    )
     assert len(exact.rows) == 50 and not exact.truncated
     table = exact.to_arrow()
     assert table.num_rows == 50 and table.column_names == ["id"]
@@ -118,7 +128,9 @@ async def test_row_cap_and_params(filled: Store) -> None:
 async def test_a_long_query_is_interrupted_within_its_limit(filled: Store) -> None:
     start = time.perf_counter()
     with pytest.raises(QueryTimeout, match=r"0\.5 s"):
-        await filled.run_user_query("SELECT count(*) FROM range(1000000000000) a(x) WHERE x % 7 = 3", timeout=0.5)
+        await filled.run_user_query(
+            "SELECT count(*) FROM range(1000000000000) a(x) WHERE x % 7 = 3", timeout=0.5
+        )
     assert time.perf_counter() - start < 3.0
     # the cursor is fine afterwards and the writer never stopped
     await filled.append(EventIn(actor="a", action="y", resource_type="task", resource_id="t1"))

@@ -77,7 +77,9 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(quick: WorkerP
     t = tid()
     with quick.client() as c:
         # children inherit the ignored SIGTERM: only SIGKILL after the grace stops them
-        pgid = c.post("/task", json=shell(t, ["sh", "-c", "trap '' TERM; sleep 600 & sleep 600"])).json()["pid"]
+        pgid = c.post(
+            "/task", json=shell(t, ["sh", "-c", "trap '' TERM; sleep 600 & sleep 600"])
+        ).json()["pid"]
         pids = members_when(pgid, 3)
         started = time.monotonic()
         c.post(f"/task/{t}/cancel")
@@ -90,7 +92,9 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(quick: WorkerP
 def test_the_spec_timeout_stops_the_task(quick: WorkerProc) -> None:
     t = tid()
     with quick.client() as c:
-        pgid = c.post("/task", json=shell(t, ["sh", "-c", "sleep 600 & sleep 600"], timeout=0.5)).json()["pid"]
+        pgid = c.post(
+            "/task", json=shell(t, ["sh", "-c", "sleep 600 & sleep 600"], timeout=0.5)
+        ).json()["pid"]
         pids = members_when(pgid, 3)
         final = wait_state(c, t, timeout=GRACE + 10)
         assert final["state"] == "failed" and "deadline exceeded" in final["reason"]
@@ -113,14 +117,19 @@ def test_the_request_deadline_stops_the_task_and_a_past_one_never_starts(quick: 
 def test_a_full_worker_answers_409(quick: WorkerProc) -> None:
     with quick.client() as c:
         a, b = tid(), tid()
-        assert c.post("/task", json={"task_id": a, "kind": "noop", "spec": {"sleep": 60}}).status_code == 201
+        assert (
+            c.post("/task", json={"task_id": a, "kind": "noop", "spec": {"sleep": 60}}).status_code
+            == 201
+        )
         assert c.post("/task", json=shell(b, ["sleep", "60"])).status_code == 201
         full = c.post("/task", json=shell(tid(), ["true"]))
         assert full.status_code == 409 and full.json()["error"]["code"] == "worker_full"
         assert full.json()["error"]["details"]["capacity"] == 2
         # a repeat of a running task is still answered, and a no-op without sleep needs no slot
         assert c.post("/task", json=shell(b, ["sleep", "60"])).status_code == 200
-        assert c.post("/task", json={"task_id": tid(), "kind": "noop", "spec": {}}).status_code == 201
+        assert (
+            c.post("/task", json={"task_id": tid(), "kind": "noop", "spec": {}}).status_code == 201
+        )
         assert sorted(c.get("/status").json()["running"]) == sorted([a, b])
         c.post(f"/task/{a}/cancel")
         assert wait_state(c, a)["state"] == "canceled"
@@ -144,7 +153,9 @@ def test_shutdown_drains_then_exits(own: WorkerProc) -> None:
 
 def test_shutdown_with_cancel_stops_running_work(own: WorkerProc) -> None:
     with own.client() as c:
-        pgid = c.post("/task", json=shell(tid(), ["sh", "-c", "sleep 600 & sleep 600"])).json()["pid"]
+        pgid = c.post("/task", json=shell(tid(), ["sh", "-c", "sleep 600 & sleep 600"])).json()[
+            "pid"
+        ]
         pids = members_when(pgid, 3)
         assert c.post("/shutdown", json={"cancel": True}).status_code == 202
     own.proc.wait(GRACE + 15)
@@ -159,7 +170,9 @@ def test_sigterm_to_the_worker_cancels_its_tasks(own: WorkerProc) -> None:
     # uvicorn re-raises the SIGTERM it handled once it has shut down cleanly
     assert own.stop() in (0, -15)
     assert not any(pid_alive(p) for p in pids)
-    record = json.loads((own.data_dir / "workers" / own.worker_id / "tasks" / f"{t}-1.json").read_text())
+    record = json.loads(
+        (own.data_dir / "workers" / own.worker_id / "tasks" / f"{t}-1.json").read_text()
+    )
     assert record["status"]["state"] == "canceled"
 
 

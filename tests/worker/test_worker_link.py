@@ -32,9 +32,13 @@ def reports(rx: Receiver, task_id: str) -> list[str]:
     return out
 
 
-def test_register_heartbeat_and_report(start: Callable[..., WorkerProc], receiver: Receiver) -> None:
+def test_register_heartbeat_and_report(
+    start: Callable[..., WorkerProc], receiver: Receiver
+) -> None:
     receiver.start()
-    w = start(control_plane=receiver.url, token="tok", labels="zone=eu,gpu=none", capacity=3, env=QUICK)
+    w = start(
+        control_plane=receiver.url, token="tok", labels="zone=eu,gpu=none", capacity=3, env=QUICK
+    )
     receiver.wait_for(lambda: len(receiver.find("/heartbeat")) >= 2)
     reg_request = receiver.find("/api/v1/workers/register")[0]
     assert reg_request.headers["Authorization"] == "Bearer tok"
@@ -55,13 +59,19 @@ def test_register_heartbeat_and_report(start: Callable[..., WorkerProc], receive
     assert report.headers["Authorization"] == "Bearer tok"
 
 
-def test_reports_wait_for_a_control_plane_that_is_away(start: Callable[..., WorkerProc], receiver: Receiver) -> None:
+def test_reports_wait_for_a_control_plane_that_is_away(
+    start: Callable[..., WorkerProc], receiver: Receiver
+) -> None:
     w = start(control_plane=receiver.url, env=QUICK)  # nothing listens there yet
     with w.client() as c:
         for i in range(5):
             # a sleeping noop runs (and reports) like a process; an instant one is answered inline
-            assert c.post("/task", json={"task_id": f"n{i}", "kind": "noop",
-                                         "spec": {"sleep": 0.01}}).status_code == 201
+            assert (
+                c.post(
+                    "/task", json={"task_id": f"n{i}", "kind": "noop", "spec": {"sleep": 0.01}}
+                ).status_code
+                == 201
+            )
             assert wait_state(c, f"n{i}")["state"] == "succeeded"  # a slot is free again
         c.post("/task", json={"task_id": "s", "kind": "shell", "spec": {"argv": ["echo", "kept"]}})
         assert wait_state(c, "s")["state"] == "succeeded"
@@ -70,7 +80,9 @@ def test_reports_wait_for_a_control_plane_that_is_away(start: Callable[..., Work
         time.sleep(0.05)
     assert "failed (attempt" in w.read_log()  # it retried while the control plane was away
     receiver.start()
-    receiver.wait_for(lambda: all(reports(receiver, t) for t in ("n0", "n1", "n2", "n3", "n4", "s")))
+    receiver.wait_for(
+        lambda: all(reports(receiver, t) for t in ("n0", "n1", "n2", "n3", "n4", "s"))
+    )
     assert receiver.requests[0].path.endswith("/register")
     assert reports(receiver, "s")[-1] == "succeeded"
     with w.client() as c:
@@ -78,7 +90,8 @@ def test_reports_wait_for_a_control_plane_that_is_away(start: Callable[..., Work
 
 
 def test_failing_answers_are_retried_and_a_forgotten_worker_registers_again(
-        start: Callable[..., WorkerProc], receiver: Receiver) -> None:
+    start: Callable[..., WorkerProc], receiver: Receiver
+) -> None:
     receiver.fail("/register", 503, times=3)
     receiver.fail("/reports", 502, times=2)
     receiver.fail("/heartbeat", 404, times=1)  # "who are you?": the control plane restarted
@@ -89,11 +102,15 @@ def test_failing_answers_are_retried_and_a_forgotten_worker_registers_again(
     receiver.wait_for(lambda: "succeeded" in reports(receiver, "r"))
     assert len(receiver.find("/register", status=503)) == 3
     assert len(receiver.find("/reports", status=502)) == 2
-    receiver.wait_for(lambda: len(receiver.find("/register")) >= 2)  # registered again after the 404
+    receiver.wait_for(
+        lambda: len(receiver.find("/register")) >= 2
+    )  # registered again after the 404
     assert reports(receiver, "r") == ["succeeded"]
 
 
-def test_an_answer_given_inline_is_not_pushed_again(start: Callable[..., WorkerProc], receiver: Receiver) -> None:
+def test_an_answer_given_inline_is_not_pushed_again(
+    start: Callable[..., WorkerProc], receiver: Receiver
+) -> None:
     receiver.start()
     w = start(control_plane=receiver.url, env=QUICK)
     with w.client() as c:

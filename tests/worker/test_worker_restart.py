@@ -24,15 +24,22 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 
 
 @pytest.mark.parametrize("sandbox", ["auto", "off"])
-def test_a_restarted_worker_reports_lost_never_success(start: Callable[..., WorkerProc], tmp_path: Path,
-                                                       sandbox: str) -> None:
+def test_a_restarted_worker_reports_lost_never_success(
+    start: Callable[..., WorkerProc], tmp_path: Path, sandbox: str
+) -> None:
     data = tmp_path / "data"
     w = start(data_dir=data, worker_id="restarting", sandbox=sandbox)
     with w.client() as c:
-        c.post("/task", json={"task_id": "done", "kind": "shell", "spec": {"argv": ["echo", "fine"]}})
+        c.post(
+            "/task", json={"task_id": "done", "kind": "shell", "spec": {"argv": ["echo", "fine"]}}
+        )
         assert wait_state(c, "done")["state"] == "succeeded"
         # exits 0 the moment it is woken: a worker that guessed would call it a success
-        body = {"task_id": "mid", "kind": "shell", "spec": {"argv": ["sh", "-c", "sleep 600 & sleep 600; exit 0"]}}
+        body = {
+            "task_id": "mid",
+            "kind": "shell",
+            "spec": {"argv": ["sh", "-c", "sleep 600 & sleep 600; exit 0"]},
+        }
         pgid = c.post("/task", json=body).json()["pid"]
         deadline = time.monotonic() + 10
         while len(group_members(pgid)) < 3 and time.monotonic() < deadline:
@@ -52,7 +59,10 @@ def test_a_restarted_worker_reports_lost_never_success(start: Callable[..., Work
         assert c.get("/task/done/output").json()["data"] == "fine\n"
         # the same attempt is not run again; a new attempt is
         assert c.post("/task", json=body).json()["state"] == "lost"
-        assert c.post("/task", json={**body, "attempt": 2, "spec": {"argv": ["true"]}}).status_code == 201
+        assert (
+            c.post("/task", json={**body, "attempt": 2, "spec": {"argv": ["true"]}}).status_code
+            == 201
+        )
         assert wait_state(c, "mid")["state"] == "succeeded"
     # the killed worker's processes are gone: with bwrap they died with it, without it the
     # restarted worker killed the group it found

@@ -37,7 +37,11 @@ def read_all(client: httpx.Client, task_id: str, stream: str, limit: int = 65536
     out, offset = [], 0
     for _ in range(1000):
         chunk = WorkerOutput.model_validate(
-            client.get(f"/task/{task_id}/output", params={"stream": stream, "offset": offset, "limit": limit}).json())
+            client.get(
+                f"/task/{task_id}/output",
+                params={"stream": stream, "offset": offset, "limit": limit},
+            ).json()
+        )
         assert chunk.offset == offset
         out.append(chunk.data)
         offset = chunk.next_offset
@@ -61,17 +65,28 @@ def test_status_and_openapi(client: httpx.Client, worker: WorkerProc) -> None:
     assert status.kinds == ["agent", "noop", "shell"] and not status.draining
     assert status.sandbox in ("bwrap", "none")
     spec = client.get("/openapi.json").json()
-    for path in ("/health", "/status", "/task", "/task/{task_id}", "/task/{task_id}/output",
-                 "/task/{task_id}/cancel", "/shutdown"):
+    for path in (
+        "/health",
+        "/status",
+        "/task",
+        "/task/{task_id}",
+        "/task/{task_id}/output",
+        "/task/{task_id}/cancel",
+        "/shutdown",
+    ):
         assert path in spec["paths"], path
     assert "WorkerTaskRequest" in spec["components"]["schemas"]
-    assert spec["paths"]["/task"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/WorkerTaskRequest"}
+    assert spec["paths"]["/task"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ] == {"$ref": "#/components/schemas/WorkerTaskRequest"}
 
 
 def test_shell_task_runs_to_completion_with_exit_code_and_output(client: httpx.Client) -> None:
     t = tid()
-    resp = client.post("/task", json=shell(t, ["sh", "-c", "echo hello; echo oops >&2; echo made > out.txt; exit 3"]))
+    resp = client.post(
+        "/task",
+        json=shell(t, ["sh", "-c", "echo hello; echo oops >&2; echo made > out.txt; exit 3"]),
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json()["state"] == "running" and resp.json()["pid"] > 0
     final = WorkerTaskStatus.model_validate(wait_state(client, t))
@@ -96,20 +111,32 @@ def test_output_is_followed_from_offsets_in_small_pieces(client: httpx.Client) -
 def test_noop_is_final_inline_and_a_repeat_answers_200(client: httpx.Client) -> None:
     t = tid()
     first = client.post("/task", json={"task_id": t, "kind": "noop", "spec": {}})
-    assert first.status_code == 201 and first.json()["state"] == "succeeded" and first.json()["exit_code"] == 0
+    assert (
+        first.status_code == 201
+        and first.json()["state"] == "succeeded"
+        and first.json()["exit_code"] == 0
+    )
     again = client.post("/task", json={"task_id": t, "kind": "noop", "spec": {}})
     assert again.status_code == 200 and again.json() == first.json()
-    failing = client.post("/task", json={"task_id": tid(), "kind": "noop", "spec": {"exit_code": 2}})
+    failing = client.post(
+        "/task", json={"task_id": tid(), "kind": "noop", "spec": {"exit_code": 2}}
+    )
     assert failing.json()["state"] == "failed" and failing.json()["exit_code"] == 2
 
 
-def test_a_repeated_post_never_starts_a_second_process(client: httpx.Client, worker: WorkerProc) -> None:
+def test_a_repeated_post_never_starts_a_second_process(
+    client: httpx.Client, worker: WorkerProc
+) -> None:
     t = tid()
     # every start appends a line to a marker file in the workspace
     body = shell(t, ["sh", "-c", "echo started >> marker; sleep 0.5"])
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: httpx.post(worker.url + "/task", json=body, headers=worker.headers),
-                                range(8)))
+        answers = list(
+            pool.map(
+                lambda _: httpx.post(worker.url + "/task", json=body, headers=worker.headers),
+                range(8),
+            )
+        )
     codes = sorted(a.status_code for a in answers)
     assert codes == [200] * 7 + [201], codes
     # a repeat that arrives while the process is being spawned sees it without a pid yet
@@ -128,13 +155,18 @@ def test_a_repeated_post_never_starts_a_second_process(client: httpx.Client, wor
     assert client.get(f"/task/{t}", params={"attempt": 1}).json()["attempt"] == 1
 
 
-@pytest.mark.parametrize(("body", "needle"), [
-    ({"kind": "bogus", "spec": {}}, "unknown task kind 'bogus'"),
-    ({"kind": "shell", "spec": {}}, "argv"),
-    ({"kind": "shell", "spec": {"argv": ["true"], "timeout": -1}}, "timeout"),
-    ({"kind": "noop", "spec": {"unexpected": 1}}, "unexpected"),
-])
-def test_a_bad_spec_is_400_with_a_clear_message(client: httpx.Client, body: dict[str, Any], needle: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"kind": "bogus", "spec": {}}, "unknown task kind 'bogus'"),
+        ({"kind": "shell", "spec": {}}, "argv"),
+        ({"kind": "shell", "spec": {"argv": ["true"], "timeout": -1}}, "timeout"),
+        ({"kind": "noop", "spec": {"unexpected": 1}}, "unexpected"),
+    ],
+)
+def test_a_bad_spec_is_400_with_a_clear_message(
+    client: httpx.Client, body: dict[str, Any], needle: str
+) -> None:
     resp = client.post("/task", json={"task_id": tid(), **body})
     assert resp.status_code == 400
     err = resp.json()["error"]
@@ -146,13 +178,23 @@ def test_a_bad_envelope_and_unknown_tasks(client: httpx.Client) -> None:
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_spec"
     resp = client.post("/task", json={"task_id": "../x", "kind": "noop"})
     assert resp.status_code == 400 and "task_id" in resp.json()["error"]["message"]
-    for call in (client.get("/task/nope"), client.get("/task/nope/output"), client.post("/task/nope/cancel")):
+    for call in (
+        client.get("/task/nope"),
+        client.get("/task/nope/output"),
+        client.post("/task/nope/cancel"),
+    ):
         assert call.status_code == 404 and call.json()["error"]["code"] == "not_found"
 
 
 def test_a_program_that_does_not_exist_fails_the_task(client: httpx.Client) -> None:
     t = tid()
-    resp = client.post("/task", json=shell(t, ["/no/such/program"], ))
+    resp = client.post(
+        "/task",
+        json=shell(
+            t,
+            ["/no/such/program"],
+        ),
+    )
     final = wait_state(client, t)
     assert resp.status_code == 201 and final["state"] == "failed"
     assert final["exit_code"] in (1, 127) and final["reason"]
@@ -169,7 +211,9 @@ def denied(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
 def test_paths_outside_the_roots_are_refused(client: httpx.Client, worker: WorkerProc) -> None:
     t = tid()
     err = denied(client, shell(t, ["cat", "passwd"], cwd="../../etc"))
-    assert err["details"]["path"] == "../../etc" and err["details"]["rule"] == "outside-allowed-roots"
+    assert (
+        err["details"]["path"] == "../../etc" and err["details"]["rule"] == "outside-allowed-roots"
+    )
     status = client.get(f"/task/{t}").json()
     assert status["state"] == "failed" and status["denials"][0]["path"] == "../../etc"
     assert status["denials"][0]["rule"] == "outside-allowed-roots"
@@ -188,15 +232,26 @@ def test_paths_outside_the_roots_are_refused(client: httpx.Client, worker: Worke
     assert ok.status_code == 201
 
 
-def test_a_sandboxed_task_cannot_write_outside_its_workspace(client: httpx.Client, worker: WorkerProc,
-                                                             tmp_path: Path) -> None:
+def test_a_sandboxed_task_cannot_write_outside_its_workspace(
+    client: httpx.Client, worker: WorkerProc, tmp_path: Path
+) -> None:
     if client.get("/status").json()["sandbox"] != "bwrap":
         pytest.skip("bubblewrap does not work on this machine")
     outside = tmp_path / "outside.txt"
     probe = Path("/etc") / f"agency-sandbox-probe-{tid()}"
     t = tid()
-    client.post("/task", json=shell(t, ["sh", "-c", f"echo x > {outside}; echo $? ; echo y > {probe}; echo $?; "
-                                        "echo z > inside.txt && echo inside-ok"]))
+    client.post(
+        "/task",
+        json=shell(
+            t,
+            [
+                "sh",
+                "-c",
+                f"echo x > {outside}; echo $? ; echo y > {probe}; echo $?; "
+                "echo z > inside.txt && echo inside-ok",
+            ],
+        ),
+    )
     try:
         final = wait_state(client, t)
         assert final["state"] == "succeeded"
@@ -239,11 +294,17 @@ def test_the_agent_kind_passes_the_prompt_as_one_argument(client: httpx.Client) 
 def many(worker: WorkerProc) -> Callable[[int], list[httpx.Response]]:
     def post(n: int) -> list[httpx.Response]:
         with worker.client() as c:
-            return [c.post("/task", json={"task_id": tid(), "kind": "noop", "spec": {}}) for _ in range(n)]
+            return [
+                c.post("/task", json={"task_id": tid(), "kind": "noop", "spec": {}})
+                for _ in range(n)
+            ]
+
     return post
 
 
-def test_many_noops_do_not_write_state_files(many: Callable[[int], list[httpx.Response]], worker: WorkerProc) -> None:
+def test_many_noops_do_not_write_state_files(
+    many: Callable[[int], list[httpx.Response]], worker: WorkerProc
+) -> None:
     tasks_dir = worker.data_dir / "workers" / worker.worker_id / "tasks"
     before = len(os.listdir(tasks_dir))
     assert all(r.status_code == 201 for r in many(200))

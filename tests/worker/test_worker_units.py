@@ -30,8 +30,21 @@ def test_paths_are_resolved_before_they_are_checked(tmp_path: Path) -> None:
     ws.mkdir(parents=True)
     (ws / "out").symlink_to("/etc")
     (ws / "in").symlink_to(root)
-    checked = check_paths(ws, ["a/b", ".", "..", "../x", "in", "../../elsewhere", "/etc/passwd", "out/passwd",
-                               "a/../../../z"], (root,))
+    checked = check_paths(
+        ws,
+        [
+            "a/b",
+            ".",
+            "..",
+            "../x",
+            "in",
+            "../../elsewhere",
+            "/etc/passwd",
+            "out/passwd",
+            "a/../../../z",
+        ],
+        (root,),
+    )
     assert [(d.path, d.resolved) for d in checked] == [
         ("../../elsewhere", str(tmp_path.resolve() / "elsewhere")),
         ("/etc/passwd", "/etc/passwd"),
@@ -58,9 +71,17 @@ def test_required_sandbox_without_bwrap_refuses(tmp_path: Path) -> None:
 def test_agent_argv_keeps_the_prompt_whole() -> None:
     prompt = "say 'hi'; rm -rf / && echo $HOME `id`"
     assert prepare.agent_argv("claude -p {prompt}", prompt) == ["claude", "-p", prompt]
-    assert prepare.agent_argv("agent --prompt={prompt} --json", prompt) == ["agent", f"--prompt={prompt}", "--json"]
+    assert prepare.agent_argv("agent --prompt={prompt} --json", prompt) == [
+        "agent",
+        f"--prompt={prompt}",
+        "--json",
+    ]
     assert prepare.agent_argv("agent run", prompt) == ["agent", "run", prompt]
-    assert prepare.agent_argv("'my agent' -p {prompt}", "{prompt}") == ["my agent", "-p", "{prompt}"]
+    assert prepare.agent_argv("'my agent' -p {prompt}", "{prompt}") == [
+        "my agent",
+        "-p",
+        "{prompt}",
+    ]
     with pytest.raises(InvalidSpec):
         prepare.agent_argv("agent 'unclosed", prompt)
     with pytest.raises(InvalidSpec):
@@ -78,11 +99,19 @@ def test_labels_and_config(tmp_path: Path) -> None:
     assert parse_labels("a=1, b = two ,,") == {"a": "1", "b": "two"}
     with pytest.raises(ConfigError):
         parse_labels("novalue")
-    s = Settings.load(env={}, data_dir=tmp_path, worker_roots=f"{tmp_path}/r1:{tmp_path}/r2", worker_port=9)
+    s = Settings.load(
+        env={}, data_dir=tmp_path, worker_roots=f"{tmp_path}/r1:{tmp_path}/r2", worker_port=9
+    )
     cfg = WorkerConfig.from_settings(s)
     assert cfg.roots == ((tmp_path / "r1").resolve(), (tmp_path / "r2").resolve())
-    assert cfg.workspace_root == cfg.roots[0] and cfg.id.endswith("-9") and cfg.url == "http://127.0.0.1:9"
-    default = WorkerConfig.from_settings(Settings.load(env={}, data_dir=tmp_path, worker_id="w/1"), port=5)
+    assert (
+        cfg.workspace_root == cfg.roots[0]
+        and cfg.id.endswith("-9")
+        and cfg.url == "http://127.0.0.1:9"
+    )
+    default = WorkerConfig.from_settings(
+        Settings.load(env={}, data_dir=tmp_path, worker_id="w/1"), port=5
+    )
     assert default.roots == (tmp_path.resolve() / "workspaces",)
     assert default.state_dir == tmp_path.resolve() / "workers" / "w_1"
 
@@ -131,7 +160,9 @@ def test_secret_refs_resolve_from_the_keystore() -> None:
 
 
 async def test_stop_group_kills_children_and_ignores_zombies() -> None:
-    proc = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 600 & sleep 600"], start_new_session=True)
+    proc = subprocess.Popen(
+        ["sh", "-c", "trap '' TERM; sleep 600 & sleep 600"], start_new_session=True
+    )
     try:
         for _ in range(200):
             if len(procs.group_members(proc.pid)) >= 3:
@@ -150,12 +181,16 @@ async def test_stop_group_kills_children_and_ignores_zombies() -> None:
 
 
 async def test_the_fastapi_route_and_the_fast_path_answer_alike(tmp_path: Path) -> None:
-    config = WorkerConfig.from_settings(Settings.load(env={}, data_dir=tmp_path, worker_id="inproc"), port=1)
+    config = WorkerConfig.from_settings(
+        Settings.load(env={}, data_dir=tmp_path, worker_id="inproc"), port=1
+    )
     config.make_dirs()
     runtime = WorkerRuntime(config, Sandbox(config.roots, "off"))
     plain = create_worker_app(runtime)
     for app in (plain, TaskFastPath(plain, runtime)):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://w"
+        ) as c:
             task_id = uuid.uuid4().hex
             first = await c.post("/task", json={"task_id": task_id, "kind": "noop"})
             again = await c.post("/task", json={"task_id": task_id, "kind": "noop"})

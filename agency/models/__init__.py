@@ -1,0 +1,118 @@
+"""Pydantic models shared by the control plane, the client and the worker, by concern:
+
+- ``base``: UTC time, sortable ids, strict models, token roles, the package version;
+- ``tasks``: the task lifecycle (``TaskState`` and its legal transitions), specs, policies;
+- ``events``: the audit event;
+- ``workers``: the worker protocol and the control plane's view of a worker;
+- ``records``: chat, saved queries, alerts, waivers, runbook runs, tokens, KPI samples.
+"""
+
+from agency.models.base import (
+    Role,
+    Strict,
+    __version__,
+    new_id,
+    utcnow,
+)
+from agency.models.events import (
+    Event,
+    EventIn,
+)
+from agency.models.records import (
+    Alert,
+    AlertState,
+    ApiToken,
+    ChatMessage,
+    ChatSession,
+    ChatSessionCreated,
+    KpiSample,
+    OutputChunk,
+    QueryResultOut,
+    QueryRun,
+    RunbookRun,
+    SavedQuery,
+    SavedQueryRevision,
+    Waiver,
+    WaiverState,
+)
+from agency.models.tasks import (
+    IN_FLIGHT_STATES,
+    SPEC_MODELS,
+    TASK_KINDS,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    AgentSpec,
+    Attempt,
+    NoopSpec,
+    RetryPolicy,
+    ShellSpec,
+    Task,
+    TaskState,
+    TaskSubmit,
+    can_transition,
+    check_transition,
+    parse_spec,
+)
+from agency.models.workers import (
+    WorkerHealth,
+    WorkerHeartbeat,
+    WorkerInfo,
+    WorkerOutput,
+    WorkerRegistration,
+    WorkerReport,
+    WorkerStatus,
+    WorkerTaskRequest,
+    WorkerTaskState,
+    WorkerTaskStatus,
+)
+
+__all__ = [
+    "IN_FLIGHT_STATES",
+    "SPEC_MODELS",
+    "TASK_KINDS",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "AgentSpec",
+    "Alert",
+    "AlertState",
+    "ApiToken",
+    "Attempt",
+    "ChatMessage",
+    "ChatSession",
+    "ChatSessionCreated",
+    "Event",
+    "EventIn",
+    "KpiSample",
+    "NoopSpec",
+    "OutputChunk",
+    "QueryResultOut",
+    "QueryRun",
+    "RetryPolicy",
+    "Role",
+    "RunbookRun",
+    "SavedQuery",
+    "SavedQueryRevision",
+    "ShellSpec",
+    "Strict",
+    "Task",
+    "TaskState",
+    "TaskSubmit",
+    "Waiver",
+    "WaiverState",
+    "WorkerHealth",
+    "WorkerHeartbeat",
+    "WorkerInfo",
+    "WorkerOutput",
+    "WorkerRegistration",
+    "WorkerReport",
+    "WorkerStatus",
+    "WorkerTaskRequest",
+    "WorkerTaskState",
+    "WorkerTaskStatus",
+    "__version__",
+    "can_transition",
+    "check_transition",
+    "new_id",
+    "parse_spec",
+    "utcnow",
+]

@@ -1,0 +1,131 @@
+"""The worker protocol's messages and the control plane's view of a worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agency.models.base import Strict, __version__, utcnow
+
+
+class WorkerTaskRequest(Strict):
+    """``POST /task`` body: idempotent on (task_id, attempt).
+
+    ``${secret:NAME}`` references in the spec's env are resolved by the worker, from its own
+    keystore, only when it starts the process.
+    """
+
+    task_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    attempt: int = Field(1, ge=1)
+    kind: str
+    spec: dict[str, Any] = Field(default_factory=dict)
+    deadline: datetime | None = None
+
+
+class WorkerTaskState(StrEnum):
+    """A task's state as its worker sees it."""
+
+    RUNNING = "running"
+    CANCELING = "canceling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    LOST = "lost"  # the worker restarted and the process is gone: never reported as success
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (WorkerTaskState.RUNNING, WorkerTaskState.CANCELING)
+
+
+class WorkerTaskStatus(BaseModel):
+    """``GET /task/{id}`` answer, and the body of a pushed report."""
+
+    task_id: str
+    attempt: int
+    kind: str
+    state: WorkerTaskState
+    exit_code: int | None = None
+    pid: int | None = None
+    reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    changed_files: list[str] = Field(default_factory=list)
+    workspace: str | None = Field(
+        None, description="Absolute workspace dir; changed_files are relative to it."
+    )
+    denials: list[dict[str, str]] = Field(default_factory=list)
+
+
+class WorkerOutput(BaseModel):
+    """``GET /task/{id}/output?stream=stdout&offset=N`` answer."""
+
+    task_id: str
+    stream: Literal["stdout", "stderr"]
+    offset: int
+    next_offset: int
+    data: str
+    eof: bool
+
+
+class WorkerStatus(BaseModel):
+    """``GET /status`` answer."""
+
+    id: str
+    version: str
+    kinds: list[str]
+    capacity: int
+    running: list[str]
+    labels: dict[str, str] = Field(default_factory=dict)
+    draining: bool = False
+    sandbox: str = "none"
+
+
+class WorkerRegistration(Strict):
+    """What a worker sends when it registers with the control plane."""
+
+    id: str = Field(min_length=1, max_length=128)
+    url: str
+    kinds: list[str]
+    capacity: int = Field(ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    version: str = __version__
+
+
+class WorkerHeartbeat(Strict):
+    id: str
+    running: list[str] = Field(default_factory=list)
+    draining: bool = False
+
+
+class WorkerReport(Strict):
+    """A task state change pushed by a worker."""
+
+    worker_id: str
+    status: WorkerTaskStatus
+
+
+class WorkerHealth(StrEnum):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    DRAINING = "draining"
+    REMOVED = "removed"
+
+
+class WorkerInfo(BaseModel):
+    """A registered worker as the control plane sees it."""
+
+    id: str
+    url: str
+    kinds: list[str]
+    capacity: int
+    labels: dict[str, str] = Field(default_factory=dict)
+    version: str = ""
+    health: WorkerHealth = WorkerHealth.HEALTHY
+    running: int = 0
+    breaker: Literal["closed", "open", "half-open"] = "closed"
+    recent_failures: int = 0
+    registered_at: datetime = Field(default_factory=utcnow)
+    last_heartbeat: datetime | None = None
