@@ -1,8 +1,8 @@
 """Every agency setting, declared once: name, default and help.
 
 A setting ``foo_bar`` is read from the environment variable ``AGENCY_FOO_BAR`` and can be
-overridden by a CLI flag. ``Settings.describe()`` feeds ``agency settings`` and the README
-test, which fails when a setting is undocumented.
+overridden by a CLI flag. ``Settings.describe()`` feeds ``agency settings`` and the test of
+docs/configuration.md, which fails when a setting is undocumented.
 """
 
 from __future__ import annotations

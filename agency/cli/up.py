@@ -19,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
@@ -29,12 +30,16 @@ except ImportError:  # uvicorn[standard] brings it where it builds (not on Windo
     uvloop = None  # type: ignore[assignment]
 
 from agency import gcpolicy
-from agency.api.app import create_app
-from agency.api.auth import admin_token_path, is_loopback, new_secret
-from agency.api.deps import Services
 from agency.errors import AgencyError
 from agency.models import Role
 from agency.settings import Settings
+
+if TYPE_CHECKING:
+    from agency.api.deps import Services
+
+# agency.api (FastAPI, storage, DuckDB, pandas) is imported by the functions that use it, when
+# the command runs: every `agency ...` command imports this module to build the CLI, and
+# `agency --help` must not pay for the control plane (start-up time, benchmarks/bench_cli).
 
 app = typer.Typer(help="Start the control plane, local workers and the dashboard.")
 log = logging.getLogger("agency.up")
@@ -68,6 +73,8 @@ class _Server(uvicorn.Server):
 
 def local_url(host: str, port: int) -> str:
     """How local processes reach a server bound to ``host``."""
+    from agency.api.auth import is_loopback
+
     if host in ("0.0.0.0", "::", "") or is_loopback(host):
         return f"http://127.0.0.1:{port}"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -118,6 +125,8 @@ class Children:
 
 async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
+    from agency.api.app import create_app
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -229,6 +238,8 @@ async def _start_children(
 
 
 def _banner(settings: Settings, children: Children, dashboard: Path | None) -> None:
+    from agency.api.auth import admin_token_path
+
     url = local_url(settings.host, settings.port)
     where = "AGENCY_ADMIN_TOKEN" if settings.admin_token else str(admin_token_path(settings))
     lines = [
@@ -272,6 +283,8 @@ def up(
     ),
 ) -> None:
     """Start everything and run until Ctrl-C or SIGTERM."""
+    from agency.api.auth import new_secret
+
     try:
         settings = Settings.load(
             host=host,
