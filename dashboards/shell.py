@@ -1,8 +1,9 @@
 """The frame of the dashboard: the pages in tabs, the session's tick, the refusal page.
 
-``app.py`` serves ``build()``. Pages are built the first time their tab opens (``?page=tasks`` opens one directly), so the
-first render costs one page's requests, not seven. One periodic callback per browser session
-copies what the live feeds received into the visible pages; it reads memory only.
+``app.py`` serves ``build()``. Pages are built the first time their tab opens (``?page=tasks``
+opens one directly), so the first render costs one page's requests, not seven. One periodic
+callback per browser session copies what the live feeds received into the visible pages; it
+reads memory only.
 """
 
 from __future__ import annotations
