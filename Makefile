@@ -30,8 +30,8 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check agency dashboards tests benchmarks
-	$(BIN)/ruff format --check agency dashboards tests benchmarks
+	$(BIN)/ruff check agency dashboards tests benchmarks setup.py
+	$(BIN)/ruff format --check agency dashboards tests benchmarks setup.py
 
 typecheck: install
 	$(BIN)/mypy

@@ -58,6 +58,10 @@ class Settings(BaseModel):
         True, description="Whether `agency up` also serves the Panel dashboard."
     )
     dashboard_port: int = Field(5006, ge=1, le=65535, description="Port of the Panel dashboard.")
+    dashboard_app: Path | None = Field(
+        None,
+        description="Panel app `agency up` serves; default: `app.py` of the installed `agency_dashboards` package, i.e. the repo's `dashboards/app.py`.",
+    )
 
     # --- clients (CLI, notebooks, dashboard) ----------------------------------------------
     url: str = Field(

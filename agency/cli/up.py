@@ -29,8 +29,9 @@ try:
 except ImportError:  # uvicorn[standard] brings it where it builds (not on Windows)
     uvloop = None  # type: ignore[assignment]
 
+import agency_dashboards  # the default dashboard (see DEFAULT_DASHBOARD_APP)
 from agency import gcpolicy
-from agency.errors import AgencyError
+from agency.errors import AgencyError, ConfigError
 from agency.models import Role
 from agency.settings import Settings
 
@@ -80,12 +81,17 @@ def local_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def dashboard_app() -> Path | None:
-    spec = importlib.util.find_spec("dashboards")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "app.py"
-    return path if path.exists() else None
+#: What ``agency up`` serves unless ``AGENCY_DASHBOARD_APP`` says otherwise: the app.py of the
+#: installed ``agency_dashboards`` package, i.e. the repo's dashboards/app.py (setup.py maps it).
+DEFAULT_DASHBOARD_APP = Path(agency_dashboards.__file__).with_name("app.py")
+
+
+def dashboard_app(settings: Settings) -> Path:
+    """The Panel app to serve: ``settings.dashboard_app``, else ``DEFAULT_DASHBOARD_APP``."""
+    path = settings.dashboard_app or DEFAULT_DASHBOARD_APP
+    if not path.is_file():
+        raise ConfigError(f"AGENCY_DASHBOARD_APP: {path} is not a file")
+    return path.resolve()
 
 
 class Children:
@@ -249,6 +255,7 @@ def _banner(settings: Settings, children: Children, dashboard: Path | None) -> N
     if dashboard is not None:
         lines.append(
             f"dashboard             {local_url(settings.host, settings.dashboard_port)}/{dashboard.stem}"
+            f"   (serving {dashboard})"
         )
     workers = [f"http://127.0.0.1:{settings.worker_base_port + i}" for i in range(settings.workers)]
     lines.append(
@@ -299,6 +306,7 @@ def up(
         settings = settings.model_copy(
             update={"worker_token": settings.worker_token or new_secret()}
         )
+        dashboard = dashboard_app(settings) if settings.dashboard else None
     except AgencyError as exc:
         typer.echo(f"agency up: {exc.message}", err=True)
         raise typer.Exit(2) from exc
@@ -307,7 +315,6 @@ def up(
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    dashboard = dashboard_app() if settings.dashboard else None
     try:
         # uvicorn's loop="uvloop" only applies to loops uvicorn creates; this one is ours
         # (uvloop halves the per-request cost of the event loop's I/O)

@@ -3,7 +3,7 @@
 ``overview()`` returns the Panel object, so a JupyterLab cell can show it:
 
     import panel as pn; pn.extension("tabulator")
-    from dashboards.overview import overview
+    from agency_dashboards.pages.overview import overview
     overview()
 """
 
@@ -15,10 +15,9 @@ import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 import panel as pn
 
-from dashboards import kpis as kpi_data
-from dashboards import ops
-from dashboards.context import Context
-from dashboards.ui import Confirm, StatusLine, every, off_loop, set_tile, tile
+from ..context import Context
+from ..data import overview as data
+from ..ui import Confirm, StatusLine, every, off_loop, set_tile, tile
 
 TILES = [
     ("tasks", "Tasks"),
@@ -46,7 +45,7 @@ class OverviewPage:
             pn.pane.Markdown("Loading history…"), sizing_mode="stretch_width", min_height=280
         )
         self.alerts = pn.widgets.Tabulator(
-            pd.DataFrame(columns=["id", "severity", "kind", "message", "resource", "created_at"]),
+            pd.DataFrame(columns=data.ALERT_COLUMNS),
             show_index=False,
             disabled=True,
             selectable=1,
@@ -88,7 +87,7 @@ class OverviewPage:
             return
         self._seen = feed.received
         for key, title in TILES:
-            value, note = kpi_data.tile_value(latest, key)
+            value, note = data.tile_value(latest, key)
             set_tile(self.tiles[key], title, value, note)
 
     # --- charts and alerts -----------------------------------------------------------
@@ -100,7 +99,7 @@ class OverviewPage:
 
     async def refresh_charts(self) -> None:
         try:
-            history = await off_loop(kpi_data.history, self.ctx.client)
+            history = await off_loop(data.history, self.ctx.client)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -108,7 +107,7 @@ class OverviewPage:
 
     async def refresh_alerts(self) -> None:
         try:
-            self.alerts.value = await off_loop(ops.open_alerts, self.ctx.client)
+            self.alerts.value = await off_loop(data.open_alerts, self.ctx.client)
         except Exception as exc:
             self.status.error(exc)
 
@@ -133,7 +132,7 @@ class OverviewPage:
 
         async def run() -> None:
             try:
-                await off_loop(ops.alert_action, self.ctx.client, alert["id"], action)
+                await off_loop(data.alert_action, self.ctx.client, alert["id"], action)
                 self.status.say(f"Alert {alert['kind']} {action}d.", "success")
             except Exception as exc:
                 self.status.error(exc)

@@ -1,4 +1,5 @@
-"""KPI data for the Overview: tile values from a snapshot, chart history from the samples."""
+"""Data of the Overview: tile values from a KPI snapshot, chart history from the samples, and
+the open alerts with their actions."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ from typing import Any
 import pandas as pd
 
 from agency.client import AgencyClient
-from dashboards.ui import fmt_number
+
+from .frames import records
 
 HISTORY_MINUTES = 60
+ALERT_COLUMNS = ["id", "severity", "kind", "message", "resource", "created_at"]
+
+
+def fmt_number(value: Any, digits: int = 0, suffix: str = "") -> str:
+    """A KPI value for a tile; ``None`` (no data in the window yet) shows as a dash."""
+    if value is None:
+        return "-"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    text = f"{number:,.{digits}f}"
+    return f"{text}{suffix}"
 
 
 def total_tasks(snapshot: dict[str, Any]) -> int | None:
@@ -56,3 +71,28 @@ def history(client: AgencyClient, minutes: int = HISTORY_MINUTES) -> pd.DataFram
     df = df.copy()
     df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
     return df.sort_values("ts").reset_index(drop=True)
+
+
+def open_alerts(client: AgencyClient) -> pd.DataFrame:
+    """The open alerts, one row each, with ``resource`` as ``type/id``."""
+    rows = [
+        {
+            **a,
+            "resource": f"{a.get('resource_type', '')}/{a.get('resource_id', '')}".strip("/"),
+            "created_at": str(a.get("created_at", ""))[:19].replace("T", " "),
+        }
+        for a in records(client.alerts(state="open"))
+    ]
+    return (
+        pd.DataFrame(rows, columns=ALERT_COLUMNS) if rows else pd.DataFrame(columns=ALERT_COLUMNS)
+    )
+
+
+def alert_action(client: AgencyClient, alert_id: str, action: str) -> None:
+    """Acknowledge or dismiss one alert."""
+    if action == "acknowledge":
+        client.acknowledge_alert(alert_id)
+    elif action == "dismiss":
+        client.dismiss_alert(alert_id)
+    else:
+        raise ValueError(f"unknown alert action {action!r}")

@@ -8,10 +8,12 @@ import pandas as pd
 import panel as pn
 
 from agency.models import TASK_KINDS, TaskState
-from dashboards import tasks_data as td
-from dashboards.context import Context
-from dashboards.drilldown import Drilldown
-from dashboards.ui import Confirm, StatusLine, off_loop
+
+from ..context import Context
+from ..data import tasks as data
+from ..data.times import when
+from ..ui import Confirm, StatusLine, off_loop
+from .drilldown import Drilldown
 
 PAGE_SIZES = [50, 100, 250, 500]  # the API serves at most 500 per page
 
@@ -44,7 +46,7 @@ class TasksPage:
         self.f_text = w.TextInput(
             name="Text", placeholder="id, reason, spec…", width=160, css_classes=["f-text"]
         )
-        self.f_sort = w.Select(name="Sort", options=td.SORTS, value="-created_at", width=170)
+        self.f_sort = w.Select(name="Sort", options=data.SORTS, value="-created_at", width=170)
         self.f_size = w.Select(
             name="Rows", options=PAGE_SIZES, value=50, width=80, css_classes=["f-size"]
         )
@@ -60,7 +62,7 @@ class TasksPage:
         for text_input in (self.f_worker, self.f_label, self.f_text):
             text_input.param.watch(self._on_filter, "value")  # fires on Enter / blur, not per key
         self.table = w.Tabulator(
-            pd.DataFrame(columns=td.COLUMNS),
+            pd.DataFrame(columns=data.COLUMNS),
             show_index=False,
             disabled=True,
             selectable=1,
@@ -140,14 +142,14 @@ class TasksPage:
 
     # --- filters and paging --------------------------------------------------------------
 
-    def filter(self) -> td.TaskFilter:
-        return td.TaskFilter(
+    def filter(self) -> data.TaskFilter:
+        return data.TaskFilter(
             states=tuple(self.f_state.value),
             kind=self.f_kind.value or "",
             worker=self.f_worker.value or "",
             label=self.f_label.value or "",
-            created_after=td.when(self.f_after.value),
-            created_before=td.when(self.f_before.value),
+            created_after=when(self.f_after.value),
+            created_before=when(self.f_before.value),
             text=self.f_text.value or "",
             sort=self.f_sort.value,
             limit=int(self.f_size.value),
@@ -177,7 +179,7 @@ class TasksPage:
         """Fetch the current page with the current filter (one request, off the loop)."""
         flt, cursor = self.filter(), self._cursors[self._page]
         try:
-            page = await off_loop(td.fetch_page, self.ctx.client, flt, cursor)
+            page = await off_loop(data.fetch_page, self.ctx.client, flt, cursor)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -199,7 +201,7 @@ class TasksPage:
         """Apply task events from the live feed to the visible rows and the open drill-down."""
         items = self.ctx.feeds.events.since(self._ev_seen)
         if not items:
-            if self.drill.task is not None and not td.is_terminal(self.drill.task["state"]):
+            if self.drill.task is not None and not data.is_terminal(self.drill.task["state"]):
                 await self.drill.follow_output()
             return
         self._ev_seen = items[-1].n
@@ -243,7 +245,7 @@ class TasksPage:
             )
             return
         try:
-            count, _ids = await off_loop(td.bulk_cancel, self.ctx.client, flt, True)
+            count, _ids = await off_loop(data.bulk_cancel, self.ctx.client, flt, True)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -263,7 +265,7 @@ class TasksPage:
 
         async def run() -> None:
             try:
-                done, _ = await off_loop(td.bulk_cancel, self.ctx.client, flt, False)
+                done, _ = await off_loop(data.bulk_cancel, self.ctx.client, flt, False)
                 self.status.say(f"Cancel requested for {done:,} tasks.", "success")
             except Exception as exc:
                 self.status.error(exc)
@@ -308,14 +310,14 @@ class SubmitBox:
         )
 
     async def _on_submit(self, _event: Any) -> None:
-        form = td.SubmitForm(
+        form = data.SubmitForm(
             kind=self.kind.value,
             spec=self.spec.value or "",
             labels=self.labels.value or "",
             priority=int(self.priority.value or 0),
         )
         try:
-            task_id = await off_loop(td.submit, self.page.ctx.client, form)
+            task_id = await off_loop(data.submit, self.page.ctx.client, form)
         except Exception as exc:
             self.status.error(exc)
             return

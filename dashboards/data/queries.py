@@ -1,4 +1,4 @@
-"""Saved-query data: list, get, save (each save is a revision), run, revisions, runs, chart."""
+"""Data of the Queries page: list, get, save (each save is a revision), run, revisions, runs, chart."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 
 from agency.client import AgencyClient
-from dashboards.frames import one, records
+
+from .frames import one, records
 
 REVISION_COLUMNS = ["revision", "name", "created_by", "created_at", "sql"]
 RUN_COLUMNS = ["started_at", "actor", "revision", "rows", "duration_ms", "status", "error"]
@@ -18,6 +19,8 @@ CHART_MAX_ROWS = 200  # beyond this a bar/line chart of the raw rows is noise
 
 @dataclass
 class RunResult:
+    """One run's rows, whether the row cap cut them, and how long the query took."""
+
     rows: pd.DataFrame
     truncated: bool
     duration_ms: float

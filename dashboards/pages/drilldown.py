@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from dashboards import drilldown_data as dd
-from dashboards import tasks_data as td
-from dashboards.context import Context
-from dashboards.ui import Confirm, StatusLine, off_loop
+from ..context import Context
+from ..data import drilldown as data
+from ..data import tasks as tasks_data
+from ..ui import Confirm, StatusLine, off_loop
 
 OUTPUT_MAX_CHARS = 200_000  # the pane keeps the tail: a chatty task must not bloat the page
 
@@ -43,7 +43,7 @@ class Drilldown:
         self.steps = pn.pane.Markdown("", css_classes=["cancel-steps"], visible=False)
         self.spec = pn.pane.JSON({}, depth=3, theme="light", sizing_mode="stretch_width")
         self.attempts = pn.widgets.Tabulator(
-            pd.DataFrame(columns=dd.ATTEMPT_COLUMNS),
+            pd.DataFrame(columns=data.ATTEMPT_COLUMNS),
             disabled=True,
             show_index=False,
             height=120,
@@ -51,7 +51,7 @@ class Drilldown:
             layout="fit_columns",
         )
         self.timeline = pn.widgets.Tabulator(
-            pd.DataFrame(columns=dd.TIMELINE_COLUMNS),
+            pd.DataFrame(columns=data.TIMELINE_COLUMNS),
             disabled=True,
             show_index=False,
             height=220,
@@ -78,7 +78,7 @@ class Drilldown:
                 css_classes=[f"action-{a}"],
                 visible=False,
             )
-            for a in td.ACTIONS
+            for a in tasks_data.ACTIONS
         }
         for action, button in self.buttons.items():
             button.on_click(self._asker(action))
@@ -116,7 +116,7 @@ class Drilldown:
         if task_id is None:
             return
         try:
-            detail = await off_loop(dd.load, self.ctx.client, task_id)
+            detail = await off_loop(data.load, self.ctx.client, task_id)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -124,7 +124,7 @@ class Drilldown:
         self.render(detail)
         await self.follow_output()
 
-    def render(self, detail: dd.Detail) -> None:
+    def render(self, detail: data.Detail) -> None:
         task = detail.task
         self.title.object = f"### Task `{task['id']}`\n{task['kind']} · priority {task['priority']} · attempt {task['attempt']}/{task['max_attempts']} · worker {task.get('worker_id') or '-'}"
         reason = f" — {task['reason']}" if task.get("reason") else ""
@@ -136,10 +136,10 @@ class Drilldown:
         }
         self.attempts.value = detail.attempts
         self.timeline.value = detail.timeline
-        allowed = td.allowed_actions(task["state"])
+        allowed = tasks_data.allowed_actions(task["state"])
         for action, button in self.buttons.items():
             button.visible = action in allowed
-        steps = dd.cancel_steps(detail.timeline, task["state"])
+        steps = data.cancel_steps(detail.timeline, task["state"])
         self.steps.visible = bool(steps)
         self.steps.object = "**Cancel lifecycle**\n\n" + "\n".join(
             f"- {mark} **{label}** — {note}" for label, mark, note in steps
@@ -153,12 +153,12 @@ class Drilldown:
         try:
             for _ in range(20):  # bounded: at most 20 chunks per call, the next tick continues
                 text, nxt, eof = await off_loop(
-                    dd.read_output, self.ctx.client, self.task["id"], self._offset
+                    data.read_output, self.ctx.client, self.task["id"], self._offset
                 )
                 if text:
                     self.output.object = (str(self.output.object) + text)[-OUTPUT_MAX_CHARS:]
                 self._offset = nxt
-                self._out_eof = eof and td.is_terminal(self.task["state"])
+                self._out_eof = eof and tasks_data.is_terminal(self.task["state"])
                 if not text:
                     break
         except Exception as exc:
@@ -177,7 +177,7 @@ class Drilldown:
         async def run() -> None:
             try:
                 await off_loop(
-                    td.run_action, self.ctx.client, task["id"], action, "from the dashboard"
+                    tasks_data.run_action, self.ctx.client, task["id"], action, "from the dashboard"
                 )
                 self.status.say(
                     f"{action.capitalize()} of {task['id']} accepted; following its state below.",
@@ -189,4 +189,4 @@ class Drilldown:
             if self.on_change is not None:
                 await self.on_change()
 
-        self.confirm.ask(td.confirm_text(task, action), run, f"Confirm {action}")
+        self.confirm.ask(tasks_data.confirm_text(task, action), run, f"Confirm {action}")

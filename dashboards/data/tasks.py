@@ -1,4 +1,4 @@
-"""Task data for the Tasks page: one page of a filtered list, a drill-down, actions, submit.
+"""Data of the Tasks page: one page of a filtered list, a drill-down, actions, submit.
 
 Plain functions taking a client, so the page calls them in a worker thread and tests call
 them directly. Paging is by server cursor: the list never loads more than one page, which is
@@ -16,6 +16,9 @@ import pandas as pd
 
 from agency.client import AgencyClient
 from agency.models import TERMINAL_STATES, TaskState
+
+from .frames import one
+from .times import aware
 
 COLUMNS = [
     "id",
@@ -35,16 +38,6 @@ SORTS = {
     "recently updated": "-updated_at",
 }
 ACTIONS = ("cancel", "retry", "pause", "resume")
-
-
-def when(value: Any) -> datetime | None:
-    """A date picker's value as a datetime (pickers may hold a date or nothing)."""
-    return value if isinstance(value, datetime) else None
-
-
-def aware(value: datetime) -> datetime:
-    """Date pickers give naive local times; the API wants an instant."""
-    return value if value.tzinfo is not None else value.astimezone()
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,7 @@ def fetch_page(client: AgencyClient, flt: TaskFilter, cursor: str | None) -> Tas
 def display_rows(items: Any) -> pd.DataFrame:
     """Tasks (models or a DataFrame) as the table shows them: short labels, readable times."""
     df = (
-        items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([_dump(t) for t in items])
+        items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([one(t) for t in items])
     )
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -114,16 +107,13 @@ def display_rows(items: Any) -> pd.DataFrame:
     return df[COLUMNS].reset_index(drop=True)
 
 
-def _dump(task: Any) -> dict[str, Any]:
-    return task.model_dump(mode="json") if hasattr(task, "model_dump") else dict(task)
-
-
 def _labels_text(labels: Any) -> str:
     if isinstance(labels, str):
+        text = labels
         try:
-            labels = json.loads(labels)
+            labels = json.loads(text)
         except ValueError:
-            return labels
+            return text
     if isinstance(labels, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return "" if labels is None else str(labels)

@@ -9,9 +9,9 @@ import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 import panel as pn
 
-from dashboards import queries_data as qd
-from dashboards.context import Context
-from dashboards.ui import StatusLine, off_loop
+from ..context import Context
+from ..data import queries as data
+from ..ui import StatusLine, off_loop
 
 
 class QueriesPage:
@@ -50,7 +50,7 @@ class QueriesPage:
         )
         self.chart = pn.Column(sizing_mode="stretch_width")
         self.revisions = w.Tabulator(
-            pd.DataFrame(columns=qd.REVISION_COLUMNS),
+            pd.DataFrame(columns=data.REVISION_COLUMNS),
             show_index=False,
             disabled=True,
             height=160,
@@ -58,7 +58,7 @@ class QueriesPage:
             css_classes=["query-revisions"],
         )
         self.runs = w.Tabulator(
-            pd.DataFrame(columns=qd.RUN_COLUMNS),
+            pd.DataFrame(columns=data.RUN_COLUMNS),
             show_index=False,
             disabled=True,
             height=160,
@@ -91,7 +91,7 @@ class QueriesPage:
 
     async def _load(self, select: str | None = None) -> None:
         try:
-            options = await off_loop(qd.saved, self.ctx.client)
+            options = await off_loop(data.saved, self.ctx.client)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -103,12 +103,12 @@ class QueriesPage:
         if not event.new:
             self.name.value, self.description.value = "", ""
             self.revisions.value, self.runs.value = (
-                pd.DataFrame(columns=qd.REVISION_COLUMNS),
-                pd.DataFrame(columns=qd.RUN_COLUMNS),
+                pd.DataFrame(columns=data.REVISION_COLUMNS),
+                pd.DataFrame(columns=data.RUN_COLUMNS),
             )
             return
         try:
-            query = await off_loop(qd.get, self.ctx.client, event.new)
+            query = await off_loop(data.get, self.ctx.client, event.new)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -123,16 +123,16 @@ class QueriesPage:
         if not self.pick.value:
             return
         try:
-            self.revisions.value = await off_loop(qd.revisions, self.ctx.client, self.pick.value)
-            self.runs.value = await off_loop(qd.runs, self.ctx.client, self.pick.value)
+            self.revisions.value = await off_loop(data.revisions, self.ctx.client, self.pick.value)
+            self.runs.value = await off_loop(data.runs, self.ctx.client, self.pick.value)
         except Exception as exc:
             self.status.error(exc)
 
     async def _on_run(self, _event: Any) -> None:
         try:
-            params = qd.parse_params(self.params.value or "")
+            params = data.parse_params(self.params.value or "")
             result = await off_loop(
-                qd.run, self.ctx.client, self.pick.value or None, self.sql.value, params
+                data.run, self.ctx.client, self.pick.value or None, self.sql.value, params
             )
         except Exception as exc:
             self.status.error(exc)
@@ -142,7 +142,7 @@ class QueriesPage:
         more = " (truncated at the row cap)" if result.truncated else ""
         self.result_info.object = f'<span class="query-rows" data-rows="{len(df)}">{len(df):,} rows in {result.duration_ms:.1f} ms{more}</span>'
         self.result.value = df
-        plot = qd.chart_for(df)
+        plot = data.chart_for(df)
         self.chart.objects = (
             [pn.pane.HoloViews(plot, sizing_mode="stretch_width")] if plot is not None else []
         )
@@ -154,7 +154,7 @@ class QueriesPage:
             return
         try:
             qid, revision = await off_loop(
-                qd.save,
+                data.save,
                 self.ctx.client,
                 self.pick.value or None,
                 (self.name.value or "").strip(),

@@ -7,33 +7,17 @@ from typing import Any
 
 import panel as pn
 
-from agency.client import AgencyClient
-from dashboards.chat_link import ChatLink
-from dashboards.context import Context
-from dashboards.frames import records
-from dashboards.ui import StatusLine, off_loop
+from ..chat_link import ChatLink
+from ..context import Context
+from ..data import chat as data
+from ..ui import StatusLine, off_loop
 
 ROLE_COLORS = {"user": "#ddf4ff", "assistant": "#f6f8fa", "system": "#fff8c5"}
 MAX_SHOWN = 500  # messages kept on the page; older ones stay in the history API
 
 
-def sessions(client: AgencyClient) -> dict[str, str]:
-    """Label -> session id, newest first."""
-    rows = sorted(
-        records(client.chat_sessions()), key=lambda s: str(s.get("created_at", "")), reverse=True
-    )
-    return {f"{s.get('title') or 'untitled'} · {str(s['id'])[-6:]}": str(s["id"]) for s in rows}
-
-
-def new_session(client: AgencyClient, title: str) -> str:
-    return str(client.create_session(title=title or "dashboard").session_id)
-
-
-def history(client: AgencyClient, session_id: str) -> list[dict[str, Any]]:
-    return records(client.chat_messages(session_id))
-
-
 def bubble(message: dict[str, Any]) -> str:
+    """One message as HTML, its text escaped, tagged with its role and seq for tests."""
     role = str(message.get("role", "system"))
     body = html.escape(str(message.get("content", ""))).replace("\n", "<br>")
     return (
@@ -88,14 +72,14 @@ class ChatPage:
 
     async def _load(self) -> None:
         try:
-            self.session.options = await off_loop(sessions, self.ctx.client)
+            self.session.options = await off_loop(data.sessions, self.ctx.client)
         except Exception as exc:
             self.status.error(exc)
 
     async def _on_create(self, _event: Any) -> None:
         try:
-            sid = await off_loop(new_session, self.ctx.client, self.title.value)
-            self.session.options = await off_loop(sessions, self.ctx.client)
+            sid = await off_loop(data.new_session, self.ctx.client, self.title.value)
+            self.session.options = await off_loop(data.sessions, self.ctx.client)
         except Exception as exc:
             self.status.error(exc)
             return
@@ -110,7 +94,7 @@ class ChatPage:
         if not event.new:
             return
         try:
-            past = await off_loop(history, self.ctx.client, event.new)
+            past = await off_loop(data.history, self.ctx.client, event.new)
         except Exception as exc:
             self.status.error(exc)
             return

@@ -1,5 +1,5 @@
-"""Data of one task's drill-down: the task, its attempts, its timeline, its output, and the
-cancel lifecycle as steps an operator can follow."""
+"""Data of one task's drill-down (part of the Tasks page): the task, its attempts, its
+timeline, its output, and the cancel lifecycle as steps an operator can follow."""
 
 from __future__ import annotations
 
