@@ -7,9 +7,9 @@ from typing import Any
 import typer
 
 from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
+from agency.client.runbooks import RunbookRunner, find_runbook, list_runbooks, list_runs
+from agency.client.settings import RunbookSettings
 from agency.errors import AgencyError, ServiceUnavailable
-from agency.runbooks import RunbookRunner, find_runbook, list_runbooks, list_runs
-from agency.settings import Settings
 
 app = typer.Typer(
     help="Notebook runbooks: list them, run them headless (papermill), see who ran what.",
@@ -40,7 +40,7 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every runbook with what it is for and its parameters."""
     rows: list[dict[str, Any]] = []
-    for b in list_runbooks(Settings.load()):
+    for b in list_runbooks(RunbookSettings.load()):
         try:
             rows.append(
                 {
@@ -75,7 +75,7 @@ def show(
 ) -> None:
     """A runbook's parameters: type, default and help."""
     try:
-        book = find_runbook(name, Settings.load())
+        book = find_runbook(name, RunbookSettings.load())
     except AgencyError as exc:
         fail(exc.message)
     params = [vars(p) for p in book.parameters().values()]
@@ -113,7 +113,7 @@ def run(
 ) -> None:
     """Execute a runbook headless, keep the executed notebook, record the run; exit 1 if it failed."""
     raw = parse_pairs(param)
-    settings = Settings.load(runbook_timeout=timeout)
+    settings = RunbookSettings.load(runbook_timeout=timeout)
     with connect(url, token) as client:
         try:
             run_ = RunbookRunner(client, settings).run(name, raw, progress=not as_json)
