@@ -37,7 +37,7 @@ import aiohttp
 import httpx
 import psutil
 
-from agency.clientwire import SseDecoder
+from agency.client.sse import SseDecoder
 from tests.helpers.procs import free_port, free_ports
 
 RESULTS = Path(__file__).parent / "results"

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import Conflict, NotFound
-from agency.models import Alert, AlertState, EventIn, Role, utcnow
+from agency.models import Alert, AlertAction, AlertState, EventIn, Role, utcnow
 from agency.storage import Upsert
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
@@ -25,13 +24,6 @@ ALLOWED_FROM: dict[AlertState, frozenset[AlertState]] = {
     AlertState.ACKNOWLEDGED: frozenset({AlertState.OPEN}),
     AlertState.DISMISSED: frozenset({AlertState.OPEN, AlertState.ACKNOWLEDGED}),
 }
-
-
-class AlertAction(BaseModel):
-    """Why the alert was acknowledged or dismissed (kept in the event)."""
-
-    model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(None, max_length=2000)
 
 
 def _lock(request: Request) -> asyncio.Lock:

@@ -14,14 +14,14 @@ from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import InvalidCursor
 from agency.models import Role, Waiver, WaiverState
-from agency.orchestrator import replay_task
-from agency.schemas import (
+from agency.models.api import (
     AuditPage,
     ChainReportOut,
     ReplayOut,
     WaiverDecisionIn,
     WaiverRequestIn,
 )
+from agency.orchestrator import replay_task
 from agency.storage import events as store_events
 from agency.storage import misc as store_misc
 

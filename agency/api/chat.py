@@ -23,7 +23,6 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from agency.api.assistant import Assistant
@@ -38,7 +37,15 @@ from agency.api.chat_hub import (
 from agency.api.deps import Principal, Services, authenticate, get_services, require, services_of
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import AgencyError, Forbidden, NotFound, RateLimited, Unauthorized
-from agency.models import ChatMessage, ChatSession, ChatSessionCreated, EventIn, Role, new_id
+from agency.models import (
+    ChatMessage,
+    ChatSession,
+    ChatSessionCreated,
+    EventIn,
+    Role,
+    SessionCreate,
+    new_id,
+)
 from agency.storage import Insert
 
 log = logging.getLogger(__name__)
@@ -46,13 +53,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=ERROR_RESPONSES)
 
 REPLAY_PAGE = 500
-
-
-class SessionCreate(BaseModel):
-    """A new chat session; its owner is the token's name."""
-
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field("", max_length=200)
 
 
 def hubs(app: Any) -> ChatHubs:

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.models import KpiSample, Role, WorkerHealth, __version__, utcnow
-from agency.schemas import ComponentHealth, HealthOut, WhoAmI
+from agency.models.api import ComponentHealth, HealthOut, WhoAmI
 from agency.storage.misc import list_kpi_samples
 
 router = APIRouter(tags=["health"], responses=ERROR_RESPONSES)

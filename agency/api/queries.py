@@ -12,7 +12,6 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
@@ -25,9 +24,13 @@ from agency.api.queries_run import (
 )
 from agency.errors import Conflict, NotFound
 from agency.models import (
+    AdhocQuery,
     EventIn,
+    QueryCreate,
     QueryResultOut,
     QueryRun,
+    QueryRunRequest,
+    QueryUpdate,
     Role,
     SavedQuery,
     SavedQueryRevision,
@@ -38,45 +41,6 @@ from agency.storage import Delete, Insert, Upsert
 from agency.storage.userquery import check_sql
 
 router = APIRouter(prefix="/api/v1", tags=["queries"], responses=ERROR_RESPONSES)
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # no spaces: names are typed on the command line
-MAX_SQL = 100_000
-
-
-class QueryCreate(BaseModel):
-    """A new saved query; ``parameters`` holds each ``$name`` parameter's default value."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
-    sql: str = Field(min_length=1, max_length=MAX_SQL)
-    description: str = Field("", max_length=10_000)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-
-
-class QueryUpdate(BaseModel):
-    """Fields to change; each update is a new revision."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
-    sql: str | None = Field(None, min_length=1, max_length=MAX_SQL)
-    description: str | None = Field(None, max_length=10_000)
-    parameters: dict[str, Any] | None = None
-
-
-class QueryRunRequest(BaseModel):
-    """Parameter values of one run, over the saved defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-    parameters: dict[str, Any] = Field(default_factory=dict)
-
-
-class AdhocQuery(BaseModel):
-    """One read-only statement from a notebook, with ``$name`` parameters."""
-
-    model_config = ConfigDict(extra="forbid")
-    sql: str = Field(min_length=1, max_length=MAX_SQL)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-
 
 RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}

@@ -7,43 +7,18 @@ one ``runbook_runs`` row and one ``runbook.run`` event in the audit chain, writt
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import NotFound
-from agency.models import EventIn, Role, RunbookRun, new_id, utcnow
+from agency.models import EventIn, Role, RunbookRun, RunbookRunIn, new_id, utcnow
 from agency.storage import Insert
 
 router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"], responses=ERROR_RESPONSES)
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-
-
-class RunbookRunIn(BaseModel):
-    """The outcome of one runbook execution, as the runner saw it."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(
-        min_length=1,
-        max_length=200,
-        pattern=NAME_PATTERN,
-        description="Runbook name (the notebook's file name without `.ipynb`), as asked for.",
-    )
-    parameters: dict[str, Any] = Field(
-        default_factory=dict, description="Parameters as given (secrets left out)."
-    )
-    output_path: str | None = Field(
-        None, max_length=4096, description="The executed notebook, on the runner's machine."
-    )
-    status: Literal["succeeded", "failed"]
-    error: str | None = Field(None, max_length=20_000)
-    started_at: datetime | None = Field(None, description="Default: now minus `duration_s`.")
-    duration_s: float | None = Field(None, ge=0)
 
 
 @router.post("/runs", status_code=201, response_model=RunbookRun)

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
-from agency.orchestrator import BulkFilter
-from agency.schemas import (
+from agency.models.api import (
     ActionIn,
     BulkCancelIn,
     BulkCancelOut,
@@ -23,6 +22,7 @@ from agency.schemas import (
     TaskDetail,
     TaskList,
 )
+from agency.orchestrator import BulkFilter
 from agency.storage import events as store_events
 from agency.storage import tasks as store_tasks
 

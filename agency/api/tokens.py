@@ -10,7 +10,7 @@ from agency.api.auth import TokenBook
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.models import Role
-from agency.schemas import TokenCreated, TokenCreateIn, TokenOut
+from agency.models.api import TokenCreated, TokenCreateIn, TokenOut
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 

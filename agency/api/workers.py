@@ -12,7 +12,7 @@ from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.errors import BadRequest, NotFound
 from agency.models import Role, WorkerHeartbeat, WorkerInfo, WorkerRegistration, WorkerReport
-from agency.schemas import WorkerActionIn, WorkerList
+from agency.models.api import WorkerActionIn, WorkerList
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"], responses=ERROR_RESPONSES)
 

@@ -19,7 +19,7 @@ import uvicorn
 
 from agency.api.app import create_app
 from agency.api.deps import Services
-from agency.client import AgencyClient
+from agency.client import AgencyClient, ClientSettings
 from agency.models import Role
 from agency.settings import Settings
 from tests.helpers.procs import WorkerProc, free_port, start_worker
@@ -68,7 +68,9 @@ class Stack:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
 
     def client(self, token: str | None = ADMIN) -> AgencyClient:
-        return AgencyClient(self.url, token, settings=self.settings)
+        return AgencyClient(
+            self.url, token, settings=ClientSettings(data_dir=self.settings.data_dir)
+        )
 
     def burst(self, timeout: float = 60.0) -> None:
         """Wait until nothing is dispatchable or in flight (the orchestrator's burst mode)."""

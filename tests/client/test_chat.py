@@ -1,8 +1,10 @@
-"""The client's chat, saved-query and alert methods: DataFrames match the API's JSON."""
+"""The client's chat, saved-query and alert methods against a real control plane (the chat
+tests' server): DataFrames match the API's JSON, the chat socket resumes, refusals raise."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import httpx
 import pandas as pd
@@ -12,12 +14,24 @@ from agency.api.assistant import HELP
 from agency.client import AgencyClient, AsyncAgencyClient
 from agency.errors import Forbidden, NotFound, QueryRefused, ValidationFailed
 from agency.models import Role
-from tests.api_chat.conftest import ADMIN, Server
+from tests.api_chat.conftest import ADMIN, Server, serve
 from tests.api_chat.test_alerts import raise_alert
 
 
 @pytest.fixture(scope="module")
-def client(server: Server) -> AgencyClient:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(tmp_path_factory.mktemp("cp")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def admin(server: Server) -> Iterator[httpx.Client]:
+    with server.client(ADMIN) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Iterator[AgencyClient]:
     with AgencyClient(server.url, ADMIN) as c:
         yield c
 

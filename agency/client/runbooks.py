@@ -1,7 +1,7 @@
 """Notebook runbooks: discovery, typed parameters, headless execution with papermill, audited runs.
 
     from agency.client import AgencyClient
-    from agency.runbooks import RunbookRunner
+    from agency.client.runbooks import RunbookRunner
     with AgencyClient() as client:
         run = RunbookRunner(client).run("fleet_health", {"hours": "2"})
     run.status, run.output_path                     # recorded through POST /api/v1/runbooks/runs
@@ -14,29 +14,33 @@ Every run is recorded, also a refused one (unknown runbook, unknown parameter, w
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import json
 import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import nbformat
-import pandas as pd
 import papermill
 from nbformat import NotebookNode
-from papermill.translators import PythonTranslator
 
-from agency.client import AgencyClient
-from agency.clientwire import error_from_response, model_frame, transport_error
+from agency.client import endpoints as ep
+from agency.client.runbook_params import (
+    RunbookParameter,
+    coerce_parameters,
+    read_notebook,
+    read_parameters,
+)
+from agency.client.settings import RunbookSettings
+from agency.client.sync import AgencyClient
 from agency.errors import AgencyError, NotFound, ValidationFailed
 from agency.models import RunbookRun, utcnow
-from agency.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "KERNEL",
@@ -44,161 +48,27 @@ __all__ = [
     "Runbook",
     "RunbookParameter",
     "RunbookRunner",
+    "RunbookSettings",
     "coerce_parameters",
     "execute",
     "find_runbook",
     "list_runbooks",
     "list_runs",
+    "read_parameters",
     "record_run",
     "runbook_dir",
 ]
 
 KERNEL = "python3"
-RUNS = "/api/v1/runbooks/runs"
 # the connection comes from the runner's client (its --url/--token), through the environment
 CONNECTION_PARAMS = frozenset({"url", "token"})
 _ENV_LOCK = threading.Lock()  # the kernel inherits os.environ: one runbook at a time per process
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
-# --- parameters ----------------------------------------------------------------------------
-
-_TYPES: dict[str, type] = {
-    "str": str,
-    "int": int,
-    "float": float,
-    "bool": bool,
-    "list": list,
-    "dict": dict,
-}
-_TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
-
-
-@dataclass(frozen=True)
-class RunbookParameter:
-    """One parameter of a runbook's ``parameters`` cell: its type (from the annotation, else
-    from the default's literal), its default as written, and its ``# help`` comment."""
-
-    name: str
-    type: str
-    default: str
-    help: str
-
-    @property
-    def accepts_none(self) -> bool:
-        return "None" in self._parts or self.type == "any"
-
-    @property
-    def _parts(self) -> list[str]:
-        return [p.strip() for p in self.type.split("|")]
-
-    def coerce(self, value: Any) -> Any:
-        """``value`` as this parameter's type (strings are parsed); ``ValueError`` if it is not one."""
-        if (
-            isinstance(value, str)
-            and self.accepts_none
-            and value.strip().lower() in ("none", "null")
-        ):
-            return None
-        kinds = [p for p in self._parts if p != "None"]
-        for kind in kinds:
-            with contextlib.suppress(ValueError, TypeError):
-                return _coerce_one(kind, value)
-        raise ValueError(f"expected {self.type}")
-
-
-def _coerce_one(kind: str, value: Any) -> Any:
-    if kind not in _TYPES:  # an annotation we do not model (any, a class name): keep JSON or text
-        if isinstance(value, str):
-            with contextlib.suppress(json.JSONDecodeError):
-                return json.loads(value)
-        return value
-    target = _TYPES[kind]
-    if not isinstance(value, str):
-        if isinstance(value, bool) and target is not bool:
-            raise TypeError(kind)  # True is an int to Python, not to an operator
-        if target is float and isinstance(value, int):
-            return float(value)
-        if isinstance(value, target):
-            return value
-        raise TypeError(kind)
-    text = value.strip()
-    if target is str:
-        return value
-    if target is bool:
-        if text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
-        raise ValueError(kind)
-    if target in (int, float):
-        return target(text)
-    parsed = json.loads(text)
-    if not isinstance(parsed, target):
-        raise ValueError(kind)
-    return parsed
-
-
-def _declared_type(inferred: str, default: str) -> str:
-    if inferred and inferred != "None":
-        return inferred
-    try:
-        literal = ast.literal_eval(default)
-    except (ValueError, SyntaxError):
-        return "any"
-    name = type(literal).__name__
-    return name if name in _TYPES else "any"
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """The notebook at ``path``; ``ValidationFailed`` when it cannot be read as one."""
-    try:
-        return nbformat.read(path, as_version=4)
-    except (OSError, ValueError) as exc:  # NotJSONError and friends are ValueErrors
-        raise ValidationFailed(
-            f"runbook {path.stem!r} is not a readable notebook: {exc}", details={"path": str(path)}
-        ) from exc
-
-
-def read_parameters(path: Path) -> dict[str, RunbookParameter]:
-    """The parameters of the notebook at ``path`` (papermill's parser of the tagged cell)."""
-    nb = read_notebook(path)
-    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not tagged:
-        return {}
-    found = PythonTranslator.inspect(tagged[0])
-    return {
-        p.name: RunbookParameter(
-            p.name,
-            _declared_type(p.inferred_type_name or "", p.default or ""),
-            p.default or "",
-            p.help or "",
-        )
-        for p in found
-    }
-
-
-def coerce_parameters(
-    book: str, declared: Mapping[str, RunbookParameter], raw: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``raw`` checked against ``declared``: ``ValidationFailed`` names each unknown or mistyped one."""
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        param = declared.get(name)
-        if param is None:
-            known = ", ".join(sorted(declared)) or "(none)"
-            problems.append(f"runbook {book!r} has no parameter {name!r} (its parameters: {known})")
-            continue
-        try:
-            values[name] = param.coerce(value)
-        except ValueError:
-            problems.append(f"parameter {name!r} must be {param.type}, got {value!r}")
-    if problems:
-        raise ValidationFailed("; ".join(problems), details={"runbook": book, "problems": problems})
-    return values
-
-
-def runbook_dir(settings: Settings) -> Path:
+def runbook_dir(settings: RunbookSettings) -> Path:
     """Where runbooks live: ``AGENCY_RUNBOOK_DIR``, else ``notebooks/`` beside the package."""
-    return settings.runbook_dir or Path(__file__).resolve().parents[1] / "notebooks"
+    return settings.runbook_dir or REPOSITORY / "notebooks"
 
 
 @dataclass(frozen=True)
@@ -234,9 +104,9 @@ class Runbook:
         return {k: v for k, v in read_parameters(self.path).items() if k not in CONNECTION_PARAMS}
 
 
-def list_runbooks(settings: Settings | None = None) -> list[Runbook]:
+def list_runbooks(settings: RunbookSettings | None = None) -> list[Runbook]:
     """Every runbook, by name."""
-    folder = runbook_dir(settings or Settings.load())
+    folder = runbook_dir(settings or RunbookSettings.load())
     if not folder.is_dir():
         return []
     return [
@@ -244,7 +114,7 @@ def list_runbooks(settings: Settings | None = None) -> list[Runbook]:
     ]
 
 
-def find_runbook(name: str, settings: Settings | None = None) -> Runbook:
+def find_runbook(name: str, settings: RunbookSettings | None = None) -> Runbook:
     """The runbook called ``name``; ``NotFound`` listing the known ones."""
     books = list_runbooks(settings)
     for book in books:
@@ -336,18 +206,6 @@ def execute(
 # --- recording through the API --------------------------------------------------------------
 
 
-def _request(client: AgencyClient, method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        response = httpx.request(
-            method, client.url + path, headers=client.headers, timeout=client.timeout, **kwargs
-        )
-    except httpx.HTTPError as exc:
-        raise transport_error(client.url, exc) from exc
-    if response.status_code >= 400:
-        raise error_from_response(response)
-    return response.json()
-
-
 def record_run(
     client: AgencyClient,
     *,
@@ -356,7 +214,7 @@ def record_run(
     status: str,
     output_path: str | None = None,
     error: str | None = None,
-    started_at: Any = None,
+    started_at: datetime | None = None,
     duration_s: float | None = None,
 ) -> RunbookRun:
     """``POST /api/v1/runbooks/runs``: the control plane names the run's actor (the token)."""
@@ -366,10 +224,10 @@ def record_run(
         "status": status,
         "output_path": output_path,
         "error": error,
-        "started_at": started_at.isoformat() if started_at else None,
+        "started_at": started_at,
         "duration_s": duration_s,
     }
-    return RunbookRun.model_validate(_request(client, "POST", RUNS, json=body))
+    return client._do(ep.record_runbook_run(body))
 
 
 def list_runs(
@@ -381,17 +239,15 @@ def list_runs(
     limit: int = 100,
 ) -> pd.DataFrame:
     """Recorded runs, newest first, as a DataFrame."""
-    params = {k: v for k, v in {"name": name, "actor": actor, "status": status}.items() if v}
-    rows = _request(client, "GET", RUNS, params={**params, "limit": limit})
-    return model_frame(RunbookRun, rows)
+    return client._do(ep.runbook_runs(name, actor, status, limit))
 
 
 class RunbookRunner:
     """Validates, executes and records runbook runs for one client (and so one actor)."""
 
-    def __init__(self, client: AgencyClient, settings: Settings | None = None) -> None:
+    def __init__(self, client: AgencyClient, settings: RunbookSettings | None = None) -> None:
         self.client = client
-        self.settings = settings or Settings.load()
+        self.settings = settings or RunbookSettings.load()
 
     @property
     def output_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""The chat WebSocket for ``AgencyClient.chat`` / ``AsyncAgencyClient.chat``.
+"""The chat WebSocket behind ``AgencyClient.chat`` / ``AsyncAgencyClient.chat``.
 
     with client.chat(session_id) as chat:
         print(chat.ask("/status"))          # send, wait for the assistant's reply
@@ -22,7 +22,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from websockets.asyncio.client import ClientConnection as AsyncConnection
@@ -30,6 +29,7 @@ from websockets.asyncio.client import connect as aconnect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
+from agency.client.chat import socket_path, stored_since
 from agency.errors import (
     AgencyError,
     BadRequest,
@@ -63,7 +63,7 @@ _REFUSALS: dict[int, type[AgencyError]] = {
 def chat_url(base: str, session_id: str, after: int) -> str:
     scheme, _, rest = base.partition("://")
     ws = "wss" if scheme == "https" else "ws"
-    return f"{ws}://{rest.rstrip('/')}/api/v1/chat/ws/{quote(session_id, safe='')}?after={after}"
+    return f"{ws}://{rest.rstrip('/')}{socket_path(session_id)}?after={after}"
 
 
 def refusal(exc: ConnectionClosed) -> AgencyError | None:
@@ -106,9 +106,10 @@ class _Tracker:
     def url(self) -> str:
         return chat_url(self.base_url, self.session_id, self.last_seq)
 
-    @property
-    def messages_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/api/v1/chat/session/{quote(self.session_id, safe='')}/messages"
+    def stored_request(self) -> tuple[str, list[tuple[str, Any]]]:
+        """URL and query of the messages stored since ``last_seq`` (read after a reconnect)."""
+        call = stored_since(self.session_id, self.last_seq)
+        return self.base_url.rstrip("/") + call.path, list(call.params)
 
     def _echoed(self, message: dict[str, Any]) -> None:
         seq = int(message["seq"])
@@ -218,12 +219,8 @@ class ChatSocket(_Tracker):
                 exc = again
 
     def _stored_since(self) -> list[dict[str, Any]]:
-        resp = httpx.get(
-            self.messages_url,
-            params={"after": self.last_seq, "limit": 500},
-            headers=self.headers,
-            timeout=10.0,
-        )
+        url, params = self.stored_request()
+        resp = httpx.get(url, params=params, headers=self.headers, timeout=10.0)
         resp.raise_for_status()
         return list(resp.json())
 
@@ -319,7 +316,8 @@ class AsyncChatSocket(_Tracker):
 
     async def _stored_since(self) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(headers=self.headers, timeout=10.0) as http:
-            resp = await http.get(self.messages_url, params={"after": self.last_seq, "limit": 500})
+            url, params = self.stored_request()
+            resp = await http.get(url, params=params)
         resp.raise_for_status()
         return list(resp.json())
 

@@ -1,27 +1,23 @@
-"""Runbook parameters: declared types from the parameters cell, coercion, refusals; and the
-stored notebooks' shape (clean, tagged, client-only imports)."""
+"""Runbook parameters: declared types from the parameters cell, coercion, refusals; and
+runbook discovery (``AGENCY_RUNBOOK_DIR``, else the repository's notebooks)."""
 
 from __future__ import annotations
 
-import ast
-import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from agency.errors import NotFound, ValidationFailed
-from agency.runbooks import (
+from agency.client.runbooks import (
     RunbookParameter,
     coerce_parameters,
     find_runbook,
     list_runbooks,
     read_parameters,
 )
-from agency.settings import Settings
+from agency.client.settings import RunbookSettings
+from agency.errors import NotFound, ValidationFailed
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = {
     "audit_review",
     "fleet_health",
@@ -30,7 +26,6 @@ EXPECTED = {
     "stuck_task_triage",
     "task_replay",
 }
-ALLOWED_AGENCY = {"agency.client", "agency.models"}
 
 
 def param(kind: str, default: str = "None") -> RunbookParameter:
@@ -112,7 +107,7 @@ def test_every_problem_is_named_at_once() -> None:
 
 
 def test_runbooks_are_listed_and_unknown_names_say_which_exist() -> None:
-    settings = Settings.load(env={})
+    settings = RunbookSettings.load(env={})
     assert {b.name for b in list_runbooks(settings)} == EXPECTED
     with pytest.raises(NotFound) as info:
         find_runbook("../etc/passwd", settings)
@@ -124,49 +119,6 @@ def test_runbooks_are_listed_and_unknown_names_say_which_exist() -> None:
 
 def test_a_runbook_dir_setting_replaces_the_repository_notebooks(tmp_path: Path) -> None:
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "mine.ipynb")
-    assert [b.name for b in list_runbooks(Settings.load(env={}, runbook_dir=tmp_path))] == ["mine"]
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebooks_are_stored_clean(path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert set(nb.metadata) <= {"kernelspec", "language_info"}
-    assert nb.cells[0].cell_type == "markdown" and "When to use it" in nb.cells[0].source
-    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1
-    assert (
-        'os.environ.get("AGENCY_URL"' in tagged[0].source
-        and 'os.environ.get("AGENCY_TOKEN"' in tagged[0].source
-    )
-    checked = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        assert set(cell.metadata) <= {"tags"}
-        if cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
-            checked += 1
-            assert [o["output_type"] for o in cell.outputs] == ["stream"]
-        else:  # only what nbval compares is stored
-            assert cell.outputs == [] and cell.execution_count is None
-    assert checked >= 1
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebooks_use_the_client_never_storage_or_api(path: Path) -> None:
-    nb = json.loads(path.read_text())
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        for node in ast.walk(ast.parse("".join(cell["source"]))):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for name in names:
-                if name.split(".")[0] == "agency":
-                    assert name in ALLOWED_AGENCY, f"{path.name} imports {name}"
+    assert [b.name for b in list_runbooks(RunbookSettings.load(env={}, runbook_dir=tmp_path))] == [
+        "mine"
+    ]
