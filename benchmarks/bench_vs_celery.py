@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -258,7 +259,14 @@ def fmt(value: float | None) -> str:
     )
 
 
+SETUP = (
+    "Celery: --pool threads -c 2 (prefetch 4), Redis result backend; agency: agency up "
+    "--workers 2 (capacity 4 each, the default); one client each; a/C = agency / Celery"
+)
+
+
 def print_table(rows: list[dict[str, Any]], rounds: list[dict[str, Any]]) -> None:
+    print(SETUP)
     print(
         f"\n{'measure (median of ' + str(len(rounds)) + ' rounds)':<46} {'Celery':>8} {'agency':>8} {'a/C':>6}  target"
     )
@@ -295,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     rounds_n = args.rounds or (1 if args.quick else 3)
     started = time.monotonic()
+    load_before = os.getloadavg()  # a shared machine: how busy it was is part of the figures
     with tempfile.TemporaryDirectory(prefix="bench-vs-celery-") as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "celery").mkdir()
@@ -318,12 +327,15 @@ def main(argv: list[str] | None = None) -> int:
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "quick": args.quick,
                 "seconds": round(time.monotonic() - started),
+                "loadavg_before_after": [list(load_before), list(os.getloadavg())],
+                "setup": SETUP,
                 "rows": rows,
                 "rounds": rounds,
             },
             indent=2,
         )
     )
+    print(f"load average before / after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f}")
     print(f"results: {out}")
     return 0
 
