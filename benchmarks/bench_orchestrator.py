@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agency import gcpolicy
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import (
     TaskState,
@@ -42,7 +43,6 @@ from agency.models import (
     new_id,
     utcnow,
 )
-from agency.orchestrator import Orchestrator
 from agency.settings import Settings
 from agency.storage import Store, Upsert
 from benchmarks.bench_dispatch import local_workers

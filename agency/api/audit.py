@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
+from agency.control.tasks import replay_task
 from agency.errors import InvalidCursor
 from agency.models import Role, Waiver, WaiverState
-from agency.orchestrator import replay_task
 from agency.schemas import (
     AuditPage,
     ChainReportOut,

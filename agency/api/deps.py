@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from agency.api.auth import RateLimiter, TokenBook
     from agency.api.hub import MetricsHub
     from agency.api.telemetry import ApiMetrics
+    from agency.control.tasks import Orchestrator
     from agency.fleet import Registry
-    from agency.orchestrator import Orchestrator
     from agency.storage import Store
 
 

@@ -10,8 +10,8 @@ from agency.api.auth import RateLimiter, TokenBook
 from agency.api.deps import Services
 from agency.api.hub import MetricsHub
 from agency.api.telemetry import ApiMetrics
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
-from agency.orchestrator import Orchestrator
 from agency.settings import Settings
 from agency.storage import Store
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from agency.api.deps import Principal, Services, get_services, require
 from agency.api.handlers import ERROR_RESPONSES
+from agency.control.tasks import BulkFilter
 from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
-from agency.orchestrator import BulkFilter
 from agency.schemas import (
     ActionIn,
     BulkCancelIn,

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from agency.control.tasks import Orchestrator, replay_task
 from agency.models import (
     TASK_KINDS,
     Event,
@@ -21,7 +22,6 @@ from agency.models import (
     WorkerHeartbeat,
     WorkerRegistration,
 )
-from agency.orchestrator import Orchestrator, replay_task
 from agency.settings import Settings
 from agency.storage import Store
 from tests.helpers.procs import WorkerProc

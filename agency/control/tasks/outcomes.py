@@ -13,6 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from agency.control.tasks.book import Book, Op, Step
+from agency.control.tasks.denials import denial_event, denial_reason
+from agency.control.tasks.gates import Gates
+from agency.control.tasks.lifecycle import change, effective_deadline
 from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import (
@@ -23,10 +27,6 @@ from agency.models import (
     WorkerTaskStatus,
     utcnow,
 )
-from agency.orchestrator.book import Book, Op, Step
-from agency.orchestrator.denials import denial_event, denial_reason
-from agency.orchestrator.gates import Gates
-from agency.orchestrator.lifecycle import change, effective_deadline
 from agency.storage import Upsert
 
 log = logging.getLogger("agency.orchestrator")

@@ -4,8 +4,8 @@
 events (the audit trail is the task's history, and a test checks the two agree).
 """
 
-from agency.orchestrator.actions import BulkFilter, BulkResult, TaskActions
-from agency.orchestrator.core import Orchestrator
-from agency.orchestrator.lifecycle import replay_task
+from agency.control.tasks.actions import BulkFilter, BulkResult, TaskActions
+from agency.control.tasks.core import Orchestrator
+from agency.control.tasks.lifecycle import replay_task
 
 __all__ = ["BulkFilter", "BulkResult", "Orchestrator", "TaskActions", "replay_task"]

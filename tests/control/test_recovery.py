@@ -7,19 +7,19 @@ import sys
 import time
 from pathlib import Path
 
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import TERMINAL_STATES, Task, TaskState, TaskSubmit
-from agency.orchestrator import Orchestrator
 from agency.storage import Store
-from tests.helpers.procs import WorkerProc
-from tests.orchestrator.conftest import CAPACITY
-from tests.orchestrator.harness import (
+from tests.control.conftest import CAPACITY
+from tests.control.harness import (
     Heartbeats,
     assert_replays,
     quick_settings,
     register,
     task_events,
 )
+from tests.helpers.procs import WorkerProc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ async def test_kill_9_of_the_control_plane_under_load_then_restart(
     argv = [
         sys.executable,
         "-m",
-        "tests.orchestrator.control_plane",
+        "tests.control.control_plane",
         "--data",
         str(tmp_path),
         "--accepted",

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agency.control.tasks.kpis import Kpis
+from agency.control.tasks.lifecycle import effective_deadline
+from agency.control.tasks.locks import LockTable
+from agency.control.tasks.queue import TaskQueue
 from agency.fleet import Registry
 from agency.models import Attempt, Event, EventIn, Task, TaskState
-from agency.orchestrator.kpis import Kpis
-from agency.orchestrator.lifecycle import effective_deadline
-from agency.orchestrator.locks import LockTable
-from agency.orchestrator.queue import TaskQueue
 from agency.storage import Insert, Store, Upsert
 
 Op = Any  # a storage operation: Insert, Upsert, Delete or EventIn

@@ -17,6 +17,19 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from agency.control.alerts import Alerts
+from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
+from agency.control.tasks.book import Book, Step
+from agency.control.tasks.cancel import Canceller
+from agency.control.tasks.dispatch import Dispatcher
+from agency.control.tasks.gates import Gates
+from agency.control.tasks.kpis import WINDOWS, Kpis
+from agency.control.tasks.lifecycle import created
+from agency.control.tasks.outcomes import Outcomes
+from agency.control.tasks.output import read_output
+from agency.control.tasks.recovery import recover
+from agency.control.tasks.tracking import Tracker
+from agency.control.tasks.workers import FleetWatch
 from agency.errors import NotFound, ServiceUnavailable
 from agency.fleet import Registry
 from agency.models import (
@@ -34,19 +47,6 @@ from agency.models import (
     WorkerReport,
     new_id,
 )
-from agency.orchestrator.actions import BulkFilter, BulkResult, Operator, TaskActions
-from agency.orchestrator.alerts import Alerts
-from agency.orchestrator.book import Book, Step
-from agency.orchestrator.cancel import Canceller
-from agency.orchestrator.dispatch import Dispatcher
-from agency.orchestrator.gates import Gates
-from agency.orchestrator.kpis import WINDOWS, Kpis
-from agency.orchestrator.lifecycle import created
-from agency.orchestrator.outcomes import Outcomes
-from agency.orchestrator.output import read_output
-from agency.orchestrator.recovery import recover
-from agency.orchestrator.tracking import Tracker
-from agency.orchestrator.workers import FleetWatch
 from agency.settings import Settings
 from agency.storage import Insert, Store
 
@@ -77,7 +77,7 @@ class Orchestrator:
         self.dispatcher = Dispatcher(self.book, registry, self.outcomes)
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
-        self.alerts = Alerts(self.book)
+        self.alerts = Alerts(store, self.book.kpis.failure_rate)
         self.fleet = FleetWatch(self.book, registry, self.outcomes, self.alerts, settings, sending)
         self.tracker = Tracker(
             self.book, registry, self.outcomes, self.canceller, self.fleet, settings, sending

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from agency.control.tasks import BulkFilter, Orchestrator
 from agency.errors import InvalidTransition
 from agency.fleet import Registry
 from agency.models import TaskState, TaskSubmit
-from agency.orchestrator import BulkFilter, Orchestrator
 from agency.settings import Settings
 from agency.storage import Store
-from tests.helpers.procs import start_worker
-from tests.orchestrator.harness import (
+from tests.control.harness import (
     Heartbeats,
     pid_alive,
     register,
@@ -24,6 +23,7 @@ from tests.orchestrator.harness import (
     wait_until,
     worker_task,
 )
+from tests.helpers.procs import start_worker
 
 SLEEP = TaskSubmit(kind="shell", spec={"argv": ["sleep", "600"]})
 

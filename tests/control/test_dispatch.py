@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agency.control.tasks import Orchestrator
 from agency.errors import InvalidSpec
 from agency.models import TaskState, TaskSubmit
-from agency.orchestrator import Orchestrator
-from tests.orchestrator.harness import task_events
+from tests.control.harness import task_events
 
 
 async def test_noop_task_succeeds_with_its_events_in_order(orch: Orchestrator) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
-from agency.orchestrator import Orchestrator
 from agency.settings import Settings
 from agency.storage import Store
+from tests.control.harness import Heartbeats, assert_replays, quick_settings, register
 from tests.helpers.procs import WorkerProc, start_worker
-from tests.orchestrator.harness import Heartbeats, assert_replays, quick_settings, register
 
 CAPACITY = 4
 

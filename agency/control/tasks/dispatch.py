@@ -28,6 +28,10 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
+from agency.control.tasks.book import Book, Op, Step
+from agency.control.tasks.denials import denial_event, denials_from_error
+from agency.control.tasks.lifecycle import change, effective_deadline
+from agency.control.tasks.outcomes import Outcomes
 from agency.errors import (
     AgencyError,
     CircuitOpen,
@@ -47,10 +51,6 @@ from agency.models import (
     WorkerTaskRequest,
     utcnow,
 )
-from agency.orchestrator.book import Book, Op, Step
-from agency.orchestrator.denials import denial_event, denials_from_error
-from agency.orchestrator.lifecycle import change, effective_deadline
-from agency.orchestrator.outcomes import Outcomes
 
 log = logging.getLogger("agency.orchestrator")
 

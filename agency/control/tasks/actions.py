@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from agency.control.tasks.book import Book, Step
+from agency.control.tasks.cancel import Canceller
+from agency.control.tasks.lifecycle import change
 from agency.errors import BadRequest, InvalidTransition
 from agency.models import Task, TaskState, utcnow
-from agency.orchestrator.book import Book, Step
-from agency.orchestrator.cancel import Canceller
-from agency.orchestrator.lifecycle import change
 
 
 class TaskActions(StrEnum):

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import Event, TaskState, TaskSubmit
-from agency.orchestrator import Orchestrator
 from agency.settings import Settings
 from agency.storage import Store
+from tests.control.harness import Heartbeats, register, task_events, wait_until, worker_task
 from tests.helpers.procs import WorkerProc, start_worker
-from tests.orchestrator.harness import Heartbeats, register, task_events, wait_until, worker_task
 
 
 def kill_machine(worker: WorkerProc) -> None:

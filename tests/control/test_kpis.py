@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
+from agency.control.tasks import Orchestrator
+from agency.control.tasks import kpis as kpis_module
+from agency.control.tasks.kpis import Kpis, TimeHistogram, bucket_of
+from agency.control.tasks.locks import LockTable
+from agency.control.tasks.queue import TaskQueue
 from agency.models import Task, TaskState, TaskSubmit, utcnow
-from agency.orchestrator import Orchestrator
-from agency.orchestrator import kpis as kpis_module
-from agency.orchestrator.kpis import Kpis, TimeHistogram, bucket_of
-from agency.orchestrator.locks import LockTable
-from agency.orchestrator.queue import TaskQueue
-from tests.orchestrator.harness import wait_until
+from tests.control.harness import wait_until
 
 
 async def test_kpis_metrics_samples_and_failure_alert(orch: Orchestrator) -> None:

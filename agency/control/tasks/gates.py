@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 
+from agency.control.tasks.book import Book, Step
+from agency.control.tasks.lifecycle import change
 from agency.errors import Conflict, Forbidden, NotFound
 from agency.governance import Verdict, decide_waiver, evaluate_gates, request_waiver
 from agency.models import EventIn, Task, TaskState, Waiver, WaiverState
-from agency.orchestrator.book import Book, Step
-from agency.orchestrator.lifecycle import change
 from agency.storage import Upsert
 
 

@@ -1,4 +1,4 @@
-"""A control plane without the HTTP API, for crash tests: ``python -m tests.orchestrator.control_plane``.
+"""A control plane without the HTTP API, for crash tests: ``python -m tests.control.control_plane``.
 
 Opens the DuckDB file, recovers, registers the given workers, heartbeats them, submits
 ``--tasks`` tasks in batches and appends each accepted task id to ``--accepted`` (one line
@@ -13,11 +13,11 @@ import asyncio
 import os
 from pathlib import Path
 
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import TaskSubmit, WorkerRegistration
-from agency.orchestrator import Orchestrator
 from agency.storage import Store
-from tests.orchestrator.harness import Heartbeats, quick_settings
+from tests.control.harness import Heartbeats, quick_settings
 
 
 class _Proc:

@@ -16,12 +16,12 @@ import asyncio
 import logging
 import time
 
+from agency.control.tasks.book import Book, Step
+from agency.control.tasks.lifecycle import change
+from agency.control.tasks.outcomes import UNREACHABLE, Outcomes, ended_cancel
 from agency.errors import AgencyError, NotFound, WorkerError
 from agency.fleet import Registry
 from agency.models import Task, TaskState
-from agency.orchestrator.book import Book, Step
-from agency.orchestrator.lifecycle import change
-from agency.orchestrator.outcomes import UNREACHABLE, Outcomes, ended_cancel
 from agency.settings import Settings
 
 log = logging.getLogger("agency.orchestrator")

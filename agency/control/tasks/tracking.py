@@ -13,14 +13,14 @@ import heapq
 import logging
 import time
 
+from agency.control.tasks.book import Book, Step
+from agency.control.tasks.cancel import Canceller
+from agency.control.tasks.lifecycle import change, effective_deadline
+from agency.control.tasks.outcomes import DEADLINE, Outcomes, ended_cancel
+from agency.control.tasks.workers import FleetWatch
 from agency.errors import NotFound, WorkerError
 from agency.fleet import Registry
 from agency.models import TaskState, utcnow
-from agency.orchestrator.book import Book, Step
-from agency.orchestrator.cancel import Canceller
-from agency.orchestrator.lifecycle import change, effective_deadline
-from agency.orchestrator.outcomes import DEADLINE, Outcomes, ended_cancel
-from agency.orchestrator.workers import FleetWatch
 from agency.settings import Settings
 
 log = logging.getLogger("agency.orchestrator")

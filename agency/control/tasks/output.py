@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
+from agency.control.tasks.book import Book
 from agency.errors import AgencyError, BadRequest
 from agency.fleet import Registry
 from agency.models import Task, WorkerOutput
-from agency.orchestrator.book import Book
 
 Stream = Literal["stdout", "stderr"]
 

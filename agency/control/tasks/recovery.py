@@ -13,12 +13,12 @@ import logging
 import time
 from typing import Any
 
+from agency.control.tasks.book import Book
+from agency.control.tasks.cancel import Canceller
+from agency.control.tasks.outcomes import Outcomes
 from agency.errors import NotFound, WorkerFull
 from agency.fleet import Registry
 from agency.models import TERMINAL_STATES, Task, TaskState, WorkerInfo
-from agency.orchestrator.book import Book
-from agency.orchestrator.cancel import Canceller
-from agency.orchestrator.outcomes import Outcomes
 
 log = logging.getLogger("agency.orchestrator")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agency.models import Task, TaskState
 from tests.api.stack import serve
-from tests.orchestrator.harness import assert_replays
+from tests.control.harness import assert_replays
 
 
 def test_pushed_reports_finish_tasks_and_output_outlives_the_worker(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ back), so a flapping condition does not write one alert per task. Each alert is 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from agency.models import Alert, EventIn, new_id
-from agency.orchestrator.book import Book
-from agency.storage import Insert
+from agency.storage import Insert, Store
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -26,8 +26,11 @@ MIN_OUTCOMES = 10
 class Alerts:
     """Opens alerts once per episode; ``clear`` ends an episode."""
 
-    def __init__(self, book: Book) -> None:
-        self.book = book
+    def __init__(
+        self, store: Store, failure_rate: Callable[[float], tuple[float | None, int]]
+    ) -> None:
+        self.store = store
+        self.failure_rate = failure_rate
         self._open: set[str] = set()
 
     def is_open(self, key: str) -> bool:
@@ -69,7 +72,7 @@ class Alerts:
             },
         )
         log.warning("alert %s: %s", kind, message)
-        await self.book.store.write(Insert("alerts", [alert.model_dump(mode="python")]), ev)
+        await self.store.write(Insert("alerts", [alert.model_dump(mode="python")]), ev)
         return alert
 
     def clear(self, kind: str, *, resource_type: str = "", resource_id: str = "") -> None:
@@ -78,7 +81,7 @@ class Alerts:
 
     async def check_failure_rate(self, threshold: float) -> None:
         """Raise ``failure-rate`` when failures over 5 minutes pass ``threshold``."""
-        rate, n = self.book.kpis.failure_rate(300.0)
+        rate, n = self.failure_rate(300.0)
         if rate is None or n < MIN_OUTCOMES:
             return
         if rate > threshold:

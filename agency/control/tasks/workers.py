@@ -14,13 +14,13 @@ import asyncio
 import logging
 import time
 
+from agency.control.alerts import Alerts
+from agency.control.tasks.book import Book
+from agency.control.tasks.outcomes import Outcomes
 from agency.errors import AgencyError, NotFound
 from agency.fleet import Registry
 from agency.fleet.registry import MISSED_HEARTBEATS
 from agency.models import EventIn, WorkerHealth, WorkerHeartbeat, WorkerInfo, WorkerRegistration
-from agency.orchestrator.alerts import Alerts
-from agency.orchestrator.book import Book
-from agency.orchestrator.outcomes import Outcomes
 from agency.settings import Settings
 from agency.storage import Upsert
 
