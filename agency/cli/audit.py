@@ -10,6 +10,7 @@ import typer
 
 from agency.cli.db import DB_OPTION, db_path, fail, warn_pending_journal
 from agency.errors import AgencyError
+from agency.storage.chain import has_events
 from agency.storage.chain import verify as verify_chain
 from agency.storage.connection import connect
 
@@ -31,10 +32,7 @@ def verify(
     except AgencyError as exc:
         fail(exc.message, 2)
     try:
-        found = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_events(conn):
             fail(f"{path} has no events table (run `agency db migrate`)", 2)
         report = verify_chain(conn)
     finally:

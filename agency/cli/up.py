@@ -30,8 +30,9 @@ except ImportError:  # uvicorn[standard] brings it where it builds (not on Windo
 
 from agency import gcpolicy
 from agency.api.app import create_app
-from agency.api.auth import admin_token_path, is_loopback, new_secret
-from agency.api.deps import Services
+from agency.api.auth import is_loopback
+from agency.control import ControlPlane
+from agency.control.token_secrets import admin_token_path, new_secret
 from agency.errors import AgencyError
 from agency.models import Role
 from agency.settings import Settings
@@ -154,7 +155,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         return 1
     children = Children()
     try:
-        await _start_children(settings, application.state.services, children, dashboard)
+        await _start_children(settings, application.state.plane, children, dashboard)
         _banner(settings, children, dashboard)
         gcpolicy.settle_after_start()
         stopper = asyncio.create_task(stop.wait())
@@ -169,7 +170,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
 
 
 async def _start_children(
-    settings: Settings, services: Services, children: Children, dashboard: Path | None
+    settings: Settings, plane: ControlPlane, children: Children, dashboard: Path | None
 ) -> None:
     cp_url = local_url(settings.host, settings.port)
     # the user's AGENCY_* settings (sandbox, agent command, keystore...) reach the children;
@@ -203,8 +204,7 @@ async def _start_children(
             env,
         )
     if dashboard is not None:
-        assert services.tokens is not None
-        secret = await services.tokens.rotate("dashboard", Role.OPERATOR, "system")
+        secret = await plane.tokens.rotate("dashboard", Role.OPERATOR, "system")
         origins = {
             f"127.0.0.1:{settings.dashboard_port}",
             f"localhost:{settings.dashboard_port}",

@@ -10,7 +10,7 @@ import pytest
 from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.settings import Settings
-from agency.storage import Store
+from agency.storage import Repositories, Store
 from tests.control.harness import Heartbeats, assert_replays, quick_settings, register
 from tests.helpers.procs import WorkerProc, start_worker
 
@@ -50,7 +50,7 @@ async def orch(
     qsettings: Settings, qstore: Store, fleet: list[WorkerProc]
 ) -> AsyncIterator[Orchestrator]:
     """A started orchestrator with the shared fleet registered and heartbeating."""
-    o = Orchestrator(qsettings, qstore, Registry(qsettings))
+    o = Orchestrator(qsettings, Repositories(qstore), Registry(qsettings))
     await o.start()
     await register(o, fleet, CAPACITY)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import TaskSubmit, WorkerRegistration
-from agency.storage import Store
+from agency.storage import Repositories, Store
 from tests.control.harness import Heartbeats, quick_settings
 
 
@@ -33,7 +33,7 @@ class _Proc:
 async def main(args: argparse.Namespace) -> None:
     settings = quick_settings(Path(args.data))
     store = await Store.open(settings.database_path)
-    orch = Orchestrator(settings, store, Registry(settings))
+    orch = Orchestrator(settings, Repositories(store), Registry(settings))
     await orch.start()
     procs = []
     for spec in args.worker:

@@ -13,7 +13,7 @@ from agency.errors import InvalidTransition
 from agency.fleet import Registry
 from agency.models import TaskState, TaskSubmit
 from agency.settings import Settings
-from agency.storage import Store
+from agency.storage import Repositories, Store
 from tests.control.harness import (
     Heartbeats,
     pid_alive,
@@ -46,7 +46,7 @@ async def test_cancel_of_a_running_sleep_ends_the_process_and_says_who(
     assert done.state is TaskState.CANCELED
     assert "alice" in (done.reason or "") and "wrong branch" in (done.reason or "")
     assert not pid_alive(pid)
-    events = await task_events(orch.store, task.id)
+    events = await task_events(orch.repos.store, task.id)
     actions = [e.action for e in events]
     assert actions[:3] == ["task.created", "task.dispatched", "task.running"]
     assert actions[3:] in (
@@ -119,7 +119,7 @@ async def test_operator_actions_are_audited(orch: Orchestrator) -> None:
     await orch.run_burst(timeout=20)
     again = await orch.get(task.id)
     assert again.state is TaskState.FAILED and again.attempt == 2
-    events = await task_events(orch.store, task.id)
+    events = await task_events(orch.repos.store, task.id)
     by_op = [(e.action, e.details.get("operator_action")) for e in events if e.actor == "op"]
     assert by_op == [
         ("task.paused", "pause"),
@@ -127,7 +127,7 @@ async def test_operator_actions_are_audited(orch: Orchestrator) -> None:
         ("task.pending", "resume"),
         ("task.pending", "retry"),
     ]
-    queue_events = await orch.store.fetch(
+    queue_events = await orch.repos.store.fetch(
         "SELECT action, actor FROM events WHERE resource_type = 'queue'"
     )
     assert {"queue.paused", "queue.resumed"} <= {r["action"] for r in queue_events}
@@ -145,7 +145,7 @@ async def test_failed_task_is_retried_by_policy_with_backoff(orch: Orchestrator)
         and done.attempt == 3
         and "no attempts left" in (done.reason or "")
     )
-    actions = [e.action for e in await task_events(orch.store, task.id)]
+    actions = [e.action for e in await task_events(orch.repos.store, task.id)]
     assert actions.count("task.dispatched") == 3 and actions.count("task.pending") == 2
 
 
@@ -153,7 +153,7 @@ async def test_cancel_when_the_worker_is_unreachable(
     tmp_path: Path, qsettings: Settings, qstore: Store
 ) -> None:
     worker = start_worker(tmp_path / "lonely", capacity=1, worker_id="lonely", sandbox="off")
-    orch = Orchestrator(qsettings, qstore, Registry(qsettings))
+    orch = Orchestrator(qsettings, Repositories(qstore), Registry(qsettings))
     await orch.start()
     pid = None
     try:

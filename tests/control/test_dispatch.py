@@ -19,9 +19,9 @@ async def test_noop_task_succeeds_with_its_events_in_order(orch: Orchestrator) -
     await orch.run_burst(timeout=20)
     done = await orch.get(task.id)
     assert done.state is TaskState.SUCCEEDED and done.attempt == 1 and done.exit_code == 0
-    actions = [e.action for e in await task_events(orch.store, task.id)]
+    actions = [e.action for e in await task_events(orch.repos.store, task.id)]
     assert actions == ["task.created", "task.dispatched", "task.succeeded"]
-    assert (await orch.store.verify_chain()).ok
+    assert (await orch.repos.store.verify_chain()).ok
 
 
 async def test_invalid_spec_is_refused_before_anything_is_stored() -> None:
@@ -46,7 +46,7 @@ async def test_idempotency_key_returns_the_same_task(orch: Orchestrator) -> None
     await orch.run_burst(timeout=20)
     # still the same task once it has finished (found in the database, not in memory)
     assert (await orch.submit(TaskSubmit(kind="noop", idempotency_key="k-1"), "d")).id == first.id
-    rows = await orch.store.fetch("SELECT count(*) AS n FROM tasks")
+    rows = await orch.repos.store.fetch("SELECT count(*) AS n FROM tasks")
     assert rows[0]["n"] == 2
 
 
@@ -68,7 +68,7 @@ async def test_200_shell_tasks_on_3_workers_each_run_exactly_once(
     per_worker = collections.Counter(t.worker_id for t in finals)
     assert set(per_worker) == {"w0", "w1", "w2"}, per_worker  # spread over the fleet
     dispatched = collections.Counter(
-        e.resource_id for e in await task_events(orch.store) if e.action == "task.dispatched"
+        e.resource_id for e in await task_events(orch.repos.store) if e.action == "task.dispatched"
     )
     assert set(dispatched.values()) == {1} and len(dispatched) == 200
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from agency.control.tasks import Orchestrator
+from agency.control.waivers import WaiverService
 from agency.fleet import Registry
 from agency.models import Event, TaskState, TaskSubmit
 from agency.settings import Settings
-from agency.storage import Store
+from agency.storage import Repositories, Store
 from tests.control.harness import Heartbeats, register, task_events, wait_until, worker_task
 from tests.helpers.procs import WorkerProc, start_worker
 
@@ -38,7 +39,7 @@ async def own_fleet(
         start_worker(tmp_path / f"k{i}", capacity=4, worker_id=f"k{i}", sandbox="off")
         for i in range(3)
     ]
-    orch = Orchestrator(qsettings, qstore, Registry(qsettings))
+    orch = Orchestrator(qsettings, Repositories(qstore), Registry(qsettings))
     await orch.start()
     await register(orch, workers, 4)
     try:
@@ -92,7 +93,7 @@ async def test_kill_9_of_a_worker_orphans_and_retries_elsewhere(
     await orch.run_burst(timeout=60)
     finals = [await orch.get(t.id) for t in tasks]
     assert {t.state for t in finals} == {TaskState.SUCCEEDED}, [(t.state, t.reason) for t in finals]
-    events = await task_events(orch.store)
+    events = await task_events(orch.repos.store)
     orphaned = {e.resource_id for e in events if e.action == "task.orphaned"}
     assert orphaned, "the killed worker's tasks were orphaned"
     for t in finals:
@@ -102,7 +103,7 @@ async def test_kill_9_of_a_worker_orphans_and_retries_elsewhere(
     assert sorted(log.read_text().split(), key=int) == [
         str(i) for i in range(24)
     ]  # none lost or doubled
-    alerts = await orch.store.fetch("SELECT kind, resource_id FROM alerts")
+    alerts = await orch.repos.store.fetch("SELECT kind, resource_id FROM alerts")
     assert {"kind": "worker-silent", "resource_id": victim.worker_id} in alerts
 
 
@@ -123,7 +124,7 @@ async def test_lock_exclusion_with_50_tasks_on_3_workers(
     await orch.run_burst(timeout=120)
     assert not overlap.exists(), overlap.read_text()
     assert {(await orch.get(t.id)).state for t in tasks} == {TaskState.SUCCEEDED}
-    events = await task_events(orch.store)
+    events = await task_events(orch.repos.store)
     waited = [e for e in events if e.action == "task.waiting"]
     assert waited and all(e.details["waiting_for"] for e in waited)
     assert orch.book.locks.held() == {}
@@ -156,10 +157,13 @@ async def test_gates_reject_placeholders_and_a_waiver_approves(
     done = await orch.get(task.id)
     assert (await orch.get(clean.id)).verdict == "approved"
     assert done.state is TaskState.REJECTED and done.verdict == "changes_requested"
-    waiver = await orch.request_waiver(task.id, "dev", "generated stub, tracked in ticket 12")
-    decided = await orch.decide_waiver(waiver.id, "lead", True, "accepted for now")
+    waivers = WaiverService(orch)
+    waiver = await waivers.request(task.id, "dev", "generated stub, tracked in ticket 12")
+    decided = await waivers.decide(waiver.id, "lead", True, "accepted for now")
     assert decided.state.value == "approved"
     after = await orch.get(task.id)
     assert after.state is TaskState.SUCCEEDED and after.verdict == "waived"
-    verdicts = [(e.action, e.verdict) for e in await task_events(orch.store, task.id) if e.verdict]
+    verdicts = [
+        (e.action, e.verdict) for e in await task_events(orch.repos.store, task.id) if e.verdict
+    ]
     assert verdicts == [("task.rejected", "changes_requested"), ("task.succeeded", "waived")]

@@ -48,11 +48,11 @@ async def test_kpis_metrics_samples_and_failure_alert(orch: Orchestrator) -> Non
     )
     await orch.run_burst(timeout=30)
     assert more
-    rows = await orch.store.fetch("SELECT kind FROM alerts WHERE kind = 'failure-rate'")
+    rows = await orch.repos.store.fetch("SELECT kind FROM alerts WHERE kind = 'failure-rate'")
     assert len(rows) == 1
     # KPI samples land in the database every kpi_sample_interval (0.5 s here)
     for _ in range(40):
-        samples = await orch.store.fetch("SELECT * FROM kpi_samples")
+        samples = await orch.repos.store.fetch("SELECT * FROM kpi_samples")
         if samples:
             break
         await orch.book.wait_change(0.1)

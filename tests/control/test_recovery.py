@@ -10,7 +10,7 @@ from pathlib import Path
 from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import TERMINAL_STATES, Task, TaskState, TaskSubmit
-from agency.storage import Store
+from agency.storage import Repositories, Store
 from tests.control.conftest import CAPACITY
 from tests.control.harness import (
     Heartbeats,
@@ -71,7 +71,7 @@ async def test_kill_9_of_the_control_plane_under_load_then_restart(
 
     settings = quick_settings(tmp_path)
     store = await Store.open(settings.database_path)
-    orch = Orchestrator(settings, store, Registry(settings))
+    orch = Orchestrator(settings, Repositories(store), Registry(settings))
     try:
         t0 = time.perf_counter()
         await orch.start()

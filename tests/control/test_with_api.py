@@ -30,7 +30,7 @@ def test_pushed_reports_finish_tasks_and_output_outlives_the_worker(tmp_path: Pa
         ids = [t["id"] for t in (created["items"] if isinstance(created, dict) else created)]
         assert len(ids) == 8
         stack.burst(timeout=30)  # far below the 60 s poll: reports did it
-        orch = stack.services.orchestrator
+        orch = stack.plane.tasks
         tasks = [Task.model_validate(stack.call(lambda i=i: orch.get(i))) for i in ids]
         assert {t.state for t in tasks} == {TaskState.SUCCEEDED}
         for w in stack.workers:
@@ -38,4 +38,4 @@ def test_pushed_reports_finish_tasks_and_output_outlives_the_worker(tmp_path: Pa
         for i, task in enumerate(tasks):
             out = stack.call(lambda t=task: orch.output(t.id, "stdout", 0))
             assert out.data.strip() == f"out-{i}" and out.eof
-        stack.call(lambda: assert_replays(stack.services.store, ids))
+        stack.call(lambda: assert_replays(stack.plane.repos.store, ids))

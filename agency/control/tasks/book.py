@@ -2,7 +2,7 @@
 
 ``Book.commit`` applies a list of steps (old task -> new task + its event) to memory at
 once (queue, locks, worker slots, KPIs), then writes the task rows, attempt rows, extra
-rows and events in ONE store write. Memory changes before the write is awaited, so a
+rows and events in ONE write through the repositories. Memory changes before the write is awaited, so a
 concurrent change sees the new state at once and the lifecycle table is checked against
 the latest state; the store's writer keeps the order of writes, so events stay in order.
 """
@@ -16,7 +16,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from agency.control.tasks.kpis import Kpis
 from agency.control.tasks.lifecycle import effective_deadline
@@ -24,9 +23,9 @@ from agency.control.tasks.locks import LockTable
 from agency.control.tasks.queue import TaskQueue
 from agency.fleet import Registry
 from agency.models import Attempt, Event, EventIn, Task, TaskState
-from agency.storage import Insert, Store, Upsert
+from agency.storage import Repositories, WriteOp
 
-Op = Any  # a storage operation: Insert, Upsert, Delete or EventIn
+Op = WriteOp  # what a commit persists: rows of any table family, events
 _RECENT = 10_000  # finished tasks kept in memory for reads
 
 
@@ -64,7 +63,7 @@ def ended_attempt(step: Step) -> Attempt | None:
 class Book:
     """Live (non-terminal) tasks and the structures derived from them."""
 
-    store: Store
+    repos: Repositories
     registry: Registry
     kpis: Kpis
     tasks: dict[str, Task] = field(default_factory=dict)
@@ -196,7 +195,7 @@ class Book:
 
     def write_nowait(self, ops: Sequence[Op]) -> asyncio.Future[list[Event]]:
         """Queue the write now (it joins this loop turn's group commit); await the future."""
-        fut = self.store.write_nowait(*ops, journal=True)
+        fut = self.repos.write_nowait(*ops, journal=True)
         self.writing += 1
         fut.add_done_callback(self._written)
         return fut
@@ -207,26 +206,16 @@ class Book:
 
     def stage(self, steps: Sequence[Step], extra: Sequence[Op] = ()) -> list[Op]:
         """Apply ``steps`` to memory now; returns the operations that persist them."""
-        rows: dict[str, dict[str, Any]] = {}
-        attempts: list[dict[str, Any]] = []
+        latest: dict[str, Task] = {}
+        attempts: list[Attempt] = []
         for step in steps:
             self._apply(step)
-            rows[step.new.id] = step.new.model_dump(mode="python")
+            latest[step.new.id] = step.new
             ended = ended_attempt(step)
             if ended is not None:
-                attempts.append(ended.model_dump(mode="python"))
+                attempts.append(ended)
         self.notify()
-        # one kind of write per table: the writer merges consecutive same-kind writes of a
-        # table into one statement, so mixing insert and upsert on tasks would split the batch
-        ops: list[Op] = [Upsert("tasks", list(rows.values()))]
-        if attempts:
-            # upserts, not inserts: these go through the journal, where a duplicate key
-            # would be refused only when applied, and with it the task's own change
-            ops.append(Upsert("attempts", attempts, key=("task_id", "attempt")))
+        ops = self.repos.tasks.changes(latest.values(), attempts)
         ops.extend(extra)
         ops.extend(step.event for step in steps)
         return ops
-
-    async def insert(self, table: str, rows: list[dict[str, Any]], *events: EventIn) -> list[Event]:
-        """Write rows of another table with their events (alerts, waivers, workers)."""
-        return await self.store.write(Insert(table, rows), *events)

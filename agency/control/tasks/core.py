@@ -1,7 +1,7 @@
 """``Orchestrator``: the task lifecycle end to end, behind one object the API calls.
 
 It wires the parts (book, dispatcher, outcomes, cancel, tracker, fleet watch, alerts,
-gates) and runs four loops: dispatch (woken by events), tracking (poll fallback and
+gates) over the repositories, and runs four loops: dispatch (woken by events), tracking (poll fallback and
 deadlines), the fleet sweep (every second) and the KPI sampler. ``stop`` only stops the
 loops: every in-flight task stays in the database and ``start`` recovers it.
 """
@@ -13,11 +13,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
 
-from agency.control.alerts import Alerts
+from agency.control.alerts import AlertService
 from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
 from agency.control.tasks.book import Book, Step
 from agency.control.tasks.cancel import Canceller
@@ -33,13 +34,14 @@ from agency.control.tasks.workers import FleetWatch
 from agency.errors import NotFound, ServiceUnavailable
 from agency.fleet import Registry
 from agency.models import (
+    Attempt,
+    Event,
     EventIn,
     KpiSample,
     RetryPolicy,
     Task,
     TaskState,
     TaskSubmit,
-    Waiver,
     WorkerHeartbeat,
     WorkerInfo,
     WorkerOutput,
@@ -48,7 +50,7 @@ from agency.models import (
     new_id,
 )
 from agency.settings import Settings
-from agency.storage import Insert, Store
+from agency.storage import Repositories, TaskPage, TaskQuery
 
 log = logging.getLogger("agency.orchestrator")
 #: cancels a bulk cancel runs at once (each chunk lands in a few group commits)
@@ -57,27 +59,35 @@ BULK_CHUNK = 256
 STOP_WRITES_TIMEOUT = 10.0
 
 
+class TaskHistory(NamedTuple):
+    """A task with what it went through: its finished attempts and its events."""
+
+    task: Task
+    attempts: list[Attempt]
+    timeline: list[Event]
+
+
 class Orchestrator:
     """Submits, dispatches, tracks, cancels and recovers tasks; see the package docstring."""
 
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        repos: Repositories,
         registry: Registry,
         *,
         metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.repos = repos
         self.registry = registry
-        self.book = Book(store, registry, Kpis(metrics_registry or CollectorRegistry()))
-        self.gates = Gates(self.book)
+        self.book = Book(repos, registry, Kpis(metrics_registry or CollectorRegistry()))
+        self.gates = Gates()
         self.outcomes = Outcomes(self.book, registry, self.gates)
         self.dispatcher = Dispatcher(self.book, registry, self.outcomes)
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
-        self.alerts = Alerts(store, self.book.kpis.failure_rate)
+        self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
         self.fleet = FleetWatch(self.book, registry, self.outcomes, self.alerts, settings, sending)
         self.tracker = Tracker(
             self.book, registry, self.outcomes, self.canceller, self.fleet, settings, sending
@@ -97,10 +107,8 @@ class Orchestrator:
         self.recovery = await recover(
             self.book, self.registry, self.outcomes, self.canceller, self._keys
         )
-        last = await self.store.fetch(
-            "SELECT action FROM events WHERE resource_type = 'queue' ORDER BY seq DESC LIMIT 1"
-        )
-        self.dispatcher.paused = bool(last) and last[0]["action"] == "queue.paused"
+        last = await self.repos.events.find(resource_type="queue", limit=1, descending=True)
+        self.dispatcher.paused = bool(last) and last[0].action == "queue.paused"
         self.fleet.started = time.monotonic()
         self._running = True
         self._loops = [
@@ -194,13 +202,8 @@ class Orchestrator:
             else:
                 missing.append(key)
         if missing:
-            marks = ", ".join("?" for _ in missing)
-            rows = await self.store.fetch(
-                f"SELECT * FROM tasks WHERE idempotency_key IN ({marks}) ORDER BY created_at",
-                missing,
-            )
-            for row in rows:
-                task = self.book.tasks.get(row["id"]) or Task.model_validate(row)
+            for stored in await self.repos.tasks.by_keys(missing):
+                task = self.book.tasks.get(stored.id) or stored
                 found.setdefault(task.idempotency_key or "", task)
         # a concurrent submit with the same key may have landed while we read
         for key in keys:
@@ -214,10 +217,21 @@ class Orchestrator:
         task = self.book.latest(task_id)
         if task is not None:
             return task
-        row = await self.store.fetch_one("SELECT * FROM tasks WHERE id = ?", [task_id])
-        if row is None:
+        stored = await self.repos.tasks.get(task_id)
+        if stored is None:
             raise NotFound(f"no task {task_id}", details={"task_id": task_id})
-        return Task.model_validate(row)
+        return stored
+
+    async def page(self, q: TaskQuery) -> TaskPage:
+        """A page of tasks as stored, filtered and in ``q``'s order (keyset cursor)."""
+        return await self.repos.tasks.page(q)
+
+    async def history(self, task_id: str) -> TaskHistory:
+        """The task as it is now, its finished attempts and its event timeline."""
+        task = await self.get(task_id)
+        attempts = await self.repos.tasks.attempts(task_id)
+        timeline = await self.repos.events.timeline(task_id)
+        return TaskHistory(task, attempts, timeline)
 
     def _require_running(self) -> None:
         if not self._running:
@@ -286,7 +300,7 @@ class Orchestrator:
             return
         self.dispatcher.paused = paused
         action = "queue.paused" if paused else "queue.resumed"
-        await self.store.write(
+        await self.repos.events.append(
             EventIn(
                 actor=actor,
                 action=action,
@@ -323,20 +337,11 @@ class Orchestrator:
     def workers(self) -> list[WorkerInfo]:
         return self.registry.list()
 
-    # --- output and waivers ---------------------------------------------------------------
+    # --- output --------------------------------------------------------------------------
 
     async def output(self, task_id: str, stream: str = "stdout", offset: int = 0) -> WorkerOutput:
         """Live from the worker while the task runs; the stored chunks once it has finished."""
         return await read_output(self.book, self.registry, await self.get(task_id), stream, offset)
-
-    async def request_waiver(self, task_id: str, actor: str, reason: str) -> Waiver:
-        return await self.gates.request(await self.get(task_id), actor, reason)
-
-    async def decide_waiver(self, waiver_id: str, actor: str, approve: bool, reason: str) -> Waiver:
-        waiver = await self.gates.load(waiver_id)
-        return await self.gates.decide(
-            waiver, await self.get(waiver.task_id), actor, approve, reason
-        )
 
     # --- KPIs, health, burst --------------------------------------------------------------
 
@@ -357,14 +362,16 @@ class Orchestrator:
             "ts": KpiSample().ts.isoformat(),
         }
 
+    async def kpi_history(
+        self, since: datetime | None = None, limit: int = 1000
+    ) -> list[KpiSample]:
+        """The sampled KPI history, oldest first (the most recent ``limit`` samples)."""
+        return await self.repos.kpis.find(since=since, limit=limit)
+
     async def _sample(self) -> None:
         snap = self.kpis()
         fields = {k: snap[k] for k in KpiSample.model_fields if k in snap and k != "ts"}
-        # journaled: a sample cannot conflict, and a DuckDB commit here would hold up the
-        # task transitions queued behind it
-        await self.store.write(
-            Insert("kpi_samples", [KpiSample(**fields).model_dump(mode="python")]), journal=True
-        )
+        await self.repos.kpis.record(KpiSample(**fields))
 
     def health(self) -> dict[str, Any]:
         """``healthy``, ``degraded`` (no worker, open breakers, paused queue) or ``unhealthy``."""
@@ -379,7 +386,7 @@ class Orchestrator:
             "queue_paused": self.dispatcher.paused,
             "recovery": self.recovery,
         }
-        if not self._running or dead or self.store.closed:
+        if not self._running or dead or self.repos.closed:
             why = (
                 "not started"
                 if not self._running

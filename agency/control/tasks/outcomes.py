@@ -27,7 +27,6 @@ from agency.models import (
     WorkerTaskStatus,
     utcnow,
 )
-from agency.storage import Upsert
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -245,7 +244,7 @@ class Outcomes:
         """The attempt's stdout and stderr from the worker, as rows to store with the result."""
         if task.kind == "noop":
             return []  # noop tasks print nothing: skip two round-trips per task
-        rows: list[dict[str, object]] = []
+        chunks: list[OutputChunk] = []
         try:
             client = self.registry.client(worker_id)
             for stream in ("stdout", "stderr"):
@@ -253,23 +252,18 @@ class Outcomes:
                 for _ in range(_OUTPUT_PAGES):
                     out = await client.output(task.id, stream, offset)
                     if out.data:
-                        rows.append(
+                        chunks.append(
                             OutputChunk(
                                 task_id=task.id,
                                 attempt=task.attempt,
                                 stream=stream,
                                 offset=out.offset,
                                 data=out.data,
-                            ).model_dump(mode="python")
+                            )
                         )
                     if out.eof or out.next_offset <= offset:
                         break
                     offset = out.next_offset
         except AgencyError as exc:
             log.warning("output of %s from %s not stored: %s", task.id, worker_id, exc)
-        # an upsert: journaled with the task's result, a duplicate chunk must not refuse both
-        return (
-            [Upsert("task_output", rows, key=("task_id", "attempt", "stream", "offset"))]
-            if rows
-            else []
-        )
+        return self.book.repos.tasks.output(chunks)

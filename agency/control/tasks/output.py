@@ -1,4 +1,4 @@
-"""A task's output: live from its worker while it runs, from ``task_output`` once stored.
+"""A task's output: live from its worker while it runs, from the stored chunks once it ended.
 
 The orchestrator stores every chunk of a shell or agent attempt when the attempt ends, so
 finished output survives the worker. Reading stored output joins the chunks from ``offset``.
@@ -34,16 +34,12 @@ async def read_output(
 
 
 async def stored_output(book: Book, task: Task, stream: Stream, offset: int) -> WorkerOutput:
-    rows = await book.store.fetch(
-        'SELECT "offset", data FROM task_output WHERE task_id = ? AND attempt = ? AND stream = ? '
-        'ORDER BY "offset"',
-        [task.id, task.attempt, stream],
-    )
+    # offsets count bytes, as the worker counts them in its output files
+    chunks = await book.repos.tasks.output_chunks(task.id, task.attempt, stream)
     parts: list[bytes] = []
     end = offset
-    for row in rows:
-        data = str(row["data"]).encode()
-        start = int(row["offset"])
+    for start, text in chunks:
+        data = text.encode()
         stop = start + len(data)
         if stop <= offset:
             continue

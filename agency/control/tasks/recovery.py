@@ -18,16 +18,9 @@ from agency.control.tasks.cancel import Canceller
 from agency.control.tasks.outcomes import Outcomes
 from agency.errors import NotFound, WorkerFull
 from agency.fleet import Registry
-from agency.models import TERMINAL_STATES, Task, TaskState, WorkerInfo
+from agency.models import Task, TaskState
 
 log = logging.getLogger("agency.orchestrator")
-
-_TERMINAL = ", ".join(f"'{s.value}'" for s in sorted(TERMINAL_STATES))
-
-
-async def load_tasks(book: Book) -> list[Task]:
-    rows = await book.store.fetch(f"SELECT * FROM tasks WHERE state NOT IN ({_TERMINAL})")
-    return [Task.model_validate(r) for r in rows]
 
 
 async def recover(
@@ -35,11 +28,10 @@ async def recover(
 ) -> dict[str, Any]:
     """Load live tasks and workers into memory; returns counts for the log and health."""
     started = time.perf_counter()
-    workers = await book.store.fetch("SELECT * FROM workers")
-    registry.restore([WorkerInfo.model_validate(w) for w in workers])
-    counts = await book.store.fetch("SELECT state, count(*) AS n FROM tasks GROUP BY state")
-    book.kpis.load_counts({r["state"]: int(r["n"]) for r in counts})
-    tasks = await load_tasks(book)
+    workers = await book.repos.workers.all(include_removed=True)
+    registry.restore(workers)
+    book.kpis.load_counts(await book.repos.tasks.counts_by_state())
+    tasks = await book.repos.tasks.unfinished()
     now = time.time()
     orphans: list[Task] = []
     in_flight = 0

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 
-from agency.control.alerts import Alerts
+from agency.control.alerts import AlertService
 from agency.control.tasks.book import Book
 from agency.control.tasks.outcomes import Outcomes
 from agency.errors import AgencyError, NotFound
@@ -22,7 +22,6 @@ from agency.fleet import Registry
 from agency.fleet.registry import MISSED_HEARTBEATS
 from agency.models import EventIn, WorkerHealth, WorkerHeartbeat, WorkerInfo, WorkerRegistration
 from agency.settings import Settings
-from agency.storage import Upsert
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -35,7 +34,7 @@ class FleetWatch:
         book: Book,
         registry: Registry,
         outcomes: Outcomes,
-        alerts: Alerts,
+        alerts: AlertService,
         settings: Settings,
         sending: set[str],
     ) -> None:
@@ -64,7 +63,7 @@ class FleetWatch:
             resource_id=info.id,
             details={"health": info.health.value, "url": info.url, **details},
         )
-        await self.book.store.write(Upsert("workers", [info.model_dump(mode="python")]), ev)
+        await self.book.repos.workers.save(info, ev)
 
     async def register(self, reg: WorkerRegistration, actor: str) -> WorkerInfo:
         info = await self.registry.register(reg)
@@ -113,7 +112,7 @@ class FleetWatch:
         try:
             await self.registry.client(worker_id).cancel(task_id)
             log.warning("canceled stray attempt of %s on %s", task_id, worker_id)
-            await self.book.store.write(
+            await self.book.repos.events.append(
                 EventIn(
                     actor="system",
                     action="task.stray_canceled",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agency.models import ChatMessage, EventIn
-from agency.storage import Insert, Store
+from agency.storage import ChatRepository
 
 LISTENER_QUEUE = 1000  # frames a socket may fall behind before it is told to reconnect
 CONTENT_IN_EVENT = 2000  # characters of a message kept in its audit event
@@ -49,8 +49,9 @@ def error_frame(code: str, message: str, **details: Any) -> dict[str, Any]:
 class SessionHub:
     """The lock, last sequence number and listening sockets of one chat session."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, repo: ChatRepository) -> None:
         self.session_id = session_id
+        self.repo = repo
         self.lock = asyncio.Lock()
         self.last_seq: int | None = None  # loaded from the table on first use, under the lock
         self.listeners: set[asyncio.Queue[Outgoing]] = set()
@@ -72,7 +73,6 @@ class SessionHub:
 
     async def append(
         self,
-        store: Store,
         role: str,
         content: str,
         actor: str,
@@ -80,16 +80,12 @@ class SessionHub:
     ) -> ChatMessage:
         """Persist the next message (durable before it is published). Hold ``lock``."""
         if self.last_seq is None:
-            rows = await store.fetch(
-                "SELECT coalesce(max(seq), 0) AS last FROM chat_messages WHERE session_id = $sid",
-                {"sid": self.session_id},
-            )
-            self.last_seq = int(rows[0]["last"])
+            self.last_seq = await self.repo.last_seq(self.session_id)
         message = ChatMessage(
             session_id=self.session_id, seq=self.last_seq + 1, role=role, content=content
         )  # type: ignore[arg-type]
-        await store.write(
-            Insert("chat_messages", [message.model_dump(mode="python")]),
+        await self.repo.add_message(
+            message,
             EventIn(
                 actor=actor,
                 action="chat.message",
@@ -111,14 +107,15 @@ class SessionHub:
 class ChatHubs:
     """The hubs of the sessions that have sockets open (or a message in flight)."""
 
-    def __init__(self) -> None:
+    def __init__(self, repo: ChatRepository) -> None:
+        self.repo = repo
         self._hubs: dict[str, SessionHub] = {}
         self._users: dict[str, int] = {}
 
     def acquire(self, session_id: str) -> SessionHub:
         hub = self._hubs.get(session_id)
         if hub is None:
-            hub = self._hubs[session_id] = SessionHub(session_id)
+            hub = self._hubs[session_id] = SessionHub(session_id, self.repo)
         self._users[session_id] = self._users.get(session_id, 0) + 1
         return hub
 

@@ -1,4 +1,4 @@
-"""Typed query helpers: task listing with filters and keyset cursors, events, chat, the rest."""
+"""The repositories: task listing with filters and keyset cursors, events, chat, the rest."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from agency.models import (
     WorkerHealth,
     WorkerInfo,
 )
-from agency.storage import Insert, Store, chat, events, misc, queries, tasks, workers
+from agency.storage import Insert, Repositories, Store, TaskQuery
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 STATES = [TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED, TaskState.FAILED]
@@ -55,16 +55,16 @@ async def seeded(store: Store) -> Store:
 
 
 async def test_get_task_and_by_key(seeded: Store) -> None:
-    task = await tasks.get_task(seeded, "task07")
+    task = await Repositories(seeded).tasks.get("task07")
     assert task is not None and task.kind == "shell" and task.spec == {"argv": ["cmd7"]}
-    assert (await tasks.get_task_by_key(seeded, "k7")) == task
-    assert await tasks.get_task(seeded, "nope") is None
+    assert (await Repositories(seeded).tasks.get_by_key("k7")) == task
+    assert await Repositories(seeded).tasks.get("nope") is None
 
 
-async def _all_pages(store: Store, q: tasks.TaskQuery) -> list[str]:
+async def _all_pages(store: Store, q: TaskQuery) -> list[str]:
     seen: list[str] = []
     for _ in range(100):
-        page = await tasks.list_tasks(store, q)
+        page = await Repositories(store).tasks.page(q)
         seen += [t.id for t in page.items]
         if page.next_cursor is None:
             return seen
@@ -85,10 +85,10 @@ async def _all_pages(store: Store, q: tasks.TaskQuery) -> list[str]:
 async def test_keyset_paging_visits_every_task_once_in_order(
     seeded: Store, sort: str, descending: bool
 ) -> None:
-    ids = await _all_pages(seeded, tasks.TaskQuery(sort=sort, descending=descending, limit=7))  # type: ignore[arg-type]
+    ids = await _all_pages(seeded, TaskQuery(sort=sort, descending=descending, limit=7))  # type: ignore[arg-type]
     assert sorted(ids) == sorted(f"task{i:02d}" for i in range(40))
     everything = {
-        t.id: t for t in (await tasks.list_tasks(seeded, tasks.TaskQuery(limit=500))).items
+        t.id: t for t in (await Repositories(seeded).tasks.page(TaskQuery(limit=500))).items
     }
     keys = [(getattr(everything[i], sort), i) for i in ids]
     assert keys == sorted(keys, reverse=descending)
@@ -96,9 +96,9 @@ async def test_keyset_paging_visits_every_task_once_in_order(
 
 async def test_filters(seeded: Store) -> None:
     async def ids(**kw: object) -> set[str]:
-        q = tasks.TaskQuery(limit=500, **kw)  # type: ignore[arg-type]
-        page = await tasks.list_tasks(seeded, q)
-        assert await tasks.count_tasks(seeded, q) == len(page.items)
+        q = TaskQuery(limit=500, **kw)  # type: ignore[arg-type]
+        page = await Repositories(seeded).tasks.page(q)
+        assert await Repositories(seeded).tasks.count(q) == len(page.items)
         return {t.id for t in page.items}
 
     assert await ids(states=[TaskState.RUNNING]) == {f"task{i:02d}" for i in range(1, 40, 4)}
@@ -118,17 +118,17 @@ async def test_filters(seeded: Store) -> None:
 @pytest.mark.parametrize("cursor", ["garbage", "e30", "WzEsMl0", "!!!", ""])
 async def test_garbage_cursor(seeded: Store, cursor: str) -> None:
     if not cursor:
-        assert (await tasks.list_tasks(seeded, tasks.TaskQuery(cursor=cursor))).items
+        assert (await Repositories(seeded).tasks.page(TaskQuery(cursor=cursor))).items
         return
     with pytest.raises(InvalidCursor):
-        await tasks.list_tasks(seeded, tasks.TaskQuery(cursor=cursor))
+        await Repositories(seeded).tasks.page(TaskQuery(cursor=cursor))
 
 
 async def test_counts_unfinished_attempts_output(seeded: Store) -> None:
-    counts = await tasks.counts_by_state(seeded)
+    counts = await Repositories(seeded).tasks.counts_by_state()
     assert counts["pending"] == counts["running"] == counts["succeeded"] == counts["failed"] == 10
     assert counts["canceled"] == 0 and set(counts) == {s.value for s in TaskState}
-    unfinished = await tasks.unfinished_tasks(seeded)
+    unfinished = await Repositories(seeded).tasks.unfinished()
     assert {t.state for t in unfinished} == {TaskState.PENDING, TaskState.RUNNING} and len(
         unfinished
     ) == 20
@@ -160,13 +160,19 @@ async def test_counts_unfinished_attempts_output(seeded: Store) -> None:
             ],
         ),
     )
-    assert [a.attempt for a in await tasks.list_attempts(seeded, "task01")] == [1, 2]
-    assert await tasks.read_output(seeded, "task01", "stdout", 0) == ("hello wörld\nbye", 15)
-    assert await tasks.read_output(seeded, "task01", "stdout", 8) == ("rld\nbye", 15)
-    assert await tasks.read_output(seeded, "task01", "stdout", 15) == ("", 15)
-    assert await tasks.read_output(seeded, "task01", "stdout", 0, attempt=1) == ("old", 3)
-    assert await tasks.read_output(seeded, "task01", "stderr", 0) == ("", 0)
-    assert await tasks.read_output(seeded, "nope", "stdout", 4) == ("", 4)
+    assert [a.attempt for a in await Repositories(seeded).tasks.attempts("task01")] == [1, 2]
+    assert await Repositories(seeded).tasks.read_output("task01", "stdout", 0) == (
+        "hello wörld\nbye",
+        15,
+    )
+    assert await Repositories(seeded).tasks.read_output("task01", "stdout", 8) == ("rld\nbye", 15)
+    assert await Repositories(seeded).tasks.read_output("task01", "stdout", 15) == ("", 15)
+    assert await Repositories(seeded).tasks.read_output("task01", "stdout", 0, attempt=1) == (
+        "old",
+        3,
+    )
+    assert await Repositories(seeded).tasks.read_output("task01", "stderr", 0) == ("", 0)
+    assert await Repositories(seeded).tasks.read_output("nope", "stdout", 4) == ("", 4)
 
 
 async def test_events_listing_and_timeline(store: Store) -> None:
@@ -181,19 +187,23 @@ async def test_events_listing_and_timeline(store: Store) -> None:
             for i in range(10)
         )
     )
-    assert [e.seq for e in await events.list_events(store, actor="alice")] == [2, 4, 6, 8, 10]
-    assert len(await events.list_events(store, action="task.")) == 5
-    assert [e.seq for e in await events.list_events(store, after_seq=7, limit=2)] == [8, 9]
-    assert [e.seq for e in await events.list_events(store, limit=3, descending=True)] == [10, 9, 8]
-    assert [e.seq for e in await events.task_timeline(store, "r1")] == [2, 5]
-    first = (await events.list_events(store, limit=1))[0]
-    assert await events.list_events(store, since=first.ts, until=first.ts) == []
-    assert (await events.get_event(store, 3)) == (
-        await events.list_events(store, after_seq=2, limit=1)
+    assert [e.seq for e in await Repositories(store).events.find(actor="alice")] == [2, 4, 6, 8, 10]
+    assert len(await Repositories(store).events.find(action="task.")) == 5
+    assert [e.seq for e in await Repositories(store).events.find(after_seq=7, limit=2)] == [8, 9]
+    assert [e.seq for e in await Repositories(store).events.find(limit=3, descending=True)] == [
+        10,
+        9,
+        8,
+    ]
+    assert [e.seq for e in await Repositories(store).events.timeline("r1")] == [2, 5]
+    first = (await Repositories(store).events.find(limit=1))[0]
+    assert await Repositories(store).events.find(since=first.ts, until=first.ts) == []
+    assert (await Repositories(store).events.get(3)) == (
+        await Repositories(store).events.find(after_seq=2, limit=1)
     )[0]
 
 
-async def test_chat_queries_workers_misc(store: Store) -> None:
+async def test_chat_queries_workers_and_the_rest(store: Store) -> None:
     dump = lambda *ms: [m.model_dump(mode="python") for m in ms]  # noqa: E731
     await store.write(
         Insert(
@@ -246,23 +256,26 @@ async def test_chat_queries_workers_misc(store: Store) -> None:
             dump(*(KpiSample(ts=T0 + timedelta(seconds=i), queue_depth=i) for i in range(5))),
         ),
     )
-    assert [m.seq for m in await chat.list_messages(store, "s1", after_seq=3)] == [4, 5]
+    assert [m.seq for m in await Repositories(store).chat.messages("s1", after_seq=3)] == [4, 5]
     assert (
-        await chat.last_message_seq(store, "s1") == 5
-        and await chat.last_message_seq(store, "s9") == 0
+        await Repositories(store).chat.last_seq("s1") == 5
+        and await Repositories(store).chat.last_seq("s9") == 0
     )
-    assert [s.id for s in await chat.list_sessions(store, owner="bob")] == ["s2"]
-    assert (await chat.get_session(store, "s1")) is not None
-    assert (
-        await queries.get_saved_query_by_name(store, "by state")
-    ) == await queries.get_saved_query(store, "q1")
-    assert [r.revision for r in await queries.list_revisions(store, "q1")] == [1, 2]
-    assert (await queries.get_revision(store, "q1", 1)).sql == "SELECT 1"  # type: ignore[union-attr]
-    assert [w.id for w in await workers.list_workers(store)] == ["w2"]
-    assert [w.id for w in await workers.list_workers(store, include_removed=True)] == ["w1", "w2"]
-    assert (await workers.get_worker(store, "w1")).kinds == ["shell"]  # type: ignore[union-attr]
-    assert [a.id for a in await misc.list_alerts(store, AlertState.OPEN)] == ["a1"]
-    assert [w.id for w in await misc.list_waivers(store, task_id="t1")] == ["v1"]
-    assert (await misc.get_token_by_hash(store, "h1")).id == "k1"  # type: ignore[union-attr]
-    assert [k.queue_depth for k in await misc.list_kpi_samples(store, limit=3)] == [2, 3, 4]
-    assert (await misc.latest_kpi_sample(store)).queue_depth == 4  # type: ignore[union-attr]
+    assert [s.id for s in await Repositories(store).chat.sessions(owner="bob")] == ["s2"]
+    assert (await Repositories(store).chat.get_session("s1")) is not None
+    assert (await Repositories(store).queries.get_saved_by_name("by state")) == await Repositories(
+        store
+    ).queries.get_saved("q1")
+    assert [r.revision for r in await Repositories(store).queries.revisions("q1")] == [1, 2]
+    assert (await Repositories(store).queries.revision("q1", 1)).sql == "SELECT 1"  # type: ignore[union-attr]
+    assert [w.id for w in await Repositories(store).workers.all()] == ["w2"]
+    assert [w.id for w in await Repositories(store).workers.all(include_removed=True)] == [
+        "w1",
+        "w2",
+    ]
+    assert (await Repositories(store).workers.get("w1")).kinds == ["shell"]  # type: ignore[union-attr]
+    assert [a.id for a in await Repositories(store).alerts.find(AlertState.OPEN)] == ["a1"]
+    assert [w.id for w in await Repositories(store).waivers.find(task_id="t1")] == ["v1"]
+    assert (await Repositories(store).tokens.get_by_hash("h1")).id == "k1"  # type: ignore[union-attr]
+    assert [k.queue_depth for k in await Repositories(store).kpis.find(limit=3)] == [2, 3, 4]
+    assert (await Repositories(store).kpis.latest()).queue_depth == 4  # type: ignore[union-attr]

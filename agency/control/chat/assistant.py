@@ -17,13 +17,15 @@ from typing import Any
 
 import httpx
 
-from agency.api.assistant_format import format_kpis, format_table, format_tasks, format_workers
-from agency.api.deps import Principal, Services
-from agency.api.queries_run import run_user_sql
+from agency.control.chat.format import format_kpis, format_table, format_tasks, format_workers
+from agency.control.chat.llm import completions_url, describe_failure, stream_chat_completion
+from agency.control.query_runs import QueryRunner
+from agency.control.tasks import Orchestrator, TaskQuery
+from agency.control.tokens import Principal
 from agency.errors import AgencyError, BadRequest, Forbidden, NotFound
 from agency.models import ChatMessage, Role, TaskState, TaskSubmit
 from agency.security.keystore import open_keystore
-from agency.storage.tasks import TaskQuery, list_tasks
+from agency.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,10 @@ Handler = Callable[["Assistant", Principal, str], Awaitable[str]]
 class Assistant:
     """Answers one chat message for a session owner; see ``respond``."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.settings = services.settings
+    def __init__(self, settings: Settings, tasks: Orchestrator, queries: QueryRunner) -> None:
+        self.settings = settings
+        self.tasks = tasks
+        self.queries = queries
 
     def is_command(self, text: str) -> bool:
         return text.lstrip().startswith("/")
@@ -99,7 +102,7 @@ class Assistant:
         return HELP
 
     async def _status(self, principal: Principal, rest: str) -> str:
-        orch = self.services.orchestrator
+        orch = self.tasks
         health = orch.health()
         lines = [f"status: {health.get('status', 'unknown')}"]
         if health.get("reason"):
@@ -115,13 +118,13 @@ class Assistant:
                 known = ", ".join(s.value for s in TaskState)
                 raise BadRequest(f"unknown state {rest!r}; known states: {known}") from None
         query = TaskQuery(states=states or None, sort="created_at", descending=True, limit=20)
-        page = await list_tasks(self.services.store, query)
+        page = await self.tasks.page(query)
         return format_tasks(page.items)
 
     async def _submit(self, principal: Principal, rest: str) -> str:
         _require(principal, Role.OPERATOR, "/submit")
         req = parse_submit(rest)
-        task = await self.services.orchestrator.submit(req, principal.name)
+        task = await self.tasks.submit(req, principal.name)
         return f"submitted task {task.id} ({task.kind}), state {task.state.value}"
 
     async def _cancel(self, principal: Principal, rest: str) -> str:
@@ -129,18 +132,18 @@ class Assistant:
         task_id, _, reason = rest.partition(" ")
         if not task_id:
             raise BadRequest("usage: /cancel <task id> [reason]")
-        task = await self.services.orchestrator.cancel(
+        task = await self.tasks.cancel(
             task_id, principal.name, reason.strip() or "canceled from chat"
         )
         return f"task {task.id} is {task.state.value}"
 
     async def _workers(self, principal: Principal, rest: str) -> str:
-        return format_workers(self.services.orchestrator.workers())
+        return format_workers(self.tasks.workers())
 
     async def _sql(self, principal: Principal, rest: str) -> str:
         if not rest:
             raise BadRequest("usage: /sql <select statement>")
-        result, _ = await run_user_sql(self.services, principal, rest, {}, source="chat")
+        result, _ = await self.queries.run(principal.name, rest, {}, source="chat")
         shown = result.rows[:SHOWN_ROWS]
         note = f"{len(result.rows)} row(s) in {result.duration_ms:.1f} ms"
         if result.truncated:
@@ -172,7 +175,9 @@ class Assistant:
         except (httpx.HTTPError, ValueError) as exc:
             # the operator sees that the model failed, not a made-up answer
             log.warning("language model call failed: %s", exc)
-            yield ("\n\n" if got_any else "") + f"The language model failed: {_describe(exc)}"
+            yield (
+                "\n\n" if got_any else ""
+            ) + f"The language model failed: {describe_failure(exc)}"
 
     async def _api_key(self) -> str | None:
         # read per call, so a rotated key is used at once; the file and vault providers block
@@ -193,12 +198,6 @@ def _require(principal: Principal, role: Role, what: str) -> None:
         raise Forbidden(
             f"{what} needs the {role.value} role; {principal.name} is {principal.role.value}"
         )
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return f"HTTP {exc.response.status_code} from {exc.request.url}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def parse_submit(rest: str) -> TaskSubmit:
@@ -234,52 +233,6 @@ def parse_submit(rest: str) -> TaskSubmit:
         # pydantic wraps the InvalidSpec raised by the spec validator
         cause = exc.__cause__ if isinstance(exc.__cause__, AgencyError) else None
         raise cause or BadRequest(str(exc)) from None
-
-
-def completions_url(url: str) -> str:
-    """Accept either the base URL (``.../v1``) or the full ``.../chat/completions`` endpoint."""
-    url = url.rstrip("/")
-    return url if url.endswith("/chat/completions") else url + "/chat/completions"
-
-
-async def stream_chat_completion(
-    url: str,
-    model: str,
-    messages: list[dict[str, str]],
-    *,
-    api_key: str | None,
-    timeout: float,
-) -> AsyncIterator[str]:
-    """POST an OpenAI-style streaming chat completion and yield the content deltas.
-
-    The answer is server-sent events: ``data: {"choices": [{"delta": {"content": ...}}]}``
-    lines, ended by ``data: [DONE]``. A server that ignores ``stream`` and answers one JSON
-    object is accepted too.
-    """
-    headers = {"Accept": "text/event-stream"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    body = {"model": model, "messages": messages, "stream": True}
-    async with (
-        httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as client,
-        client.stream("POST", url, json=body, headers=headers) as resp,
-    ):
-        resp.raise_for_status()
-        if not resp.headers.get("content-type", "").startswith("text/event-stream"):
-            data = json.loads(await resp.aread())
-            yield str(data["choices"][0]["message"]["content"])
-            return
-        async for line in resp.aiter_lines():
-            if not line.startswith("data:"):
-                continue  # comments, event names, blank separators
-            payload = line[5:].strip()
-            if payload == "[DONE]":
-                return
-            chunk = json.loads(payload)
-            for choice in chunk.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
-                    yield str(piece)
 
 
 COMMANDS: dict[str, Handler] = {
