@@ -23,6 +23,7 @@ def verify(
 ) -> None:
     """Exit 0 when every event links to the previous one and matches its hash, 1 naming
     the first bad event when one was changed or removed, 2 when the file cannot be read."""
+    from agency.storage.chain import has_events  # lazy: start-up time of the CLI
     from agency.storage.chain import verify as verify_chain  # lazy: start-up time of the CLI
     from agency.storage.connection import connect  # lazy: start-up time of the CLI
 
@@ -35,10 +36,7 @@ def verify(
     except AgencyError as exc:
         fail(exc.message, 2)
     try:
-        found = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_events(conn):
             fail(f"{path} has no events table (run `agency db migrate`)", 2)
         report = verify_chain(conn)
     finally:

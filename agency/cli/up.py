@@ -36,7 +36,7 @@ from agency.models import Role
 from agency.settings import Settings
 
 if TYPE_CHECKING:
-    from agency.api.deps import Services
+    from agency.control import ControlPlane
 
 # agency.api (FastAPI, storage, DuckDB, pandas) is imported by the functions that use it, when
 # the command runs: every `agency ...` command imports this module to build the CLI, and
@@ -169,7 +169,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         return 1
     children = Children()
     try:
-        await _start_children(settings, application.state.services, children, dashboard)
+        await _start_children(settings, application.state.plane, children, dashboard)
         _banner(settings, children, dashboard)
         gcpolicy.settle_after_start()
         stopper = asyncio.create_task(stop.wait())
@@ -184,7 +184,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
 
 
 async def _start_children(
-    settings: Settings, services: Services, children: Children, dashboard: Path | None
+    settings: Settings, plane: ControlPlane, children: Children, dashboard: Path | None
 ) -> None:
     cp_url = local_url(settings.host, settings.port)
     # the user's AGENCY_* settings (sandbox, agent command, keystore...) reach the children;
@@ -218,8 +218,7 @@ async def _start_children(
             env,
         )
     if dashboard is not None:
-        assert services.tokens is not None
-        secret = await services.tokens.rotate("dashboard", Role.OPERATOR, "system")
+        secret = await plane.tokens.rotate("dashboard", Role.OPERATOR, "system")
         origins = {
             f"127.0.0.1:{settings.dashboard_port}",
             f"localhost:{settings.dashboard_port}",
@@ -244,7 +243,7 @@ async def _start_children(
 
 
 def _banner(settings: Settings, children: Children, dashboard: Path | None) -> None:
-    from agency.api.auth import admin_token_path
+    from agency.control.token_secrets import admin_token_path
 
     url = local_url(settings.host, settings.port)
     where = "AGENCY_ADMIN_TOKEN" if settings.admin_token else str(admin_token_path(settings))
@@ -290,7 +289,7 @@ def up(
     ),
 ) -> None:
     """Start everything and run until Ctrl-C or SIGTERM."""
-    from agency.api.auth import new_secret
+    from agency.control.token_secrets import new_secret
 
     try:
         settings = Settings.load(

@@ -10,8 +10,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from agency.api.assistant import HELP
 from agency.client import AgencyClient, AsyncAgencyClient
+from agency.control.chat.assistant import HELP
 from agency.errors import Forbidden, NotFound, QueryRefused, ValidationFailed
 from agency.models import Role
 from tests.api_chat.conftest import ADMIN, Server, serve
