@@ -429,7 +429,7 @@ class Store:
                 js = [
                     name for name, t in zip(rel.columns, rel.types, strict=True) if str(t) == "JSON"
                 ]
-                df = rel.to_arrow_table().to_pandas()
+                df: pd.DataFrame = rel.to_arrow_table().to_pandas()
             except duckdb.Error as exc:
                 raise StorageError(f"query failed: {first_line(exc)}") from exc
             for col in js:
