@@ -1,8 +1,10 @@
 """Run one task attempt: a process group (shell, agent) or an in-loop no-op with a sleep.
 
 A run owns its ``WorkerTaskStatus`` and calls ``on_change`` after every state change (the
-runtime persists and reports it). Cancel and the deadline take the same path: SIGTERM to the
-group, SIGKILL after the grace period, and the final state only once the group is gone.
+runtime persists and reports it). Cancel, the deadline and a budget stop take the same path:
+SIGTERM to the group, SIGKILL after the grace period, and the final state only once the group
+is gone. An agent's stdout also feeds its transcript (which is where a budget stop comes
+from), and every process attempt ends with a record of what it changed in its workspace.
 """
 
 from __future__ import annotations
@@ -269,8 +271,7 @@ class ProcessRun(Run):
         self.status.changed_files = await asyncio.to_thread(list_files, self.spec.workspace)
         self.status.workspace = str(self.spec.workspace)
         if self.changes is not None:
-            record = await self.changes.finish()
-            (self.spec.output_dir / CHANGES_FILE).write_text(record.model_dump_json())
+            await self._record_changes(self.changes)
         if not gone:
             self.set_state(
                 WorkerTaskState.FAILED,
@@ -295,6 +296,13 @@ class ProcessRun(Run):
                 reason=f"deadline exceeded after {self.timeout:.3g}s",
                 exit_code=code,
             )
+
+    async def _record_changes(self, changes: ChangeTracker) -> None:
+        try:
+            record = await changes.finish()
+            (self.spec.output_dir / CHANGES_FILE).write_text(record.model_dump_json())
+        except Exception:  # what changed is a record of the task, never a reason it fails
+            log.exception("task %s: changes not recorded", self.status.task_id)
 
     def _feed_transcript(self, text: str) -> None:
         if self.transcript is not None:

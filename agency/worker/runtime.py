@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agency.errors import Conflict, NotFound, ServiceUnavailable, WorkerFull
+from agency.errors import Conflict, InvalidSpec, NotFound, ServiceUnavailable, WorkerFull
 from agency.models import (
     TASK_KINDS,
     AgentSpec,
@@ -230,7 +230,7 @@ class WorkerRuntime:
                 details={"sandbox": self.sandbox.kind, "reason": self.sandbox.unavailable_reason},
             )
         plan = prepare.plan(spec, self.config.settings)
-        workspace, cwd_raw = self._workspace(key, spec, plan.cwd)
+        workspace, cwd_raw = self._workspace(key, spec, plan)
         denials = self.sandbox.check(
             workspace, [p for p in (cwd_raw, *plan.files) if p is not None]
         )
@@ -300,15 +300,21 @@ class WorkerRuntime:
         return status
 
     def _workspace(
-        self, key: str, spec: ShellSpec | AgentSpec, cwd: str | None
+        self, key: str, spec: ShellSpec | AgentSpec, plan: prepare.Plan
     ) -> tuple[Path, str | None]:
         """The attempt's workspace and cwd: its own, or those of the session it resumes."""
-        own = self.config.workspace_root / key
-        if not isinstance(spec, AgentSpec) or not spec.session_id:
+        own, cwd = self.config.workspace_root / key, plan.cwd
+        if not isinstance(spec, AgentSpec) or not spec.session_id or plan.agent is None:
             return own, cwd
         entry = self.sessions.get(spec.session_id)
         if entry is None:
             return own, cwd  # not ours: the runtime may still know it, and says if not
+        if entry.runtime != plan.agent.runtime:
+            raise InvalidSpec(
+                f"session {spec.session_id!r} is a {entry.runtime} session, "
+                f"not one of runtime {plan.agent.runtime}",
+                details={"session_id": spec.session_id, "runtime": entry.runtime},
+            )
         workspace = Path(entry.workspace).resolve()
         if not workspace.is_dir() or not is_within(workspace, self.config.roots):
             return own, cwd

@@ -13,6 +13,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from agency.models import TranscriptItem, TranscriptItemType, TranscriptPage, utcnow
 from agency.worker.agents import StreamParser
@@ -43,8 +44,7 @@ class TranscriptWriter:
         self._pending: list[str] = []
         self._pending_len = 0
         self._cut = False  # the current line went over MAX_LINE: drop it up to its newline
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._out = path.open("a", encoding="utf-8")
+        self._out: TextIO | None = None  # opened with the first item
 
     def feed(self, text: str) -> None:
         """Text as it arrives from the pipe (any chunking)."""
@@ -67,7 +67,8 @@ class TranscriptWriter:
         if self._pending and not self._cut:
             self._write(self._line("".join(self._pending)))
         self._pending, self._pending_len = [], 0
-        self._out.close()
+        if self._out is not None:
+            self._out.close()
 
     def _too_long(self) -> list[TranscriptItem]:
         self._cut = True
@@ -99,6 +100,9 @@ class TranscriptWriter:
     def _write(self, items: list[TranscriptItem]) -> None:
         if not items:
             return
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("a", encoding="utf-8")
         self._out.write("".join(it.model_dump_json() + "\n" for it in items))
         self._out.flush()
         self.on_items()

@@ -338,3 +338,24 @@ def test_transcripts_changes_and_sessions_survive_a_worker_restart(
             assert resumed.workspace == first.workspace
     finally:
         again.stop()
+
+
+def test_a_session_in_use_or_of_another_runtime_is_refused(client: httpx.Client) -> None:
+    t = tid()
+    client.post("/task", json=agent(t, "turns=1 tool_sleep=60"))
+    wait_for_item(client, t, "tool_use")
+    session = client.get(f"/task/{t}").json()["session_id"]
+    busy = client.post("/task", json=agent(tid(), "again", session_id=session))
+    assert busy.status_code == 409 and busy.json()["error"]["details"]["task_id"] == t
+    other = client.post("/task", json=agent(tid(), "x", runtime="codex", session_id=session))
+    assert other.status_code == 400 and "claude session" in other.json()["error"]["message"]
+    client.post(f"/task/{t}/cancel")
+    assert wait_state(client, t, timeout=GRACE + 15)["state"] == "canceled"
+
+
+def test_the_new_endpoints_are_in_the_openapi(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/task/{task_id}/transcript" in spec["paths"]
+    assert "/task/{task_id}/changes" in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    assert {"TranscriptPage", "TranscriptItem", "WorkspaceChanges", "Usage"} <= set(schemas)

@@ -134,9 +134,12 @@ def test_claude_counts_turns_per_message_id_until_the_result_gives_totals() -> N
     assert Budget(max_cost_usd=0.2).exceeded(p) == (
         "budget_exceeded: cost $0.2500, over max_cost_usd $0.2000"
     )
-    # after a result, new messages count on top of its totals
+    # after a result, new messages count on top of its totals; a subagent's add no turn
     p.feed_line(assistant("c", {"type": "text", "text": "more"}))
     assert p.usage.turns == 5 and p.usage.input_tokens == 45
+    sub = json.loads(assistant("d", {"type": "text", "text": "sub"}))
+    p.feed_line(line({**sub, "parent_tool_use_id": "toolu_9"}))
+    assert p.usage.turns == 5 and p.usage.input_tokens == 50
 
 
 def test_claude_tool_results_errors_and_unknown_shapes() -> None:

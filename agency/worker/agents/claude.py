@@ -8,7 +8,9 @@ is_error}`` blocks); and last ``result`` (``subtype``, ``is_error``, ``result``,
 ``session_id``, ``num_turns``, ``total_cost_usd``, ``usage``).
 
 Claude streams one ``assistant`` line per content block, all with the same ``message.id``:
-turns and tokens are counted per message id until a ``result`` gives the totals.
+turns and tokens are counted per message id until a ``result`` gives the totals. A
+subagent's messages (``parent_tool_use_id`` set) add their tokens but no turn, as in
+Claude's own ``num_turns``.
 """
 
 from __future__ import annotations
@@ -62,18 +64,20 @@ class ClaudeParser(StreamParser):
                 self.usage.model = event["model"]
             return [item(T.SYSTEM, kind=str(event.get("subtype") or "system"))]
         if kind == "assistant":
-            return self._assistant(event["message"])
+            return self._assistant(event["message"], sub=bool(event.get("parent_tool_use_id")))
         if kind == "user":
             return self._user(event["message"])
         if kind == "result":
             return [self._result(event)]
         return []
 
-    def _assistant(self, message: dict[str, Any]) -> list[TranscriptItem]:
-        if isinstance(message.get("model"), str):
+    def _assistant(self, message: dict[str, Any], sub: bool) -> list[TranscriptItem]:
+        if isinstance(message.get("model"), str) and not sub:
             self.usage.model = message["model"]
         key = str(message.get("id") or f"line-{len(self.messages)}")
-        self.messages[key] = _usage_of(message.get("usage"))
+        used = _usage_of(message.get("usage"))
+        used.turns = 0 if sub else 1  # a subagent's turns are not Claude's num_turns
+        self.messages[key] = used
         self._recount()
         items = []
         for block in message.get("content") or []:
@@ -147,5 +151,5 @@ class ClaudeParser(StreamParser):
         u.output_tokens = t.output_tokens + sum(m.output_tokens for m in since)
         u.cache_read_tokens = t.cache_read_tokens + sum(m.cache_read_tokens for m in since)
         u.cache_write_tokens = t.cache_write_tokens + sum(m.cache_write_tokens for m in since)
-        u.turns = t.turns + len(since)
+        u.turns = t.turns + sum(m.turns for m in since)
         u.cost_usd = t.cost_usd

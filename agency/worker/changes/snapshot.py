@@ -52,13 +52,25 @@ def _decode(data: bytes) -> str | None:
         return None
 
 
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, refusing one swapped for a link or a FIFO since its lstat."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is no longer a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(HASH_MAX + 1)
+    finally:
+        os.close(fd)
+
+
 def _state(path: Path, st: os.stat_result, keep_text: bool) -> FileState:
     if stat.S_ISLNK(st.st_mode):
         target = f"symlink -> {os.readlink(path)}\n"
         return FileState(st.st_size, st.st_mtime_ns, target, target, False)
     if st.st_size > HASH_MAX:
         return FileState(st.st_size, st.st_mtime_ns, None, None, True)
-    data = path.read_bytes()
+    data = _read_regular(path)
     text = _decode(data)
     return FileState(
         st.st_size,
