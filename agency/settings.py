@@ -119,6 +119,23 @@ class Settings(BaseModel):
         "claude -p {prompt}",
         description="Command template of the `agent` task kind; `{prompt}` becomes one argument, never shell-interpolated.",
     )
+    agent_runtime: Literal["claude", "codex", "command"] = Field(
+        "command",
+        description="Runtime of an `agent` task whose spec names none: `claude` (Claude Code, stream-json transcript), `codex` (Codex CLI, `exec --json` transcript) or `command` (`AGENCY_AGENT_COMMAND`, plain output).",
+    )
+    claude_bin: str = Field(
+        "claude",
+        description="Claude Code executable of the `claude` runtime (split like a shell line, so it may carry extra flags such as `--permission-mode acceptEdits`).",
+    )
+    codex_bin: str = Field(
+        "codex",
+        description="Codex CLI executable of the `codex` runtime (split like a shell line, so it may carry flags that go before `exec`, such as `-c` config overrides).",
+    )
+    changes_max_bytes: int = Field(
+        262_144,
+        ge=1024,
+        description="Most bytes of unified diff a worker records per attempt (`GET /task/{id}/changes`); the rest is cut and marked truncated.",
+    )
     cancel_grace: float = Field(
         5.0,
         ge=0,

@@ -1,5 +1,6 @@
 """Pydantic models shared by the control plane, the client and the worker, by concern:
 
+- ``agents``: agent runs: transcript items, token usage, workspace changes;
 - ``base``: UTC time, sortable ids, strict models, token roles, the package version;
 - ``tasks``: the task lifecycle (``TaskState`` and its legal transitions), specs, policies;
 - ``events``: the audit event;
@@ -8,6 +9,16 @@
 - ``api``: the HTTP API's request and response bodies (the server and the client share them).
 """
 
+from agency.models.agents import (
+    AGENT_RUNTIMES,
+    AgentRuntimeName,
+    FileChange,
+    TranscriptItem,
+    TranscriptItemType,
+    TranscriptPage,
+    Usage,
+    WorkspaceChanges,
+)
 from agency.models.api import (
     ActionIn,
     AdhocQuery,
@@ -99,6 +110,7 @@ from agency.models.workers import (
 )
 
 __all__ = [
+    "AGENT_RUNTIMES",
     "IN_FLIGHT_STATES",
     "SPEC_MODELS",
     "TASK_KINDS",
@@ -106,6 +118,7 @@ __all__ = [
     "TRANSITIONS",
     "ActionIn",
     "AdhocQuery",
+    "AgentRuntimeName",
     "AgentSpec",
     "Alert",
     "AlertAction",
@@ -123,6 +136,7 @@ __all__ = [
     "ComponentHealth",
     "Event",
     "EventIn",
+    "FileChange",
     "HealthOut",
     "KpiSample",
     "NoopSpec",
@@ -153,6 +167,10 @@ __all__ = [
     "TokenCreateIn",
     "TokenCreated",
     "TokenOut",
+    "TranscriptItem",
+    "TranscriptItemType",
+    "TranscriptPage",
+    "Usage",
     "Waiver",
     "WaiverDecisionIn",
     "WaiverRequestIn",
@@ -170,6 +188,7 @@ __all__ = [
     "WorkerTaskRequest",
     "WorkerTaskState",
     "WorkerTaskStatus",
+    "WorkspaceChanges",
     "__version__",
     "can_transition",
     "check_transition",

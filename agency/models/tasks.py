@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agency.errors import InvalidSpec, InvalidTransition
+from agency.models.agents import AgentRuntimeName
 from agency.models.base import Strict, utcnow
 
 
@@ -114,13 +115,29 @@ class ShellSpec(Strict):
         return v
 
 
+# an id or a model name becomes one argv element of the agent CLI: never one that reads as a flag
+CLI_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.:@/+-]*$"
+
+
 class AgentSpec(Strict):
-    """Run the agent CLI (``AGENCY_AGENT_COMMAND``) with the prompt as one argument."""
+    """Run an agent: Claude Code, Codex, or the generic ``AGENCY_AGENT_COMMAND`` template.
+
+    ``runtime`` defaults to the worker's ``AGENCY_AGENT_RUNTIME``. ``session_id`` resumes an
+    earlier run (Claude's session id, Codex's thread id) in that run's workspace. The worker
+    stops a run whose transcript shows more than ``max_turns`` turns or ``max_cost_usd``
+    spent; ``on_budget`` says what the control plane does next (``pause`` holds the task).
+    """
 
     prompt: str = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     timeout: float | None = Field(None, gt=0)
+    runtime: AgentRuntimeName | None = None
+    model: str | None = Field(None, max_length=200, pattern=CLI_VALUE)
+    max_turns: int | None = Field(None, ge=1, le=100_000)
+    max_cost_usd: float | None = Field(None, gt=0)
+    session_id: str | None = Field(None, max_length=200, pattern=CLI_VALUE)
+    on_budget: Literal["stop", "pause"] = "stop"
 
 
 class NoopSpec(Strict):

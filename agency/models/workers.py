@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agency.models.agents import Usage
 from agency.models.base import Strict, __version__, utcnow
 
 
@@ -57,6 +58,13 @@ class WorkerTaskStatus(BaseModel):
         None, description="Absolute workspace dir; changed_files are relative to it."
     )
     denials: list[dict[str, str]] = Field(default_factory=list)
+    # agent runs (optional: workers and control planes that predate them ignore these)
+    runtime: str | None = Field(None, description="Agent runtime: claude, codex or command.")
+    usage: Usage | None = Field(None, description="Tokens, cost and turns the agent reported.")
+    session_id: str | None = Field(
+        None,
+        description="Claude's session id or Codex's thread id: resume it with spec.session_id.",
+    )
 
 
 class WorkerOutput(BaseModel):
@@ -81,6 +89,9 @@ class WorkerStatus(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     draining: bool = False
     sandbox: str = "none"
+    sessions: list[str] = Field(
+        default_factory=list, description="Agent sessions whose workspaces this worker holds."
+    )
 
 
 class WorkerRegistration(Strict):
@@ -101,7 +112,8 @@ class WorkerHeartbeat(Strict):
 
 
 class WorkerReport(Strict):
-    """A task state change pushed by a worker."""
+    """A task state change pushed by a worker; an agent run's ``usage`` and ``session_id``
+    travel in its ``status`` (whose unknown fields an older control plane ignores)."""
 
     worker_id: str
     status: WorkerTaskStatus

@@ -64,6 +64,11 @@ class WorkerConfig:
         return self.state_dir / "tasks"
 
     @property
+    def sessions_file(self) -> Path:
+        """Which workspace holds which agent session (so a resumed run finds its own)."""
+        return self.state_dir / "sessions.json"
+
+    @property
     def output_dir(self) -> Path:
         """Captured stdout/stderr, kept apart from the (sandboxed, task-writable) workspaces."""
         return self.state_dir / "output"
