@@ -127,7 +127,7 @@ class GitTree:
         for code, path in zip(fields[0::2], fields[1::2], strict=False):
             if code and path:
                 status = STATUS.get(code[0], "modified")
-                changes.append(FileChange(path=path, status=status))  # type: ignore[arg-type]
+                changes.append(FileChange(path=path, status=status))
         return changes
 
     async def diff(self, before: str, after: str, cap: int) -> tuple[str, bool]:
