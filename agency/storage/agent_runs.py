@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agency.models import EventIn
 from agency.models.runs import AgentRun, Budget, StoredChanges, StoredTranscriptItem
 from agency.storage.ops import Delete, Upsert, WriteOp
 from agency.storage.repository import Repository, row_limit
@@ -98,8 +99,8 @@ class AgentRunRepository(Repository):
     async def get_budget(self, budget_id: str) -> Budget | None:
         return await self._one(Budget, "SELECT * FROM budgets WHERE id = ?", [budget_id])
 
-    async def save_budget(self, budget: Budget, *events: WriteOp) -> None:
+    async def save_budget(self, budget: Budget, *events: EventIn) -> None:
         await self._write(Upsert("budgets", [budget.model_dump(mode="python")]), *events)
 
-    async def delete_budget(self, budget_id: str, *events: WriteOp) -> None:
+    async def delete_budget(self, budget_id: str, *events: EventIn) -> None:
         await self._write(Delete("budgets", [{"id": budget_id}]), *events)

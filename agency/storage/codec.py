@@ -17,8 +17,8 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from agency import models
-from agency.models import runs
 from agency.errors import StorageError
+from agency.models import runs
 
 # table -> the pydantic model whose fields are its columns
 TABLE_MODELS: dict[str, type[BaseModel]] = {
