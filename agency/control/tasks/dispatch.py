@@ -163,7 +163,7 @@ class Dispatcher:
             elif not self.budgets.blocking(task.labels):
                 self.held.discard(task_id)
                 self.book.queue.push(task, now)
-                self.book.notify()
+                self.book.wake.set()
 
     def _pick(self, task: Task) -> WorkerInfo | None:
         # a follow-up in a session runs where that session's workspace is, or waits for it
