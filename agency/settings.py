@@ -202,6 +202,15 @@ class Settings(BaseModel):
     failure_rate_alert: float = Field(
         0.5, ge=0, le=1, description="Failure rate over the last 5 minutes that raises an alert."
     )
+    model_prices: str = Field(
+        "",
+        description='JSON object of model name prefix -> USD per million tokens `{"input", "output", "cache_read", "cache_write"}`, merged over the built-in table (docs/configuration.md); prices runs whose runtime reports no cost.',
+    )
+    transcript_poll_interval: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds between reads of a running agent task's transcript from its worker (the live view).",
+    )
 
     # --- API ------------------------------------------------------------------------------
     max_body_bytes: int = Field(

@@ -101,9 +101,15 @@ async def show(
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> TaskDetail:
-    """The task, its attempts and its event timeline."""
+    """The task, its attempts, its event timeline, and an agent task's usage and session."""
     history = await plane.tasks.history(task_id)
-    return TaskDetail(task=history.task, attempts=history.attempts, timeline=history.timeline)
+    return TaskDetail(
+        task=history.task,
+        attempts=history.attempts,
+        timeline=history.timeline,
+        usage=history.usage,
+        session_id=history.session_id,
+    )
 
 
 @router.get("/tasks/{task_id}/output", response_model=WorkerOutput)

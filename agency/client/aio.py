@@ -40,6 +40,7 @@ from agency.models import (
     WorkerInfo,
     WorkerOutput,
 )
+from agency.models.runs import BudgetOut, ChangesOut, StoredTranscriptItem, TranscriptOut
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,6 +144,52 @@ class AsyncAgencyClient(AsyncChatMethods):
 
     async def timeline(self, task_id: str) -> pd.DataFrame:
         return await self._do(ep.timeline(task_id))
+
+    async def transcript(self, task_id: str) -> TranscriptOut:
+        """Every stored transcript item of the task's attempts, in order."""
+        return await self._do(ep.transcript(task_id))
+
+    async def transcript_frame(self, task_id: str) -> pd.DataFrame:
+        """The transcript as a DataFrame (one row per item)."""
+        return await self._do(ep.transcript_frame(task_id))
+
+    async def follow_transcript(
+        self,
+        task_id: str,
+        *,
+        after: str | None = None,
+        reconnect: bool = True,
+        max_reconnects: int | None = None,
+    ) -> AsyncIterator[StoredTranscriptItem]:
+        """Transcript items as they land (SSE), until the task has ended; resumable."""
+        stream = ep.transcript_stream(task_id, after, reconnect, max_reconnects)
+        async for item in self._follow(stream):
+            yield item
+
+    async def changes(self, task_id: str) -> ChangesOut:
+        """Files the latest agent attempt changed and its (capped) diff."""
+        return await self._do(ep.changes(task_id))
+
+    async def budgets(self) -> list[BudgetOut]:
+        """Fleet budgets with their current spend."""
+        return (await self._do(ep.budgets())).items
+
+    async def budget(self, budget_id: str) -> BudgetOut:
+        return await self._do(ep.budget(budget_id))
+
+    async def create_budget(
+        self,
+        name: str,
+        cap_usd: float,
+        period: str = "day",
+        selector: dict[str, str] | None = None,
+    ) -> BudgetOut:
+        """Cap what matching tasks (all, without a selector) may spend per period (admin)."""
+        body = {"name": name, "cap_usd": cap_usd, "period": period, "selector": selector or {}}
+        return await self._do(ep.create_budget(body))
+
+    async def delete_budget(self, budget_id: str) -> BudgetOut:
+        return await self._do(ep.delete_budget(budget_id))
 
     async def output(self, task_id: str, stream: str = "stdout", offset: int = 0) -> WorkerOutput:
         return await self._do(ep.output(task_id, stream, offset))
@@ -288,6 +335,8 @@ class AsyncAgencyClient(AsyncChatMethods):
                         item = None if msg is None else stream.seen(msg)
                         if item is not None:
                             yield item
+                        if stream.ended:
+                            return
             except httpx.HTTPError as exc:
                 if not stream.reconnect.enabled:
                     raise transport_error(self.url, exc) from exc

@@ -52,6 +52,14 @@ from agency.models import (
     WorkerList,
     WorkerOutput,
 )
+from agency.models.runs import (
+    BudgetIn,
+    BudgetList,
+    BudgetOut,
+    ChangesOut,
+    StoredTranscriptItem,
+    TranscriptOut,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +99,13 @@ CREATE_TOKEN = Endpoint("POST", f"{V1}/tokens", model(TokenCreated), TokenCreate
 REVOKE_TOKEN = Endpoint("DELETE", f"{V1}/tokens/{{}}", model(TokenOut))
 RECORD_RUNBOOK_RUN = Endpoint("POST", f"{V1}/runbooks/runs", model(RunbookRun), RunbookRunIn)
 RUNBOOK_RUNS = Endpoint("GET", f"{V1}/runbooks/runs", rows(RunbookRun))
+TRANSCRIPT = Endpoint("GET", f"{V1}/tasks/{{}}/transcript", model(TranscriptOut))
+CHANGES = Endpoint("GET", f"{V1}/tasks/{{}}/changes", model(ChangesOut))
+BUDGETS = Endpoint("GET", f"{V1}/budgets", model(BudgetList))
+BUDGET = Endpoint("GET", f"{V1}/budgets/{{}}", model(BudgetOut))
+CREATE_BUDGET = Endpoint("POST", f"{V1}/budgets", model(BudgetOut), BudgetIn)
+DELETE_BUDGET = Endpoint("DELETE", f"{V1}/budgets/{{}}", model(BudgetOut))
+TRANSCRIPT_STREAM = f"{V1}/tasks/{{}}/transcript/stream"
 EVENTS_STREAM = f"{V1}/events/stream"
 METRICS_STREAM = f"{V1}/metrics/stream"
 
@@ -150,6 +165,34 @@ def task(task_id: str) -> Call[TaskDetail]:
 
 def timeline(task_id: str) -> Call[pd.DataFrame]:
     return TASK.call_as(rows(Event, "timeline"), task_id)
+
+
+def transcript(task_id: str) -> Call[TranscriptOut]:
+    return TRANSCRIPT.call(task_id)
+
+
+def transcript_frame(task_id: str) -> Call[pd.DataFrame]:
+    return TRANSCRIPT.call_as(rows(StoredTranscriptItem, "items"), task_id)
+
+
+def changes(task_id: str) -> Call[ChangesOut]:
+    return CHANGES.call(task_id)
+
+
+def budgets() -> Call[BudgetList]:
+    return BUDGETS.call()
+
+
+def budget(budget_id: str) -> Call[BudgetOut]:
+    return BUDGET.call(budget_id)
+
+
+def create_budget(body: dict[str, Any]) -> Call[BudgetOut]:
+    return CREATE_BUDGET.call(body=body)
+
+
+def delete_budget(budget_id: str) -> Call[BudgetOut]:
+    return DELETE_BUDGET.call(budget_id)
 
 
 def output(task_id: str, stream: str, offset: int) -> Call[WorkerOutput]:
@@ -320,6 +363,25 @@ def metrics_stream(
         _kpi,
         None if last_event_id is None else str(last_event_id),
         Reconnect(enabled=reconnect, max_attempts=max_reconnects),
+    )
+
+
+def _item(msg: SseMessage) -> StoredTranscriptItem | None:
+    return StoredTranscriptItem.model_validate_json(msg.data) if msg.event == "item" else None
+
+
+def transcript_stream(
+    task_id: str, after: str | None, reconnect: bool, max_reconnects: int | None
+) -> Stream[StoredTranscriptItem]:
+    """A task's transcript items as they land, ending once the task has (``event: end``);
+    ``after`` is an ``attempt:seq`` position (sent as ``Last-Event-ID``)."""
+    return Stream(
+        TRANSCRIPT_STREAM.format(task_id),
+        [],
+        _item,
+        after,
+        Reconnect(enabled=reconnect, max_attempts=max_reconnects),
+        final="end",
     )
 
 

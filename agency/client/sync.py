@@ -54,6 +54,7 @@ from agency.models import (
     WorkerInfo,
     WorkerOutput,
 )
+from agency.models.runs import BudgetOut, ChangesOut, StoredTranscriptItem, TranscriptOut
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,6 +165,50 @@ class AgencyClient(ChatMethods):
     def timeline(self, task_id: str) -> pd.DataFrame:
         """The task's events as a DataFrame, oldest first."""
         return self._do(ep.timeline(task_id))
+
+    def transcript(self, task_id: str) -> TranscriptOut:
+        """Every stored transcript item of the task's attempts, in order."""
+        return self._do(ep.transcript(task_id))
+
+    def transcript_frame(self, task_id: str) -> pd.DataFrame:
+        """The transcript as a DataFrame (one row per item)."""
+        return self._do(ep.transcript_frame(task_id))
+
+    def follow_transcript(
+        self,
+        task_id: str,
+        *,
+        after: str | None = None,
+        reconnect: bool = True,
+        max_reconnects: int | None = None,
+    ) -> Iterator[StoredTranscriptItem]:
+        """Transcript items as they land (SSE), until the task has ended; resumable."""
+        yield from self._follow(ep.transcript_stream(task_id, after, reconnect, max_reconnects))
+
+    def changes(self, task_id: str) -> ChangesOut:
+        """Files the latest agent attempt changed and its (capped) diff."""
+        return self._do(ep.changes(task_id))
+
+    def budgets(self) -> list[BudgetOut]:
+        """Fleet budgets with their current spend."""
+        return self._do(ep.budgets()).items
+
+    def budget(self, budget_id: str) -> BudgetOut:
+        return self._do(ep.budget(budget_id))
+
+    def create_budget(
+        self,
+        name: str,
+        cap_usd: float,
+        period: str = "day",
+        selector: dict[str, str] | None = None,
+    ) -> BudgetOut:
+        """Cap what matching tasks (all, without a selector) may spend per period (admin)."""
+        body = {"name": name, "cap_usd": cap_usd, "period": period, "selector": selector or {}}
+        return self._do(ep.create_budget(body))
+
+    def delete_budget(self, budget_id: str) -> BudgetOut:
+        return self._do(ep.delete_budget(budget_id))
 
     def output(self, task_id: str, stream: str = "stdout", offset: int = 0) -> WorkerOutput:
         return self._do(ep.output(task_id, stream, offset))
@@ -328,6 +373,8 @@ class AgencyClient(ChatMethods):
                     item = stream.seen(msg)
                     if item is not None:
                         yield item
+                    if stream.ended:
+                        return
             except httpx.HTTPError as exc:
                 if not stream.reconnect.enabled:
                     raise transport_error(self.url, exc) from exc

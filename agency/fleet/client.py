@@ -28,7 +28,14 @@ from agency.fleet.translate import (
     translate_exception,
 )
 from agency.fleet.transport import Body, Transport, make_transport
-from agency.models import WorkerOutput, WorkerStatus, WorkerTaskRequest, WorkerTaskStatus
+from agency.models import (
+    TranscriptPage,
+    WorkerOutput,
+    WorkerStatus,
+    WorkerTaskRequest,
+    WorkerTaskStatus,
+    WorkspaceChanges,
+)
 from agency.settings import Settings
 
 log = logging.getLogger("agency.fleet")
@@ -133,6 +140,21 @@ class WorkerClient:
         params = {"stream": stream, "offset": offset}
         _, answer = await self._call("GET", path, params=params, task_id=task_id)
         return self._parse(WorkerOutput, answer, path)
+
+    async def transcript(
+        self, task_id: str, attempt: int, after: int = 0, limit: int = 500
+    ) -> TranscriptPage:
+        """``GET /task/{id}/transcript``: an agent attempt's items with ``seq > after``."""
+        path = f"/task/{task_id}/transcript"
+        params = {"attempt": attempt, "after": after, "limit": limit}
+        _, answer = await self._call("GET", path, params=params, task_id=task_id)
+        return self._parse(TranscriptPage, answer, path)
+
+    async def changes(self, task_id: str, attempt: int) -> WorkspaceChanges:
+        """``GET /task/{id}/changes``: what a finished attempt changed in its workspace."""
+        path = f"/task/{task_id}/changes"
+        _, answer = await self._call("GET", path, params={"attempt": attempt}, task_id=task_id)
+        return self._parse(WorkspaceChanges, answer, path)
 
     async def status(self) -> WorkerStatus:
         _, answer = await self._call("GET", "/status")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agency.models.agents import Usage
 from agency.models.base import Role, Strict
 from agency.models.events import Event
 from agency.models.records import ApiToken
@@ -48,9 +49,14 @@ class TaskList(BaseModel):
 
 
 class TaskDetail(BaseModel):
+    """``GET /api/v1/tasks/{id}``: the task, its attempts and events; an agent task's
+    ``usage`` (summed over its attempts) and ``session_id`` (to continue it)."""
+
     task: Task
     attempts: list[Attempt]
     timeline: list[Event]
+    usage: Usage | None = None
+    session_id: str | None = None
 
 
 class CancelIn(Strict):

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 from agency.models import Event
+from agency.storage.agent_runs import AgentRunRepository
 from agency.storage.alerts import AlertRepository
 from agency.storage.chat import ChatRepository
 from agency.storage.events import EventRepository
@@ -41,6 +42,7 @@ class Repositories:
         self.runbooks = RunbookRunRepository(store)
         self.kpis = KpiRepository(store)
         self.workers = WorkerRepository(store)
+        self.agent_runs = AgentRunRepository(store)
 
     @classmethod
     async def open(cls, path: Path, *, batch_max: int = 2000) -> Repositories:

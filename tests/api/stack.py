@@ -76,9 +76,11 @@ class Stack:
         orch = self.plane.tasks
         self.call(lambda: orch.run_burst(timeout), timeout + 5)
 
-    def add_worker(self, data_dir: Path, capacity: int = 4) -> WorkerProc:
+    def add_worker(
+        self, data_dir: Path, capacity: int = 4, env: dict[str, str] | None = None
+    ) -> WorkerProc:
         """Start a real worker that registers with this control plane; wait until it has."""
-        w = start_worker(data_dir, token=WORKER, capacity=capacity, control_plane=self.url)
+        w = start_worker(data_dir, token=WORKER, capacity=capacity, control_plane=self.url, env=env)
         self.workers.append(w)
         deadline = time.monotonic() + 30
         with self.http() as http:

@@ -21,7 +21,11 @@ NOT_FOR_CLIENTS = {
     ("POST", "/api/v1/workers/register"),
     ("GET", "/api/v1/runbooks/runs/{}"),
 }
-STREAMS = {("GET", endpoints.EVENTS_STREAM), ("GET", endpoints.METRICS_STREAM)}
+STREAMS = {
+    ("GET", endpoints.EVENTS_STREAM),
+    ("GET", endpoints.METRICS_STREAM),
+    ("GET", endpoints.TRANSCRIPT_STREAM),
+}
 
 
 @pytest.fixture(scope="module")

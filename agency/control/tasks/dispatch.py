@@ -28,6 +28,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
+from agency.control.budgets import BudgetBook
 from agency.control.tasks.book import Book, Op, Step
 from agency.control.tasks.denials import denial_event, denials_from_error
 from agency.control.tasks.lifecycle import change, effective_deadline
@@ -58,11 +59,16 @@ log = logging.getLogger("agency.orchestrator")
 class Dispatcher:
     """Places pending tasks on workers; see the module docstring for the answers."""
 
-    def __init__(self, book: Book, registry: Registry, outcomes: Outcomes) -> None:
+    def __init__(
+        self, book: Book, registry: Registry, outcomes: Outcomes, budgets: BudgetBook
+    ) -> None:
         self.book = book
         self.registry = registry
         self.outcomes = outcomes
+        self.budgets = budgets
         self.paused = False
+        #: pending tasks a reached fleet budget holds back (``release_held`` rechecks them)
+        self.held: set[str] = set()
         #: task ids whose POST /task is outstanding: the poll fallback leaves them alone
         self.sending: set[str] = set()
         self._jobs: set[asyncio.Task[None]] = set()
@@ -108,6 +114,12 @@ class Dispatcher:
                 if blocking != task.waiting_for:
                     self._spawn(self._note_waiting(task, blocking))
                 continue
+            capped = self.budgets.blocking(task.labels) if self.budgets.budgets else []
+            if capped:
+                self.held.add(task.id)
+                if capped != task.waiting_for:
+                    self._spawn(self._note_waiting(task, capped))
+                continue
             worker = self._pick(task)
             if worker is None:
                 unplaced.append(task)
@@ -141,8 +153,24 @@ class Dispatcher:
         for task in unplaced:
             self.book.queue.push(task, now)
 
+    def release_held(self) -> None:
+        """Queue again the held tasks no reached budget matches any more."""
+        now = time.time()
+        for task_id in list(self.held):
+            task = self.book.get(task_id)
+            if task is None or task.state is not TaskState.PENDING:
+                self.held.discard(task_id)
+            elif not self.budgets.blocking(task.labels):
+                self.held.discard(task_id)
+                self.book.queue.push(task, now)
+                self.book.wake.set()
+
     def _pick(self, task: Task) -> WorkerInfo | None:
+        # a follow-up in a session runs where that session's workspace is, or waits for it
+        holder = self.outcomes.runs.session_worker(task)
         for worker in self.registry.candidates(task.kind, task.labels):
+            if holder is not None and worker.id != holder:
+                continue
             # never next to an attempt of the same task that may still be alive there
             if (
                 worker.running < worker.capacity
