@@ -16,6 +16,7 @@ from agency.control.alerts import AlertService
 from agency.control.audit import AuditService
 from agency.control.chat.assistant import Assistant
 from agency.control.chat.service import ChatService
+from agency.control.checkpoints import CheckpointService
 from agency.control.health import HealthService
 from agency.control.metrics_hub import MetricsHub
 from agency.control.queries import QueryService
@@ -55,7 +56,8 @@ class ControlPlane:
         self.queries = QueryService(repos.queries, settings)
         self.chat = ChatService(repos.chat, Assistant(settings, tasks, self.queries.runner))
         self.runbooks = RunbookRunService(repos.runbooks)
-        self.audit = AuditService(repos.events, tasks)
+        self.checkpoints = CheckpointService(settings, repos.events)
+        self.audit = AuditService(repos.events, tasks, self.checkpoints)
         self.health = HealthService(settings, repos, tasks, self.started_at)
         self.hub = MetricsHub(tasks.kpis, interval=settings.sse_metrics_interval)
 
@@ -76,7 +78,9 @@ class ControlPlane:
                 await tasks.stop()
             await repos.close()
             raise
-        return cls(settings, repos, registry, tasks, tokens, metrics)
+        plane = cls(settings, repos, registry, tasks, tokens, metrics)
+        await plane.checkpoints.start()
+        return plane
 
     async def close(self) -> None:
         """Stop the KPI ticker and the orchestrator (in-flight tasks stay recoverable), then
@@ -84,6 +88,7 @@ class ControlPlane:
         await self.hub.close()
         try:
             await self.tasks.stop()
+            await self.checkpoints.close()
         finally:
             await self.repos.close()
 

@@ -100,10 +100,19 @@ class AuditPage(BaseModel):
 
 
 class ChainReportOut(BaseModel):
+    """The hash chain's check, and its comparison with the signed checkpoints."""
+
     ok: bool
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    checkpoints_checked: int = 0
+    missing: tuple[int, int] | None = Field(
+        None, description="Seq range (inclusive) a checkpoint proves was deleted."
+    )
+    rewritten: tuple[int, int] | None = Field(
+        None, description="Seq range (inclusive) in which a checkpoint proves a rewrite."
+    )
 
 
 class ReplayOut(BaseModel):
