@@ -73,6 +73,12 @@ class Unauthorized(AgencyError):
     code = "unauthorized"
 
 
+class TokenExpired(Unauthorized):
+    """The token's ``expires_at`` passed, or its rotated-out secret's grace period ended."""
+
+    code = "token_expired"
+
+
 class Forbidden(AgencyError):
     """The token is valid but its role is too weak for the action."""
 

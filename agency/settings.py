@@ -259,6 +259,24 @@ class Settings(BaseModel):
         None, description="HashiCorp Vault URL (KV v2); when set the vault keystore is available."
     )
     vault_token: str | None = Field(None, description="Token for `AGENCY_VAULT_URL`.")
+    checkpoint_every: int = Field(
+        1000,
+        ge=0,
+        description="Events between signed checkpoints of the audit chain's head (0 turns checkpoints off).",
+    )
+    checkpoint_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds after which new events get a signed checkpoint even below `AGENCY_CHECKPOINT_EVERY`.",
+    )
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="Extra directory (e.g. another disk or a mounted share) that also gets every checkpoint line.",
+    )
+    checkpoint_url: str | None = Field(
+        None,
+        description="HTTPS endpoint that also gets every checkpoint line (POSTed as JSON).",
+    )
 
     # --- runbooks -------------------------------------------------------------------------
     runbook_timeout: float = Field(

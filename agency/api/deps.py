@@ -56,7 +56,8 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 def authenticate(conn: HTTPConnection) -> Principal:
     """The caller of ``conn``, rate-limited; ``Unauthorized`` without a known, live token."""
     plane = plane_of(conn)
-    principal = plane.tokens.authenticate(bearer_token(conn))
+    address = conn.client.host if conn.client is not None else None
+    principal = plane.tokens.authenticate(bearer_token(conn), address)
     # worker traffic scales with task throughput, so only people and scripts are limited
     if principal.role is not Role.WORKER:
         plane.limiter.charge(principal.token_id)

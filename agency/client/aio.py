@@ -309,8 +309,13 @@ class AsyncAgencyClient(AsyncChatMethods):
     async def tokens(self) -> pd.DataFrame:
         return await self._do(ep.TOKENS.call())
 
-    async def create_token(self, name: str, role: Role | str) -> TokenCreated:
-        return await self._do(ep.create_token(name, role))
+    async def create_token(
+        self, name: str, role: Role | str, expires_at: datetime | None = None
+    ) -> TokenCreated:
+        return await self._do(ep.create_token(name, role, expires_at))
+
+    async def rotate_token(self, token_id: str, grace_seconds: float = 3600.0) -> TokenCreated:
+        return await self._do(ep.rotate_token(token_id, grace_seconds))
 
     async def revoke_token(self, token_id: str) -> TokenOut:
         return await self._do(ep.revoke_token(token_id))

@@ -43,6 +43,7 @@ from agency.models import (
     TokenCreated,
     TokenCreateIn,
     TokenOut,
+    TokenRotateIn,
     Waiver,
     WaiverDecisionIn,
     WaiverRequestIn,
@@ -97,6 +98,7 @@ DECIDE_WAIVER = Endpoint("POST", f"{V1}/waivers/{{}}/decide", model(Waiver), Wai
 TOKENS = Endpoint("GET", f"{V1}/tokens", rows(TokenOut))
 CREATE_TOKEN = Endpoint("POST", f"{V1}/tokens", model(TokenCreated), TokenCreateIn)
 REVOKE_TOKEN = Endpoint("DELETE", f"{V1}/tokens/{{}}", model(TokenOut))
+ROTATE_TOKEN = Endpoint("POST", f"{V1}/tokens/{{}}/rotate", model(TokenCreated), TokenRotateIn)
 RECORD_RUNBOOK_RUN = Endpoint("POST", f"{V1}/runbooks/runs", model(RunbookRun), RunbookRunIn)
 RUNBOOK_RUNS = Endpoint("GET", f"{V1}/runbooks/runs", rows(RunbookRun))
 TRANSCRIPT = Endpoint("GET", f"{V1}/tasks/{{}}/transcript", model(TranscriptOut))
@@ -265,8 +267,15 @@ def decide_waiver(waiver_id: str, approve: bool, reason: str) -> Call[Waiver]:
     return DECIDE_WAIVER.call(waiver_id, body={"approve": approve, "reason": reason})
 
 
-def create_token(name: str, role: str) -> Call[TokenCreated]:
-    return CREATE_TOKEN.call(body={"name": name, "role": str(role)})
+def create_token(name: str, role: str, expires_at: datetime | None = None) -> Call[TokenCreated]:
+    body: dict[str, Any] = {"name": name, "role": str(role)}
+    if expires_at is not None:
+        body["expires_at"] = expires_at.isoformat()
+    return CREATE_TOKEN.call(body=body)
+
+
+def rotate_token(token_id: str, grace_seconds: float = 3600.0) -> Call[TokenCreated]:
+    return ROTATE_TOKEN.call(token_id, body={"grace_seconds": grace_seconds})
 
 
 def revoke_token(token_id: str) -> Call[TokenOut]:

@@ -331,9 +331,15 @@ class AgencyClient(ChatMethods):
     def tokens(self) -> pd.DataFrame:
         return self._do(ep.TOKENS.call())
 
-    def create_token(self, name: str, role: Role | str) -> TokenCreated:
-        """A new token; ``.secret`` is shown only this once."""
-        return self._do(ep.create_token(name, role))
+    def create_token(
+        self, name: str, role: Role | str, expires_at: datetime | None = None
+    ) -> TokenCreated:
+        """A new token (expiring at ``expires_at`` if given); ``.secret`` is shown only once."""
+        return self._do(ep.create_token(name, role, expires_at))
+
+    def rotate_token(self, token_id: str, grace_seconds: float = 3600.0) -> TokenCreated:
+        """A new secret for the token (shown once); the old one works ``grace_seconds`` more."""
+        return self._do(ep.rotate_token(token_id, grace_seconds))
 
     def revoke_token(self, token_id: str) -> TokenOut:
         return self._do(ep.revoke_token(token_id))

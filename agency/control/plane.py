@@ -8,6 +8,8 @@ tests use the same object, in process.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry
@@ -16,6 +18,7 @@ from agency.control.alerts import AlertService
 from agency.control.audit import AuditService
 from agency.control.chat.assistant import Assistant
 from agency.control.chat.service import ChatService
+from agency.control.checkpoints import CheckpointService
 from agency.control.health import HealthService
 from agency.control.metrics_hub import MetricsHub
 from agency.control.queries import QueryService
@@ -24,10 +27,15 @@ from agency.control.runbooks import RunbookRunService
 from agency.control.tasks import Orchestrator
 from agency.control.tokens import TokenBook
 from agency.control.waivers import WaiverService
+from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import utcnow
+from agency.security.keystore import open_keystore
+from agency.security.masking import SecretMasker
 from agency.settings import Settings
 from agency.storage import Repositories
+
+log = logging.getLogger(__name__)
 
 
 class ControlPlane:
@@ -53,9 +61,13 @@ class ControlPlane:
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
         self.queries = QueryService(repos.queries, settings)
-        self.chat = ChatService(repos.chat, Assistant(settings, tasks, self.queries.runner))
+        self.masker = SecretMasker()
+        self.chat = ChatService(
+            repos.chat, Assistant(settings, tasks, self.queries.runner), self.masker
+        )
         self.runbooks = RunbookRunService(repos.runbooks)
-        self.audit = AuditService(repos.events, tasks)
+        self.checkpoints = CheckpointService(settings, repos.events)
+        self.audit = AuditService(repos.events, tasks, self.checkpoints)
         self.health = HealthService(settings, repos, tasks, self.started_at)
         self.hub = MetricsHub(tasks.kpis, interval=settings.sse_metrics_interval)
 
@@ -76,7 +88,18 @@ class ControlPlane:
                 await tasks.stop()
             await repos.close()
             raise
-        return cls(settings, repos, registry, tasks, tokens, metrics)
+        plane = cls(settings, repos, registry, tasks, tokens, metrics)
+        await plane.checkpoints.start()
+        await plane.learn_secrets()
+        return plane
+
+    async def learn_secrets(self) -> None:
+        """Teach the chat's masker the keystore's values (again after ``agency secret set``)."""
+        try:
+            keystore = open_keystore(self.settings)
+            await asyncio.to_thread(self.masker.learn, keystore)
+        except AgencyError as exc:  # credential shapes are still masked without it
+            log.warning("keystore values are not masked in chat: %s", exc)
 
     async def close(self) -> None:
         """Stop the KPI ticker and the orchestrator (in-flight tasks stay recoverable), then
@@ -84,6 +107,7 @@ class ControlPlane:
         await self.hub.close()
         try:
             await self.tasks.stop()
+            await self.checkpoints.close()
         finally:
             await self.repos.close()
 

@@ -106,10 +106,19 @@ class AuditPage(BaseModel):
 
 
 class ChainReportOut(BaseModel):
+    """The hash chain's check, and its comparison with the signed checkpoints."""
+
     ok: bool
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    checkpoints_checked: int = 0
+    missing: tuple[int, int] | None = Field(
+        None, description="Seq range (inclusive) a checkpoint proves was deleted."
+    )
+    rewritten: tuple[int, int] | None = Field(
+        None, description="Seq range (inclusive) in which a checkpoint proves a rewrite."
+    )
 
 
 class ReplayOut(BaseModel):
@@ -138,15 +147,29 @@ class TokenOut(BaseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    last_used_addr: str | None = None
+    rotated_at: datetime | None = None
+    previous_valid_until: datetime | None = Field(
+        None, description="Until when the secret replaced by the last rotation still works."
+    )
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
-        return cls.model_validate(token.model_dump(exclude={"token_hash"}))
+        return cls.model_validate(token.model_dump(exclude={"token_hash", "previous_hash"}))
 
 
 class TokenCreateIn(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: Role
+    expires_at: datetime | None = Field(None, description="When the token stops working.")
+
+
+class TokenRotateIn(Strict):
+    grace_seconds: float = Field(
+        3600.0, ge=0, le=30 * 86400, description="How long the old secret keeps working."
+    )
 
 
 class TokenCreated(BaseModel):

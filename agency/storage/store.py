@@ -459,6 +459,15 @@ class Store:
         report: ChainReport = await self._read(chain.verify)
         return report
 
+    async def chain_heads(self, seqs: list[int]) -> tuple[int, dict[int, str]]:
+        """The events table's highest seq and the stored hash at each of ``seqs``."""
+
+        def run(cur: duckdb.DuckDBPyConnection) -> tuple[int, dict[int, str]]:
+            return chain.head_seq(cur), chain.hashes_at(cur, seqs)
+
+        heads: tuple[int, dict[int, str]] = await self._read(run)
+        return heads
+
     def subscribe(self, maxsize: int = 10_000) -> EventSubscription:
         """Every event committed from now on, in seq order (see ``EventSubscription``)."""
         sub = EventSubscription(maxsize, self._subs.discard)
