@@ -107,6 +107,10 @@ class Settings(BaseModel):
     worker_token: str | None = Field(
         None, description="Token the worker presents to the control plane (role worker)."
     )
+    worker_advertise_url: str | None = Field(
+        None,
+        description="URL the worker registers for the control plane to call it (behind NAT, a container or a proxy); default `http://<host>:<port>`.",
+    )
     control_plane: str | None = Field(
         None,
         description="Control-plane URL a worker registers with; none runs the worker standalone.",

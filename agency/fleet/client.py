@@ -91,6 +91,10 @@ class WorkerClient:
         self.calls_total = 0
         self.attempts_total = 0
 
+    def use_token(self, token: str | None) -> None:
+        """Present ``token`` from the next request on (the worker registered a new secret)."""
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
     # --- state for the API and the dashboard ----------------------------------------------
 
     @property

@@ -72,6 +72,7 @@ class Worker:
             capacity=self.config.capacity,
             labels=self.config.labels,
             version=__version__,
+            secret=self.config.secret,
         )
 
     def heartbeat(self) -> WorkerHeartbeat:
@@ -83,7 +84,9 @@ class Worker:
         s = self.config.settings
         app: ASGIApp = TaskFastPath(self.app, self.runtime)
         if self.config.token:
-            app = BearerAuth(app, self.config.token)
+            # the control plane presents the secret of the registration, an operator calling
+            # the worker directly the token it was started with
+            app = BearerAuth(app, self.config.secret, self.config.token)
         drill = FaultDrill(app, s.fault_fail_first, s.fault_latency_ms, s.fault_drop_rate)
         return drill if drill.active else app
 
