@@ -42,6 +42,10 @@ class Settings(BaseModel):
         description="Bootstrap admin token; when unset one is generated into `<AGENCY_DATA_DIR>/admin.token` (mode 0600).",
     )
     log_level: str = Field("INFO", description="Python log level of every agency process.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text` for people, `json` for machines (one object per line with its fields).",
+    )
     workers: int = Field(
         2,
         ge=0,

@@ -285,8 +285,9 @@ class WorkerClient:
                 self._log_attempt(call, start, err.code, logging.WARNING)
                 raise err from exc
         status = answer[0]
+        # a call that worked is routine traffic (DEBUG); a 5xx is worth a line
         self._log_attempt(
-            call, start, str(status), logging.INFO if status < 500 else logging.WARNING
+            call, start, str(status), logging.DEBUG if status < 500 else logging.WARNING
         )
         return answer
 
