@@ -285,10 +285,12 @@ class WorkerClient:
                 self._log_attempt(call, start, err.code, logging.WARNING)
                 raise err from exc
         status = answer[0]
-        # a call that worked is routine traffic (DEBUG); a 5xx is worth a line
-        self._log_attempt(
-            call, start, str(status), logging.DEBUG if status < 500 else logging.WARNING
-        )
+        # a call that worked at once is routine traffic (DEBUG); a retried one is worth its
+        # lines (INFO), a 5xx a warning
+        level = logging.WARNING if status >= 500 else logging.INFO
+        if status < 500 and call.attempts == 1:
+            level = logging.DEBUG
+        self._log_attempt(call, start, str(status), level)
         return answer
 
     def _log_attempt(self, call: _Call, start: float, outcome: str, level: int) -> None:
