@@ -42,6 +42,10 @@ class Settings(BaseModel):
         description="Bootstrap admin token; when unset one is generated into `<AGENCY_DATA_DIR>/admin.token` (mode 0600).",
     )
     log_level: str = Field("INFO", description="Python log level of every agency process.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text` for people, `json` for machines (one object per line with its fields).",
+    )
     workers: int = Field(
         2,
         ge=0,
@@ -106,6 +110,10 @@ class Settings(BaseModel):
     )
     worker_token: str | None = Field(
         None, description="Token the worker presents to the control plane (role worker)."
+    )
+    worker_advertise_url: str | None = Field(
+        None,
+        description="URL the worker registers for the control plane to call it (behind NAT, a container or a proxy); default `http://<host>:<port>`.",
     )
     control_plane: str | None = Field(
         None,

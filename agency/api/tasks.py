@@ -12,7 +12,7 @@ from agency.api.deps import Principal, get_plane, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.control import ControlPlane
 from agency.control.tasks import BulkFilter, SortField, TaskQuery
-from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
+from agency.models import Role, Task, TaskState, WorkerOutput
 from agency.models.api import (
     ActionIn,
     BulkCancelIn,
@@ -20,6 +20,7 @@ from agency.models.api import (
     CancelIn,
     QueueIn,
     QueueOut,
+    SubmitBody,
     TaskBatch,
     TaskDetail,
     TaskList,
@@ -39,7 +40,8 @@ SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "pri
 @router.post("/tasks", status_code=201, response_model=Task | list[Task])
 async def submit(
     payload: Annotated[
-        TaskSubmit | TaskBatch, Body(description='One task, or `{"tasks": [...]}`.')
+        SubmitBody,
+        Body(description='One task, a batch `{"tasks": [...]}`, or the bare list `[...]`.'),
     ],
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
@@ -51,6 +53,8 @@ async def submit(
     """
     if isinstance(payload, TaskBatch):
         return await plane.tasks.submit_many(payload.tasks, who.name)
+    if isinstance(payload, list):  # the bare list: the batch without its wrapper
+        return await plane.tasks.submit_many(payload, who.name)
     return await plane.tasks.submit(payload, who.name)
 
 

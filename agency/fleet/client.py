@@ -98,6 +98,10 @@ class WorkerClient:
         self.calls_total = 0
         self.attempts_total = 0
 
+    def use_token(self, token: str | None) -> None:
+        """Present ``token`` from the next request on (the worker registered a new secret)."""
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
     # --- state for the API and the dashboard ----------------------------------------------
 
     @property
@@ -303,9 +307,12 @@ class WorkerClient:
                 self._log_attempt(call, start, err.code, logging.WARNING)
                 raise err from exc
         status = answer[0]
-        self._log_attempt(
-            call, start, str(status), logging.INFO if status < 500 else logging.WARNING
-        )
+        # a call that worked at once is routine traffic (DEBUG); a retried one is worth its
+        # lines (INFO), a 5xx a warning
+        level = logging.WARNING if status >= 500 else logging.INFO
+        if status < 500 and call.attempts == 1:
+            level = logging.DEBUG
+        self._log_attempt(call, start, str(status), level)
         return answer
 
     def _log_attempt(self, call: _Call, start: float, outcome: str, level: int) -> None:

@@ -35,6 +35,9 @@ class _Entry:
     reserved: int = 0
     drained: bool = False  # drained by an operator: stays draining whatever heartbeats say
     reported_running: list[str] = field(default_factory=list)
+    secret: str | None = None  # the worker's bearer for calls to it (from its registration)
+    restored: bool = False  # reloaded at start: its secret is unknown until it registers
+    refused: str | None = None  # why it stays unhealthy: it refuses our credential
 
 
 def check_worker_url(url: str, allowed: frozenset[str]) -> str:
@@ -92,11 +95,16 @@ class Registry:
             last_heartbeat=utcnow(),
         )
         if entry is None:
-            entry = _Entry(info=info, client=self._new_client(reg.id, reg.url), seen=self._clock())
+            client = self._new_client(reg.id, reg.url, reg.secret)
+            entry = _Entry(info=info, client=client, seen=self._clock(), secret=reg.secret)
             self._entries[reg.id] = entry
         else:
             info.registered_at = entry.info.registered_at
             entry.info, entry.seen = info, self._clock()
+            if entry.secret != reg.secret:  # a restarted worker brings a new credential
+                entry.secret = reg.secret
+                entry.client.use_token(self._token(reg.secret))
+            entry.restored, entry.refused = False, None
         if entry.drained:
             entry.info.health = WorkerHealth.DRAINING
         log.info(
@@ -116,12 +124,35 @@ class Registry:
         entry.info.last_heartbeat = utcnow()
         entry.reported_running = list(hb.running)
         health = WorkerHealth.DRAINING if (hb.draining or entry.drained) else WorkerHealth.HEALTHY
+        if entry.refused is not None:
+            health = (
+                WorkerHealth.UNHEALTHY
+            )  # alive, but it refuses us: no work until it re-registers
+        else:
+            entry.info.health_reason = None
         if health != entry.info.health:
             log.info(
                 "worker health worker=%s %s -> %s", hb.id, entry.info.health.value, health.value
             )
             entry.info.health = health
             await self._changed(entry)
+        view = self._view(entry)
+        view.register_again = entry.restored
+        return view
+
+    def refuse(self, worker_id: str, reason: str) -> WorkerInfo | None:
+        """The worker refused our credential: unhealthy with ``reason`` until it registers again.
+
+        Returns the record when this changed its health (the caller stores it and alerts),
+        None when the worker is unknown or already marked.
+        """
+        entry = self._entries.get(worker_id)
+        if entry is None or entry.refused is not None:
+            return None
+        entry.refused = reason
+        entry.info.health = WorkerHealth.UNHEALTHY
+        entry.info.health_reason = reason
+        log.warning("worker unhealthy worker=%s: %s", worker_id, reason)
         return self._view(entry)
 
     # --- reading --------------------------------------------------------------------------
@@ -210,6 +241,7 @@ class Registry:
             if entry.seen is not None and now - entry.seen <= limit:
                 continue
             entry.info.health = WorkerHealth.UNHEALTHY
+            entry.info.health_reason = f"missed {MISSED_HEARTBEATS} heartbeats"
             log.warning(
                 "worker unhealthy worker=%s: no heartbeat for %.1fs",
                 entry.info.id,
@@ -227,6 +259,7 @@ class Registry:
             info = stored.model_copy(
                 update={
                     "health": WorkerHealth.UNHEALTHY,
+                    "health_reason": "control plane restarted: waiting for the worker",
                     "running": 0,
                     "breaker": "closed",
                     "recent_failures": 0,
@@ -234,9 +267,10 @@ class Registry:
             )
             self._entries[info.id] = _Entry(
                 info=info,
-                client=self._new_client(info.id, info.url),
+                client=self._new_client(info.id, info.url, None),
                 seen=None,
                 drained=stored.health == WorkerHealth.DRAINING,
+                restored=True,
             )
 
     async def aclose(self) -> None:
@@ -246,8 +280,13 @@ class Registry:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _new_client(self, worker_id: str, url: str) -> WorkerClient:
-        return WorkerClient(worker_id, url, self._settings, token=self._settings.worker_token)
+    def _new_client(self, worker_id: str, url: str, secret: str | None) -> WorkerClient:
+        # a worker that handed over no secret gets the shared AGENCY_WORKER_TOKEN (older
+        # workers and protocol workers configured with it)
+        return WorkerClient(worker_id, url, self._settings, token=self._token(secret))
+
+    def _token(self, secret: str | None) -> str | None:
+        return secret or self._settings.worker_token
 
     def _entry(self, worker_id: str) -> _Entry:
         entry = self._entries.get(worker_id)

@@ -8,9 +8,9 @@ imports the server. Request bodies refuse unknown fields (``Strict``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from agency.models.agents import Usage
 from agency.models.base import Role, Strict
@@ -41,6 +41,29 @@ class TaskBatch(Strict):
     """A batch submit: every task lands in one transaction, or none does."""
 
     tasks: list[TaskSubmit] = Field(min_length=1, max_length=1000)
+
+
+def _submit_shape(body: Any) -> str | None:
+    """Which shape a submit body has, so errors speak of that shape only (not every member)."""
+    if isinstance(body, list):
+        return "list[TaskSubmit]"
+    if isinstance(body, dict):
+        return "TaskBatch" if "tasks" in body else "TaskSubmit"
+    if isinstance(body, TaskBatch | TaskSubmit):
+        return type(body).__name__
+    return None
+
+
+SubmitBody = Annotated[
+    Annotated[TaskSubmit, Tag("TaskSubmit")]
+    | Annotated[TaskBatch, Tag("TaskBatch")]
+    | Annotated[list[TaskSubmit], Field(min_length=1, max_length=1000), Tag("list[TaskSubmit]")],
+    Discriminator(_submit_shape),
+]
+"""``POST /api/v1/tasks``: one task, a batch ``{"tasks": [...]}`` or the bare list ``[...]``.
+
+The discriminator picks the member by the body's shape, so a bad body is reported against
+that shape alone (a list's errors are not mixed with "must be an object")."""
 
 
 class TaskList(BaseModel):

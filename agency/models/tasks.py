@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from agency.errors import InvalidSpec, InvalidTransition
 from agency.models.agents import AgentRuntimeName
@@ -162,7 +163,33 @@ def parse_spec(kind: str, spec: dict[str, Any]) -> BaseModel:
         msg = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidSpec(f"invalid {kind} spec: {msg}", details={"kind": kind}) from exc
+        raise InvalidSpec(
+            f"invalid {kind} spec: {msg}",
+            details={"kind": kind, "errors": [_problem(e) for e in exc.errors()]},
+        ) from exc
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    """One spec problem in plain types: where (within the spec), pydantic's type and message."""
+    return {"loc": [str(p) for p in error["loc"]], "type": error["type"], "msg": error["msg"]}
+
+
+# The pydantic error type a TaskSubmit raises for a bad spec inside request validation, so the
+# API can name where it is (``tasks[3].spec.argv``); direct construction raises InvalidSpec.
+SPEC_ERROR = "invalid_spec"
+
+
+def _spec_error(exc: InvalidSpec) -> PydanticCustomError:
+    return PydanticCustomError(SPEC_ERROR, "{message}", {"message": exc.message, **exc.details})
+
+
+def _as_invalid_spec(exc: ValidationError) -> InvalidSpec | None:
+    """The InvalidSpec a ValidationError carries (a bad spec), if that is what it is."""
+    for err in exc.errors():
+        if err["type"] == SPEC_ERROR:
+            ctx = dict(err.get("ctx") or {})
+            return InvalidSpec(str(ctx.pop("message", err["msg"])), details=ctx)
+    return None
 
 
 class RetryPolicy(Strict):
@@ -201,9 +228,49 @@ class TaskSubmit(Strict):
         default_factory=list, description="Secret names referenced as ${secret:NAME}."
     )
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _as_invalid_spec(exc) or exc from None
+
+    # pydantic calls a model's own __init__ while validating it inside a larger body unless it
+    # is marked as its base one: so marked, a batch or the API sees the located spec error
+    # (tasks[3].spec.argv) and only direct construction turns it into InvalidSpec
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """As pydantic's, but a bad spec raises ``InvalidSpec`` (as construction does)."""
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except ValidationError as exc:
+            raise _as_invalid_spec(exc) or exc from None
+
     @model_validator(mode="after")
     def _valid_spec(self) -> TaskSubmit:
-        parse_spec(self.kind, self.spec)
+        try:
+            parse_spec(self.kind, self.spec)
+        except InvalidSpec as exc:
+            raise _spec_error(exc) from exc
         return self
 
 

@@ -31,7 +31,12 @@ def worker(
     token: str | None = typer.Option(
         None,
         "--token",
-        help="Bearer token: sent to the control plane and required from callers. [AGENCY_WORKER_TOKEN]",
+        help="Worker token (agency token create --role worker): presented to the control plane, also accepted from direct callers. [AGENCY_WORKER_TOKEN]",
+    ),
+    advertise_url: str | None = typer.Option(
+        None,
+        "--advertise-url",
+        help="URL the control plane calls this worker at (NAT, container, proxy). [AGENCY_WORKER_ADVERTISE_URL]",
     ),
     capacity: int | None = typer.Option(
         None, "--capacity", help="Tasks run at once; more get 409. [AGENCY_WORKER_CAPACITY]"
@@ -65,6 +70,7 @@ def worker(
             worker_host=host,
             control_plane=control_plane,
             worker_token=token,
+            worker_advertise_url=advertise_url,
             worker_capacity=capacity,
             worker_labels=",".join(labels) if labels else None,
             worker_roots=roots,

@@ -94,6 +94,11 @@ def test_agency_up_runs_a_task_and_stops_cleanly(tmp_path: Path) -> None:
         kids = children_of(proc.pid)
         assert len(kids) >= 1  # the worker (and the dashboard when dashboards/app.py exists)
         assert len(kids) == 2  # the worker and the dashboard
+        # the banner comes once everything answers, the dashboard included (issue 14)
+        deadline = time.monotonic() + 60
+        while "stops everything" not in (tmp_path / "up.log").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            time.sleep(0.2)
         banner = (tmp_path / "up.log").read_text()
         assert url in banner and "admin.token" in banner
         assert f"serving {ROOT / 'dashboards' / 'app.py'}" in banner

@@ -51,7 +51,8 @@ def operations(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str]
 def _refs(schema: Any) -> set[str]:
     if not schema:
         return set()
-    options = schema.get("anyOf", [schema])
+    # a union is anyOf, a discriminated one (POST /api/v1/tasks) oneOf
+    options = schema.get("anyOf") or schema.get("oneOf") or [schema]
     return {o["$ref"].rsplit("/", 1)[-1] for o in options if "$ref" in o}
 
 

@@ -103,6 +103,7 @@ class Orchestrator:
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
         self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
         self.fleet = FleetWatch(self.book, registry, self.outcomes, self.alerts, settings, sending)
+        self.dispatcher.on_refused = self.fleet.refused
         self.tracker = Tracker(
             self.book, registry, self.outcomes, self.canceller, self.fleet, settings, sending
         )

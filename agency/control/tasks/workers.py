@@ -71,6 +71,7 @@ class FleetWatch:
             info, "registered", actor, kinds=info.kinds, capacity=info.capacity, labels=info.labels
         )
         self.alerts.clear("worker-silent", resource_type="worker", resource_id=info.id)
+        self.alerts.clear("worker-refuses", resource_type="worker", resource_id=info.id)
         self.book.wake.set()
         return info
 
@@ -123,6 +124,16 @@ class FleetWatch:
             )
         except AgencyError as exc:
             log.warning("stray attempt of %s on %s not canceled: %s", task_id, worker_id, exc)
+
+    async def refused(self, info: WorkerInfo) -> None:
+        """A worker refuses the control plane's calls (401/403): stored, alerted, one line."""
+        await self._save(info, "unhealthy", "system", reason=info.health_reason)
+        await self.alerts.raise_once(
+            "worker-refuses",
+            f"worker {info.id} {info.health_reason}",
+            resource_type="worker",
+            resource_id=info.id,
+        )
 
     async def drain(self, worker_id: str, actor: str, reason: str | None) -> WorkerInfo:
         info = await self.registry.drain(worker_id)
