@@ -53,9 +53,11 @@ class Refusals:
         interval: float,
         *,
         clock: Callable[[], float] = time.monotonic,
+        keys_max: int = KEYS_MAX,
     ) -> None:
         self.events = events
         self.interval = interval
+        self.keys_max = keys_max
         self._clock = clock
         # key -> (clock() of its last written event, refusals suppressed since)
         self._seen: dict[Hashable, tuple[float, int]] = {}
@@ -100,7 +102,7 @@ class Refusals:
         if seen is not None and now - seen[0] < self.interval:
             self._seen[key] = (seen[0], seen[1] + 1)
             return None
-        if seen is None and len(self._seen) >= KEYS_MAX:
+        if seen is None and len(self._seen) >= self.keys_max:
             self._prune(now)
         self._seen[key] = (now, 0)
         return seen[1] if seen is not None else 0
@@ -108,8 +110,13 @@ class Refusals:
     def _prune(self, now: float) -> None:
         # keys whose window has passed lose only their pending count, never a whole event
         self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.interval}
-        while len(self._seen) >= KEYS_MAX:  # a flood of fresh keys: forget the oldest
+        while len(self._seen) >= self.keys_max:  # a flood of fresh keys: forget the oldest
             del self._seen[next(iter(self._seen))]
+
+    @property
+    def keys(self) -> int:
+        """How many sampling keys are remembered (bounded by ``keys_max``)."""
+        return len(self._seen)
 
     def _enqueue(self, event: EventIn) -> bool:
         try:
