@@ -231,6 +231,11 @@ class Settings(BaseModel):
         gt=0,
         description="Requests per second allowed per token (burst of twice that); over it gets 429.",
     )
+    refusal_sample_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between audit events of one kind of refusal (401, 403, 429, worker registration) per token or source address; the next event counts the refusals left out.",
+    )
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS; empty disables CORS."
     )

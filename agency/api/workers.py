@@ -39,7 +39,7 @@ async def register(
     who: Principal = Depends(require(Role.WORKER)),
 ) -> WorkerInfo:
     """A worker announces itself (again after a restart); its URL must be on the allowlist."""
-    return await plane.tasks.register_worker(reg, who.name)
+    return await plane.tasks.register_worker(reg, who.name, who.address)
 
 
 @router.post("/{worker_id}/heartbeat", response_model=WorkerInfo)

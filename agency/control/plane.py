@@ -19,10 +19,12 @@ from agency.control.audit import AuditService
 from agency.control.chat.assistant import Assistant
 from agency.control.chat.service import ChatService
 from agency.control.checkpoints import CheckpointService
+from agency.control.gate import Gate
 from agency.control.health import HealthService
 from agency.control.metrics_hub import MetricsHub
 from agency.control.queries import QueryService
 from agency.control.ratelimit import RateLimiter
+from agency.control.refusals import Refusals
 from agency.control.runbooks import RunbookRunService
 from agency.control.tasks import Orchestrator
 from agency.control.tokens import TokenBook
@@ -58,9 +60,11 @@ class ControlPlane:
         self.tasks = tasks
         self.tokens = tokens
         self.limiter = RateLimiter(settings.rate_limit)
+        self.refusals: Refusals = tasks.refusals
+        self.gate = Gate(tokens, self.limiter, self.refusals)
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
-        self.queries = QueryService(repos.queries, settings)
+        self.queries = QueryService(repos.queries, settings, self.refusals)
         self.masker = SecretMasker()
         self.chat = ChatService(
             repos.chat, Assistant(settings, tasks, self.queries.runner), self.masker

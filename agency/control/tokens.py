@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agency.control.token_secrets import hash_token, new_secret, read_or_create_admin_secret
@@ -27,11 +27,13 @@ MAX_GRACE = timedelta(days=30)
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller: the token's name is the actor of every event it causes."""
+    """The authenticated caller: the token's name is the actor of every event it causes;
+    ``address`` is where the call came from (recorded with the refusals it causes)."""
 
     name: str
     role: Role
     token_id: str
+    address: str | None = None
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, token_id="anonymous")
@@ -96,7 +98,7 @@ class TokenBook:
         ``TokenExpired`` past its expiry or its rotation's grace period. ``address`` is the
         caller's, recorded as the token's last use."""
         if not self._settings.auth:
-            return ANONYMOUS
+            return replace(ANONYMOUS, address=address)
         if not secret:
             raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
         digest = hash_token(secret)
@@ -123,7 +125,7 @@ class TokenBook:
                 details={"token_id": token.id, "rotated_at": str(token.rotated_at)},
             )
         self._touch(token, now, address)
-        return Principal(name=token.name, role=token.role, token_id=token.id)
+        return Principal(name=token.name, role=token.role, token_id=token.id, address=address)
 
     def _touch(self, token: ApiToken, now: datetime, address: str | None) -> None:
         last = token.last_used_at

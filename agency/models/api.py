@@ -136,11 +136,19 @@ class ChainReportOut(BaseModel):
     first_bad_seq: int | None = None
     reason: str | None = None
     checkpoints_checked: int = 0
-    missing: tuple[int, int] | None = Field(
-        None, description="Seq range (inclusive) a checkpoint proves was deleted."
+    # [first, last] lists, not tuples: a tuple's ``prefixItems`` schema is refused by
+    # OpenAPI tooling (schemathesis reads it as an invalid Schema Object)
+    missing: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Seq range [first, last] (inclusive) a checkpoint proves was deleted.",
     )
-    rewritten: tuple[int, int] | None = Field(
-        None, description="Seq range (inclusive) in which a checkpoint proves a rewrite."
+    rewritten: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Seq range [first, last] (inclusive) in which a checkpoint proves a rewrite.",
     )
 
 

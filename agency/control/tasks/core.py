@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from agency.control.alerts import AlertService
 from agency.control.budgets import BudgetBook
 from agency.control.pricing import PriceTable
+from agency.control.refusals import Refusals
 from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
 from agency.control.tasks.book import Book, Step
 from agency.control.tasks.cancel import Canceller
@@ -102,7 +103,10 @@ class Orchestrator:
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
         self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
-        self.fleet = FleetWatch(self.book, registry, self.outcomes, self.alerts, settings, sending)
+        self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
+        self.fleet = FleetWatch(
+            self.book, registry, self.outcomes, self.alerts, settings, sending, self.refusals
+        )
         self.dispatcher.on_refused = self.fleet.refused
         self.tracker = Tracker(
             self.book, registry, self.outcomes, self.canceller, self.fleet, settings, sending
@@ -167,6 +171,7 @@ class Orchestrator:
         until = time.monotonic() + STOP_WRITES_TIMEOUT
         while self.book.writing and time.monotonic() < until:
             await self.book.wait_change(until - time.monotonic())
+        await self.refusals.close()
         await self.registry.aclose()
 
     # --- submit and read ------------------------------------------------------------------
@@ -361,8 +366,11 @@ class Orchestrator:
 
     # --- workers --------------------------------------------------------------------------
 
-    async def register_worker(self, reg: WorkerRegistration, actor: str) -> WorkerInfo:
-        return await self.fleet.register(reg, actor)
+    async def register_worker(
+        self, reg: WorkerRegistration, actor: str, address: str | None = None
+    ) -> WorkerInfo:
+        """Register (or refresh) a worker; a refused URL is audited with ``address``."""
+        return await self.fleet.register(reg, actor, address)
 
     async def heartbeat(self, hb: WorkerHeartbeat) -> WorkerInfo:
         return await self.fleet.heartbeat(hb)

@@ -15,9 +15,10 @@ import logging
 import time
 
 from agency.control.alerts import AlertService
+from agency.control.refusals import Refusals, without_userinfo
 from agency.control.tasks.book import Book
 from agency.control.tasks.outcomes import Outcomes
-from agency.errors import AgencyError, NotFound
+from agency.errors import AgencyError, HostNotAllowed, NotFound
 from agency.fleet import Registry
 from agency.fleet.registry import MISSED_HEARTBEATS
 from agency.models import EventIn, WorkerHealth, WorkerHeartbeat, WorkerInfo, WorkerRegistration
@@ -37,8 +38,10 @@ class FleetWatch:
         alerts: AlertService,
         settings: Settings,
         sending: set[str],
+        refusals: Refusals,
     ) -> None:
         self.book = book
+        self.refusals = refusals
         self.registry = registry
         self.outcomes = outcomes
         self.alerts = alerts
@@ -65,8 +68,25 @@ class FleetWatch:
         )
         await self.book.repos.workers.save(info, ev)
 
-    async def register(self, reg: WorkerRegistration, actor: str) -> WorkerInfo:
-        info = await self.registry.register(reg)
+    async def register(
+        self, reg: WorkerRegistration, actor: str, address: str | None = None
+    ) -> WorkerInfo:
+        try:
+            info = await self.registry.register(reg)
+        except HostNotAllowed as exc:
+            # a worker retries its registration: one event per worker and address per interval
+            self.refusals.refuse(
+                "worker.registration_refused",
+                actor=actor,
+                resource_type="worker",
+                resource_id=reg.id,
+                address=address,
+                reason=exc.message,
+                key=(reg.id, address),
+                code=exc.code,
+                url=without_userinfo(reg.url),
+            )
+            raise
         await self._save(
             info, "registered", actor, kinds=info.kinds, capacity=info.capacity, labels=info.labels
         )
