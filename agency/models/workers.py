@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agency.models.agents import Usage
 from agency.models.base import Strict, __version__, utcnow
@@ -94,8 +94,40 @@ class WorkerStatus(BaseModel):
     )
 
 
+WorkerProtocol = Literal["agency", "agency-agent"]
+"""``agency``: agency's own worker; ``agency-agent``: an ``ag-agent-claude`` of alan-phobos-org."""
+
+
+class WorkerTLS(Strict):
+    """How the control plane verifies an https worker's certificate.
+
+    ``fingerprint`` pins the certificate itself (``sha256:`` and 64 hex digits, colons
+    allowed): a self-signed certificate is accepted when, and only when, its SHA-256 matches.
+    ``ca_file`` trusts the CA bundle at that path (on the control plane's machine) instead of
+    the system's. ``verify: false`` turns verification off; it is an explicit choice, recorded
+    in the registration's audit event, never a default.
+    """
+
+    fingerprint: str | None = Field(None, description="sha256:<64 hex digits> of the DER cert.")
+    ca_file: str | None = Field(None, max_length=4096)
+    verify: bool = True
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _normalize(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        algo, _, digest = value.partition(":")
+        digest = digest.replace(":", "").lower()
+        if algo.lower() != "sha256" or len(digest) != 64:
+            raise ValueError("fingerprint must be sha256:<64 hex digits>")
+        int(digest, 16)  # ValueError when not hex
+        return f"sha256:{digest}"
+
+
 class WorkerRegistration(Strict):
-    """What a worker sends when it registers with the control plane."""
+    """What a worker sends when it registers with the control plane (or an operator, for a
+    remote agent that does not register itself)."""
 
     id: str = Field(min_length=1, max_length=128)
     url: str
@@ -103,6 +135,8 @@ class WorkerRegistration(Strict):
     capacity: int = Field(ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
     version: str = __version__
+    protocol: WorkerProtocol = "agency"
+    tls: WorkerTLS | None = None
 
 
 class WorkerHeartbeat(Strict):
@@ -141,3 +175,9 @@ class WorkerInfo(BaseModel):
     recent_failures: int = 0
     registered_at: datetime = Field(default_factory=utcnow)
     last_heartbeat: datetime | None = None
+    protocol: WorkerProtocol = "agency"
+    tls: WorkerTLS | None = None
+    agent_state: str | None = Field(
+        None, description="A remote agent's own state from its /status (idle, working)."
+    )
+    current_task: str | None = Field(None, description="The remote agent's current task id.")
