@@ -1,6 +1,7 @@
 """A fake Claude CLI for ``ag-agent-claude``: the argv it runs (``--print ... --output-format
 json [--session-id U | --resume S] -p -- "<agency prompt>\\n\\n<user prompt>"``), one JSON
 result object on stdout. The user prompt steers it: ``sleep N`` sleeps N seconds first,
+``sleep-once FILE N`` sleeps only when FILE does not exist yet (and makes it),
 ``fail`` exits 3. Each call is logged (argv and pid) under ``$FAKE_CLAUDE_LOG``."""
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def main() -> int:
     words = user.split()
     if words[:1] == ["sleep"]:
         time.sleep(float(words[1]))
+    if words[:1] == ["sleep-once"] and not os.path.exists(words[1]):
+        open(words[1], "w").close()  # the first run (on any agent) sleeps, a retry does not
+        time.sleep(float(words[2]))
     if words[:1] == ["fail"]:
         print("fake claude failed on purpose", file=sys.stderr)
         return 3

@@ -6,6 +6,7 @@ CLI the agents run is a fake (``fake_claude.py``)."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,11 +122,15 @@ def test_busy_agents_hold_tasks_back_without_failing_them(
         with a.http() as http:
             assert http.post("/task", json={"prompt": "sleep 2"}).status_code == 201
     tasks = [client.submit("agent", {"prompt": f"after busy {i}"}) for i in range(2)]
+    gave_back = False
     for t in tasks:
         done = client.wait(t.id, timeout=60)
         assert done.state is TaskState.SUCCEEDED, done.reason
         assert done.attempt == 1
-        assert not any(e.action == "task.failed" for e in client.task(t.id).timeline)
+        timeline = client.task(t.id).timeline
+        assert not any(e.action == "task.failed" for e in timeline)
+        gave_back |= any("worker_full" in str(e.model_dump()) for e in timeline)
+    assert gave_back, "no dispatch met a busy agent (409 agent_busy)"
 
 
 def test_cancel_mid_run_kills_the_cli(client: AgencyClient, agents: list[Agent]) -> None:
@@ -174,6 +179,27 @@ def test_failed_cli_maps_error_type_to_reason(client: AgencyClient) -> None:
     done = client.wait(t.id, timeout=60)
     assert done.state is TaskState.FAILED
     assert done.reason is not None and "claude_error" in done.reason
+
+
+def test_agent_killed_mid_task_orphans_it_and_the_other_finishes_it(
+    client: AgencyClient, agents: list[Agent], tmp_path: Path
+) -> None:
+    for a in agents:
+        a.wait_idle()
+    marker = tmp_path / "slept"
+    t = client.submit("agent", {"prompt": f"sleep-once {marker} 60"}, retry={"max_attempts": 2})
+    deadline = time.monotonic() + 20
+    while not marker.exists() or client.task(t.id).task.state is not TaskState.RUNNING:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first = client.task(t.id).task.worker_id
+    assert first is not None
+    victim = agents[int(first[-1])]
+    victim.stop(signal.SIGKILL)
+    done = client.wait(t.id, timeout=60)
+    assert done.state is TaskState.SUCCEEDED, done.reason
+    assert done.attempt == 2 and done.worker_id not in (None, first)
+    assert any(e.action == "task.orphaned" for e in client.task(t.id).timeline)
 
 
 def test_agents_unusual_shapes(agents: list[Agent], tmp_path: Path) -> None:
