@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from agency.cli import app
 from agency.client import AgencyClient
 from agency.models import TaskState, WorkerAttachIn, WorkerTLS
 from tests.agency_agent.agents import BIN, Agent, start_agent
@@ -74,6 +76,19 @@ def test_attach_refuses_unpinned_and_wrong_pin_with_an_audit_event(
         events = c.audit(action="worker.refused", resource_id="agent-bad")
     assert len(events) == 2
     assert any("fingerprint mismatch" in d["reason"] for d in events["details"])
+
+
+def test_cli_attach_with_fingerprint(stack: Stack, agents: list[Agent]) -> None:
+    argv = ["worker", "attach", agents[0].url, "--id", "agent-cli", "--labels", "via=cli"]
+    argv += ["--fingerprint", agents[0].pin, "--url", stack.url, "--token", ADMIN]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert "attached agent-cli (agency-agent)" in result.output
+    wrong = CliRunner().invoke(app, [*argv[:-6], "--fingerprint", WRONG, *argv[-4:]])
+    assert wrong.exit_code == 1 and "worker_tls_refused" in wrong.output
+    with stack.client(ADMIN) as c:
+        info = c.remove_worker("agent-cli", reason="test done")
+    assert info.labels == {"via": "cli"}
 
 
 def test_workers_list_shows_protocol_state_and_version(stack: Stack) -> None:

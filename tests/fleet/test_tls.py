@@ -17,6 +17,7 @@ import pytest
 from agency.errors import WorkerTLSError, WorkerTLSRefused
 from agency.fleet import Registry, WorkerClient
 from agency.models import WorkerRegistration, WorkerTLS
+from agency.worker.server import self_pin
 from tests.fleet.conftest import free_port, quick_settings
 from tests.helpers.tlscert import self_signed
 
@@ -100,3 +101,10 @@ def test_bad_fingerprint_is_refused_by_the_model() -> None:
     with pytest.raises(ValueError, match="sha256"):
         WorkerTLS(fingerprint="md5:abcd")
     assert WorkerTLS(fingerprint="SHA256:" + "AB:" * 31 + "AB").fingerprint == "sha256:" + "ab" * 32
+
+
+def test_a_tls_worker_registers_with_the_pin_of_its_own_certificate(tmp_path: Path) -> None:
+    cert, _, pin = self_signed(tmp_path)
+    tls = self_pin(str(cert))
+    assert tls is not None and tls.fingerprint == pin
+    assert self_pin(None) is None
