@@ -66,3 +66,25 @@ def attach(
         dump(info)
     else:
         typer.echo(f"attached {info.id} ({info.protocol}) at {info.url}: {info.health.value}")
+
+
+@app.command("list")
+def list_workers(
+    api_url: str | None = URL_OPTION,
+    token: str | None = TOKEN_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Every worker: protocol, health, breaker, slots, an agent's state and current task."""
+    with connect(api_url, token) as client:
+        infos = client.worker_list()
+    if as_json:
+        dump(infos)
+        return
+    for w in infos:
+        agent = (
+            f" agent={w.agent_state or '?'} task={w.current_task or '-'}" if w.agent_state else ""
+        )
+        typer.echo(
+            f"{w.id} {w.protocol} {w.health.value} breaker={w.breaker} "
+            f"slots={w.running}/{w.capacity} version={w.version or '?'} {w.url}{agent}"
+        )

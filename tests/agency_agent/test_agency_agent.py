@@ -102,6 +102,10 @@ def test_workers_list_shows_protocol_state_and_version(stack: Stack) -> None:
         assert time.monotonic() < deadline, items
         time.sleep(0.2)
     w = items["agent-0"]
+    listed = CliRunner().invoke(app, ["worker", "list", "--url", stack.url, "--token", ADMIN])
+    assert listed.exit_code == 0, listed.output
+    assert "agent-0 agency-agent healthy breaker=closed slots=0/1" in listed.output
+    assert "agent=idle" in listed.output
     assert w["protocol"] == "agency-agent" and w["health"] == "healthy"
     assert w["tls"]["fingerprint"].startswith("sha256:") and w["version"].startswith("v3")
 
