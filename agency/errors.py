@@ -98,6 +98,12 @@ class HostNotAllowed(Forbidden):
     code = "host_not_allowed"
 
 
+class WorkerTLSRefused(Forbidden):
+    """A worker registration refused because its https certificate does not verify."""
+
+    code = "worker_tls_refused"
+
+
 class NotFound(AgencyError):
     """The named task, worker, session, query... does not exist."""
 
@@ -234,6 +240,15 @@ class WorkerRejected(WorkerError):
     """The worker answered with a 4xx that is not retried (bad spec, unknown task)."""
 
     code = "worker_rejected"
+
+
+class WorkerTLSError(WorkerError):
+    """The worker's certificate does not verify (CA, hostname or pinned fingerprint).
+
+    Never retried: another attempt meets the same certificate; it counts toward the breaker.
+    """
+
+    code = "worker_tls"
 
 
 class ServiceUnavailable(AgencyError):

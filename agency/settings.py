@@ -99,6 +99,10 @@ class Settings(BaseModel):
     # --- worker runtime -------------------------------------------------------------------
     worker_id: str | None = Field(None, description="Worker id; default `<hostname>-<port>`.")
     worker_host: str = Field("127.0.0.1", description="Address `agency worker` listens on.")
+    worker_tls_cert: str | None = Field(
+        None, description="PEM certificate: `agency worker` serves HTTPS with it."
+    )
+    worker_tls_key: str | None = Field(None, description="PEM private key of `worker_tls_cert`.")
     worker_port: int = Field(8101, ge=0, le=65535, description="Port `agency worker` listens on.")
     worker_capacity: int = Field(4, ge=1, description="Tasks a worker runs at once; more get 409.")
     worker_labels: str = Field(

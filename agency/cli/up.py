@@ -198,7 +198,9 @@ async def _start_children(
     assert settings.worker_token is not None
     for i in range(settings.workers):
         port = settings.worker_base_port + i
-        env = base_env | {
+        # local workers stay on plain loopback: an inherited TLS setting is not theirs
+        plain = {k: v for k, v in base_env.items() if not k.startswith("AGENCY_WORKER_TLS_")}
+        env = plain | {
             "AGENCY_WORKER_TOKEN": settings.worker_token,
             "AGENCY_SANDBOX": settings.sandbox,
         }

@@ -37,6 +37,7 @@ from agency.models import (
     TokenOut,
     Waiver,
     WhoAmI,
+    WorkerAttachIn,
     WorkerInfo,
     WorkerOutput,
 )
@@ -250,6 +251,10 @@ class AsyncAgencyClient(AsyncChatMethods):
 
     async def worker_list(self) -> list[WorkerInfo]:
         return await self._do(ep.worker_list())
+
+    async def attach_worker(self, body: WorkerAttachIn) -> WorkerInfo:
+        """Attach a worker that does not register itself (an ag-agent-claude)."""
+        return await self._do(ep.attach_worker(body))
 
     async def drain_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
         return await self._do(ep.drain_worker(worker_id, reason))

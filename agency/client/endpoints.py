@@ -49,6 +49,7 @@ from agency.models import (
     WaiverRequestIn,
     WhoAmI,
     WorkerActionIn,
+    WorkerAttachIn,
     WorkerInfo,
     WorkerList,
     WorkerOutput,
@@ -88,6 +89,7 @@ QUEUE = Endpoint("GET", f"{V1}/queue", _paused)
 PAUSE_QUEUE = Endpoint("POST", f"{V1}/queue/pause", _paused, QueueIn)
 RESUME_QUEUE = Endpoint("POST", f"{V1}/queue/resume", _paused, QueueIn)
 WORKERS = Endpoint("GET", f"{V1}/workers", model(WorkerList))
+ATTACH_WORKER = Endpoint("POST", f"{V1}/workers", model(WorkerInfo), WorkerAttachIn)
 DRAIN_WORKER = Endpoint("POST", f"{V1}/workers/{{}}/drain", model(WorkerInfo), WorkerActionIn)
 REMOVE_WORKER = Endpoint("DELETE", f"{V1}/workers/{{}}", model(WorkerInfo))
 AUDIT = Endpoint("GET", f"{V1}/audit", model(AuditPage))
@@ -232,6 +234,10 @@ def workers() -> Call[pd.DataFrame]:
 
 def worker_list() -> Call[list[WorkerInfo]]:
     return WORKERS.call_as(lambda data: WorkerList.model_validate(data).items)
+
+
+def attach_worker(body: WorkerAttachIn) -> Call[WorkerInfo]:
+    return ATTACH_WORKER.call(body=body.model_dump(mode="json", exclude_none=True))
 
 
 def drain_worker(worker_id: str, reason: str | None) -> Call[WorkerInfo]:

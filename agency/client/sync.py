@@ -51,6 +51,7 @@ from agency.models import (
     TokenOut,
     Waiver,
     WhoAmI,
+    WorkerAttachIn,
     WorkerInfo,
     WorkerOutput,
 )
@@ -273,6 +274,10 @@ class AgencyClient(ChatMethods):
 
     def worker_list(self) -> list[WorkerInfo]:
         return self._do(ep.worker_list())
+
+    def attach_worker(self, body: WorkerAttachIn) -> WorkerInfo:
+        """Attach a worker that does not register itself (an ag-agent-claude)."""
+        return self._do(ep.attach_worker(body))
 
     def drain_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
         return self._do(ep.drain_worker(worker_id, reason))

@@ -34,6 +34,7 @@ from agency.models import (
     WorkerStatus,
     WorkerTaskRequest,
     WorkerTaskStatus,
+    WorkerTLS,
     WorkspaceChanges,
 )
 from agency.settings import Settings
@@ -70,11 +71,13 @@ class WorkerClient:
         *,
         token: str | None = None,
         transport: Transport | None = None,
+        tls: WorkerTLS | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.base_url = base_url.rstrip("/")
+        self.tls = tls
         self._settings = settings
-        self._transport = transport if transport is not None else make_transport(settings)
+        self._transport = transport if transport is not None else make_transport(settings, tls)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = settings.request_timeout
         self._breaker = WorkerBreaker(

@@ -49,6 +49,7 @@ from agency.models.api import (
     WaiverRequestIn,
     WhoAmI,
     WorkerActionIn,
+    WorkerAttachIn,
     WorkerList,
 )
 from agency.models.base import (
@@ -102,12 +103,14 @@ from agency.models.workers import (
     WorkerHeartbeat,
     WorkerInfo,
     WorkerOutput,
+    WorkerProtocol,
     WorkerRegistration,
     WorkerReport,
     WorkerStatus,
     WorkerTaskRequest,
     WorkerTaskState,
     WorkerTaskStatus,
+    WorkerTLS,
 )
 
 __all__ = [
@@ -179,14 +182,17 @@ __all__ = [
     "WaiverState",
     "WhoAmI",
     "WorkerActionIn",
+    "WorkerAttachIn",
     "WorkerHealth",
     "WorkerHeartbeat",
     "WorkerInfo",
     "WorkerList",
     "WorkerOutput",
+    "WorkerProtocol",
     "WorkerRegistration",
     "WorkerReport",
     "WorkerStatus",
+    "WorkerTLS",
     "WorkerTaskRequest",
     "WorkerTaskState",
     "WorkerTaskStatus",

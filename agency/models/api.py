@@ -17,7 +17,7 @@ from agency.models.base import Role, Strict
 from agency.models.events import Event
 from agency.models.records import ApiToken
 from agency.models.tasks import Attempt, Task, TaskState, TaskSubmit
-from agency.models.workers import WorkerInfo
+from agency.models.workers import WorkerInfo, WorkerProtocol, WorkerRegistration, WorkerTLS
 
 # no spaces: saved-query and runbook names are typed on the command line
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -117,6 +117,33 @@ class QueueOut(BaseModel):
 
 class WorkerActionIn(Strict):
     reason: str | None = Field(None, max_length=1000)
+
+
+class WorkerAttachIn(Strict):
+    """``POST /api/v1/workers``: an operator attaches a worker that does not register itself,
+    such as an ``ag-agent-claude`` (``protocol: agency-agent``, one agent task at a time)."""
+
+    id: str = Field(min_length=1, max_length=128)
+    url: str
+    protocol: WorkerProtocol = "agency-agent"
+    tls: WorkerTLS | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    kinds: list[str] = Field(default_factory=lambda: ["agent"])
+    capacity: int = Field(1, ge=1)
+
+    def registration(self) -> WorkerRegistration:
+        # an agent runs one task at a time and only agent tasks, whatever the body says
+        agent = self.protocol == "agency-agent"
+        return WorkerRegistration(
+            id=self.id,
+            url=self.url,
+            kinds=["agent"] if agent else list(self.kinds),
+            capacity=1 if agent else self.capacity,
+            labels=dict(self.labels),
+            version="",
+            protocol=self.protocol,
+            tls=self.tls,
+        )
 
 
 class WorkerList(BaseModel):

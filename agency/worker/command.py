@@ -19,6 +19,7 @@ app = typer.Typer(help="Run a worker: an HTTP service that runs tasks in sandbox
 
 @app.callback(invoke_without_command=True)
 def worker(
+    ctx: typer.Context,
     port: int | None = typer.Option(
         None, "--port", help="Port to listen on (0 picks a free one). [AGENCY_WORKER_PORT]"
     ),
@@ -62,8 +63,16 @@ def worker(
         "--data-dir",
         help="Data directory (worker state under <dir>/workers). [AGENCY_DATA_DIR]",
     ),
+    tls_cert: str | None = typer.Option(
+        None, "--tls-cert", help="Serve HTTPS with this PEM certificate. [AGENCY_WORKER_TLS_CERT]"
+    ),
+    tls_key: str | None = typer.Option(
+        None, "--tls-key", help="PEM private key of --tls-cert. [AGENCY_WORKER_TLS_KEY]"
+    ),
 ) -> None:
     """Serve the worker protocol until SIGINT/SIGTERM or POST /shutdown."""
+    if ctx.invoked_subcommand is not None:
+        return  # `agency worker attach ...`: the subcommand runs, not the worker
     try:
         settings = Settings.load(
             worker_port=port,
@@ -77,6 +86,8 @@ def worker(
             worker_id=worker_id,
             sandbox=sandbox,
             data_dir=data_dir,
+            worker_tls_cert=tls_cert,
+            worker_tls_key=tls_key,
         )
     except ConfigError as exc:
         typer.echo(f"agency worker: {exc.message}", err=True)

@@ -63,7 +63,8 @@ class WorkerConfig:
             host = socket.gethostname()
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.settings.worker_tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def tasks_dir(self) -> Path:

@@ -7,15 +7,24 @@ registers use the port actually bound.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import logging
 import socket
+import ssl
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from agency import gcpolicy, logs
-from agency.models import TASK_KINDS, WorkerHeartbeat, WorkerRegistration, __version__
+from agency.models import (
+    TASK_KINDS,
+    WorkerHeartbeat,
+    WorkerRegistration,
+    WorkerTLS,
+    __version__,
+)
 from agency.settings import Settings
 from agency.worker.app import create_worker_app
 from agency.worker.asgi import BearerAuth, FaultDrill
@@ -71,6 +80,7 @@ class Worker:
             labels=self.config.labels,
             version=__version__,
             secret=self.config.secret,
+            tls=self_pin(self.config.settings.worker_tls_cert),
         )
 
     def heartbeat(self) -> WorkerHeartbeat:
@@ -121,6 +131,20 @@ class Worker:
         gcpolicy.release()
 
 
+def self_pin(cert_file: str | None) -> WorkerTLS | None:
+    """The pin of this worker's own certificate, sent with its registration.
+
+    The registration travels over the control-plane channel, authenticated by the worker
+    token, so the control plane learns which certificate to expect from the same party that
+    tells it the URL; a certificate presented later that differs is refused.
+    """
+    if not cert_file:
+        return None
+    pem = Path(cert_file).read_text()
+    der = ssl.PEM_cert_to_DER_cert(pem)
+    return WorkerTLS(fingerprint="sha256:" + hashlib.sha256(der).hexdigest())
+
+
 def serve(settings: Settings) -> None:
     """Run ``agency worker`` until shutdown (SIGINT/SIGTERM or ``POST /shutdown``)."""
     logs.configure(settings.log_level, settings.log_format)
@@ -135,6 +159,8 @@ def serve(settings: Settings) -> None:
         log_config=logs.uvicorn_log_config(settings.log_format),
         lifespan="on",
         timeout_graceful_shutdown=int(settings.cancel_grace) + 20,
+        ssl_certfile=settings.worker_tls_cert,
+        ssl_keyfile=settings.worker_tls_key,
     )
     worker.server = uvicorn.Server(config)
     worker.server.run(sockets=[sock])
