@@ -21,7 +21,5 @@ class WorkerRepository(Repository):
 
     async def save(self, info: WorkerInfo, *events: EventIn) -> None:
         """Store a worker's record with its events, in one write."""
-        # health_reason and register_again are live state of this process (the events carry
-        # the reason): a restarted control plane starts every worker unhealthy anyway
-        row = info.model_dump(mode="python", exclude={"health_reason", "register_again"})
+        row = info.model_dump(mode="python")
         await self._write(Upsert("workers", [row]), *events)
