@@ -1,6 +1,7 @@
 """Operator actions on tasks, each one audited with its actor and reason.
 
-``pause``/``resume`` hold a queued task back or release it; ``retry`` sends a failed,
+``pause``/``resume`` hold a queued task back or release it (``resume`` also approves an
+agent task paused at its budget, optionally raising its caps); ``retry`` sends a failed,
 canceled, rejected or orphaned task back to the queue for a new attempt; ``abort`` is a
 forced cancel (see ``cancel.py``); ``reprioritize`` overrides the priority. Bulk cancel
 selects live tasks by filter and can report the count first (dry run).
@@ -185,7 +186,7 @@ def budget_resume(
 ) -> tuple[Task, EventIn]:
     """The operator's approval to go on past a budget: back to the queue with the run's
     session (same conversation, on the worker that holds it), one more attempt, and the caps
-    raised if asked. A cap may only go up: lowering it would stop the next attempt at once."""
+    raised if asked. A cap may only go up: the approval is to spend more, not to re-plan."""
     spec = dict(task.spec)
     changed: dict[str, dict[str, Any]] = {}
     for key, value in raised.items():
