@@ -38,6 +38,8 @@ LEGAL = {
     ("dispatched", "cancel_requested"),
     ("dispatched", "orphaned"),
     ("dispatched", "pending"),
+    ("dispatched", "paused"),  # an agent run at its budget with on_budget=pause (issue 17)
+    ("running", "paused"),
     ("running", "succeeded"),
     ("running", "failed"),
     ("running", "rejected"),
@@ -83,6 +85,15 @@ def test_table_covers_every_state_and_terminal_states_are_sinks() -> None:
         assert TRANSITIONS[state] <= {TaskState.PENDING, TaskState.SUCCEEDED}
     assert not TRANSITIONS[TaskState.SUCCEEDED]
     assert IN_FLIGHT_STATES.isdisjoint(TERMINAL_STATES)
+
+
+def test_a_budget_pause_leaves_flight_and_an_operator_can_resume_it() -> None:
+    # paused at the budget: off its worker (not in flight), back to the queue on resume
+    for src in (TaskState.DISPATCHED, TaskState.RUNNING):
+        assert TaskState.PAUSED in TRANSITIONS[src]
+    assert not TaskState.PAUSED.in_flight and not TaskState.PAUSED.terminal
+    assert TaskState.PENDING in TRANSITIONS[TaskState.PAUSED]
+    assert TaskState.CANCELED in TRANSITIONS[TaskState.PAUSED]
 
 
 def test_every_non_terminal_state_can_reach_a_terminal_state() -> None:

@@ -146,8 +146,12 @@ async def act(
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task:
-    """pause, resume, retry, abort (forced cancel) or reprioritize (needs ``priority``)."""
-    return await plane.tasks.act(task_id, body.action, who.name, body.reason, body.priority)
+    """pause, resume, retry, abort (forced cancel) or reprioritize (needs ``priority``);
+    resume of an agent task paused at its budget may raise ``max_cost_usd``/``max_turns``."""
+    raised = {k: v for k in ("max_cost_usd", "max_turns") if (v := getattr(body, k)) is not None}
+    return await plane.tasks.act(
+        task_id, body.action, who.name, body.reason, body.priority, raised=raised
+    )
 
 
 @router.post("/tasks/bulk-cancel", response_model=BulkCancelOut)

@@ -199,9 +199,16 @@ class AsyncAgencyClient(AsyncChatMethods):
         return await self._do(ep.cancel(task_id, reason))
 
     async def act(
-        self, task_id: str, action: str, reason: str | None = None, priority: int | None = None
+        self,
+        task_id: str,
+        action: str,
+        reason: str | None = None,
+        priority: int | None = None,
+        *,
+        max_cost_usd: float | None = None,
+        max_turns: int | None = None,
     ) -> Task:
-        return await self._do(ep.act(task_id, action, reason, priority))
+        return await self._do(ep.act(task_id, action, reason, priority, max_cost_usd, max_turns))
 
     async def bulk_cancel(
         self,

@@ -207,8 +207,21 @@ def cancel(task_id: str, reason: str | None) -> Call[Task]:
     return CANCEL.call(task_id, body={"reason": reason})
 
 
-def act(task_id: str, action: str, reason: str | None, priority: int | None) -> Call[Task]:
-    return ACT.call(task_id, body={"action": action, "reason": reason, "priority": priority})
+def act(
+    task_id: str,
+    action: str,
+    reason: str | None,
+    priority: int | None,
+    max_cost_usd: float | None = None,
+    max_turns: int | None = None,
+) -> Call[Task]:
+    body: dict[str, Any] = {"action": action, "reason": reason, "priority": priority}
+    # only when given: a body without them is what older servers accept
+    if max_cost_usd is not None:
+        body["max_cost_usd"] = max_cost_usd
+    if max_turns is not None:
+        body["max_turns"] = max_turns
+    return ACT.call(task_id, body=body)
 
 
 def bulk_cancel(**body: Any) -> Call[BulkCancelOut]:

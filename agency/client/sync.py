@@ -218,10 +218,18 @@ class AgencyClient(ChatMethods):
         return self._do(ep.cancel(task_id, reason))
 
     def act(
-        self, task_id: str, action: str, reason: str | None = None, priority: int | None = None
+        self,
+        task_id: str,
+        action: str,
+        reason: str | None = None,
+        priority: int | None = None,
+        *,
+        max_cost_usd: float | None = None,
+        max_turns: int | None = None,
     ) -> Task:
-        """pause, resume, retry, abort or reprioritize (with ``priority``)."""
-        return self._do(ep.act(task_id, action, reason, priority))
+        """pause, resume, retry, abort or reprioritize (with ``priority``); resume of an agent
+        task paused at its budget may raise ``max_cost_usd``/``max_turns``."""
+        return self._do(ep.act(task_id, action, reason, priority, max_cost_usd, max_turns))
 
     def bulk_cancel(
         self,

@@ -90,6 +90,9 @@ class ActionIn(Strict):
     action: Literal["pause", "resume", "retry", "abort", "reprioritize"]
     reason: str | None = Field(None, max_length=1000)
     priority: int | None = Field(None, ge=-1000, le=1000)
+    # resume of an agent task paused at its budget: the caps of its next attempts, raised
+    max_cost_usd: float | None = Field(None, gt=0)
+    max_turns: int | None = Field(None, ge=1, le=100_000)
 
 
 class BulkCancelIn(Strict):

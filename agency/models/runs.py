@@ -25,6 +25,8 @@ PERIOD_SPAN: dict[str, timedelta] = {
 }
 #: reason prefix of a run stopped at its cap (the worker's and the control plane's)
 BUDGET_EXCEEDED = "budget_exceeded"
+#: ``waiting_for`` of a task paused at its budget (``on_budget: pause``) until an operator resumes it
+BUDGET_WAIT = "budget"
 
 
 class AgentRun(BaseModel):

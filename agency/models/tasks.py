@@ -62,9 +62,13 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
             _S.CANCEL_REQUESTED,
             _S.ORPHANED,
             _S.PENDING,
+            _S.PAUSED,
         }
     ),
-    _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.REJECTED, _S.CANCEL_REQUESTED, _S.ORPHANED}),
+    # an agent run stopped at its budget with ``on_budget: pause`` waits for an operator
+    _S.RUNNING: frozenset(
+        {_S.SUCCEEDED, _S.FAILED, _S.REJECTED, _S.CANCEL_REQUESTED, _S.ORPHANED, _S.PAUSED}
+    ),
     # the cancel lifecycle: requested -> worker acknowledged -> processes gone; the work may
     # still finish first (succeeded/failed), and an unreachable worker ends it as canceled
     _S.CANCEL_REQUESTED: frozenset(

@@ -9,9 +9,11 @@ import pandas as pd
 import panel as pn
 
 from ..context import Context
+from ..data import conversation as conversation_data
 from ..data import drilldown as data
 from ..data import tasks as tasks_data
 from ..ui import Confirm, StatusLine, off_loop
+from .conversation import Conversation
 
 OUTPUT_MAX_CHARS = 200_000  # the pane keeps the tail: a chatty task must not bloat the page
 
@@ -84,13 +86,17 @@ class Drilldown:
             button.on_click(self._asker(action))
         self.confirm = Confirm(css_classes=["task-confirm"])
         self.status = StatusLine()
-        self.tabs = pn.Tabs(
+        self.agent = Conversation(self.ctx, on_submitted=self._on_follow_up)
+        self._usage = ""
+        self._session_id: str | None = None
+        self._common_tabs: list[tuple[str, Any]] = [
             ("Timeline", self.timeline),
             ("Output", self.output),
             ("Spec", self.spec),
             ("Attempts", self.attempts),
-            sizing_mode="stretch_width",
-        )
+        ]
+        self._agent_tabs = False
+        self.tabs = pn.Tabs(*self._common_tabs, sizing_mode="stretch_width")
         self.panel.objects = [
             self.title,
             self.state,
@@ -108,6 +114,7 @@ class Drilldown:
             self._offset, self._out_eof = 0, False
             self.confirm.close()
             self.status.say("")
+            self.agent.reset()
         await self.refresh(task_id)
 
     async def refresh(self, task_id: str | None = None) -> None:
@@ -135,6 +142,9 @@ class Drilldown:
             "created_by": task.get("created_by"),
         }
         self.attempts.value = detail.attempts
+        self._usage = conversation_data.usage_line(detail.usage, detail.session_id)
+        self._session_id = detail.session_id
+        self._show_agent_tab(task["kind"] == "agent")
         self.timeline.value = detail.timeline
         allowed = tasks_data.allowed_actions(task["state"])
         for action, button in self.buttons.items():
@@ -145,8 +155,28 @@ class Drilldown:
             f"- {mark} **{label}** — {note}" for label, mark, note in steps
         )
 
+    def _show_agent_tab(self, agent: bool) -> None:
+        """An agent task opens on its conversation; other kinds keep the usual tabs."""
+        if agent == self._agent_tabs:
+            return
+        self._agent_tabs = agent
+        extra = [("Conversation", self.agent.panel)] if agent else []
+        self.tabs.clear()
+        self.tabs.extend([*extra, *self._common_tabs])
+        self.tabs.active = 0
+
+    async def follow_agent(self) -> None:
+        """Read the agent task's transcript again (it re-renders only when it has grown)."""
+        if self.task is not None and self.task["kind"] == "agent":
+            await self.agent.update(self.task, self._usage, self._session_id)
+
+    async def _on_follow_up(self, task_id: str) -> None:
+        if self.on_change is not None:
+            await self.on_change()
+
     async def follow_output(self) -> None:
         """Append new stdout; called on every refresh and by the page's tick while running."""
+        await self.follow_agent()
         if self.task is None or self._busy or self._out_eof:
             return
         self._busy = True

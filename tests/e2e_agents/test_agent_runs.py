@@ -251,3 +251,58 @@ def test_a_reached_fleet_budget_holds_new_tasks(stack: Stack, http: httpx.Client
     assert "task.waiting" in [e.action for e in d.timeline]
     audit = http.get("/api/v1/audit", params={"resource_type": "budget"}).json()["items"]
     assert {e["action"] for e in audit} >= {"budget.created", "budget.deleted"}
+
+
+def wait_state(http: httpx.Client, task_id: str, state: str, timeout: float = 30.0) -> TaskDetail:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        d = detail(http, task_id)
+        if d.task.state.value == state:
+            return d
+        time.sleep(0.05)
+    raise AssertionError(f"{task_id} not {state} after {timeout}s: {detail(http, task_id).task}")
+
+
+def test_a_run_past_its_budget_with_pause_waits_for_an_audited_resume(
+    stack: Stack, http: httpx.Client
+) -> None:
+    marker = t_marker()
+    t = submit(http, f"turns=4 sleep=0.05 marker={marker}", max_turns=2, on_budget="pause")
+    paused = wait_state(http, t, "paused")
+    assert paused.task.waiting_for == ["budget"]
+    assert (paused.task.reason or "").startswith("budget_exceeded")
+    session = paused.session_id
+    home = paused.attempts[-1].worker_id
+    assert session and home and paused.task.attempt == 1
+    event = next(e for e in paused.timeline if e.action == "task.paused")
+    assert event.details["on_budget"] == "pause" and event.details["waiting_for"] == ["budget"]
+    assert not processes_with(f"marker={marker}")
+    time.sleep(0.5)  # it waits: nothing dispatches it again on its own
+    assert detail(http, t).task.state.value == "paused"
+
+    url = f"/api/v1/tasks/{t}/actions"
+    lower = http.post(url, json={"action": "resume", "max_turns": 1})
+    assert lower.status_code == 400 and "raised above 2" in lower.text, lower.text
+    zero = http.post(url, json={"action": "resume", "max_cost_usd": 0})
+    assert zero.status_code == 422, zero.text
+    wrong = http.post(url, json={"action": "pause", "max_turns": 9})
+    assert wrong.status_code == 400, wrong.text
+    assert detail(http, t).task.state.value == "paused"
+
+    with stack.client() as client:
+        resumed = client.act(t, "resume", "approved: finish it", max_turns=10)
+    assert resumed.spec["max_turns"] == 10 and resumed.spec["session_id"] == session
+    assert resumed.waiting_for == []
+    done = wait_done(http, t)
+    assert done.task.state.value == "succeeded", done.task.reason
+    assert done.task.attempt == 2 and done.attempts[-1].worker_id == home  # same worker
+    assert done.session_id == session  # the same conversation, continued
+    approval = next(e for e in done.timeline if e.details.get("approved") == "budget")
+    assert approval.actor == "admin" and approval.details["operator_action"] == "resume"
+    assert approval.details["raised"] == {"max_turns": {"from": 2, "to": 10}}
+    assert approval.details["reason"] == "approved: finish it"
+    calls = [c for c in calls_of(stack, home) if f"marker={marker}" in " ".join(c["argv"])]
+    assert len(calls) == 2 and calls[-1]["argv"][-2:] == ["--resume", session]
+    # the audit trail is intact with the spec change in it
+    verify = http.get("/api/v1/audit/verify")
+    assert verify.status_code == 200 and verify.json()["ok"], verify.text

@@ -331,10 +331,18 @@ class Orchestrator:
         actor: str,
         reason: str | None = None,
         priority: int | None = None,
+        raised: dict[str, Any] | None = None,
     ) -> Task:
-        """Run an operator action (pause, resume, retry, abort, reprioritize), audited."""
+        """Run an operator action (pause, resume, retry, abort, reprioritize), audited.
+
+        ``raised`` (resume of a task paused at its budget): new ``max_cost_usd``/``max_turns``.
+        """
         task = await self.get(task_id)
-        return await self.operator.act(task, TaskActions(action), actor, reason, priority)
+        # a budget pause resumes in the run's own session, so the conversation goes on
+        session = (await self.runs.usage(task_id))[1] if action == TaskActions.RESUME else None
+        return await self.operator.act(
+            task, TaskActions(action), actor, reason, priority, raised=raised, session=session
+        )
 
     @property
     def queue_paused(self) -> bool:

@@ -28,7 +28,7 @@ from agency.models import (
     WorkerTaskStatus,
     utcnow,
 )
-from agency.models.runs import BUDGET_EXCEEDED
+from agency.models.runs import BUDGET_EXCEEDED, BUDGET_WAIT
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -231,6 +231,23 @@ class Outcomes:
         if status.denials:
             why = denial_reason(status.denials)
         over_budget = why.startswith(BUDGET_EXCEEDED)
+        if (
+            over_budget
+            and task.kind == "agent"
+            and task.spec.get("on_budget") == "pause"
+            and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
+        ):
+            # held, not failed: an operator's audited resume lets it go on (actions.py)
+            new, ev = change(
+                task,
+                TaskState.PAUSED,
+                actor=worker_id,
+                reason=why,
+                waiting_for=[BUDGET_WAIT],
+                extra={"on_budget": "pause"},
+                **common,
+            )
+            return [Step(task, new, ev)]
         # a denied spec is denied again on every attempt, a spent budget is spent: no retry
         retryable = (
             not deadline_hit
