@@ -26,7 +26,13 @@ from agency.control.plane import ControlPlane
 from agency.control.tokens import Principal
 from agency.models import EventIn, KpiSample, Role, Task, TaskState, TaskSubmit
 from agency.storage import Repositories
-from agency.storage.demo import DEMO_ALERT_KIND, DEMO_LABEL, DEMO_PREFIX, DemoRows
+from agency.storage.demo import (
+    DEMO_ALERT_KIND,
+    DEMO_LABEL,
+    DEMO_PREFIX,
+    DEMO_QUERY_SQL,
+    DemoRows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,7 @@ class DemoSeeder:
         query = await self.plane.queries.create(
             ACTOR,
             f"{DEMO_PREFIX}tasks by state",
-            "SELECT state, count(*) AS tasks FROM tasks GROUP BY state ORDER BY tasks DESC",
+            DEMO_QUERY_SQL,
             "Demo data: how many tasks are in each state (agency demo remove deletes it).",
             {},
         )

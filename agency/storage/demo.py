@@ -22,6 +22,9 @@ DEMO_PREFIX = "demo: "
 #: the kind of the demo alert
 DEMO_ALERT_KIND = "demo"
 
+#: the demo's saved query (user SQL, run through the read-only path like any saved query)
+DEMO_QUERY_SQL = "SELECT state, count(*) AS tasks FROM tasks GROUP BY state ORDER BY tasks DESC"
+
 #: tables keyed by ``task_id`` that hold a demo task's rows besides ``tasks``
 _TASK_TABLES = (
     "attempts",
