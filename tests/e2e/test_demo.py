@@ -89,13 +89,14 @@ def _every_page_has_data(client: AgencyClient) -> None:
     assert not queries.runs(client, qid).empty and not queries.revisions(client, qid).empty
 
 
-async def _leftovers(db: Path) -> tuple[dict[str, int], list[str]]:
+async def _leftovers(db: Path, mine: str) -> tuple[dict[str, int], list[str]]:
     repos = await Repositories.open(db)
     try:
         rows = await repos.demo.find([])
         kpis = await repos.kpis.find(limit=10_000)
         events = await repos.events.find(action="demo.", limit=10_000)
         counts = rows.counts() | {"kpi_samples": len(kpis)}
+        assert await repos.tasks.get(mine) is not None  # a task of the user's stays
         return counts, [e.action for e in events]
     finally:
         await repos.close()
@@ -117,6 +118,8 @@ def test_agency_up_demo_fills_every_page_and_removes_cleanly(tmp_path: Path) -> 
         token = (tmp_path / "data" / "admin.token").read_text().strip()
         with AgencyClient(url, token) as client:
             _every_page_has_data(client)
+            mine = client.submit("noop", {}).id
+            client.wait(mine, 60)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -130,7 +133,7 @@ def test_agency_up_demo_fills_every_page_and_removes_cleanly(tmp_path: Path) -> 
     removed = _agency("demo", "remove", "--db", str(db))
     assert removed.returncode == 0, removed.stderr
     assert "7 tasks" in removed.stdout and "1 queries" in removed.stdout, removed.stdout
-    counts, actions = asyncio.run(_leftovers(db))
+    counts, actions = asyncio.run(_leftovers(db, mine))
     # the backfilled hour is gone; samples the running control plane took stay
     assert counts["tasks"] == counts["alerts"] == counts["queries"] == 0, counts
     assert counts["chat_sessions"] == 0 and counts["kpi_samples"] < 60, counts
