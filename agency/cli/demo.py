@@ -22,8 +22,10 @@ app = typer.Typer(
 
 @app.command()
 def remove(db: Path | None = DB_OPTION) -> None:
-    """Delete the demo tasks, alert, saved query, chat session and KPI history; every event
-    stays (the audit chain is append-only) and a `demo.removed` event records the removal."""
+    """Delete the demo's tasks, alert, saved query, chat session and KPI history.
+
+    Every event stays (the audit chain is append-only); a `demo.removed` event records this.
+    """
     path = db_path(db)
     if not path.exists():
         fail(f"no database at {path}")
