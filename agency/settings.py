@@ -66,6 +66,10 @@ class Settings(BaseModel):
         None,
         description="Panel app `agency up` serves; default: `app.py` of the installed `agency_dashboards` package, i.e. the repo's `dashboards/app.py`.",
     )
+    demo: bool = Field(
+        False,
+        description="Whether `agency up` seeds demo data (tasks, an alert, a saved query, a chat session, an hour of KPIs; remove with `agency demo remove`).",
+    )
 
     # --- clients (CLI, notebooks, dashboard) ----------------------------------------------
     url: str = Field(

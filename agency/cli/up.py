@@ -172,6 +172,8 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     try:
         await _start_children(settings, application.state.plane, children, dashboard)
         missing = await wait_ready(settings, application.state.plane, dashboard)
+        if settings.demo:
+            await _seed_demo(application.state.plane, stop)
         _banner(settings, children, dashboard, missing)
         gcpolicy.settle_after_start()
         stopper = asyncio.create_task(stop.wait())
@@ -195,6 +197,12 @@ async def _start_children(
     base_env["AGENCY_DATA_DIR"] = str(settings.data_dir.resolve())
     base_env["AGENCY_LOG_LEVEL"] = settings.log_level
     base_env["AGENCY_LOG_FORMAT"] = settings.log_format
+    if settings.demo:
+        from agency.control.demo import WORKER_LABEL  # lazy, like the rest of the control plane
+
+        base_env["AGENCY_WORKER_LABELS"] = ",".join(
+            label for label in (settings.worker_labels, WORKER_LABEL) if label
+        )
     assert settings.worker_token is not None
     for i in range(settings.workers):
         port = settings.worker_base_port + i
@@ -278,6 +286,25 @@ async def wait_ready(
     return sorted(pending) + ([] if workers_ok else [f"workers ({healthy} of {settings.workers})"])
 
 
+async def _seed_demo(plane: ControlPlane, stop: asyncio.Event) -> None:
+    """Seed the demo data once the local workers are registered (its tasks run on them).
+
+    A stop during the seed ends it; a failed seed is logged, and everything else still runs.
+    """
+    from agency.control.demo import seed_demo  # lazy, like the rest of the control plane
+
+    seeding = asyncio.create_task(seed_demo(plane), name="agency-demo")
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({seeding, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not seeding.done():
+        seeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await seeding
+    elif seeding.exception() is not None:
+        log.error("demo data: seeding failed", exc_info=seeding.exception())
+
+
 def _banner(
     settings: Settings, children: Children, dashboard: Path | None, missing: list[str]
 ) -> None:
@@ -304,6 +331,8 @@ def _banner(
         if not settings.admin_token
         else "admin token           AGENCY_ADMIN_TOKEN"
     )
+    if settings.demo:
+        lines.append("demo data             seeded (remove: stop, then `agency demo remove`)")
     if missing:
         lines.append(f"not answering yet      {', '.join(missing)} (see the log above)")
     lines.append("Ctrl-C (or SIGTERM) stops everything.")
@@ -327,6 +356,9 @@ def up(
     dashboard_port: int | None = typer.Option(
         None, "--dashboard-port", help="Port of the dashboard. [AGENCY_DASHBOARD_PORT]"
     ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Seed demo data for a first look. [AGENCY_DEMO]"
+    ),
     log_level: str | None = typer.Option(
         None, "--log-level", help="debug, info, warning or error. [AGENCY_LOG_LEVEL]"
     ),
@@ -346,6 +378,7 @@ def up(
             data_dir=data_dir,
             dashboard=False if no_dashboard else None,
             dashboard_port=dashboard_port,
+            demo=True if demo else None,
             log_level=log_level,
             log_format=log_format,
         )

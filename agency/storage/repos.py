@@ -15,6 +15,7 @@ from agency.models import Event
 from agency.storage.agent_runs import AgentRunRepository
 from agency.storage.alerts import AlertRepository
 from agency.storage.chat import ChatRepository
+from agency.storage.demo import DemoRepository
 from agency.storage.events import EventRepository
 from agency.storage.kpis import KpiRepository
 from agency.storage.ops import WriteOp
@@ -43,6 +44,7 @@ class Repositories:
         self.kpis = KpiRepository(store)
         self.workers = WorkerRepository(store)
         self.agent_runs = AgentRunRepository(store)
+        self.demo = DemoRepository(store)
 
     @classmethod
     async def open(cls, path: Path, *, batch_max: int = 2000) -> Repositories:
