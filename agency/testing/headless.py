@@ -1,4 +1,4 @@
-"""A control plane without the HTTP API, for crash tests: ``python -m tests.control.control_plane``.
+"""A control plane without the HTTP API, for crash tests: ``python -m agency.testing.headless``.
 
 Opens the DuckDB file, recovers, registers the given workers, heartbeats them, submits
 ``--tasks`` tasks in batches and appends each accepted task id to ``--accepted`` (one line
@@ -17,11 +17,13 @@ from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import TaskSubmit, WorkerRegistration
 from agency.storage import Repositories, Store
-from tests.control.harness import Heartbeats, quick_settings
+from agency.testing.orchestrator import Heartbeats, Member, quick_settings
+
+__all__ = ["Remote", "main", "parser"]
 
 
-class _Proc:
-    """Enough of ``WorkerProc`` for ``Heartbeats``: an id, a URL, always 'alive'."""
+class Remote:
+    """A worker started by someone else: an id and a URL, always taken to be alive."""
 
     def __init__(self, worker_id: str, url: str) -> None:
         self.worker_id, self.url = worker_id, url
@@ -31,21 +33,22 @@ class _Proc:
 
 
 async def main(args: argparse.Namespace) -> None:
+    """Run the control plane the arguments describe, until the process is killed."""
     settings = quick_settings(Path(args.data))
     store = await Store.open(settings.database_path)
     orch = Orchestrator(settings, Repositories(store), Registry(settings))
     await orch.start()
-    procs = []
+    members: list[Member] = []
     for spec in args.worker:
         worker_id, url = spec.split("=", 1)
-        procs.append(_Proc(worker_id, url))
+        members.append(Remote(worker_id, url))
         await orch.register_worker(
             WorkerRegistration(
                 id=worker_id, url=url, kinds=["noop", "shell"], capacity=args.capacity
             ),
             "test",
         )
-    async with Heartbeats(orch, procs, settings.heartbeat_interval):  # type: ignore[arg-type]
+    async with Heartbeats(orch, members, settings.heartbeat_interval):
         with open(args.accepted, "a") as out:
             for start in range(0, args.tasks, args.batch):
                 reqs = [
@@ -59,13 +62,18 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.Event().wait()  # until SIGKILL
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m agency.testing.headless``."""
+    p = argparse.ArgumentParser(prog="python -m agency.testing.headless")
+    p.add_argument("--data", required=True)
+    p.add_argument("--accepted", required=True)
+    p.add_argument("--worker", action="append", default=[], help="id=url")
+    p.add_argument("--capacity", type=int, default=4)
+    p.add_argument("--tasks", type=int, default=300)
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--sleep", type=float, default=0.05)
+    return p
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--accepted", required=True)
-    parser.add_argument("--worker", action="append", default=[], help="id=url")
-    parser.add_argument("--capacity", type=int, default=4)
-    parser.add_argument("--tasks", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--sleep", type=float, default=0.05)
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(parser().parse_args()))

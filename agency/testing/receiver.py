@@ -1,5 +1,6 @@
 """A tiny real HTTP server that records what it is sent: a stand-in control plane.
 
+    from agency.testing import Receiver
     rx = Receiver(port).start()
     rx.fail("/register", 503, times=3)   # path suffix, status, how many times
     rx.wait_for(lambda reqs: len(rx.find("/heartbeat")) >= 2)
@@ -18,9 +19,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+__all__ = ["Received", "Receiver"]
+
 
 @dataclass
-class Request:
+class Received:
+    """One recorded request and the status it was answered with."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -33,7 +38,7 @@ class Receiver:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.requests: list[Request] = []
+        self.requests: list[Received] = []
         self.failures: list[tuple[str, int, int]] = []  # (path suffix, status, times left)
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -44,6 +49,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}"
 
     def fail(self, suffix: str, status: int, times: int) -> None:
+        """Answer the next ``times`` requests whose path ends with ``suffix`` with ``status``."""
         with self.lock:
             self.failures.append((suffix, status, times))
 
@@ -56,6 +62,7 @@ class Receiver:
         return 200
 
     def start(self) -> Receiver:
+        """Serve on ``self.port`` in a daemon thread; returns ``self``."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +72,7 @@ class Receiver:
                 body = json.loads(raw) if raw else None
                 with receiver.lock:
                     receiver.requests.append(
-                        Request("POST", self.path, dict(self.headers), body, status)
+                        Received("POST", self.path, dict(self.headers), body, status)
                     )
                 out = b"{}"
                 self.send_response(status)
@@ -84,12 +91,13 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket: the port refuses connections again."""
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
 
-    def find(self, suffix: str, status: int | None = 200) -> list[Request]:
+    def find(self, suffix: str, status: int | None = 200) -> list[Received]:
         """Recorded requests whose path ends with ``suffix`` (answered ``status``; None: any)."""
         with self.lock:
             return [
@@ -99,6 +107,7 @@ class Receiver:
             ]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Wait until ``condition()`` holds; fail listing the last requests received."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():

@@ -1,6 +1,16 @@
-"""A real control plane for API, client and CLI tests: ``create_app`` under uvicorn on a free
-127.0.0.1 port (in a thread with its own loop), over a DuckDB file in a temporary directory,
-optionally with real ``agency worker`` processes registered through the API."""
+"""A real control plane in this process: ``create_app`` under uvicorn on a free 127.0.0.1 port
+(in a thread with its own event loop), over a DuckDB file in a temporary directory, optionally
+with real ``agency worker`` processes registered through the API.
+
+    from agency.testing import serve
+    with serve(tmp_path, workers=1) as stack:
+        with stack.http() as http:          # httpx, admin token
+            http.post("/api/v1/tasks", json={"kind": "noop"})
+        stack.burst()                       # until nothing is dispatchable or in flight
+
+``Stack.call`` runs a coroutine on the server's loop, so a test can reach the ``ControlPlane``
+(create tokens, raise alerts) the way a request handler would.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +26,22 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from agency.api.app import create_app
 from agency.client import AgencyClient, ClientSettings
 from agency.control import ControlPlane
 from agency.models import Role
 from agency.settings import Settings
-from tests.helpers.procs import WorkerProc, free_port, start_worker
+from agency.testing.ports import free_port
+from agency.testing.workers import WorkerProc, start_worker
+
+__all__ = ["ADMIN", "WORKER", "Stack", "serve"]
 
 T = TypeVar("T")
-ADMIN = "admin-secret-for-api-tests"
-WORKER = "worker-secret-for-api-tests"
+#: the admin and worker tokens ``serve`` configures (its settings can name others)
+ADMIN = "admin-secret-for-tests"
+WORKER = "worker-secret-for-tests"
 
 
 @dataclass
@@ -36,9 +51,14 @@ class Stack:
     url: str
     settings: Settings
     loop: asyncio.AbstractEventLoop
-    app: Any
+    app: FastAPI
     workers: list[WorkerProc] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        """The base URL for WebSockets (``ws://...``)."""
+        return "ws" + self.url.removeprefix("http")
 
     @property
     def plane(self) -> ControlPlane:
@@ -63,10 +83,12 @@ class Stack:
         return self.secrets[name]
 
     def http(self, token: str | None = ADMIN) -> httpx.Client:
+        """An httpx client on the API with ``token`` (``None``: anonymous)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
 
     def client(self, token: str | None = ADMIN) -> AgencyClient:
+        """An ``AgencyClient`` with ``token``, its files under the stack's data dir."""
         return AgencyClient(
             self.url, token, settings=ClientSettings(data_dir=self.settings.data_dir)
         )
@@ -76,9 +98,28 @@ class Stack:
         orch = self.plane.tasks
         self.call(lambda: orch.run_burst(timeout), timeout + 5)
 
-    def add_worker(self, data_dir: Path, capacity: int = 4) -> WorkerProc:
-        """Start a real worker that registers with this control plane; wait until it has."""
-        w = start_worker(data_dir, token=WORKER, capacity=capacity, control_plane=self.url)
+    def add_worker(
+        self,
+        data_dir: Path,
+        capacity: int = 4,
+        *,
+        labels: str | None = None,
+        sandbox: str | None = None,
+        env: dict[str, str] | None = None,
+        worker_id: str | None = None,
+    ) -> WorkerProc:
+        """Start a real worker that registers with this control plane (with the stack's worker
+        token); wait until it has. It is stopped with the stack."""
+        w = start_worker(
+            data_dir,
+            token=self.settings.worker_token,
+            capacity=capacity,
+            control_plane=self.url,
+            labels=labels,
+            sandbox=sandbox,
+            env=env,
+            worker_id=worker_id,
+        )
         self.workers.append(w)
         deadline = time.monotonic() + 30
         with self.http() as http:
@@ -90,10 +131,8 @@ class Stack:
         raise TimeoutError(f"worker {w.worker_id} did not register\n{w.read_log()}")
 
 
-@contextmanager
-def serve(data_dir: Path, *, workers: int = 0, **overrides: Any) -> Iterator[Stack]:
-    """Start the control plane (and ``workers`` local workers); stop everything on exit."""
-    port = overrides.pop("port", None) or free_port()
+def _settings(data_dir: Path, port: int, overrides: dict[str, Any]) -> Settings:
+    """Quick, permissive settings for tests; ``overrides`` win."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "port": port,
@@ -109,7 +148,17 @@ def serve(data_dir: Path, *, workers: int = 0, **overrides: Any) -> Iterator[Sta
         "cancel_grace": 2.0,
     }
     values.update(overrides)
-    settings = Settings(**values)
+    return Settings(**values)
+
+
+@contextmanager
+def serve(data_dir: Path, *, workers: int = 0, **overrides: Any) -> Iterator[Stack]:
+    """Start the control plane (and ``workers`` local workers); stop everything on exit.
+
+    ``overrides`` are ``Settings`` fields (``port`` included); the rest are quick defaults.
+    """
+    port = overrides.pop("port", None) or free_port()
+    settings = _settings(data_dir, port, overrides)
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -131,6 +180,11 @@ def serve(data_dir: Path, *, workers: int = 0, **overrides: Any) -> Iterator[Sta
         except BaseException as exc:
             failure.append(exc)
         finally:
+            # stream helpers (sse-starlette's shutdown watcher) may outlive the server: end them
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.close()
 
     thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
@@ -152,4 +206,5 @@ def serve(data_dir: Path, *, workers: int = 0, **overrides: Any) -> Iterator[Sta
             w.stop()
         server.should_exit = True
         thread.join(timeout=30.0)
-        assert not thread.is_alive(), "the control plane did not stop"
+        if thread.is_alive():
+            raise RuntimeError("the control plane did not stop")

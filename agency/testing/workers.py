@@ -1,6 +1,6 @@
-"""Start and stop real ``agency worker`` processes on 127.0.0.1 for tests.
+"""Real ``agency worker`` processes on 127.0.0.1.
 
-    from tests.helpers.procs import start_worker
+    from agency.testing import start_worker
     w = start_worker(tmp_path, capacity=2, token="t")   # waits for /health
     httpx.post(w.url + "/task", json={...}, headers=w.headers)
     w.stop()                                             # SIGTERM, then SIGKILL
@@ -11,10 +11,7 @@ a log file (``w.log``) that is printed when it fails to start.
 
 from __future__ import annotations
 
-import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,59 +21,14 @@ from typing import Any
 
 import httpx
 
-START_TIMEOUT = 30.0
-TERMINAL = frozenset({"succeeded", "failed", "canceled", "lost"})
+from agency.testing.ports import free_port
+from agency.testing.processes import clean_env
+from agency.testing.waiting import START_TIMEOUT, wait_healthy
 
+__all__ = ["FINAL_STATES", "WorkerProc", "start_worker", "wait_state", "worker_env", "worker_task"]
 
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports free a moment ago on 127.0.0.1.
-
-    Searched below the kernel's ephemeral range (32768 and up on Linux): outgoing
-    connections take their local ports from that range, so the neighbour of a port the
-    kernel handed out may be taken by a connection before a server binds it.
-    """
-    for _ in range(200):
-        base = random.randrange(20_000, 32_768 - count)
-        socks: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-        return base
-    raise RuntimeError(f"no {count} consecutive free ports found on 127.0.0.1")
-
-
-def wait_healthy(
-    url: str, timeout: float = START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    """Poll ``GET {url}/health`` until 200; raise if ``proc`` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(
-                f"process exited with {proc.returncode} before {url}/health answered"
-            )
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.05)
-    raise TimeoutError(f"{url}/health did not answer within {timeout}s (last error: {last})")
+#: the states in which a worker's task is over (the worker protocol's, ``lost`` included)
+FINAL_STATES = frozenset({"succeeded", "failed", "canceled", "lost"})
 
 
 @dataclass
@@ -104,6 +56,7 @@ class WorkerProc:
         return self.proc.pid
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
+        """An HTTP client on the worker's protocol API, with its token."""
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
 
     def alive(self) -> bool:
@@ -132,16 +85,14 @@ class WorkerProc:
 
 def worker_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without ``AGENCY_*``, plus a data dir and quick defaults."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-    env.update(
+    return clean_env(
         {
             "AGENCY_DATA_DIR": str(data_dir),
             "AGENCY_LOG_LEVEL": "WARNING",
             "AGENCY_CANCEL_GRACE": "2",
+            **(extra or {}),
         }
     )
-    env.update(extra or {})
-    return env
 
 
 def start_worker(
@@ -158,10 +109,8 @@ def start_worker(
     env: dict[str, str] | None = None,
     timeout: float = START_TIMEOUT,
 ) -> WorkerProc:
-    """Start ``python -m agency.worker`` (= ``agency worker``) with these flags and wait until it is healthy.
-
-    ``env`` adds ``AGENCY_*`` settings (e.g. ``{"AGENCY_FAULT_FAIL_FIRST": "3"}``).
-    """
+    """Start ``python -m agency.worker`` (= ``agency worker``) with these flags and wait until
+    it is healthy. ``env`` adds ``AGENCY_*`` settings (``{"AGENCY_FAULT_FAIL_FIRST": "3"}``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     worker_id = worker_id or f"test-worker-{port}"
@@ -198,7 +147,7 @@ def start_worker(
 def wait_state(
     client: httpx.Client,
     task_id: str,
-    states: set[str] | frozenset[str] = TERMINAL,
+    states: set[str] | frozenset[str] = FINAL_STATES,
     timeout: float = 20.0,
 ) -> dict[str, Any]:
     """Poll ``GET /task/{id}`` on a worker until its state is in ``states`` (default: final)."""
@@ -210,3 +159,10 @@ def wait_state(
             return body
         time.sleep(0.02)
     raise AssertionError(f"task {task_id} not in {sorted(states)} after {timeout}s: {body}")
+
+
+def worker_task(worker: WorkerProc, task_id: str) -> dict[str, Any]:
+    """The worker's own view of a task (``GET /task/{id}``)."""
+    with worker.client() as c:
+        body: dict[str, Any] = c.get(f"/task/{task_id}").json()
+        return body

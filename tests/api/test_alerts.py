@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from agency.models import Alert, AlertState, new_id
 from agency.storage import Insert
-from tests.api_chat.conftest import Server
+from agency.testing import Stack
+
+pytestmark = pytest.mark.plane("limits")  # no worker, small limits: tests/api/planes.py
 
 
-def raise_alert(server: Server, kind: str, message: str) -> str:
+def raise_alert(stack: Stack, kind: str, message: str) -> str:
     """Write an alert row the way the orchestrator does (through the real store)."""
     alert = Alert(id=new_id(), kind=kind, message=message, resource_type="worker", resource_id="w1")
-    server.call(
-        lambda: server.plane.repos.store.write(Insert("alerts", [alert.model_dump(mode="python")]))
+    stack.call(
+        lambda: stack.plane.repos.store.write(Insert("alerts", [alert.model_dump(mode="python")]))
     )
     return alert.id
 
 
 def test_list_acknowledge_dismiss(
-    server: Server, viewer: httpx.Client, operator: httpx.Client
+    stack: Stack, viewer: httpx.Client, operator: httpx.Client
 ) -> None:
-    a = raise_alert(server, "breaker_open", "breaker of w1 opened")
-    b = raise_alert(server, "worker_silent", "w1 missed 3 heartbeats")
+    a = raise_alert(stack, "breaker_open", "breaker of w1 opened")
+    b = raise_alert(stack, "worker_silent", "w1 missed 3 heartbeats")
     listed = viewer.get("/api/v1/alerts").json()
     ids = [x["id"] for x in listed]
     assert ids.index(b) < ids.index(a)  # newest first
@@ -45,8 +48,8 @@ def test_list_acknowledge_dismiss(
     assert operator.post(f"/api/v1/alerts/{b}/dismiss").json()["state"] == "dismissed"  # from open
     r = operator.post(f"/api/v1/alerts/{a}/acknowledge")
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
-    events = server.call(
-        lambda: server.plane.repos.store.fetch(
+    events = stack.call(
+        lambda: stack.plane.repos.store.fetch(
             "SELECT action, actor, details FROM events WHERE resource_type = 'alert' AND resource_id = $id ORDER BY seq",
             {"id": a},
         )
@@ -56,17 +59,17 @@ def test_list_acknowledge_dismiss(
         ("alert.dismissed", "olivia"),
     ]
     assert events[0]["details"]["reason"] == "looking"
-    stored = server.call(
-        lambda: server.plane.repos.store.fetch("SELECT state FROM alerts WHERE id = $id", {"id": a})
+    stored = stack.call(
+        lambda: stack.plane.repos.store.fetch("SELECT state FROM alerts WHERE id = $id", {"id": a})
     )
     assert AlertState(stored[0]["state"]) is AlertState.DISMISSED
 
 
-def test_error_cases(server: Server, viewer: httpx.Client, operator: httpx.Client) -> None:
-    a = raise_alert(server, "failure_rate", "55% of tasks failed")
+def test_error_cases(stack: Stack, viewer: httpx.Client, operator: httpx.Client) -> None:
+    a = raise_alert(stack, "failure_rate", "55% of tasks failed")
     r = viewer.post(f"/api/v1/alerts/{a}/acknowledge")
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
-    with server.client(None) as anon:
+    with stack.http(None) as anon:
         assert anon.get("/api/v1/alerts").status_code == 401
         assert anon.post(f"/api/v1/alerts/{a}/dismiss").status_code == 401
     for verb in ("acknowledge", "dismiss"):

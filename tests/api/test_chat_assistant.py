@@ -12,21 +12,23 @@ from websockets.sync.client import ClientConnection
 from agency.control.chat.assistant import HELP, parse_submit
 from agency.errors import BadRequest, InvalidSpec
 from agency.models import Role
-from tests.api_chat.conftest import Server
-from tests.api_chat.test_chat_ws import exchange, new_session, open_ws
+from agency.testing import Stack
+from tests.api.test_chat_ws import exchange, new_session, open_ws
+
+pytestmark = pytest.mark.plane("limits")  # no worker, small limits: tests/api/planes.py
 
 
 @pytest.fixture(scope="module")
-def op_ws(server: Server, operator: httpx.Client) -> Iterator[ClientConnection]:
+def op_ws(stack: Stack, operator: httpx.Client) -> Iterator[ClientConnection]:
     sid = new_session(operator, "operator chat")
-    with open_ws(server, sid, token=server.token("olivia", Role.OPERATOR)) as ws:
+    with open_ws(stack, sid, token=stack.token("olivia", Role.OPERATOR)) as ws:
         yield ws
 
 
 @pytest.fixture(scope="module")
-def viewer_ws(server: Server, viewer: httpx.Client) -> Iterator[ClientConnection]:
+def viewer_ws(stack: Stack, viewer: httpx.Client) -> Iterator[ClientConnection]:
     sid = new_session(viewer, "viewer chat")
-    with open_ws(server, sid, token=server.token("victor", Role.VIEWER)) as ws:
+    with open_ws(stack, sid, token=stack.token("victor", Role.VIEWER)) as ws:
         yield ws
 
 
@@ -97,7 +99,7 @@ def test_a_viewer_cannot_submit_or_cancel(
 
 
 def test_sql_reads_and_refuses_writes(
-    server: Server, op_ws: ClientConnection, admin: httpx.Client
+    stack: Stack, op_ws: ClientConnection, admin: httpx.Client
 ) -> None:
     answer = ask(op_ws, "/sql SELECT 41 + 1 AS answer, 'x' AS label")
     assert "answer" in answer and "42" in answer and "1 row(s)" in answer
@@ -112,8 +114,8 @@ def test_sql_reads_and_refuses_writes(
         assert answer.startswith("/sql failed (query_refused)"), (sql, answer)
     assert admin.get("/api/v1/tasks").status_code == 200  # the table is intact
     assert "row cap of 100" in ask(op_ws, "/sql SELECT * FROM range(1000)")
-    runs = server.call(
-        lambda: server.plane.repos.store.fetch(
+    runs = stack.call(
+        lambda: stack.plane.repos.store.fetch(
             "SELECT actor, status, \"rows\" FROM query_runs WHERE query_id IS NULL AND actor = 'olivia'"
         )
     )

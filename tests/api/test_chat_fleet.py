@@ -3,50 +3,36 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from agency.client import AgencyClient
 from agency.models import TaskState
-from tests.api_chat.conftest import ADMIN, Server, serve
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import ADMIN, Stack, WorkerProc, serve, wait_for
+from tests.api.planes import LIMITS
 
 WORKER_TOKEN = "worker-secret-for-chat-tests"
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, WorkerProc]]:
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, WorkerProc]]:
     with serve(
-        tmp_path_factory.mktemp("fleet"), worker_token=WORKER_TOKEN, poll_interval=0.5
+        tmp_path_factory.mktemp("fleet"), worker_token=WORKER_TOKEN, poll_interval=0.5, **LIMITS
     ) as srv:
-        worker = start_worker(
-            tmp_path_factory.mktemp("w"),
-            token=WORKER_TOKEN,
-            control_plane=srv.url,
-            capacity=2,
-            worker_id="chat-w1",
-            sandbox="off",
+        # stopped with the stack
+        worker = srv.add_worker(
+            tmp_path_factory.mktemp("w"), capacity=2, worker_id="chat-w1", sandbox="off"
         )
-        try:
-            yield srv, worker
-        finally:
-            worker.stop()
+        yield srv, worker
 
 
-def wait_for(check: object, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout}s")
-        time.sleep(0.05)
-
-
-def test_workers_submit_and_cancel_through_chat(fleet: tuple[Server, WorkerProc]) -> None:
-    server, _ = fleet
-    with AgencyClient(server.url, ADMIN) as client:
-        wait_for(lambda: "chat-w1" in set(client.workers().get("id", [])), "the worker registered")
+def test_workers_submit_and_cancel_through_chat(fleet: tuple[Stack, WorkerProc]) -> None:
+    stack, _ = fleet
+    with AgencyClient(stack.url, ADMIN) as client:
+        wait_for(
+            lambda: "chat-w1" in set(client.workers().get("id", [])), 20, "the worker registered"
+        )
         sid = client.create_session(title="fleet").session_id
         with client.chat(sid) as chat:
             answer = chat.ask("/workers")
@@ -62,6 +48,7 @@ def test_workers_submit_and_cancel_through_chat(fleet: tuple[Server, WorkerProc]
             assert long, "no task id"
             wait_for(
                 lambda: client.task(long.group(1)).task.state is TaskState.RUNNING,
+                20,
                 "the sleep started",
             )
             assert re.match(

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.api_chat.conftest import Server, serve
-from tests.api_chat.test_chat_ws import exchange, new_session, open_ws, recv
+from agency.testing import Stack, serve
+from tests.api.planes import LIMITS
+from tests.api.test_chat_ws import exchange, new_session, open_ws, recv
 
 PIECES = ["The fleet ", "looks ", "healthy."]
 LLM_KEY = "sk-test-llm-key"
@@ -61,18 +62,18 @@ def model_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def llm_server(tmp_path_factory: pytest.TempPathFactory, model_url: str) -> Iterator[Server]:
+def llm_server(tmp_path_factory: pytest.TempPathFactory, model_url: str) -> Iterator[Stack]:
     mp = pytest.MonkeyPatch()
     mp.setenv("AGENCY_SECRET_LLM_API_KEY", LLM_KEY)  # the env keystore's secret
     data_dir: Path = tmp_path_factory.mktemp("llm")
-    with serve(data_dir, llm_url=model_url, llm_model="tiny-test-model") as srv:
+    with serve(data_dir, llm_url=model_url, llm_model="tiny-test-model", **LIMITS) as srv:
         yield srv
     mp.undo()
 
 
-def test_free_text_streams_deltas_then_the_whole_reply(llm_server: Server) -> None:
+def test_free_text_streams_deltas_then_the_whole_reply(llm_server: Stack) -> None:
     FakeModel.requests.clear()
-    with llm_server.client() as admin:
+    with llm_server.http() as admin:
         sid = new_session(admin)
     with open_ws(llm_server, sid) as ws:
         exchange(ws, "/help")  # commands still work, and become the model's context
@@ -98,8 +99,8 @@ def test_free_text_streams_deltas_then_the_whole_reply(llm_server: Server) -> No
     assert req["body"]["messages"][1]["content"] == "/help"
 
 
-def test_model_failure_is_said_not_invented(llm_server: Server) -> None:
-    with llm_server.client() as admin:
+def test_model_failure_is_said_not_invented(llm_server: Stack) -> None:
+    with llm_server.http() as admin:
         sid = new_session(admin)
         with open_ws(llm_server, sid) as ws:
             _, reply = exchange(ws, "fail please")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.api_chat.conftest import Server
-from tests.api_chat.test_chat_ws import exchange, new_session, open_ws
+from agency.testing import Stack
+from tests.api.test_chat_ws import exchange, new_session, open_ws
+
+pytestmark = pytest.mark.plane("limits")  # no worker, small limits: tests/api/planes.py
 
 
 def test_create_list_and_read_sessions(
-    server: Server, admin: httpx.Client, viewer: httpx.Client, operator: httpx.Client
+    stack: Stack, admin: httpx.Client, viewer: httpx.Client, operator: httpx.Client
 ) -> None:
     mine = new_session(viewer, "viewer's")
     theirs = new_session(operator, "operator's")
@@ -29,9 +32,9 @@ def test_create_list_and_read_sessions(
     assert admin.get(f"/api/v1/chat/session/{theirs}/messages").status_code == 200
 
 
-def test_messages_after_and_limit(server: Server, admin: httpx.Client) -> None:
+def test_messages_after_and_limit(stack: Stack, admin: httpx.Client) -> None:
     sid = new_session(admin)
-    with open_ws(server, sid) as ws:
+    with open_ws(stack, sid) as ws:
         for i in range(3):
             exchange(ws, f"/help {i}")
     all_msgs = admin.get(f"/api/v1/chat/session/{sid}/messages").json()
@@ -43,8 +46,8 @@ def test_messages_after_and_limit(server: Server, admin: httpx.Client) -> None:
     assert [m["seq"] for m in page] == [2, 3]
 
 
-def test_error_cases(server: Server, admin: httpx.Client) -> None:
-    with server.client(None) as anon:
+def test_error_cases(stack: Stack, admin: httpx.Client) -> None:
+    with stack.http(None) as anon:
         r = anon.post("/api/v1/chat/session", json={})
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         assert anon.get("/api/v1/chat/sessions").status_code == 401

@@ -12,19 +12,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from agency.models import Role
-from tests.api_chat.conftest import ADMIN, Server
+from agency.testing import ADMIN, Stack
+
+pytestmark = pytest.mark.plane("limits")  # no worker, small limits: tests/api/planes.py
 
 RECV_TIMEOUT = 20.0
 
 
 def open_ws(
-    server: Server,
+    stack: Stack,
     session_id: str,
     token: str | None = ADMIN,
     after: int | None = None,
     header: bool = True,
 ) -> ClientConnection:
-    url = f"{server.ws_url}/api/v1/chat/ws/{session_id}"
+    url = f"{stack.ws_url}/api/v1/chat/ws/{session_id}"
     query = []
     if after is not None:
         query.append(f"after={after}")
@@ -72,12 +74,10 @@ def new_session(client: httpx.Client, title: str = "") -> str:
     return str(body["session_id"])
 
 
-def test_five_messages_drop_reconnect_replays_each_once(
-    server: Server, admin: httpx.Client
-) -> None:
+def test_five_messages_drop_reconnect_replays_each_once(stack: Stack, admin: httpx.Client) -> None:
     sid = new_session(admin, "replay")
     seen: list[int] = []
-    with open_ws(server, sid) as ws:
+    with open_ws(stack, sid) as ws:
         for i in range(5):
             ws.send(json.dumps({"content": f"/help {i}"}))
         # read only the first two echoes+replies, then drop the socket mid-conversation
@@ -85,7 +85,7 @@ def test_five_messages_drop_reconnect_replays_each_once(
             seen.append(recv(ws)["seq"])
     last = max(seen)
     assert seen == [1, 2, 3, 4]
-    with open_ws(server, sid, after=last) as ws:
+    with open_ws(stack, sid, after=last) as ws:
         rest = [recv(ws) for _ in range(10 - last)]
     assert [f["seq"] for f in rest] == list(range(last + 1, 11))
     # the full history: 5 user messages and 5 replies, each exactly once, in order
@@ -95,20 +95,20 @@ def test_five_messages_drop_reconnect_replays_each_once(
     assert users == [f"/help {i}" for i in range(5)]
     assert [m["role"] for m in msgs] == ["user", "assistant"] * 5
     # a full replay from zero gives the same 10 frames
-    with open_ws(server, sid, after=0) as ws:
+    with open_ws(stack, sid, after=0) as ws:
         replay = [recv(ws) for _ in range(10)]
     assert [(f["seq"], f["content"]) for f in replay] == [(m["seq"], m["content"]) for m in msgs]
 
 
 def test_two_sockets_on_one_session_get_unique_sequence_numbers(
-    server: Server, admin: httpx.Client
+    stack: Stack, admin: httpx.Client
 ) -> None:
     sid = new_session(admin)
     errors: list[BaseException] = []
 
     def talk(tag: str) -> None:
         try:
-            with open_ws(server, sid) as ws:
+            with open_ws(stack, sid) as ws:
                 for i in range(4):
                     ws.send(json.dumps({"content": f"/help {tag}{i}"}))
                 mine: set[int] = set()
@@ -134,12 +134,12 @@ def test_two_sockets_on_one_session_get_unique_sequence_numbers(
     assert [m["role"] for m in msgs] == ["user", "assistant"] * 8
 
 
-def test_messages_are_audit_events(server: Server, admin: httpx.Client) -> None:
+def test_messages_are_audit_events(stack: Stack, admin: httpx.Client) -> None:
     sid = new_session(admin)
-    with open_ws(server, sid, token=ADMIN, header=False) as ws:
+    with open_ws(stack, sid, token=ADMIN, header=False) as ws:
         exchange(ws, "/help")
-    rows = server.call(
-        lambda: server.plane.repos.store.fetch(
+    rows = stack.call(
+        lambda: stack.plane.repos.store.fetch(
             "SELECT actor, details FROM events WHERE action = 'chat.message' AND resource_id = $sid ORDER BY seq",
             {"sid": sid},
         )
@@ -161,10 +161,10 @@ def test_messages_are_audit_events(server: Server, admin: httpx.Client) -> None:
     ],
 )
 def test_bad_messages_get_an_error_frame_and_a_close_code(
-    server: Server, admin: httpx.Client, payload: str, code: int, error: str
+    stack: Stack, admin: httpx.Client, payload: str, code: int, error: str
 ) -> None:
     sid = new_session(admin)
-    with open_ws(server, sid) as ws:
+    with open_ws(stack, sid) as ws:
         ws.send(payload)
         frame = recv(ws)
         assert frame["type"] == "error" and frame["error"]["code"] == error
@@ -174,33 +174,33 @@ def test_bad_messages_get_an_error_frame_and_a_close_code(
     assert admin.get(f"/api/v1/chat/session/{sid}/messages").json() == []
 
 
-def test_binary_frame_is_refused(server: Server, admin: httpx.Client) -> None:
+def test_binary_frame_is_refused(stack: Stack, admin: httpx.Client) -> None:
     sid = new_session(admin)
-    with open_ws(server, sid) as ws:
+    with open_ws(stack, sid) as ws:
         ws.send(b'{"content": "hi"}')
         assert recv(ws)["type"] == "error"
         assert closed_with(ws)[0] == 1003
 
 
-def test_connection_refusals_carry_close_codes(server: Server, admin: httpx.Client) -> None:
+def test_connection_refusals_carry_close_codes(stack: Stack, admin: httpx.Client) -> None:
     sid = new_session(admin)
     cases: list[tuple[str, str | None, int | None, bool, int]] = [
         ("nope-no-such-session", ADMIN, None, True, 4404),
         (sid, None, None, True, 4401),
         (sid, "wrong-token", None, True, 4401),
         (sid, "wrong-token", None, False, 4401),
-        (sid, server.token("victor", Role.VIEWER), None, True, 4403),  # not the owner
+        (sid, stack.token("victor", Role.VIEWER), None, True, 4403),  # not the owner
         (sid, ADMIN, -1, True, 1008),
     ]
     for session_id, token, after, header, code in cases:
-        with open_ws(server, session_id, token=token, after=after, header=header) as ws:
+        with open_ws(stack, session_id, token=token, after=after, header=header) as ws:
             got, reason = closed_with(ws)
         assert (session_id, got) == (session_id, code), reason
         assert reason
 
 
-def test_after_that_is_not_a_number_is_refused(server: Server, admin: httpx.Client) -> None:
+def test_after_that_is_not_a_number_is_refused(stack: Stack, admin: httpx.Client) -> None:
     sid = new_session(admin)
-    url = f"{server.ws_url}/api/v1/chat/ws/{sid}?after=abc&token={ADMIN}"
+    url = f"{stack.ws_url}/api/v1/chat/ws/{sid}?after=abc&token={ADMIN}"
     with connect(url, proxy=None) as ws:
         assert closed_with(ws)[0] == 1008

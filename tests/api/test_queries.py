@@ -6,7 +6,9 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from tests.api_chat.conftest import Server
+from agency.testing import Stack
+
+pytestmark = pytest.mark.plane("limits")  # no worker, small limits: tests/api/planes.py
 
 ARROW = "application/vnd.apache.arrow.stream"
 
@@ -44,7 +46,7 @@ def test_create_get_update_revisions(operator: httpx.Client, viewer: httpx.Clien
 
 
 def test_run_binds_parameters_and_records_runs(
-    operator: httpx.Client, viewer: httpx.Client, server: Server
+    operator: httpx.Client, viewer: httpx.Client, stack: Stack
 ) -> None:
     q = save(
         operator,
@@ -61,7 +63,7 @@ def test_run_binds_parameters_and_records_runs(
     evil = "x'; DROP TABLE tasks; --"
     r = viewer.post("/api/v1/queries/by_kind/run", json={"parameters": {"kind": evil}})
     assert r.json()["rows"] == [[evil, len(evil)]]
-    assert server.call(lambda: server.plane.repos.store.fetch("SELECT count(*) AS n FROM tasks"))
+    assert stack.call(lambda: stack.plane.repos.store.fetch("SELECT count(*) AS n FROM tasks"))
     # a run that fails is recorded too, and answered 400
     r = viewer.post("/api/v1/queries/by_kind/run", json={"parameters": {"kind": "a", "extra": 1}})
     assert r.status_code == 400 and r.json()["error"]["code"] == "query_failed"
@@ -93,7 +95,7 @@ def test_arrow_results_decode_to_the_json_rows(
     assert r.headers["x-agency-run-id"]
 
 
-def test_adhoc_query_json_arrow_cap_and_refusals(viewer: httpx.Client, server: Server) -> None:
+def test_adhoc_query_json_arrow_cap_and_refusals(viewer: httpx.Client, stack: Stack) -> None:
     r = viewer.post("/api/v1/query", json={"sql": "SELECT $a + 1 AS b", "parameters": {"a": 41}})
     assert r.json()["rows"] == [[42]]
     r = viewer.post("/api/v1/query", json={"sql": "SELECT * FROM range(500)"})
@@ -116,8 +118,8 @@ def test_adhoc_query_json_arrow_cap_and_refusals(viewer: httpx.Client, server: S
         assert r.json()["error"]["code"] in ("query_refused", "query_failed"), (sql, r.text)
     r = viewer.post("/api/v1/query", json={"sql": "SELECT count(*) FROM range(100000000000) a"})
     assert r.status_code == 408 and r.json()["error"]["code"] == "query_timeout"
-    runs = server.call(
-        lambda: server.plane.repos.store.fetch(
+    runs = stack.call(
+        lambda: stack.plane.repos.store.fetch(
             "SELECT status, error FROM query_runs WHERE query_id IS NULL AND actor = 'victor'"
         )
     )
@@ -125,7 +127,7 @@ def test_adhoc_query_json_arrow_cap_and_refusals(viewer: httpx.Client, server: S
 
 
 def test_roles_and_error_cases(
-    server: Server, admin: httpx.Client, operator: httpx.Client, viewer: httpx.Client
+    stack: Stack, admin: httpx.Client, operator: httpx.Client, viewer: httpx.Client
 ) -> None:
     save(operator, "doomed", "SELECT 1 AS one")
     r = viewer.post("/api/v1/queries", json={"name": "nope", "sql": "SELECT 1"})
@@ -133,7 +135,7 @@ def test_roles_and_error_cases(
     assert viewer.patch("/api/v1/queries/doomed", json={"description": "x"}).status_code == 403
     r = operator.delete("/api/v1/queries/doomed")
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
-    with server.client(None) as anon:
+    with stack.http(None) as anon:
         assert anon.get("/api/v1/queries").status_code == 401
         assert anon.post("/api/v1/query", json={"sql": "SELECT 1"}).status_code == 401
     r = operator.post("/api/v1/queries", json={"name": "doomed", "sql": "SELECT 2"})
@@ -169,8 +171,8 @@ def test_roles_and_error_cases(
     assert admin.delete("/api/v1/queries/missing").status_code == 404
     assert admin.delete("/api/v1/queries/doomed").status_code == 204
     assert viewer.get("/api/v1/queries/doomed").status_code == 404
-    events = server.call(
-        lambda: server.plane.repos.store.fetch(
+    events = stack.call(
+        lambda: stack.plane.repos.store.fetch(
             "SELECT action, actor FROM events WHERE resource_type = 'query' AND action LIKE 'query.%ed' ORDER BY seq"
         )
     )

@@ -1,6 +1,6 @@
 """One control plane with two real workers for the runbook tests, seeded once per package.
 
-The control plane runs in this process (``tests.api.stack.serve``); notebooks, papermill
+The control plane runs in this process (``agency.testing.serve``); notebooks, papermill
 kernels and ``agency runbook`` run as real subprocesses talking to it over HTTP, with the
 connection in their environment (``AGENCY_URL``/``AGENCY_TOKEN``) exactly like an operator's.
 """
@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from agency.cli import app
 from agency.client import AgencyClient
-from tests.api.stack import ADMIN, Stack, serve
-from tests.runbooks.seed import Seeded, seed
+from agency.testing import ADMIN, Stack, clean_env, serve
+from tests.e2e.runbooks.seed import Seeded, seed
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 AGENCY = Path(sys.executable).parent / "agency"
 
 
@@ -35,16 +35,14 @@ class Live:
     data_dir: Path
 
     def env(self, token: str = ADMIN, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-        env.update(
+        return clean_env(
             {
                 "AGENCY_URL": self.stack.url,
                 "AGENCY_TOKEN": token,
                 "AGENCY_DATA_DIR": str(self.data_dir),
+                **extra,
             }
         )
-        env.update(extra)
-        return env
 
     def client(self, token: str = ADMIN) -> AgencyClient:
         return AgencyClient(self.stack.url, token)

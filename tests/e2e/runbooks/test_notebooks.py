@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runbooks.conftest import ROOT, Live
+from tests.e2e.runbooks.conftest import ROOT, Live
 
 NOTEBOOKS = ROOT / "notebooks"
 

@@ -11,9 +11,8 @@ import nbformat
 import pytest
 
 from agency.models import Role
-from tests.api.stack import ADMIN
-from tests.helpers.procs import free_port
-from tests.runbooks.conftest import Live
+from agency.testing import ADMIN, free_port
+from tests.e2e.runbooks.conftest import Live
 
 # extra parameters per runbook; stuck_task_triage looks at every unfinished task but must not touch it
 RUNBOOKS = {

@@ -1,5 +1,5 @@
-"""Helpers of the end-to-end security tests: real workers that share the test's keystore, a
-second protocol-speaking worker, and bounded waits on the control plane's API."""
+"""Helpers of the end-to-end security tests: a second, protocol-speaking worker, and bounded
+waits on the control plane's API (real workers come from ``Stack.add_worker``)."""
 
 from __future__ import annotations
 
@@ -11,55 +11,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from agency.client.sse import SseDecoder
-from tests.api.stack import WORKER, Stack
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import WORKER, wait_for
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "rejected"})
 V1 = "/api/v1"
-
-
-def add_worker(
-    stack: Stack,
-    data_dir: Path,
-    *,
-    labels: str | None = None,
-    sandbox: str | None = None,
-    env: dict[str, str] | None = None,
-    worker_id: str | None = None,
-) -> WorkerProc:
-    """A real ``agency worker`` registered with ``stack`` (stopped with the stack)."""
-    w = start_worker(
-        data_dir,
-        token=WORKER,
-        capacity=4,
-        control_plane=stack.url,
-        labels=labels,
-        sandbox=sandbox,
-        env=env,
-        worker_id=worker_id,
-    )
-    stack.workers.append(w)
-    with stack.http() as http:
-        wait_for(
-            lambda: w.worker_id in {x["id"] for x in http.get(f"{V1}/workers").json()["items"]},
-            f"worker {w.worker_id} registered\n{w.read_log()}",
-        )
-    return w
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll ``check`` until true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {what}")
-        time.sleep(0.05)
 
 
 def wait_task(
@@ -75,7 +35,7 @@ def wait_task(
         state = body["task"]["state"]
         return state in states and f"task.{state}" in {e["action"] for e in body["timeline"]}
 
-    wait_for(reached, f"task {task_id} in {sorted(states)} (last: {body})", timeout)
+    wait_for(reached, timeout, f"task {task_id} in {sorted(states)} (last: {body})")
     return body
 
 

@@ -14,8 +14,7 @@ import pytest
 from agency.client import AgencyClient
 from agency.errors import Forbidden
 from agency.models import Role, TaskState, WaiverState
-from tests.api.stack import Stack, serve
-from tests.e2e_security.fleet import add_worker
+from agency.testing import Stack, serve
 
 # built at run time, so this file itself does not trip the repository's own lint gate
 MARKER = "PLACE" + "HOLDER"
@@ -25,7 +24,7 @@ MARKER = "PLACE" + "HOLDER"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("gates")
     with serve(data) as s:
-        add_worker(s, data, worker_id="gate-1")
+        s.add_worker(data, worker_id="gate-1")
         yield s
 
 

@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.stack import Stack, serve
-from tests.e2e_security.fleet import V1, add_worker, protocol_worker, submit, task_events, wait_task
-from tests.helpers.procs import WorkerProc
+from agency.testing import Stack, WorkerProc, serve
+from tests.e2e.security.fleet import V1, protocol_worker, submit, task_events, wait_task
 
 RULE = "outside-allowed-roots"
 RETRIES_LEFT = {"max_attempts": 3, "backoff": 0}  # a denial must fail at once all the same
@@ -32,7 +31,7 @@ RETRIES_LEFT = {"max_attempts": 3, "backoff": 0}  # a denial must fail at once a
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("sandbox")
     with serve(data) as s:
-        add_worker(s, data, labels="pool=real", worker_id="real-1")
+        s.add_worker(data, labels="pool=real", worker_id="real-1")
         yield s
 
 

@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet
 
 from agency.client import AgencyClient
 from agency.security.filestore import FileKeystore
-from tests.api.stack import ADMIN, serve
-from tests.e2e_security.fleet import V1, add_worker, sse_events, submit, wait_task
+from agency.testing import ADMIN, serve
+from tests.e2e.security.fleet import V1, sse_events, submit, wait_task
 
 NAME = "deploy_token"
 TASK_ENV = {"TOKEN": "${secret:" + NAME + "}"}
@@ -80,7 +80,7 @@ def test_a_printed_secret_is_masked_everywhere(
     }
 
     with serve(data, keystore="file", master_key=master) as stack:
-        worker = add_worker(stack, data, env=worker_env, worker_id="sec-1")
+        worker = stack.add_worker(data, env=worker_env, worker_id="sec-1")
         with stack.http() as http:
             task_id = submit(
                 http,

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.stack import WORKER, Stack, serve
-from tests.e2e_security.fleet import V1
+from agency.testing import WORKER, Stack, serve
+from tests.e2e.security.fleet import V1
 
 ALLOWED = "127.0.0.1,localhost,::1,10.20.0.0/16"
 
