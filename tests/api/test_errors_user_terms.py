@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.stack import Stack
+from agency.testing import Stack
 
 # what pydantic's own locations and messages look like: none may reach a client
 LEAKS = ("function-after", "model_attributes_type", "_valid_spec", "TaskSubmit", "TaskBatch")

@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from agency.cli import app
 from agency.models import Role
-from tests.api.stack import ADMIN, WORKER, Stack, serve
+from agency.testing import ADMIN, WORKER, Stack, serve
 
 ADDRESS = "127.0.0.1"  # every test client connects from loopback
 runner = CliRunner()

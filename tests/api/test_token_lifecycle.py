@@ -10,7 +10,7 @@ import httpx
 from typer.testing import CliRunner
 
 from agency.cli import app
-from tests.api.stack import ADMIN, Stack
+from agency.testing import ADMIN, Stack
 
 runner = CliRunner()
 

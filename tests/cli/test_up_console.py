@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.procs import free_port
+from agency.testing import free_port
 
 LAST_BANNER_LINE = "Ctrl-C (or SIGTERM) stops everything."
 IDLE_SECONDS = 6.0

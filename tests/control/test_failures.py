@@ -15,8 +15,14 @@ from agency.fleet import Registry
 from agency.models import Event, TaskState, TaskSubmit
 from agency.settings import Settings
 from agency.storage import Repositories, Store
-from tests.control.harness import Heartbeats, register, task_events, wait_until
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import (
+    Heartbeats,
+    WorkerProc,
+    register,
+    start_worker,
+    task_events,
+    wait_until,
+)
 
 
 def kill_machine(worker: WorkerProc) -> None:

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from agency.testing import DashboardStack as Stack
+from agency.testing import running_stack, wait_for
 from tests.dashboards.conftest import CHROMIUM
-from tests.dashboards.stack import Stack, running_stack, wait_for
 from tests.worker.fakes import install
 
 

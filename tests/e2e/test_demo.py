@@ -16,6 +16,7 @@ import pytest
 
 from agency.client import AgencyClient
 from agency.storage import Repositories
+from agency.testing import free_port, wait_healthy
 from agency_dashboards.data import (
     audit,
     chat,
@@ -26,7 +27,6 @@ from agency_dashboards.data import (
     tasks,
     workers,
 )
-from tests.helpers.procs import free_port, wait_healthy
 
 
 def _up(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:

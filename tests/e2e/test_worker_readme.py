@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from agency.models import Role
-from tests.api.stack import ADMIN, Stack, serve
-from tests.helpers.procs import free_port, wait_healthy, worker_env
+from agency.testing import ADMIN, Stack, free_port, serve, wait_healthy, worker_env
 
 AGENCY = str(Path(sys.executable).with_name("agency"))
 

@@ -17,9 +17,9 @@ import pytest
 from agency.errors import WorkerTLSError, WorkerTLSRefused
 from agency.fleet import Registry, WorkerClient
 from agency.models import WorkerRegistration, WorkerTLS
+from agency.testing.tlscert import self_signed
 from agency.worker.server import self_pin
 from tests.fleet.conftest import free_port, quick_settings
-from tests.helpers.tlscert import self_signed
 
 WRONG = "sha256:" + "0" * 64
 

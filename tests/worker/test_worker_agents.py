@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from agency.models import TranscriptItem, TranscriptPage, WorkerStatus, WorkerTaskStatus
+from agency.testing import WorkerProc, start_worker, wait_state
 from agency.worker.procs import group_members
-from tests.helpers.procs import WorkerProc, start_worker, wait_state
 from tests.worker.fakes import install
 
 GRACE = 1.0

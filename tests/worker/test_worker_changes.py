@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from agency.models import WorkspaceChanges
-from tests.helpers.procs import WorkerProc, start_worker, wait_state
+from agency.testing import WorkerProc, start_worker, wait_state
 
 CAP = 4096
 
