@@ -182,6 +182,23 @@ class Settings(BaseModel):
         0.5, ge=0, le=1, description="Failure rate over the last 5 minutes that raises an alert."
     )
 
+    # --- scheduler ------------------------------------------------------------------------
+    schedule_tick_interval: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Longest the scheduler sleeps between looks at its schedules (it wakes sooner when a slot is due or a schedule changes).",
+    )
+    schedule_misfire_grace: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds late a schedule slot still fires as on time; older slots were missed and follow the schedule's catch-up policy.",
+    )
+    fault_schedule_crash: Literal["off", "recorded", "submitted"] = Field(
+        "off",
+        description="Fault drill: the control plane SIGKILLs itself during a schedule fire, once the fire is recorded or once its task is submitted.",
+    )
+
     # --- API ------------------------------------------------------------------------------
     max_body_bytes: int = Field(
         1_048_576,

@@ -21,6 +21,7 @@ from agency.api import (
     health,
     queries,
     runbooks,
+    schedules,
     streams,
     tasks,
     tokens,
@@ -96,6 +97,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 ROUTERS = [health, tasks, workers, audit, streams, tokens]
 ROUTERS += [chat, queries, alerts]
 ROUTERS += [runbooks]
+ROUTERS += [schedules]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

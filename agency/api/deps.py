@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from agency.api.auth import RateLimiter, TokenBook
     from agency.api.hub import MetricsHub
     from agency.api.telemetry import ApiMetrics
+    from agency.control.schedules import ScheduleService
     from agency.fleet import Registry
     from agency.orchestrator import Orchestrator
     from agency.storage import Store
@@ -56,6 +57,7 @@ class Services:
     limiter: RateLimiter | None = None
     api_metrics: ApiMetrics | None = None
     hub: MetricsHub | None = None
+    schedules: ScheduleService | None = None
 
 
 def services_of(conn: HTTPConnection) -> Services:

@@ -10,6 +10,7 @@ from agency.api.auth import RateLimiter, TokenBook
 from agency.api.deps import Services
 from agency.api.hub import MetricsHub
 from agency.api.telemetry import ApiMetrics
+from agency.control.schedules import ScheduleService
 from agency.fleet import Registry
 from agency.orchestrator import Orchestrator
 from agency.settings import Settings
@@ -19,13 +20,19 @@ log = logging.getLogger("agency.api")
 
 
 async def open_services(settings: Settings) -> Services:
-    """Open the DuckDB store, the worker registry and the orchestrator, and start it."""
+    """Open the DuckDB store, the worker registry and the orchestrator, and start it and the scheduler."""
     store = await Store.open(settings.database_path, batch_max=settings.write_batch_max)
     metrics = CollectorRegistry()
     try:
         registry = Registry(settings)
         orchestrator = Orchestrator(settings, store, registry, metrics_registry=metrics)
         await orchestrator.start()
+        schedules = ScheduleService(store, orchestrator, settings, metrics)
+        try:
+            await schedules.start()
+        except BaseException:
+            await orchestrator.stop()
+            raise
     except BaseException:
         await store.close()
         raise
@@ -35,6 +42,7 @@ async def open_services(settings: Settings) -> Services:
         registry=registry,
         orchestrator=orchestrator,
         metrics=metrics,
+        schedules=schedules,
     )
 
 
@@ -63,6 +71,8 @@ async def close_api(services: Services) -> None:
 async def close_services(services: Services) -> None:
     """Stop the orchestrator (in-flight tasks stay recoverable), then close the store."""
     try:
+        if services.schedules is not None:
+            await services.schedules.stop()
         await services.orchestrator.stop()
     finally:
         await services.store.close()

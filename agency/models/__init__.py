@@ -4,7 +4,8 @@
 - ``tasks``: the task lifecycle (``TaskState`` and its legal transitions), specs, policies;
 - ``events``: the audit event;
 - ``workers``: the worker protocol and the control plane's view of a worker;
-- ``records``: chat, saved queries, alerts, waivers, runbook runs, tokens, KPI samples.
+- ``records``: chat, saved queries, alerts, waivers, runbook runs, tokens, KPI samples;
+- ``schedules``: cron schedules, their task templates, policies and fires.
 """
 
 from agency.models.base import (
@@ -34,6 +35,23 @@ from agency.models.records import (
     SavedQueryRevision,
     Waiver,
     WaiverState,
+)
+from agency.models.schedules import (
+    Catchup,
+    Overlap,
+    Schedule,
+    ScheduleConfig,
+    ScheduleEdit,
+    ScheduleFire,
+    ScheduleFireOut,
+    ScheduleFirePage,
+    ScheduleIn,
+    ScheduleList,
+    ScheduleReason,
+    ScheduleRevision,
+    ScheduleView,
+    SkipReason,
+    TaskTemplate,
 )
 from agency.models.tasks import (
     IN_FLIGHT_STATES,
@@ -77,6 +95,7 @@ __all__ = [
     "AlertState",
     "ApiToken",
     "Attempt",
+    "Catchup",
     "ChatMessage",
     "ChatSession",
     "ChatSessionCreated",
@@ -85,6 +104,7 @@ __all__ = [
     "KpiSample",
     "NoopSpec",
     "OutputChunk",
+    "Overlap",
     "QueryResultOut",
     "QueryRun",
     "RetryPolicy",
@@ -92,11 +112,24 @@ __all__ = [
     "RunbookRun",
     "SavedQuery",
     "SavedQueryRevision",
+    "Schedule",
+    "ScheduleConfig",
+    "ScheduleEdit",
+    "ScheduleFire",
+    "ScheduleFireOut",
+    "ScheduleFirePage",
+    "ScheduleIn",
+    "ScheduleList",
+    "ScheduleReason",
+    "ScheduleRevision",
+    "ScheduleView",
     "ShellSpec",
+    "SkipReason",
     "Strict",
     "Task",
     "TaskState",
     "TaskSubmit",
+    "TaskTemplate",
     "Waiver",
     "WaiverState",
     "WorkerHealth",

@@ -25,6 +25,10 @@ from agency.models import (
     RunbookRun,
     SavedQuery,
     SavedQueryRevision,
+    Schedule,
+    ScheduleFire,
+    ScheduleRevision,
+    SkipReason,
     Task,
     TaskState,
     Waiver,
@@ -34,6 +38,7 @@ from agency.storage import Delete, Insert, Store, Upsert
 from agency.storage.codec import TABLE_MODELS, load_columns
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+TEMPLATE = {"kind": "shell", "spec": {"argv": ["true"]}, "labels": {"team": "a"}, "locks": ["ws"]}
 
 
 def ev(i: int = 0, **kw: object) -> EventIn:
@@ -92,6 +97,20 @@ def sample_rows() -> dict[str, list[object]]:
         "runbook_runs": [RunbookRun(id="rb1", name="audit", actor="a", parameters={"days": 7})],
         "api_tokens": [ApiToken(id="k1", name="ci", role=Role.OPERATOR, token_hash="ab" * 32)],
         "kpi_samples": [KpiSample(ts=NOW, tasks_per_min=3.5, success_rate=None, active_workers=2)],
+        "schedules": [
+            Schedule(id="s1", name="nightly", cron="0 2 * * *", task=TEMPLATE, since=NOW)
+        ],
+        "schedule_revisions": [
+            ScheduleRevision(
+                schedule_id="s1", revision=1, name="nightly", cron="0 2 * * *", task=TEMPLATE
+            )
+        ],
+        "schedule_fires": [
+            ScheduleFire(schedule_id="s1", slot=NOW, task_id="t1", lateness=0.25),
+            ScheduleFire(
+                schedule_id="s1", slot=NOW, manual=True, skipped_reason=SkipReason.OVERLAP
+            ),
+        ],
     }
 
 

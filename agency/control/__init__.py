@@ -1,0 +1,1 @@
+"""The control plane's services, between the API and the storage repositories."""

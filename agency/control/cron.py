@@ -1,0 +1,98 @@
+"""``CronSlots``: the instants a cron expression names in an IANA time zone, in UTC.
+
+croniter walks the *wall clock* here, on naive datetimes, where there is no daylight-saving
+time to get wrong; each wall time is then placed on the real time line, as cron(8) does:
+
+- a wall time that happens once is one slot;
+- a wall time that happens twice (the hour repeated when clocks go back) is one slot, the
+  first, unless the expression runs every hour: then the repeated hour is a real hour of
+  its own and runs too (an hourly job fires every hour, a daily one once a day);
+- a wall time that never happens (the hour skipped when clocks go forward) fires at the
+  first instant after the gap, once however many of its times fell in it.
+
+So across either transition nothing is skipped and nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+#: longer than any daylight-saving shift (the largest in use is 2 hours)
+_MAX_SHIFT = timedelta(hours=3)
+_SECOND = timedelta(seconds=1)
+
+
+class CronSlots:
+    """The slots of ``expr`` (checked by ``agency.models.schedules.check_cron``) in ``timezone``."""
+
+    def __init__(self, expr: str, timezone: str) -> None:
+        self.expr = expr
+        self.zone = ZoneInfo(timezone)
+        hours = croniter(expr, datetime(2000, 1, 1)).expanded[1]
+        self.every_hour = hours == ["*"] or set(hours) == set(range(24))
+
+    def after(self, start: datetime) -> Iterator[datetime]:
+        """Slots strictly after ``start``, ascending, in UTC (endless)."""
+        start = start.astimezone(UTC)
+        # a repeated wall time after ``start`` may read earlier than start's own wall time
+        wall = start.astimezone(self.zone).replace(tzinfo=None) - _MAX_SHIFT
+        it = croniter(self.expr, wall)
+        heap: list[datetime] = []
+        last: datetime | None = None
+        while True:
+            found = self.instants(it.get_next(datetime))
+            for t in found:
+                heapq.heappush(heap, t)
+            # every later wall time lands at or after this one's first instant
+            while heap and heap[0] <= found[0]:
+                t = heapq.heappop(heap)
+                if t > start and t != last:
+                    last = t
+                    yield t
+
+    def until(self, end: datetime) -> Iterator[datetime]:
+        """Slots at or before ``end``, descending, in UTC (down to the year 1 at worst)."""
+        end = end.astimezone(UTC)
+        wall = end.astimezone(self.zone).replace(tzinfo=None) + _MAX_SHIFT + _SECOND
+        it = croniter(self.expr, wall)
+        heap: list[tuple[float, datetime]] = []  # a max-heap by negated timestamp
+        last: datetime | None = None
+        while True:
+            found = self.instants(it.get_prev(datetime))
+            for t in found:
+                heapq.heappush(heap, (-t.timestamp(), t))
+            while heap and heap[0][1] >= found[-1]:
+                t = heapq.heappop(heap)[1]
+                if t <= end and t != last:
+                    last = t
+                    yield t
+
+    def instants(self, wall: datetime) -> list[datetime]:
+        """Where the naive wall time ``wall`` falls on the time line (ascending, in UTC)."""
+        first = wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
+        second = wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
+        if first == second:
+            return [first]
+        if first.astimezone(self.zone).replace(tzinfo=None) == wall:  # it happens twice
+            return [first, second] if self.every_hour else [first]
+        # it never happens: fold=0 reads it with the offset before the gap (an instant after
+        # the change) and fold=1 with the one after (an instant before it)
+        return [_change_between(self.zone, second, first)]
+
+
+def _change_between(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
+    """The first whole second of ``after``'s UTC offset, searched between the two."""
+    offset = after.astimezone(zone).utcoffset()
+    lo, hi = before, after
+    while hi - lo > _SECOND:
+        mid = lo + timedelta(seconds=int((hi - lo).total_seconds() // 2))
+        if mid.astimezone(zone).utcoffset() == offset:
+            hi = mid
+        else:
+            lo = mid
+    return hi
