@@ -114,14 +114,18 @@ class ScheduleService:
             delay = interval
             try:
                 await self.tick()
-                dues = [s.due for s in self._slates.values() if s.due is not None]
-                if dues:
-                    ahead = (min(dues) - self.clock()).total_seconds()
+                due = self.next_due()
+                if due is not None:
+                    ahead = (due - self.clock()).total_seconds()
                     delay = max(MIN_SLEEP, min(interval, ahead))
             except Exception:  # logged; the next round tries again
                 log.exception("schedule tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest slot of any schedule is due (``None``: nothing will fire)."""
+        return min((s.due for s in self._slates.values() if s.due is not None), default=None)
 
     async def tick(self, now: datetime | None = None) -> list[ScheduleFire]:
         """Decide every slot due at ``now`` (default: the clock); returns the decisions."""

@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 
 from agency.errors import HostNotAllowed, NotFound, WorkerFull
 from agency.fleet.client import WorkerClient
-from agency.models import WorkerHealth, WorkerHeartbeat, WorkerInfo, WorkerRegistration, utcnow
+from agency.models import (
+    PROVENANCE_LABELS,
+    WorkerHealth,
+    WorkerHeartbeat,
+    WorkerInfo,
+    WorkerRegistration,
+    utcnow,
+)
 from agency.security.urlguard import check_url
 from agency.settings import Settings
 
@@ -144,7 +151,8 @@ class Registry:
         """Workers that can take a task now, least loaded first.
 
         Healthy, breaker not refusing, the kind supported, every task label present with the
-        same value (task labels are requirements), and a free slot by the registry's count.
+        same value (task labels are requirements, except the ``PROVENANCE_LABELS`` such as
+        ``schedule``), and a free slot by the registry's count.
         """
         fit = [
             e
@@ -152,7 +160,9 @@ class Registry:
             if e.info.health == WorkerHealth.HEALTHY
             and e.client.available
             and kind in e.info.kinds
-            and all(e.info.labels.get(k) == v for k, v in labels.items())
+            and all(
+                e.info.labels.get(k) == v for k, v in labels.items() if k not in PROVENANCE_LABELS
+            )
             and e.reserved < e.info.capacity
         ]
         fit.sort(key=lambda e: (e.reserved / e.info.capacity, -e.info.capacity, e.info.id))

@@ -37,6 +37,7 @@ from agency.models.records import (
     WaiverState,
 )
 from agency.models.schedules import (
+    PROVENANCE_LABELS,
     Catchup,
     Overlap,
     Schedule,
@@ -86,6 +87,7 @@ from agency.models.workers import (
 
 __all__ = [
     "IN_FLIGHT_STATES",
+    "PROVENANCE_LABELS",
     "SPEC_MODELS",
     "TASK_KINDS",
     "TERMINAL_STATES",

@@ -17,12 +17,22 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from agency.errors import InvalidSpec
 from agency.models.base import Strict, utcnow
-from agency.models.tasks import RetryPolicy, TaskState, TaskSubmit, parse_spec
+from agency.models.tasks import (
+    SPEC_MODELS,
+    TASK_KINDS,
+    RetryPolicy,
+    TaskState,
+    TaskSubmit,
+    parse_spec,
+)
 
 #: names are typed on the command line and become the ``schedule=<name>`` task label
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 #: the label every scheduled task carries
 SCHEDULE_LABEL = "schedule"
+#: task labels that say where a task came from: placement ignores them (every other task
+#: label is a requirement a worker must carry)
+PROVENANCE_LABELS = frozenset({SCHEDULE_LABEL})
 _ALIASES = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
@@ -100,6 +110,13 @@ class TaskTemplate(Strict):
     retry: RetryPolicy | None = None
     locks: list[str] = Field(default_factory=list, max_length=32)
     timeout: float | None = Field(None, gt=0)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in SPEC_MODELS:
+            raise ValueError(f"unknown task kind {kind!r}; known kinds: {', '.join(TASK_KINDS)}")
+        return kind
 
     @field_validator("spec")
     @classmethod
