@@ -110,6 +110,7 @@ class Firer:
                     last=iso(p.late[-1]),
                     runs=[iso(t) for t in p.caught_up],
                     skipped=len(rows),
+                    skipped_reason=next(iter(p.skip.values()), None),
                     older_unlisted=p.unlisted,
                 ),
             )

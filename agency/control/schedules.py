@@ -134,9 +134,13 @@ class ScheduleService:
         async with self._lock:
             await self._retry_pending()
             for slate in sorted(self._slates.values(), key=lambda s: s.schedule.name):
-                if slate.due is not None and slate.due <= now:
+                if slate.due is None or slate.due > now:
+                    continue
+                try:
                     decided += await self.firer.advance(slate, now)
-                    self.metrics.due(slate.schedule.name, slate.due)
+                except Exception:  # one schedule's failure must not hold up the others
+                    log.exception("schedule %s: deciding its due slots failed", slate.schedule.name)
+                self.metrics.due(slate.schedule.name, slate.due)
         return decided
 
     async def _retry_pending(self) -> None:
@@ -296,10 +300,11 @@ class ScheduleService:
 
     async def _with_state(self, fire: ScheduleFire) -> ScheduleFireOut:
         """The fire with its task's state as the orchestrator knows it now."""
-        out = ScheduleFireOut(**fire.model_dump(exclude={"state"}))
+        out = ScheduleFireOut(**fire.model_dump(exclude={"state", "waiting_for"}))
         if fire.task_id is not None:
             with contextlib.suppress(NotFound):
-                out.state = (await self.tasks.get(fire.task_id)).state
+                task = await self.tasks.get(fire.task_id)
+                out.state, out.waiting_for = task.state, list(task.waiting_for)
         return out
 
     # --- helpers --------------------------------------------------------------------------

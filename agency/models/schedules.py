@@ -268,9 +268,10 @@ class ScheduleFire(BaseModel):
 
 
 class ScheduleFireOut(ScheduleFire):
-    """A fire with the current state of its task."""
+    """A fire with the current state of its task, and the locks it waits for if it does."""
 
     state: TaskState | None = None
+    waiting_for: list[str] = Field(default_factory=list)
 
 
 class ScheduleFirePage(BaseModel):

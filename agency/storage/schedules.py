@@ -29,8 +29,10 @@ MAX_LIMIT = 500
 #: unfinished runs of one schedule loaded at start (what overlap checks look at)
 LIVE_MAX = 100
 _TERMINAL = sorted(s.value for s in TERMINAL_STATES)
+#: a fire and what its task is doing
+_TASK_COLUMNS = "t.state AS state, coalesce(t.waiting_for, CAST('[]' AS JSON)) AS waiting_for"
 _WITH_STATE = (
-    "SELECT f.*, t.state AS state FROM schedule_fires AS f LEFT JOIN tasks AS t ON t.id = f.task_id"
+    f"SELECT f.*, {_TASK_COLUMNS} FROM schedule_fires AS f LEFT JOIN tasks AS t ON t.id = f.task_id"
 )
 
 
@@ -123,7 +125,7 @@ class ScheduleRepository:
         where, params = ("AND f.schedule_id = ?", [schedule_id]) if schedule_id else ("", [])
         rows = await self.store.fetch(
             "SELECT * EXCLUDE (n) FROM ("
-            "  SELECT f.*, t.state AS state, row_number() OVER ("
+            f"  SELECT f.*, {_TASK_COLUMNS}, row_number() OVER ("
             "    PARTITION BY f.schedule_id ORDER BY f.fired_at DESC, f.slot DESC) AS n"
             "  FROM schedule_fires AS f LEFT JOIN tasks AS t ON t.id = f.task_id"
             f"  WHERE f.skipped_reason IS NULL {where}"

@@ -265,6 +265,12 @@ async def test_schedules_sharing_a_lock_queue_visibly(worked: Plane) -> None:
         ids,
     )
     assert rows and rows[0]["details"]["waiting_for"] == ["workspace-1"]
+    # and the schedule whose run waits shows it
+    views = [await p.svc.get(name) for name in ("a", "b")]
+    waits = [v.last_fire.waiting_for for v in views if v.last_fire is not None]
+    assert sorted(waits) == [[], ["workspace-1"]]
+    listed = {v.name: v.last_fire for v in await p.svc.all()}
+    assert sorted(f.waiting_for for f in listed.values() if f is not None) == sorted(waits)
 
 
 # --- time: DST, pause, edit, jitter --------------------------------------------------------
