@@ -289,6 +289,8 @@ class ScheduleView(Schedule):
 
 
 class ScheduleList(BaseModel):
+    """``GET /api/v1/schedules``: every schedule, by name."""
+
     items: list[ScheduleView]
 
 
