@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test install system-deps lint typecheck layers placeholders pytest bench clean
+.PHONY: up test install system-deps bench-deps lint typecheck layers placeholders pytest bench clean
 
 $(STAMP): pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -30,8 +31,8 @@ system-deps:
 	fi
 
 lint: install
-	$(BIN)/ruff check agency dashboards tests benchmarks
-	$(BIN)/ruff format --check agency dashboards tests benchmarks
+	$(BIN)/ruff check agency dashboards tests benchmarks setup.py
+	$(BIN)/ruff format --check agency dashboards tests benchmarks setup.py
 
 typecheck: install
 	$(BIN)/mypy
@@ -48,8 +49,20 @@ pytest: install system-deps
 ## Everything CI runs: lint, types, import layers, the placeholder gate, then the test suite.
 test: install system-deps lint typecheck layers placeholders pytest
 
-bench: install
-	$(BIN)/python -m benchmarks
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+## What benchmarks/bench_vs_celery.py runs beside agency: Celery (the bench extra) and Redis.
+bench-deps: $(BENCH_STAMP)
+	@if ! command -v redis-server >/dev/null; then \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends redis-server; \
+	fi
+
+## Every benchmark (BENCH="bench_vs_celery --quick" for one, with its arguments); not part of `make test`.
+bench: install bench-deps
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

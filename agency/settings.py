@@ -1,8 +1,8 @@
 """Every agency setting, declared once: name, default and help.
 
 A setting ``foo_bar`` is read from the environment variable ``AGENCY_FOO_BAR`` and can be
-overridden by a CLI flag. ``Settings.describe()`` feeds ``agency settings`` and the README
-test, which fails when a setting is undocumented.
+overridden by a CLI flag. ``Settings.describe()`` feeds ``agency settings`` and the test of
+docs/configuration.md, which fails when a setting is undocumented.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ class Settings(BaseModel):
         True, description="Whether `agency up` also serves the Panel dashboard."
     )
     dashboard_port: int = Field(5006, ge=1, le=65535, description="Port of the Panel dashboard.")
+    dashboard_app: Path | None = Field(
+        None,
+        description="Panel app `agency up` serves; default: `app.py` of the installed `agency_dashboards` package, i.e. the repo's `dashboards/app.py`.",
+    )
 
     # --- clients (CLI, notebooks, dashboard) ----------------------------------------------
     url: str = Field(

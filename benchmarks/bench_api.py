@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,26 +38,29 @@ import aiohttp
 import httpx
 import psutil
 
-from agency.clientwire import SseDecoder
+from agency.client.sse import SseDecoder
 from tests.helpers.procs import free_port, free_ports
 
 RESULTS = Path(__file__).parent / "results"
 PACED_RATES = (100, 200, 400)  # total POSTs per second from the 32 clients
 TOKEN = "bench-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SETTINGS = {
+    "AGENCY_ADMIN_TOKEN": TOKEN,
+    "AGENCY_RATE_LIMIT": "1000000",
+    "AGENCY_LOG_LEVEL": "WARNING",
+    "AGENCY_WORKER_CAPACITY": "64",
+}
 
 
-def start_control_plane(data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_control_plane(
+    data_dir: Path, workers: int, settings: Mapping[str, str] = SETTINGS
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``agency up`` on a free 127.0.0.1 port with ``settings`` as its only ``AGENCY_*``
+    environment; returns once ``workers`` local workers are healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-    env.update(
-        {
-            "AGENCY_ADMIN_TOKEN": TOKEN,
-            "AGENCY_RATE_LIMIT": "1000000",
-            "AGENCY_LOG_LEVEL": "WARNING",
-            "AGENCY_WORKER_CAPACITY": "64",
-        }
-    )
+    env.update(settings)
     log = (data_dir / "up.log").open("wb")
     proc = subprocess.Popen(
         [

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agency import gcpolicy
+from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import (
     TaskState,
@@ -42,9 +43,8 @@ from agency.models import (
     new_id,
     utcnow,
 )
-from agency.orchestrator import Orchestrator
 from agency.settings import Settings
-from agency.storage import Store, Upsert
+from agency.storage import Repositories, Store, Upsert
 from benchmarks.bench_dispatch import local_workers
 
 RESULTS = Path(__file__).parent / "results"
@@ -68,7 +68,7 @@ def settings_for(tmp: Path) -> Settings:
 async def open_orchestrator(tmp: Path, urls: list[str]) -> tuple[Orchestrator, Store]:
     settings = settings_for(tmp)
     store = await Store.open(settings.database_path, batch_max=settings.write_batch_max)
-    orch = Orchestrator(settings, store, Registry(settings))
+    orch = Orchestrator(settings, Repositories(store), Registry(settings))
     await orch.start()
     gcpolicy.settle_after_start()  # as `agency up` runs the orchestrator
     for i, url in enumerate(urls):
@@ -254,7 +254,7 @@ async def recovery(urls: list[str], total: int, in_flight: int) -> dict[str, Any
         await store.close()
         store = await Store.open(settings.database_path)
         done = Finishes(store)
-        orch = Orchestrator(settings, store, Registry(settings))
+        orch = Orchestrator(settings, Repositories(store), Registry(settings))
         try:
             t0 = time.perf_counter()
             await orch.start()

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from agency.models import EventIn, TaskState
-from agency.storage import Store, tasks
+from agency.storage import Store, TaskQuery, TaskRepository
 from agency.storage.connection import connect
 from agency.storage.migrate import Migrator
 
@@ -139,6 +139,7 @@ def load_tasks(path: Path, n: int) -> float:
 
 async def reads(path: Path, n: int, repeats: int) -> dict[str, Any]:
     store = await Store.open(path)
+    tasks = TaskRepository(store)
     rng = random.Random(3)
     recent: list[float] = []
     lookup: list[float] = []
@@ -146,16 +147,16 @@ async def reads(path: Path, n: int, repeats: int) -> dict[str, Any]:
     for i in range(repeats):
         state = STATES[i % len(STATES)]
         t0 = time.perf_counter()
-        page = await tasks.list_tasks(store, tasks.TaskQuery(states=[state], limit=50))
+        page = await tasks.page(TaskQuery(states=[state], limit=50))
         recent.append(time.perf_counter() - t0)
         assert len(page.items) == 50 and all(t.state == state for t in page.items)
         task_id = f"{rng.randrange(n):024x}"
         t0 = time.perf_counter()
-        task = await tasks.get_task(store, task_id)
+        task = await tasks.get(task_id)
         lookup.append(time.perf_counter() - t0)
         assert task is not None and task.id == task_id
         t0 = time.perf_counter()
-        await tasks.get_task_by_key(store, f"key{rng.randrange(n)}")
+        await tasks.get_by_key(f"key{rng.randrange(n)}")
         by_key.append(time.perf_counter() - t0)
     await store.close()
     ms = lambda xs: round(statistics.median(xs) * 1000, 2)  # noqa: E731

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agency.client import AgencyClient
-from dashboards.connection import Backend, backend_from_env
-from dashboards.live import Feeds, feeds_for
+
+from .connection import Backend, backend_from_env
+from .live import Feeds, feeds_for
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboards.connection import Backend
+from .connection import Backend
 
 StreamOpener = Callable[[], Iterable[Any]]
 

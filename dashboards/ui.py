@@ -1,4 +1,4 @@
-"""Small building blocks shared by the pages: off-loop calls, messages, confirmations."""
+"""Small building blocks shared by the pages: off-loop calls, messages, confirmations, tiles."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import panel as pn
 
 T = TypeVar("T")
 AlertKind = Literal["primary", "secondary", "success", "danger", "warning", "info", "light", "dark"]
+REFRESH_MS = 3000  # how often the table pages (workers, health) read the API again
 
 
 async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -32,7 +33,8 @@ class StatusLine(pn.pane.Alert):
         params.setdefault("alert_type", "light")
         params.setdefault("visible", False)
         params.setdefault("margin", (4, 10))
-        super().__init__(**params)
+        # unannotated in Panel; mypy's untyped_calls_exclude does not reach calls via super()
+        super().__init__(**params)  # type: ignore[no-untyped-call]
 
     def say(self, text: str, kind: AlertKind = "info") -> None:
         self.object = text
@@ -88,20 +90,22 @@ class Confirm(pn.Column):
 
 def every(period_ms: int, callback: Callable[[], Any]) -> Any:
     """A periodic callback of this session; ``callback`` may be a coroutine function, which
-    Panel awaits on its loop (its annotation only admits plain functions)."""
-    return pn.state.add_periodic_callback(callback, period=period_ms)  # type: ignore[arg-type]
+    Panel awaits on its loop."""
+    return pn.state.add_periodic_callback(callback, period=period_ms)
 
 
-def fmt_number(value: Any, digits: int = 0, suffix: str = "") -> str:
-    """A KPI value for a tile; ``None`` (no data in the window yet) shows as a dash."""
-    if value is None:
-        return "-"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    text = f"{number:,.{digits}f}"
-    return f"{text}{suffix}"
+def paint(table: pn.widgets.Tabulator, column: str, colors: dict[str, str]) -> None:
+    """Color a column's cells by value (breaker and health states)."""
+    if table.style is not None:
+        table.style.map(_color(colors), subset=[column])
+
+
+def _color(colors: dict[str, str]) -> Callable[[Any], str]:
+    def style(value: Any) -> str:
+        color = colors.get(str(value))
+        return f"color: {color}; font-weight: 600" if color else ""
+
+    return style
 
 
 def tile(title: str, css: str) -> pn.pane.HTML:

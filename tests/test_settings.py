@@ -1,4 +1,5 @@
-"""Settings: read from AGENCY_* variables and overrides, validated, and all documented."""
+"""Settings: read from AGENCY_* variables and overrides, validated, and all documented
+(in docs/configuration.md, whose table is the output of ``agency settings --markdown``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agency.cli import app
 from agency.errors import ConfigError
 from agency.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 
 
 def test_defaults() -> None:
@@ -34,9 +38,18 @@ def test_bad_values_name_the_variable() -> None:
         Settings.load(env={"AGENCY_SANDBOX": "sometimes"})
 
 
-def test_every_setting_has_help_and_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"`(AGENCY_[A-Z0-9_]+)`", readme))
+def test_every_setting_has_help_and_is_in_the_configuration_page() -> None:
+    page = CONFIGURATION.read_text()
+    documented = set(re.findall(r"`(AGENCY_[A-Z0-9_]+)`", page))
     for row in Settings.describe():
         assert row["help"], f"{row['name']} has no help text"
-        assert row["name"] in documented, f"{row['name']} is missing from README.md"
+        assert row["name"] in documented, f"{row['name']} is missing from docs/configuration.md"
+
+
+def test_the_configuration_table_is_the_generated_one() -> None:
+    result = CliRunner().invoke(app, ["settings", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output in CONFIGURATION.read_text(), (
+        "docs/configuration.md's table differs from the declarations: replace it with the "
+        "output of `agency settings --markdown`"
+    )

@@ -1,7 +1,7 @@
 """``create_app(settings)``: the control plane's FastAPI application.
 
-With ``services=None`` the lifespan opens the store, the registry and the orchestrator and
-closes them on shutdown; tests pass their own ``Services`` and keep ownership of them.
+With ``plane=None`` the lifespan opens the ``ControlPlane`` and closes it on shutdown; a
+caller that passes its own keeps ownership of it.
 """
 
 from __future__ import annotations
@@ -28,19 +28,18 @@ from agency.api import (
     workers,
 )
 from agency.api.auth import check_exposure
-from agency.api.deps import Services
 from agency.api.handlers import install_error_handlers
 from agency.api.limits import BodyLimitMiddleware
-from agency.api.services import close_api, close_services, open_services, prepare_api
 from agency.api.telemetry import ApiMetrics, MetricsMiddleware
+from agency.control import ControlPlane
 from agency.models import __version__
 from agency.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/health"})
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The API app; ``services`` given means the caller owns (opens and closes) them.
+def create_app(settings: Settings, plane: ControlPlane | None = None) -> FastAPI:
+    """The API app; ``plane`` given means the caller owns (opens and closes) it.
 
     ``ConfigError`` when the settings would serve beyond loopback without auth.
     """
@@ -48,17 +47,17 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = services is None
-        svc = await open_services(settings) if services is None else services
+        running = await ControlPlane.open(settings) if plane is None else plane
         try:
-            await prepare_api(svc)
-            app.state.services = svc
+            # on the plane's registry, so /metrics shows them beside the orchestrator's
+            app.state.api_metrics = ApiMetrics(running.metrics)
+            app.state.plane = running
             yield
         finally:
-            app.state.services = None
-            await close_api(svc)
-            if owned:
-                await close_services(svc)
+            app.state.plane = None
+            app.state.api_metrics = None
+            if plane is None:
+                await running.close()
 
     app = FastAPI(
         title="agency control plane",
@@ -66,13 +65,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         description="Submit, watch, cancel and audit the work of a fleet of agent workers.",
         lifespan=lifespan,
     )
-    app.state.services = None
+    app.state.plane = None
+    app.state.api_metrics = None
     app.state.settings = settings
     install_error_handlers(app)
 
     def api_metrics() -> ApiMetrics | None:
-        svc: Services | None = app.state.services
-        return svc.api_metrics if svc is not None else None
+        metrics: ApiMetrics | None = app.state.api_metrics
+        return metrics
 
     # the last added runs first: CORS (when configured) wraps everything, metrics see every
     # answer including the size limit's 413s, and the limit runs before a handler reads a body

@@ -19,95 +19,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from agency.api.assistant import Assistant
-from agency.api.chat_hub import (
-    ChatHubs,
-    CloseFrame,
-    Outgoing,
-    SessionHub,
-    error_frame,
-    message_frame,
-)
-from agency.api.deps import Principal, Services, authenticate, get_services, require, services_of
+from agency.api.deps import Principal, api_metrics_of, authenticate, get_plane, plane_of, require
 from agency.api.handlers import ERROR_RESPONSES
+from agency.control import ControlPlane
+from agency.control.chat.hub import CloseFrame, Outgoing, SessionHub, error_frame, message_frame
 from agency.errors import AgencyError, Forbidden, NotFound, RateLimited, Unauthorized
-from agency.models import ChatMessage, ChatSession, ChatSessionCreated, EventIn, Role, new_id
-from agency.storage import Insert
-
-log = logging.getLogger(__name__)
+from agency.models import ChatMessage, ChatSession, ChatSessionCreated, Role, SessionCreate
 
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=ERROR_RESPONSES)
 
 REPLAY_PAGE = 500
 
 
-class SessionCreate(BaseModel):
-    """A new chat session; its owner is the token's name."""
-
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field("", max_length=200)
-
-
-def hubs(app: Any) -> ChatHubs:
-    found: ChatHubs | None = getattr(app.state, "chat_hubs", None)
-    if found is None:
-        found = app.state.chat_hubs = ChatHubs()
-    return found
-
-
-async def find_session(services: Services, session_id: str) -> ChatSession:
-    rows = await services.store.fetch(
-        "SELECT * FROM chat_sessions WHERE id = $id", {"id": session_id}
-    )
-    if not rows:
-        raise NotFound(f"no chat session {session_id!r}", details={"session_id": session_id})
-    return ChatSession.model_validate(rows[0])
-
-
-def check_reader(session: ChatSession, who: Principal) -> None:
-    """Owners read their sessions; admins read every session (audits)."""
-    if session.owner != who.name and who.role is not Role.ADMIN:
-        raise Forbidden(
-            f"chat session {session.id} belongs to {session.owner}",
-            details={"session_id": session.id},
-        )
-
-
-async def messages_after(
-    services: Services, session_id: str, after: int, limit: int
-) -> list[ChatMessage]:
-    rows = await services.store.fetch(
-        "SELECT * FROM chat_messages WHERE session_id = $sid AND seq > $after ORDER BY seq LIMIT $limit",
-        {"sid": session_id, "after": after, "limit": limit},
-    )
-    return [ChatMessage.model_validate(r) for r in rows]
-
-
 @router.post("/session", status_code=201, response_model=ChatSessionCreated)
 async def create_session(
     body: SessionCreate | None = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> ChatSessionCreated:
     """Open a chat session owned by the caller (viewers too: the assistant enforces roles)."""
-    session = ChatSession(id=new_id(), owner=who.name, title=body.title if body else "")
-    await services.store.write(
-        Insert("chat_sessions", [session.model_dump(mode="python")]),
-        EventIn(
-            actor=who.name,
-            action="chat.session_created",
-            resource_type="chat_session",
-            resource_id=session.id,
-            details={"title": session.title},
-        ),
-    )
+    session = await plane.chat.create_session(who.name, body.title if body else "")
     return ChatSessionCreated(
         session_id=session.id,
         owner=session.owner,
@@ -122,20 +58,11 @@ async def list_sessions(
         None, max_length=200, description="Admins: only this owner's sessions."
     ),
     limit: int = Query(200, ge=1, le=1000),
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> list[ChatSession]:
     """The caller's sessions, newest first; admins see everyone's (or ``owner``'s)."""
-    if who.role is not Role.ADMIN:
-        if owner is not None and owner != who.name:
-            raise Forbidden("only admins list other people's chat sessions")
-        owner = who.name
-    rows = await services.store.fetch(
-        "SELECT * FROM chat_sessions WHERE ($owner IS NULL OR owner = $owner)"
-        " ORDER BY created_at DESC, id DESC LIMIT $limit",
-        {"owner": owner, "limit": limit},
-    )
-    return [ChatSession.model_validate(r) for r in rows]
+    return await plane.chat.sessions(who, owner=owner, limit=limit)
 
 
 @router.get("/session/{session_id}/messages", response_model=list[ChatMessage])
@@ -143,12 +70,11 @@ async def list_messages(
     session_id: str,
     after: int = Query(0, ge=0, description="Only messages with a greater sequence number."),
     limit: int = Query(500, ge=1, le=5000),
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> list[ChatMessage]:
     """A session's messages in sequence order."""
-    check_reader(await find_session(services, session_id), who)
-    return await messages_after(services, session_id, after, limit)
+    return await plane.chat.read(who, session_id, after, limit)
 
 
 @router.websocket("/ws/{session_id}")
@@ -157,24 +83,19 @@ async def chat_socket(websocket: WebSocket, session_id: str) -> None:
     # accept first: a close before accepting is an HTTP 403 with no code or reason for the client
     await websocket.accept()
     try:
-        services = services_of(websocket)
+        plane = plane_of(websocket)
         who = authenticate(websocket)
         after = int(websocket.query_params.get("after", "0"))
         if after < 0:
             raise ValueError(after)
-        session = await find_session(services, session_id)
-        if session.owner != who.name:
-            # the assistant acts with the owner's rights, so only the owner may drive it
-            raise Forbidden(f"chat session {session_id} belongs to {session.owner}")
+        hub = await plane.chat.join(who, session_id)
     except ValueError:
         await _close(websocket, 1008, "after must be a non-negative integer")
         return
     except AgencyError as exc:
         await _close(websocket, _close_code(exc), exc.message)
         return
-    await ChatConnection(websocket, services, who, hubs(websocket.app).acquire(session_id)).run(
-        after
-    )
+    await ChatConnection(websocket, plane, who, hub).run(after)
 
 
 def _close_code(exc: AgencyError) -> int:
@@ -209,31 +130,24 @@ class ChatConnection:
     """One socket on one session: a sender task drains the queue, this task reads and replies."""
 
     def __init__(
-        self, websocket: WebSocket, services: Services, who: Principal, hub: SessionHub
+        self, websocket: WebSocket, plane: ControlPlane, who: Principal, hub: SessionHub
     ) -> None:
         self.ws = websocket
-        self.services = services
+        self.plane = plane
         self.who = who
         self.hub = hub
         self.queue = hub.listen()
-        self.assistant = Assistant(services)
 
     async def run(self, after: int) -> None:
-        gauge = (
-            self.services.api_metrics.ws_clients.labels(endpoint="chat")
-            if self.services.api_metrics
-            else None
-        )
-        if gauge is not None:
-            gauge.inc()
+        gauge = api_metrics_of(self.ws).ws_clients.labels(endpoint="chat")
+        gauge.inc()
         sender = asyncio.create_task(self._send_loop(after))
         try:
             await self._receive_loop()
         finally:
             self.hub.listeners.discard(self.queue)
-            hubs(self.ws.app).release(self.hub)
-            if gauge is not None:
-                gauge.dec()
+            self.plane.chat.leave(self.hub)
+            gauge.dec()
             if not sender.done():
                 # let queued frames (an error, then its close) go out before stopping
                 _offer(self.queue, CloseFrame(1000, "bye"))
@@ -247,7 +161,7 @@ class ChatConnection:
         try:
             # listening started before this read, so nothing is lost between replay and live
             while True:
-                page = await messages_after(self.services, self.hub.session_id, last, REPLAY_PAGE)
+                page = await self.plane.chat.replay(self.hub.session_id, last, REPLAY_PAGE)
                 for m in page:
                     await self.ws.send_json(message_frame(m))
                     last = m.seq
@@ -273,7 +187,7 @@ class ChatConnection:
         _offer(self.queue, CloseFrame(code, reason))
 
     async def _receive_loop(self) -> None:
-        limit = self.services.settings.max_body_bytes
+        limit = self.plane.settings.max_body_bytes
         while True:
             msg = await self.ws.receive()
             if msg["type"] == "websocket.disconnect":
@@ -311,50 +225,8 @@ class ChatConnection:
                 )
                 return
             try:
-                if self.services.limiter is not None:
-                    self.services.limiter.charge(self.who.token_id)
+                self.plane.limiter.charge(self.who.token_id)
             except RateLimited as exc:
                 _offer(self.queue, error_frame(exc.code, exc.message, **exc.details))
                 continue
-            await self._handle(content)
-
-    async def _handle(self, content: str) -> None:
-        store = self.services.store
-        async with self.hub.lock:
-            mine = await self.hub.append(store, "user", content, self.who.name)
-            history: list[ChatMessage] = []
-            streams = self.assistant.streams(content)
-            if streams:
-                history = await _recent(self.services, self.hub.session_id, before=mine.seq)
-            pieces: list[str] = []
-            try:
-                async for piece in self.assistant.respond(self.who, content, history):
-                    pieces.append(piece)
-                    if streams:
-                        self.hub.publish(
-                            {
-                                "type": "delta",
-                                "role": "assistant",
-                                "reply_to": mine.seq,
-                                "content": piece,
-                            }
-                        )
-            except Exception as exc:  # the reply must be persisted whatever broke
-                log.exception("chat assistant failed")
-                pieces.append(f"\n\nThe assistant failed: {type(exc).__name__}")
-            await self.hub.append(
-                store,
-                "assistant",
-                "".join(pieces),
-                "assistant",
-                details={"on_behalf_of": self.who.name, "reply_to": mine.seq},
-            )
-
-
-async def _recent(services: Services, session_id: str, before: int) -> list[ChatMessage]:
-    rows = await services.store.fetch(
-        "SELECT * FROM (SELECT * FROM chat_messages WHERE session_id = $sid AND seq < $before"
-        " ORDER BY seq DESC LIMIT 20) ORDER BY seq",
-        {"sid": session_id, "before": before},
-    )
-    return [ChatMessage.model_validate(r) for r in rows]
+            await self.plane.chat.converse(self.hub, self.who, content)

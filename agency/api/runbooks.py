@@ -1,88 +1,39 @@
-"""Runbook runs: who ran which notebook runbook with which parameters, and what came out.
-
-``agency runbook run`` executes a notebook on the caller's machine (papermill) and records
-the outcome here; the actor is the token's name, never a name the body claims. Each record is
-one ``runbook_runs`` row and one ``runbook.run`` event in the audit chain, written together.
-"""
+"""Runbook runs: recorded by ``agency runbook run`` (the actor is the token's name, never a
+name the body claims), listed and shown for everyone."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 
-from agency.api.deps import Principal, Services, get_services, require
+from agency.api.deps import Principal, get_plane, require
 from agency.api.handlers import ERROR_RESPONSES
-from agency.errors import NotFound
-from agency.models import EventIn, Role, RunbookRun, new_id, utcnow
-from agency.storage import Insert
+from agency.control import ControlPlane
+from agency.models import Role, RunbookRun, RunbookRunIn
 
 router = APIRouter(prefix="/api/v1/runbooks", tags=["runbooks"], responses=ERROR_RESPONSES)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
-class RunbookRunIn(BaseModel):
-    """The outcome of one runbook execution, as the runner saw it."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(
-        min_length=1,
-        max_length=200,
-        pattern=NAME_PATTERN,
-        description="Runbook name (the notebook's file name without `.ipynb`), as asked for.",
-    )
-    parameters: dict[str, Any] = Field(
-        default_factory=dict, description="Parameters as given (secrets left out)."
-    )
-    output_path: str | None = Field(
-        None, max_length=4096, description="The executed notebook, on the runner's machine."
-    )
-    status: Literal["succeeded", "failed"]
-    error: str | None = Field(None, max_length=20_000)
-    started_at: datetime | None = Field(None, description="Default: now minus `duration_s`.")
-    duration_s: float | None = Field(None, ge=0)
-
-
 @router.post("/runs", status_code=201, response_model=RunbookRun)
 async def record_run(
     body: RunbookRunIn,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> RunbookRun:
     """Record a finished runbook run (any token may: the record names its token)."""
-    started = body.started_at or utcnow() - timedelta(seconds=body.duration_s or 0.0)
-    run = RunbookRun(
-        id=new_id(),
-        name=body.name,
-        actor=who.name,
+    return await plane.runbooks.record(
+        who.name,
+        body.name,
+        body.status,
         parameters=body.parameters,
         output_path=body.output_path,
-        status=body.status,
         error=body.error,
-        started_at=started,
+        started_at=body.started_at,
         duration_s=body.duration_s,
     )
-    await services.store.write(
-        Insert("runbook_runs", [run.model_dump(mode="python")]),
-        EventIn(
-            actor=who.name,
-            action="runbook.run",
-            resource_type="runbook",
-            resource_id=run.id,
-            details={
-                "name": run.name,
-                "status": run.status,
-                "parameters": run.parameters,
-                "output_path": run.output_path,
-                "duration_s": run.duration_s,
-                "error": run.error,
-            },
-        ),
-    )
-    return run
 
 
 @router.get("/runs", response_model=list[RunbookRun])
@@ -91,27 +42,18 @@ async def list_runs(
     actor: str | None = Query(None, max_length=200, description="Only runs by this token name."),
     status: Literal["succeeded", "failed", "running"] | None = Query(None),
     limit: int = Query(100, ge=1, le=1000),
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> list[RunbookRun]:
     """Recorded runbook runs, newest first."""
-    rows = await services.store.fetch(
-        "SELECT * FROM runbook_runs WHERE ($name IS NULL OR name = $name)"
-        " AND ($actor IS NULL OR actor = $actor) AND ($status IS NULL OR status = $status)"
-        " ORDER BY started_at DESC, id DESC LIMIT $limit",
-        {"name": name, "actor": actor, "status": status, "limit": limit},
-    )
-    return [RunbookRun.model_validate(r) for r in rows]
+    return await plane.runbooks.find(name=name, actor=actor, status=status, limit=limit)
 
 
 @router.get("/runs/{run_id}", response_model=RunbookRun)
 async def get_run(
     run_id: str,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> RunbookRun:
     """One recorded run."""
-    rows = await services.store.fetch("SELECT * FROM runbook_runs WHERE id = $id", {"id": run_id})
-    if not rows:
-        raise NotFound(f"no runbook run {run_id!r}", details={"run_id": run_id})
-    return RunbookRun.model_validate(rows[0])
+    return await plane.runbooks.get(run_id)

@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
-from agency.api.deps import Principal, Services, get_services, require
+from agency.api.deps import Principal, get_plane, require
 from agency.api.handlers import ERROR_RESPONSES
+from agency.control import ControlPlane
+from agency.control.tasks import BulkFilter, SortField, TaskQuery
 from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
-from agency.orchestrator import BulkFilter
-from agency.schemas import (
+from agency.models.api import (
     ActionIn,
     BulkCancelIn,
     BulkCancelOut,
@@ -23,13 +24,11 @@ from agency.schemas import (
     TaskDetail,
     TaskList,
 )
-from agency.storage import events as store_events
-from agency.storage import tasks as store_tasks
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERROR_RESPONSES)
 
 TaskId = Annotated[str, Path(min_length=1, max_length=128, description="Task id.")]
-_SORT_FIELDS: dict[str, store_tasks.SortField] = {
+_SORT_FIELDS: dict[str, SortField] = {
     "created_at": "created_at",
     "updated_at": "updated_at",
     "priority": "priority",
@@ -42,7 +41,7 @@ async def submit(
     payload: Annotated[
         TaskSubmit | TaskBatch, Body(description='One task, or `{"tasks": [...]}`.')
     ],
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task | list[Task]:
     """Submit one task (answered with it) or a batch (answered with the list, same order).
@@ -51,8 +50,8 @@ async def submit(
     answered with the existing task instead of a new one.
     """
     if isinstance(payload, TaskBatch):
-        return await services.orchestrator.submit_many(payload.tasks, who.name)
-    return await services.orchestrator.submit(payload, who.name)
+        return await plane.tasks.submit_many(payload.tasks, who.name)
+    return await plane.tasks.submit(payload, who.name)
 
 
 @router.get("/tasks", response_model=TaskList)
@@ -75,11 +74,11 @@ async def list_tasks(
     cursor: Annotated[
         str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")
     ] = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> TaskList:
     """Tasks matching every given filter, one page at a time (keyset cursor)."""
-    query = store_tasks.TaskQuery(
+    query = TaskQuery(
         states=list(state) if state else None,
         kind=kind,
         worker_id=worker,
@@ -92,21 +91,19 @@ async def list_tasks(
         limit=limit,
         cursor=cursor,
     )
-    page = await store_tasks.list_tasks(services.store, query)
+    page = await plane.tasks.page(query)
     return TaskList(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
 async def show(
     task_id: TaskId,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> TaskDetail:
     """The task, its attempts and its event timeline."""
-    task = await services.orchestrator.get(task_id)
-    attempts = await store_tasks.list_attempts(services.store, task_id)
-    timeline = await store_events.task_timeline(services.store, task_id)
-    return TaskDetail(task=task, attempts=attempts, timeline=timeline)
+    history = await plane.tasks.history(task_id)
+    return TaskDetail(task=history.task, attempts=history.attempts, timeline=history.timeline)
 
 
 @router.get("/tasks/{task_id}/output", response_model=WorkerOutput)
@@ -114,41 +111,39 @@ async def output(
     task_id: TaskId,
     stream: Literal["stdout", "stderr"] = "stdout",
     offset: Annotated[int, Query(ge=0)] = 0,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> WorkerOutput:
     """A piece of the task's output from ``offset``: live from the worker, stored once finished."""
-    return await services.orchestrator.output(task_id, stream, offset)
+    return await plane.tasks.output(task_id, stream, offset)
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=Task)
 async def cancel(
     task_id: TaskId,
     body: CancelIn | None = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task:
     """Cancel a task (idempotent): queued ones at once, running ones through their worker."""
-    return await services.orchestrator.cancel(task_id, who.name, body.reason if body else None)
+    return await plane.tasks.cancel(task_id, who.name, body.reason if body else None)
 
 
 @router.post("/tasks/{task_id}/actions", response_model=Task)
 async def act(
     task_id: TaskId,
     body: ActionIn,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task:
     """pause, resume, retry, abort (forced cancel) or reprioritize (needs ``priority``)."""
-    return await services.orchestrator.act(
-        task_id, body.action, who.name, body.reason, body.priority
-    )
+    return await plane.tasks.act(task_id, body.action, who.name, body.reason, body.priority)
 
 
 @router.post("/tasks/bulk-cancel", response_model=BulkCancelOut)
 async def bulk_cancel(
     body: BulkCancelIn,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> BulkCancelOut:
     """Cancel every unfinished task matching the filter; ``dry_run`` (the default) only counts."""
@@ -158,37 +153,35 @@ async def bulk_cancel(
         label=body.label,
         older_than_s=body.older_than_s,
     )
-    result = await services.orchestrator.bulk_cancel(
-        flt, who.name, dry_run=body.dry_run, reason=body.reason
-    )
+    result = await plane.tasks.bulk_cancel(flt, who.name, dry_run=body.dry_run, reason=body.reason)
     return BulkCancelOut(count=result.count, task_ids=list(result.task_ids), dry_run=result.dry_run)
 
 
 @router.get("/queue", response_model=QueueOut)
 async def queue(
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
+    plane: ControlPlane = Depends(get_plane), who: Principal = Depends(require(Role.VIEWER))
 ) -> QueueOut:
     """Whether dispatching is paused."""
-    return QueueOut(paused=services.orchestrator.queue_paused)
+    return QueueOut(paused=plane.tasks.queue_paused)
 
 
 @router.post("/queue/pause", response_model=QueueOut)
 async def pause_queue(
     body: QueueIn | None = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> QueueOut:
     """Stop dispatching (running tasks go on); audited."""
-    await services.orchestrator.pause_queue(who.name, body.reason if body else None)
-    return QueueOut(paused=services.orchestrator.queue_paused)
+    await plane.tasks.pause_queue(who.name, body.reason if body else None)
+    return QueueOut(paused=plane.tasks.queue_paused)
 
 
 @router.post("/queue/resume", response_model=QueueOut)
 async def resume_queue(
     body: QueueIn | None = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> QueueOut:
     """Dispatch again; audited."""
-    await services.orchestrator.resume_queue(who.name, body.reason if body else None)
-    return QueueOut(paused=services.orchestrator.queue_paused)
+    await plane.tasks.resume_queue(who.name, body.reason if body else None)
+    return QueueOut(paused=plane.tasks.queue_paused)

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from agency.api.deps import Principal, Services, get_services, require
+from agency.api.deps import Principal, get_plane, require
 from agency.api.handlers import ERROR_RESPONSES
+from agency.control import ControlPlane
 from agency.errors import BadRequest, NotFound
 from agency.models import Role, WorkerHeartbeat, WorkerInfo, WorkerRegistration, WorkerReport
-from agency.schemas import WorkerActionIn, WorkerList
+from agency.models.api import WorkerActionIn, WorkerList
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"], responses=ERROR_RESPONSES)
 
@@ -34,48 +35,48 @@ def _same_worker(path_id: str, body_id: str) -> None:
 @router.post("/register", response_model=WorkerInfo)
 async def register(
     reg: WorkerRegistration,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.WORKER)),
 ) -> WorkerInfo:
     """A worker announces itself (again after a restart); its URL must be on the allowlist."""
-    return await services.orchestrator.register_worker(reg, who.name)
+    return await plane.tasks.register_worker(reg, who.name)
 
 
 @router.post("/{worker_id}/heartbeat", response_model=WorkerInfo)
 async def heartbeat(
     worker_id: WorkerId,
     hb: WorkerHeartbeat,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.WORKER)),
 ) -> WorkerInfo:
     """Liveness and the worker's running task ids; 404 means register again."""
     _same_worker(worker_id, hb.id)
-    return await services.orchestrator.heartbeat(hb)
+    return await plane.tasks.heartbeat(hb)
 
 
 @router.post("/{worker_id}/reports", status_code=202, response_model=Accepted)
 async def report(
     worker_id: WorkerId,
     report: WorkerReport,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.WORKER)),
 ) -> Accepted:
     """A task state change pushed by its worker (the control plane also polls)."""
     _same_worker(worker_id, report.worker_id)
-    await services.orchestrator.handle_report(report)
+    await plane.tasks.handle_report(report)
     return Accepted()
 
 
 @router.get("", response_model=WorkerList)
 async def list_workers(
-    services: Services = Depends(get_services), who: Principal = Depends(require(Role.VIEWER))
+    plane: ControlPlane = Depends(get_plane), who: Principal = Depends(require(Role.VIEWER))
 ) -> WorkerList:
     """Every known worker with health, breaker state, slots in use and last heartbeat."""
-    return WorkerList(items=sorted(services.orchestrator.workers(), key=lambda w: w.id))
+    return WorkerList(items=sorted(plane.tasks.workers(), key=lambda w: w.id))
 
 
-def _known(services: Services, worker_id: str) -> None:
-    if not any(w.id == worker_id for w in services.orchestrator.workers()):
+def _known(plane: ControlPlane, worker_id: str) -> None:
+    if not any(w.id == worker_id for w in plane.tasks.workers()):
         raise NotFound(f"no worker {worker_id!r}", details={"worker_id": worker_id})
 
 
@@ -83,23 +84,21 @@ def _known(services: Services, worker_id: str) -> None:
 async def drain(
     worker_id: WorkerId,
     body: WorkerActionIn | None = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> WorkerInfo:
     """No new tasks for this worker; its running ones finish."""
-    _known(services, worker_id)
-    return await services.orchestrator.drain_worker(
-        worker_id, who.name, body.reason if body else None
-    )
+    _known(plane, worker_id)
+    return await plane.tasks.drain_worker(worker_id, who.name, body.reason if body else None)
 
 
 @router.delete("/{worker_id}", response_model=WorkerInfo)
 async def remove(
     worker_id: WorkerId,
     reason: Annotated[str | None, Query(max_length=1000)] = None,
-    services: Services = Depends(get_services),
+    plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.ADMIN)),
 ) -> WorkerInfo:
     """Forget the worker; its in-flight tasks are orphaned and retried by their policy."""
-    _known(services, worker_id)
-    return await services.orchestrator.remove_worker(worker_id, who.name, reason)
+    _known(plane, worker_id)
+    return await plane.tasks.remove_worker(worker_id, who.name, reason)

@@ -1,4 +1,7 @@
-"""``agency audit verify``: check the events hash chain of the DuckDB file."""
+"""``agency audit verify``: check the events hash chain of the DuckDB file.
+
+agency.storage is imported when the command runs, not when the CLI starts (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ import typer
 
 from agency.cli.db import DB_OPTION, db_path, fail, warn_pending_journal
 from agency.errors import AgencyError
-from agency.storage.chain import verify as verify_chain
-from agency.storage.connection import connect
 
 app = typer.Typer(help="The audit trail: verify the events hash chain.", no_args_is_help=True)
 
@@ -22,6 +23,10 @@ def verify(
 ) -> None:
     """Exit 0 when every event links to the previous one and matches its hash, 1 naming
     the first bad event when one was changed or removed, 2 when the file cannot be read."""
+    from agency.storage.chain import has_events  # lazy: start-up time of the CLI
+    from agency.storage.chain import verify as verify_chain  # lazy: start-up time of the CLI
+    from agency.storage.connection import connect  # lazy: start-up time of the CLI
+
     path = db_path(db)
     if not path.exists():
         fail(f"no database at {path}", 2)
@@ -31,10 +36,7 @@ def verify(
     except AgencyError as exc:
         fail(exc.message, 2)
     try:
-        found = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
-        ).fetchone()
-        if not found or not found[0]:
+        if not has_events(conn):
             fail(f"{path} has no events table (run `agency db migrate`)", 2)
         report = verify_chain(conn)
     finally:

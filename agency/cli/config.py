@@ -13,7 +13,9 @@ app = typer.Typer(help="Show agency's settings (AGENCY_* environment variables).
 
 @app.callback(invoke_without_command=True)
 def settings(
-    markdown: bool = typer.Option(False, "--markdown", help="Print the README's settings table."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Print the settings table of docs/configuration.md."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List every setting: name, current value, default and help."""

@@ -1,4 +1,8 @@
-"""``agency db``: apply, revert and list schema migrations of the DuckDB file."""
+"""``agency db``: apply, revert and list schema migrations of the DuckDB file.
+
+DuckDB and agency.storage (which brings pandas and pyarrow) are imported when a command runs,
+not when the CLI starts (start-up time of ``agency --help``, benchmarks/bench_cli).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import typer
 
 from agency.errors import AgencyError
 from agency.settings import Settings
-from agency.storage import Migrator, journal
-from agency.storage.connection import connect
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from agency.storage import Migrator
 
 app = typer.Typer(
     help="Schema migrations of the DuckDB file (stop the control plane first).",
@@ -37,6 +44,9 @@ def migrator(
     db: Path | None, migrations_dir: Path | None, *, read_only: bool = False
 ) -> Iterator[Migrator]:
     """A Migrator on the file; agency errors end the command with their message, exit 1."""
+    from agency.storage import Migrator  # lazy: start-up time of the CLI
+    from agency.storage.connection import connect  # lazy: start-up time of the CLI
+
     path = db_path(db)
     if read_only and not path.exists():
         fail(f"no database at {path}")
@@ -54,6 +64,8 @@ def migrator(
 
 def warn_pending_journal(path: Path) -> None:
     """Say so when acknowledged writes wait in the journal (they are not in the file yet)."""
+    from agency.storage import journal  # lazy: start-up time of the CLI
+
     size = journal.pending_bytes(path)
     if size:
         typer.echo(
@@ -117,6 +129,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List every migration and whether it is applied."""
+    from agency.storage import Migrator  # lazy: start-up time of the CLI
+
     path = db_path(db)
     if not path.exists():  # a fresh install: nothing applied, and status must not create the file
         with connect_memory() as conn:
@@ -145,6 +159,8 @@ def status(
 
 @contextmanager
 def connect_memory() -> Iterator[duckdb.DuckDBPyConnection]:
+    import duckdb  # lazy: start-up time of the CLI
+
     conn = duckdb.connect(":memory:")
     try:
         yield conn

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import typer
 
 from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
@@ -45,6 +44,8 @@ def _print_result(result: QueryResultOut, as_json: bool) -> None:
     if as_json:
         dump(result)
         return
+    import pandas as pd  # lazy: start-up time of the CLI (the client has loaded it by now)
+
     df = pd.DataFrame(result.rows, columns=result.columns)
     typer.echo(df.to_string(index=False, max_colwidth=60) if len(df) else "(no rows)")
     note = f"{len(df)} row(s) in {result.duration_ms:.1f} ms"
@@ -75,6 +76,8 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """A saved query, its revisions and its recent runs."""
+    import pandas as pd  # lazy: start-up time of the CLI
+
     with connect(url, token) as client:
         q = client.get_query(ref)
         revisions = client.query_revisions(q.id)

@@ -1,18 +1,25 @@
-"""Shared plumbing of the CLI commands that talk to a control plane through ``AgencyClient``."""
+"""Shared plumbing of the CLI commands that talk to a control plane through ``AgencyClient``.
+
+pandas and the client (which brings pandas and httpx) are imported when a command runs, not
+when the CLI starts: ``agency --help`` must not pay for them (start-up time, benchmarks/bench_cli).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import pandas as pd
 import typer
 from pydantic import BaseModel
 
-from agency.client import AgencyClient
 from agency.errors import AgencyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agency.client import AgencyClient
 
 URL_OPTION = typer.Option(None, "--url", help="Control-plane URL. [AGENCY_URL]")
 TOKEN_OPTION = typer.Option(
@@ -29,6 +36,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 @contextmanager
 def connect(url: str | None, token: str | None) -> Iterator[AgencyClient]:
     """A client; agency errors end the command with their code and message, exit status 1."""
+    from agency.client import AgencyClient  # lazy: start-up time of the CLI
+
     try:
         with AgencyClient(url, token) as client:
             yield client
@@ -42,6 +51,8 @@ def dump(value: Any) -> None:
 
 
 def _jsonable(value: Any) -> Any:
+    import pandas as pd  # lazy: start-up time of the CLI (loaded already once a client ran)
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, pd.DataFrame):
@@ -55,6 +66,8 @@ def _jsonable(value: Any) -> Any:
 
 def table(df: pd.DataFrame, columns: list[str], empty: str = "(none)") -> None:
     """A compact text table of ``columns`` (those present)."""
+    import pandas as pd  # lazy: start-up time of the CLI (loaded already once a client ran)
+
     if df.empty:
         typer.echo(empty)
         return

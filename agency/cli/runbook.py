@@ -1,4 +1,8 @@
-"""``agency runbook list|show|run|runs``: notebook runbooks, executed headless and recorded."""
+"""``agency runbook list|show|run|runs``: notebook runbooks, executed headless and recorded.
+
+The runbook module (papermill, nbformat, the client) is imported by each command when it runs:
+importing it costs more than a second, which ``agency --help`` must not pay (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ from typing import Any
 import typer
 
 from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
+from agency.client.settings import RunbookSettings
 from agency.errors import AgencyError, ServiceUnavailable
-from agency.runbooks import RunbookRunner, find_runbook, list_runbooks, list_runs
-from agency.settings import Settings
 
 app = typer.Typer(
     help="Notebook runbooks: list them, run them headless (papermill), see who ran what.",
@@ -39,8 +42,10 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every runbook with what it is for and its parameters."""
+    from agency.client.runbooks import list_runbooks  # lazy: start-up time of the CLI
+
     rows: list[dict[str, Any]] = []
-    for b in list_runbooks(Settings.load()):
+    for b in list_runbooks(RunbookSettings.load()):
         try:
             rows.append(
                 {
@@ -74,8 +79,10 @@ def show(
     name: str = typer.Argument(..., help="Runbook name."), as_json: bool = JSON_OPTION
 ) -> None:
     """A runbook's parameters: type, default and help."""
+    from agency.client.runbooks import find_runbook  # lazy: start-up time of the CLI
+
     try:
-        book = find_runbook(name, Settings.load())
+        book = find_runbook(name, RunbookSettings.load())
     except AgencyError as exc:
         fail(exc.message)
     params = [vars(p) for p in book.parameters().values()]
@@ -112,8 +119,10 @@ def run(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Execute a runbook headless, keep the executed notebook, record the run; exit 1 if it failed."""
+    from agency.client.runbooks import RunbookRunner  # lazy: start-up time of the CLI
+
     raw = parse_pairs(param)
-    settings = Settings.load(runbook_timeout=timeout)
+    settings = RunbookSettings.load(runbook_timeout=timeout)
     with connect(url, token) as client:
         try:
             run_ = RunbookRunner(client, settings).run(name, raw, progress=not as_json)
@@ -145,6 +154,8 @@ def runs(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Recorded runbook runs, newest first."""
+    from agency.client.runbooks import list_runs  # lazy: start-up time of the CLI
+
     with connect(url, token) as client:
         df = list_runs(client, name=name, actor=actor, status=status, limit=limit)
     if as_json:

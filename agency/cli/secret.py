@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from agency.errors import AgencyError, NotFound
-from agency.security.keystore import Keystore, open_keystore
 from agency.settings import Settings
+
+if TYPE_CHECKING:
+    from agency.security.keystore import Keystore
 
 app = typer.Typer(
     help="Secrets for tasks (referenced as ${secret:NAME} in task env).", no_args_is_help=True
@@ -26,6 +29,9 @@ KEYSTORE_OPTION = typer.Option(
 
 
 def _open(keystore: str | None) -> Keystore:
+    # lazy: the keystore providers bring httpx (vault), which the CLI's start-up does not need
+    from agency.security.keystore import open_keystore
+
     try:
         return open_keystore(Settings.load(keystore=keystore))
     except AgencyError as exc:

@@ -19,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
@@ -28,13 +29,18 @@ try:
 except ImportError:  # uvicorn[standard] brings it where it builds (not on Windows)
     uvloop = None  # type: ignore[assignment]
 
+import agency_dashboards  # the default dashboard (see DEFAULT_DASHBOARD_APP)
 from agency import gcpolicy
-from agency.api.app import create_app
-from agency.api.auth import admin_token_path, is_loopback, new_secret
-from agency.api.deps import Services
-from agency.errors import AgencyError
+from agency.errors import AgencyError, ConfigError
 from agency.models import Role
 from agency.settings import Settings
+
+if TYPE_CHECKING:
+    from agency.control import ControlPlane
+
+# agency.api (FastAPI, storage, DuckDB, pandas) is imported by the functions that use it, when
+# the command runs: every `agency ...` command imports this module to build the CLI, and
+# `agency --help` must not pay for the control plane (start-up time, benchmarks/bench_cli).
 
 app = typer.Typer(help="Start the control plane, local workers and the dashboard.")
 log = logging.getLogger("agency.up")
@@ -68,17 +74,24 @@ class _Server(uvicorn.Server):
 
 def local_url(host: str, port: int) -> str:
     """How local processes reach a server bound to ``host``."""
+    from agency.api.auth import is_loopback
+
     if host in ("0.0.0.0", "::", "") or is_loopback(host):
         return f"http://127.0.0.1:{port}"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def dashboard_app() -> Path | None:
-    spec = importlib.util.find_spec("dashboards")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "app.py"
-    return path if path.exists() else None
+#: What ``agency up`` serves unless ``AGENCY_DASHBOARD_APP`` says otherwise: the app.py of the
+#: installed ``agency_dashboards`` package, i.e. the repo's dashboards/app.py (setup.py maps it).
+DEFAULT_DASHBOARD_APP = Path(agency_dashboards.__file__).with_name("app.py")
+
+
+def dashboard_app(settings: Settings) -> Path:
+    """The Panel app to serve: ``settings.dashboard_app``, else ``DEFAULT_DASHBOARD_APP``."""
+    path = settings.dashboard_app or DEFAULT_DASHBOARD_APP
+    if not path.is_file():
+        raise ConfigError(f"AGENCY_DASHBOARD_APP: {path} is not a file")
+    return path.resolve()
 
 
 class Children:
@@ -118,6 +131,8 @@ class Children:
 
 async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
+    from agency.api.app import create_app
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -154,7 +169,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         return 1
     children = Children()
     try:
-        await _start_children(settings, application.state.services, children, dashboard)
+        await _start_children(settings, application.state.plane, children, dashboard)
         _banner(settings, children, dashboard)
         gcpolicy.settle_after_start()
         stopper = asyncio.create_task(stop.wait())
@@ -169,7 +184,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
 
 
 async def _start_children(
-    settings: Settings, services: Services, children: Children, dashboard: Path | None
+    settings: Settings, plane: ControlPlane, children: Children, dashboard: Path | None
 ) -> None:
     cp_url = local_url(settings.host, settings.port)
     # the user's AGENCY_* settings (sandbox, agent command, keystore...) reach the children;
@@ -203,8 +218,7 @@ async def _start_children(
             env,
         )
     if dashboard is not None:
-        assert services.tokens is not None
-        secret = await services.tokens.rotate("dashboard", Role.OPERATOR, "system")
+        secret = await plane.tokens.rotate("dashboard", Role.OPERATOR, "system")
         origins = {
             f"127.0.0.1:{settings.dashboard_port}",
             f"localhost:{settings.dashboard_port}",
@@ -229,6 +243,8 @@ async def _start_children(
 
 
 def _banner(settings: Settings, children: Children, dashboard: Path | None) -> None:
+    from agency.control.token_secrets import admin_token_path
+
     url = local_url(settings.host, settings.port)
     where = "AGENCY_ADMIN_TOKEN" if settings.admin_token else str(admin_token_path(settings))
     lines = [
@@ -238,6 +254,7 @@ def _banner(settings: Settings, children: Children, dashboard: Path | None) -> N
     if dashboard is not None:
         lines.append(
             f"dashboard             {local_url(settings.host, settings.dashboard_port)}/{dashboard.stem}"
+            f"   (serving {dashboard})"
         )
     workers = [f"http://127.0.0.1:{settings.worker_base_port + i}" for i in range(settings.workers)]
     lines.append(
@@ -272,6 +289,8 @@ def up(
     ),
 ) -> None:
     """Start everything and run until Ctrl-C or SIGTERM."""
+    from agency.control.token_secrets import new_secret
+
     try:
         settings = Settings.load(
             host=host,
@@ -286,6 +305,7 @@ def up(
         settings = settings.model_copy(
             update={"worker_token": settings.worker_token or new_secret()}
         )
+        dashboard = dashboard_app(settings) if settings.dashboard else None
     except AgencyError as exc:
         typer.echo(f"agency up: {exc.message}", err=True)
         raise typer.Exit(2) from exc
@@ -294,7 +314,6 @@ def up(
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    dashboard = dashboard_app() if settings.dashboard else None
     try:
         # uvicorn's loop="uvloop" only applies to loops uvicorn creates; this one is ours
         # (uvloop halves the per-request cost of the event loop's I/O)

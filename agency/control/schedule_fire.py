@@ -36,7 +36,7 @@ from agency.models import (
     TaskSubmit,
 )
 from agency.settings import Settings
-from agency.storage.schedules import ScheduleRepository
+from agency.storage import ScheduleRepository
 
 log = logging.getLogger("agency.schedules")
 #: the actor of the scheduler's own decisions

@@ -37,8 +37,7 @@ from agency.models import (
     utcnow,
 )
 from agency.settings import Settings
-from agency.storage import Store
-from agency.storage.schedules import ScheduleRepository
+from agency.storage import ScheduleRepository
 
 log = logging.getLogger("agency.schedules")
 Clock = Callable[[], datetime]
@@ -55,14 +54,14 @@ class ScheduleService:
 
     def __init__(
         self,
-        store: Store,
+        repo: ScheduleRepository,
         tasks: TaskRunner,
         settings: Settings,
         metrics_registry: CollectorRegistry,
         *,
         clock: Clock = utcnow,
     ) -> None:
-        self.repo = ScheduleRepository(store)
+        self.repo = repo
         self.tasks = tasks
         self.settings = settings
         self.clock = clock

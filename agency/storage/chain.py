@@ -73,6 +73,14 @@ FROM events ORDER BY seq
 """
 
 
+def has_events(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the database has an ``events`` table (a file that was never migrated has none)."""
+    found = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def verify(cur: duckdb.DuckDBPyConnection, chunk: int = 20_000) -> ChainReport:
     """Walk the events table in seq order; the first gap, broken link or wrong hash fails."""
     cur.execute(_VERIFY_SQL)

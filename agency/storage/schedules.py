@@ -22,8 +22,8 @@ from agency.models import (
     ScheduleFirePage,
     ScheduleRevision,
 )
-from agency.storage.ops import Delete, Insert, Upsert
-from agency.storage.store import Store
+from agency.storage.ops import Delete, Insert, Upsert, WriteOp
+from agency.storage.repository import Repository, row_limit
 
 MAX_LIMIT = 500
 #: unfinished runs of one schedule loaded at start (what overlap checks look at)
@@ -36,37 +36,33 @@ _WITH_STATE = (
 )
 
 
-class ScheduleRepository:
+class ScheduleRepository(Repository):
     """Schedules, their revisions and their fires over one ``Store``."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
 
     # --- schedules ------------------------------------------------------------------------
 
     async def all(self) -> list[Schedule]:
-        rows = await self.store.fetch("SELECT * FROM schedules ORDER BY name, id")
-        return [Schedule.model_validate(r) for r in rows]
+        return await self._all(Schedule, "SELECT * FROM schedules ORDER BY name, id")
 
     async def save(
         self, schedule: Schedule, *events: EventIn, revision: ScheduleRevision | None = None
     ) -> None:
         """Replace the schedule's row (with a new revision's row, if given) and its events."""
-        ops: list[Any] = [Upsert("schedules", [schedule.model_dump(mode="python")])]
+        ops: list[WriteOp] = [Upsert("schedules", [schedule.model_dump(mode="python")])]
         if revision is not None:
             ops.append(Insert("schedule_revisions", [revision.model_dump(mode="python")]))
-        await self.store.write(*ops, *events)
+        await self._write(*ops, *events)
 
     async def delete(self, schedule: Schedule, *events: EventIn) -> None:
         """Remove the schedule; its revisions and fires stay for the audit trail."""
-        await self.store.write(Delete("schedules", [{"id": schedule.id}]), *events)
+        await self._write(Delete("schedules", [{"id": schedule.id}]), *events)
 
     async def revisions(self, schedule_id: str) -> list[ScheduleRevision]:
-        rows = await self.store.fetch(
+        return await self._all(
+            ScheduleRevision,
             "SELECT * FROM schedule_revisions WHERE schedule_id = ? ORDER BY revision",
             [schedule_id],
         )
-        return [ScheduleRevision.model_validate(r) for r in rows]
 
     # --- fires ----------------------------------------------------------------------------
 
@@ -74,11 +70,11 @@ class ScheduleRepository:
         """Insert newly decided slots: ``Conflict`` if one was decided already."""
         if fires or events:
             rows = [f.model_dump(mode="python") for f in fires]
-            await self.store.write(*([Insert("schedule_fires", rows)] if rows else []), *events)
+            await self._write(*([Insert("schedule_fires", rows)] if rows else []), *events)
 
     async def settle(self, fire: ScheduleFire, *events: EventIn) -> None:
         """Replace a recorded fire (its task confirmed, or its submission refused)."""
-        await self.store.write(
+        await self._write(
             Upsert(
                 "schedule_fires",
                 [fire.model_dump(mode="python")],
@@ -97,11 +93,11 @@ class ScheduleRepository:
 
     async def pending(self) -> list[ScheduleFire]:
         """Fires recorded whose task was never confirmed (the process stopped in between)."""
-        rows = await self.store.fetch(
+        return await self._all(
+            ScheduleFire,
             "SELECT * FROM schedule_fires WHERE task_id IS NULL AND skipped_reason IS NULL "
-            "ORDER BY slot"
+            "ORDER BY slot",
         )
-        return [ScheduleFire.model_validate(r) for r in rows]
 
     async def live_runs(self) -> dict[str, list[str]]:
         """Per schedule, the ids of its fired tasks that are not final, oldest first."""
@@ -138,17 +134,19 @@ class ScheduleRepository:
         self, schedule_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> ScheduleFirePage:
         """A page of a schedule's fires, newest slot first, with their tasks' states."""
-        limit = max(1, min(int(limit), MAX_LIMIT))
+        limit = min(row_limit(limit), MAX_LIMIT)
         sql = f"{_WITH_STATE} WHERE f.schedule_id = ?"
         params: list[Any] = [schedule_id]
         if cursor:
             slot, manual = _decode(cursor)
             sql += " AND (f.slot < ? OR (f.slot = ? AND f.manual < ?))"
             params += [slot, slot, manual]
-        rows = await self.store.fetch(
-            f"{sql} ORDER BY f.slot DESC, f.manual DESC LIMIT {limit + 1}", params
+        rows = await self._all(
+            ScheduleFireOut,
+            f"{sql} ORDER BY f.slot DESC, f.manual DESC LIMIT ?",
+            [*params, limit + 1],
         )
-        items = [ScheduleFireOut.model_validate(r) for r in rows[:limit]]
+        items = rows[:limit]
         more = len(rows) > limit
         return ScheduleFirePage(
             items=items, next_cursor=_encode(items[-1].slot, items[-1].manual) if more else None

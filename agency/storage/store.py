@@ -139,10 +139,7 @@ class Store:
                 if migrate:
                     Migrator(conn, migrations_dir).migrate()
                 head = ChainHead()
-                has_events = conn.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
-                ).fetchone()
-                if has_events and has_events[0]:
+                if chain.has_events(conn):
                     last = conn.execute(
                         "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
                     ).fetchone()

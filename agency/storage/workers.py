@@ -1,19 +1,24 @@
-"""Typed reads of registered workers."""
+"""``WorkerRepository``: the ``workers`` table (registrations and their last known health)."""
 
 from __future__ import annotations
 
-from agency.models import WorkerHealth, WorkerInfo
-from agency.storage.store import Store
+from agency.models import EventIn, WorkerHealth, WorkerInfo
+from agency.storage.ops import Upsert
+from agency.storage.repository import Repository
 
 
-async def get_worker(store: Store, worker_id: str) -> WorkerInfo | None:
-    row = await store.fetch_one("SELECT * FROM workers WHERE id = ?", [worker_id])
-    return WorkerInfo.model_validate(row) if row else None
+class WorkerRepository(Repository):
+    """Worker records; one is written whole whenever its registration or health changes."""
 
+    async def get(self, worker_id: str) -> WorkerInfo | None:
+        return await self._one(WorkerInfo, "SELECT * FROM workers WHERE id = ?", [worker_id])
 
-async def list_workers(store: Store, *, include_removed: bool = False) -> list[WorkerInfo]:
-    """Workers by id; removed ones only when asked."""
-    where = "" if include_removed else "WHERE health <> ?"
-    params = [] if include_removed else [WorkerHealth.REMOVED.value]
-    rows = await store.fetch(f"SELECT * FROM workers {where} ORDER BY id", params)
-    return [WorkerInfo.model_validate(r) for r in rows]
+    async def all(self, *, include_removed: bool = False) -> list[WorkerInfo]:
+        """Workers by id; removed ones only when asked."""
+        where = "" if include_removed else "WHERE health <> ?"
+        params = [] if include_removed else [WorkerHealth.REMOVED.value]
+        return await self._all(WorkerInfo, f"SELECT * FROM workers {where} ORDER BY id", params)
+
+    async def save(self, info: WorkerInfo, *events: EventIn) -> None:
+        """Store a worker's record with its events, in one write."""
+        await self._write(Upsert("workers", [info.model_dump(mode="python")]), *events)

@@ -2,7 +2,9 @@
 
 Defined here rather than in ``agency.cli`` so ``python -m agency.worker`` starts the same
 command without importing the control plane's CLI (API, storage, dashboards): a worker on
-another machine starts in a fraction of the time and does not break when those do.
+another machine starts in a fraction of the time and does not break when those do. The server
+(FastAPI, httpx) is imported when the command runs: ``agency --help`` builds this sub-app and
+must not pay for it (start-up time, benchmarks/bench_cli).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import typer
 
 from agency.errors import ConfigError
 from agency.settings import Settings
-from agency.worker.server import serve
 
 app = typer.Typer(help="Run a worker: an HTTP service that runs tasks in sandboxed workspaces.")
 
@@ -74,4 +75,6 @@ def worker(
     except ConfigError as exc:
         typer.echo(f"agency worker: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    from agency.worker.server import serve  # lazy: start-up time of the CLI
+
     serve(settings)

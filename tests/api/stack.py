@@ -18,8 +18,8 @@ import httpx
 import uvicorn
 
 from agency.api.app import create_app
-from agency.api.deps import Services
-from agency.client import AgencyClient
+from agency.client import AgencyClient, ClientSettings
+from agency.control import ControlPlane
 from agency.models import Role
 from agency.settings import Settings
 from tests.helpers.procs import WorkerProc, free_port, start_worker
@@ -41,9 +41,9 @@ class Stack:
     secrets: dict[str, str] = field(default_factory=dict)
 
     @property
-    def services(self) -> Services:
-        svc: Services = self.app.state.services
-        return svc
+    def plane(self) -> ControlPlane:
+        plane: ControlPlane = self.app.state.plane
+        return plane
 
     def call(self, make: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
         """Run a coroutine on the server's loop and wait for its result."""
@@ -57,8 +57,7 @@ class Stack:
     def token(self, name: str, role: Role) -> str:
         """A real API token, created once per name through the server's TokenBook."""
         if name not in self.secrets:
-            book = self.services.tokens
-            assert book is not None
+            book = self.plane.tokens
             _, secret = self.call(lambda: book.create(name, role, "tests"))
             self.secrets[name] = secret
         return self.secrets[name]
@@ -68,11 +67,13 @@ class Stack:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0)
 
     def client(self, token: str | None = ADMIN) -> AgencyClient:
-        return AgencyClient(self.url, token, settings=self.settings)
+        return AgencyClient(
+            self.url, token, settings=ClientSettings(data_dir=self.settings.data_dir)
+        )
 
     def burst(self, timeout: float = 60.0) -> None:
         """Wait until nothing is dispatchable or in flight (the orchestrator's burst mode)."""
-        orch = self.services.orchestrator
+        orch = self.plane.tasks
         self.call(lambda: orch.run_burst(timeout), timeout + 5)
 
     def add_worker(self, data_dir: Path, capacity: int = 4) -> WorkerProc:

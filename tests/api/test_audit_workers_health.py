@@ -195,7 +195,7 @@ def test_kpi_history_endpoint_and_client_frame(stack: Stack, viewer: httpx.Clien
         KpiSample(ts=base + timedelta(seconds=5 * i), tasks_per_min=float(i), queue_depth=i)
         for i in range(4)
     ]
-    store = stack.services.store
+    store = stack.plane.repos.store
     stack.call(
         lambda: store.write(Insert("kpi_samples", [s.model_dump(mode="python") for s in samples]))
     )

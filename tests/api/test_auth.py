@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from agency.api.app import create_app
-from agency.api.auth import RateLimiter, read_or_create_admin_secret
+from agency.control.ratelimit import RateLimiter
+from agency.control.token_secrets import read_or_create_admin_secret
 from agency.errors import ConfigError, RateLimited
 from agency.models import Role
 from agency.settings import Settings
@@ -139,7 +140,7 @@ def test_tokens_are_stored_hashed(stack: Stack, admin: httpx.Client) -> None:
     secret = admin.post("/api/v1/tokens", json={"name": "hashcheck", "role": "viewer"}).json()[
         "secret"
     ]
-    rows = stack.call(lambda: stack.services.store.fetch("SELECT * FROM api_tokens"))
+    rows = stack.call(lambda: stack.plane.repos.store.fetch("SELECT * FROM api_tokens"))
     flat = repr(rows)
     assert secret not in flat and stack.settings.admin_token not in flat
     assert all(len(r["token_hash"]) == 64 for r in rows)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agency.clientwire import SseDecoder, SseMessage
+from agency.client.sse import SseDecoder, SseMessage
 from tests.api.stack import ADMIN, Stack, serve
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

@@ -2,7 +2,7 @@
 
 ``create_app`` runs under uvicorn on a free 127.0.0.1 port in a thread with its own event
 loop, over a real DuckDB file in a temporary directory. ``Server.call`` runs a coroutine on
-that loop, so tests can create tokens or raise alerts through the real services.
+that loop, so tests can create tokens or raise alerts through the real control plane.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 
 from agency.api.app import create_app
-from agency.api.deps import Services
+from agency.control import ControlPlane
 from agency.models import Role
 from agency.settings import Settings
 
@@ -39,7 +39,7 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A running control plane: its URL, settings, loop and services."""
+    """A running control plane: its URL, settings, loop and control plane."""
 
     url: str
     settings: Settings
@@ -52,9 +52,9 @@ class Server:
         return "ws" + self.url.removeprefix("http")
 
     @property
-    def services(self) -> Services:
-        svc: Services = self.app.state.services
-        return svc
+    def plane(self) -> ControlPlane:
+        plane: ControlPlane = self.app.state.plane
+        return plane
 
     def call(self, make: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         """Run a coroutine on the server's loop and wait for its result."""
@@ -68,8 +68,7 @@ class Server:
     def token(self, name: str, role: Role) -> str:
         """A real API token (created once per name through the server's TokenBook)."""
         if name not in self.tokens:
-            book = self.services.tokens
-            assert book is not None
+            book = self.plane.tokens
             _, secret = self.call(lambda: book.create(name, role, "tests"))
             self.tokens[name] = secret
         return self.tokens[name]

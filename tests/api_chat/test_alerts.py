@@ -13,7 +13,7 @@ def raise_alert(server: Server, kind: str, message: str) -> str:
     """Write an alert row the way the orchestrator does (through the real store)."""
     alert = Alert(id=new_id(), kind=kind, message=message, resource_type="worker", resource_id="w1")
     server.call(
-        lambda: server.services.store.write(Insert("alerts", [alert.model_dump(mode="python")]))
+        lambda: server.plane.repos.store.write(Insert("alerts", [alert.model_dump(mode="python")]))
     )
     return alert.id
 
@@ -46,7 +46,7 @@ def test_list_acknowledge_dismiss(
     r = operator.post(f"/api/v1/alerts/{a}/acknowledge")
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
     events = server.call(
-        lambda: server.services.store.fetch(
+        lambda: server.plane.repos.store.fetch(
             "SELECT action, actor, details FROM events WHERE resource_type = 'alert' AND resource_id = $id ORDER BY seq",
             {"id": a},
         )
@@ -57,7 +57,7 @@ def test_list_acknowledge_dismiss(
     ]
     assert events[0]["details"]["reason"] == "looking"
     stored = server.call(
-        lambda: server.services.store.fetch("SELECT state FROM alerts WHERE id = $id", {"id": a})
+        lambda: server.plane.repos.store.fetch("SELECT state FROM alerts WHERE id = $id", {"id": a})
     )
     assert AlertState(stored[0]["state"]) is AlertState.DISMISSED
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection
 
-from agency.api.assistant import HELP, parse_submit
+from agency.control.chat.assistant import HELP, parse_submit
 from agency.errors import BadRequest, InvalidSpec
 from agency.models import Role
 from tests.api_chat.conftest import Server
@@ -113,7 +113,7 @@ def test_sql_reads_and_refuses_writes(
     assert admin.get("/api/v1/tasks").status_code == 200  # the table is intact
     assert "row cap of 100" in ask(op_ws, "/sql SELECT * FROM range(1000)")
     runs = server.call(
-        lambda: server.services.store.fetch(
+        lambda: server.plane.repos.store.fetch(
             "SELECT actor, status, \"rows\" FROM query_runs WHERE query_id IS NULL AND actor = 'olivia'"
         )
     )

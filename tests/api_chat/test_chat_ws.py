@@ -139,7 +139,7 @@ def test_messages_are_audit_events(server: Server, admin: httpx.Client) -> None:
     with open_ws(server, sid, token=ADMIN, header=False) as ws:
         exchange(ws, "/help")
     rows = server.call(
-        lambda: server.services.store.fetch(
+        lambda: server.plane.repos.store.fetch(
             "SELECT actor, details FROM events WHERE action = 'chat.message' AND resource_id = $sid ORDER BY seq",
             {"sid": sid},
         )

@@ -61,7 +61,7 @@ def test_run_binds_parameters_and_records_runs(
     evil = "x'; DROP TABLE tasks; --"
     r = viewer.post("/api/v1/queries/by_kind/run", json={"parameters": {"kind": evil}})
     assert r.json()["rows"] == [[evil, len(evil)]]
-    assert server.call(lambda: server.services.store.fetch("SELECT count(*) AS n FROM tasks"))
+    assert server.call(lambda: server.plane.repos.store.fetch("SELECT count(*) AS n FROM tasks"))
     # a run that fails is recorded too, and answered 400
     r = viewer.post("/api/v1/queries/by_kind/run", json={"parameters": {"kind": "a", "extra": 1}})
     assert r.status_code == 400 and r.json()["error"]["code"] == "query_failed"
@@ -117,7 +117,7 @@ def test_adhoc_query_json_arrow_cap_and_refusals(viewer: httpx.Client, server: S
     r = viewer.post("/api/v1/query", json={"sql": "SELECT count(*) FROM range(100000000000) a"})
     assert r.status_code == 408 and r.json()["error"]["code"] == "query_timeout"
     runs = server.call(
-        lambda: server.services.store.fetch(
+        lambda: server.plane.repos.store.fetch(
             "SELECT status, error FROM query_runs WHERE query_id IS NULL AND actor = 'victor'"
         )
     )
@@ -170,7 +170,7 @@ def test_roles_and_error_cases(
     assert admin.delete("/api/v1/queries/doomed").status_code == 204
     assert viewer.get("/api/v1/queries/doomed").status_code == 404
     events = server.call(
-        lambda: server.services.store.fetch(
+        lambda: server.plane.repos.store.fetch(
             "SELECT action, actor FROM events WHERE resource_type = 'query' AND action LIKE 'query.%ed' ORDER BY seq"
         )
     )

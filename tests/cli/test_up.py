@@ -1,5 +1,6 @@
 """``agency up`` end to end: a real subprocess with a temporary data dir and free ports;
-a shell task submitted through the client succeeds; SIGTERM stops everything it started."""
+a shell task submitted through the client succeeds, the dashboard answers; SIGTERM stops
+everything it started. Which dashboard app it serves, and a wrong one refused."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from agency.cli.up import DEFAULT_DASHBOARD_APP, dashboard_app
+from agency.cli.up import app as up_app
 from agency.client import AgencyClient
+from agency.errors import ConfigError
 from agency.models import TaskState
+from agency.settings import Settings
 from tests.helpers.procs import free_port, wait_healthy
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def children_of(pid: int) -> list[int]:
@@ -85,8 +93,14 @@ def test_agency_up_runs_a_task_and_stops_cleanly(tmp_path: Path) -> None:
             assert done.state is TaskState.SUCCEEDED and client.output(task.id).data == "up\n"
         kids = children_of(proc.pid)
         assert len(kids) >= 1  # the worker (and the dashboard when dashboards/app.py exists)
+        assert len(kids) == 2  # the worker and the dashboard
         banner = (tmp_path / "up.log").read_text()
         assert url in banner and "admin.token" in banner
+        assert f"serving {ROOT / 'dashboards' / 'app.py'}" in banner
+        deadline = time.monotonic() + 60
+        while not _answers(f"http://127.0.0.1:{dport}/app"):
+            assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -99,3 +113,36 @@ def test_agency_up_runs_a_task_and_stops_cleanly(tmp_path: Path) -> None:
     assert all(gone(k) for k in kids), kids
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{wport}/health", timeout=1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_the_default_dashboard_is_the_repos_app() -> None:
+    # the editable install maps agency_dashboards to this checkout's dashboards/
+    assert DEFAULT_DASHBOARD_APP == ROOT / "dashboards" / "app.py"
+    assert dashboard_app(Settings.load(env={})) == DEFAULT_DASHBOARD_APP
+
+
+def test_agency_dashboard_app_names_another_app(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.py"
+    mine.write_text("")
+    assert dashboard_app(Settings.load(env={"AGENCY_DASHBOARD_APP": str(mine)})) == mine
+    with pytest.raises(ConfigError, match=r"AGENCY_DASHBOARD_APP: .*missing\.py is not a file"):
+        dashboard_app(Settings.load(env={"AGENCY_DASHBOARD_APP": str(tmp_path / "missing.py")}))
+
+
+def test_agency_up_refuses_a_missing_dashboard_app_before_starting(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.py"
+    result = CliRunner().invoke(
+        up_app,
+        ["--data-dir", str(tmp_path), "--port", str(free_port())],
+        env={"AGENCY_DASHBOARD_APP": str(missing)},
+    )
+    assert result.exit_code == 2
+    assert f"AGENCY_DASHBOARD_APP: {missing} is not a file" in result.output
+    assert not (tmp_path / "agency.duckdb").exists()  # nothing started

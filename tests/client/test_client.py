@@ -11,8 +11,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from agency.client import AgencyClient, AsyncAgencyClient, resolve
-from agency.clientwire import Call
+from agency.client import AgencyClient, AsyncAgencyClient
+from agency.client.settings import ClientSettings, resolve
+from agency.client.wire import Call
 from agency.errors import (
     Forbidden,
     InvalidCursor,
@@ -22,7 +23,6 @@ from agency.errors import (
     Unauthorized,
 )
 from agency.models import Role, TaskState
-from agency.settings import Settings
 from tests.api.stack import ADMIN, Stack, serve
 from tests.helpers.procs import free_port
 
@@ -135,7 +135,7 @@ def test_errors_are_agency_classes(stack: Stack, client: AgencyClient) -> None:
 
 def test_defaults_come_from_settings_and_the_token_file(tmp_path: Path) -> None:
     (tmp_path / "admin.token").write_text("from-file\n")
-    settings = Settings.load(env={}, data_dir=tmp_path, url="http://h:1/")
+    settings = ClientSettings.load(env={}, data_dir=tmp_path, url="http://h:1/")
     assert resolve(None, None, settings) == ("http://h:1", "from-file")
     assert resolve("http://x", "t", settings) == ("http://x", "t")
     assert resolve(None, None, settings.model_copy(update={"token": "env"})) == (

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from agency.control.schedule_plan import fire_key, jitter
 from agency.control.schedules import ScheduleService
+from agency.control.tasks import Orchestrator
 from agency.errors import Conflict, NotFound, ValidationFailed
 from agency.fleet import Registry
 from agency.models import (
@@ -29,11 +30,10 @@ from agency.models import (
     TaskState,
     TaskSubmit,
 )
-from agency.orchestrator import Orchestrator
 from agency.settings import Settings
-from agency.storage import Store
+from agency.storage import Repositories, Store
+from tests.control.harness import Heartbeats, quick_settings, register, wait_until
 from tests.helpers.procs import WorkerProc, start_worker
-from tests.orchestrator.harness import Heartbeats, quick_settings, register, wait_until
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -54,17 +54,21 @@ class Clock:
 @dataclass
 class Plane:
     settings: Settings
-    store: Store
+    repos: Repositories
     orch: Orchestrator
     clock: Clock
     svc: ScheduleService
     metrics: CollectorRegistry
 
+    @property
+    def store(self) -> Store:
+        return self.repos.store
+
     async def restart(self, tasks: Any = None) -> ScheduleService:
         """A new service over the same database, as after a restart of the control plane."""
         self.metrics = CollectorRegistry()
         self.svc = ScheduleService(
-            self.store, tasks or self.orch, self.settings, self.metrics, clock=self.clock
+            self.repos.schedules, tasks or self.orch, self.settings, self.metrics, clock=self.clock
         )
         await self.svc.open()
         return self.svc
@@ -103,18 +107,18 @@ class Plane:
 @pytest.fixture
 async def plane(tmp_path: Path) -> AsyncIterator[Plane]:
     settings = quick_settings(tmp_path, schedule_misfire_grace=5.0)
-    store = await Store.open(settings.database_path)
-    orch = Orchestrator(settings, store, Registry(settings))
+    repos = await Repositories.open(settings.database_path)
+    orch = Orchestrator(settings, repos, Registry(settings))
     await orch.start()
     clock = Clock(T0)
     metrics = CollectorRegistry()
-    svc = ScheduleService(store, orch, settings, metrics, clock=clock)
+    svc = ScheduleService(repos.schedules, orch, settings, metrics, clock=clock)
     await svc.open()
     try:
-        yield Plane(settings, store, orch, clock, svc, metrics)
+        yield Plane(settings, repos, orch, clock, svc, metrics)
     finally:
         await orch.stop()
-        await store.close()
+        await repos.close()
 
 
 @pytest.fixture(scope="module")

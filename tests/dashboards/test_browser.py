@@ -20,10 +20,10 @@ import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
-from dashboards.chat_link import ChatLink
-from dashboards.connection import Backend
-from dashboards.context import Context
-from dashboards.overview import OverviewPage, overview
+from agency_dashboards.chat_link import ChatLink
+from agency_dashboards.connection import Backend
+from agency_dashboards.context import Context
+from agency_dashboards.pages.overview import OverviewPage, overview
 from tests.dashboards.stack import ADMIN_TOKEN, ROOT, Stack, free_port, wait_for
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from agency.clientwire import SseDecoder
+from agency.client.sse import SseDecoder
 from tests.api.stack import WORKER, Stack
 from tests.helpers.procs import WorkerProc, start_worker
 

@@ -1,0 +1,336 @@
+"""Every endpoint of tasks, the queue, workers, audit, waivers, tokens, health and runbook
+runs, described once; and the requests the client methods make of them.
+
+Each builder takes a method's arguments and returns the ``Call`` (or ``Stream``, or
+``Pages``) that ``AgencyClient`` and ``AsyncAgencyClient`` both send, so a request is written
+here and nowhere else. Chat, saved queries and alerts are in ``agency.client.chat``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from agency.client.frames import model_frame, rows
+from agency.client.sse import Reconnect, SseMessage, Stream
+from agency.client.wire import V1, Call, Endpoint, QueryParams, many, model, query
+from agency.errors import RequestTimeout
+from agency.models import (
+    ActionIn,
+    AuditPage,
+    BulkCancelIn,
+    BulkCancelOut,
+    CancelIn,
+    ChainReportOut,
+    Event,
+    HealthOut,
+    KpiSample,
+    QueueIn,
+    QueueOut,
+    ReplayOut,
+    RunbookRun,
+    RunbookRunIn,
+    Task,
+    TaskBatch,
+    TaskDetail,
+    TaskList,
+    TaskState,
+    TaskSubmit,
+    TokenCreated,
+    TokenCreateIn,
+    TokenOut,
+    Waiver,
+    WaiverDecisionIn,
+    WaiverRequestIn,
+    WhoAmI,
+    WorkerActionIn,
+    WorkerInfo,
+    WorkerList,
+    WorkerOutput,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _paused(data: Any) -> bool:
+    return QueueOut.model_validate(data).paused
+
+
+# --- the table: method, path ({} per id, quoted), answer, body model -------------------------
+HEALTH = Endpoint("GET", "/health", model(HealthOut), also_ok=frozenset({503}))
+METRICS = Endpoint("GET", "/metrics", str, decode="text")
+WHOAMI = Endpoint("GET", f"{V1}/whoami", model(WhoAmI))
+KPI_HISTORY = Endpoint("GET", f"{V1}/kpis/history", rows(KpiSample))
+SUBMIT = Endpoint("POST", f"{V1}/tasks", model(Task), TaskSubmit)
+SUBMIT_MANY = Endpoint("POST", f"{V1}/tasks", many(Task), TaskBatch)
+TASKS = Endpoint("GET", f"{V1}/tasks", model(TaskList))
+TASK = Endpoint("GET", f"{V1}/tasks/{{}}", model(TaskDetail))
+OUTPUT = Endpoint("GET", f"{V1}/tasks/{{}}/output", model(WorkerOutput))
+CANCEL = Endpoint("POST", f"{V1}/tasks/{{}}/cancel", model(Task), CancelIn)
+ACT = Endpoint("POST", f"{V1}/tasks/{{}}/actions", model(Task), ActionIn)
+BULK_CANCEL = Endpoint("POST", f"{V1}/tasks/bulk-cancel", model(BulkCancelOut), BulkCancelIn)
+REPLAY = Endpoint("GET", f"{V1}/tasks/{{}}/replay", model(ReplayOut))
+QUEUE = Endpoint("GET", f"{V1}/queue", _paused)
+PAUSE_QUEUE = Endpoint("POST", f"{V1}/queue/pause", _paused, QueueIn)
+RESUME_QUEUE = Endpoint("POST", f"{V1}/queue/resume", _paused, QueueIn)
+WORKERS = Endpoint("GET", f"{V1}/workers", model(WorkerList))
+DRAIN_WORKER = Endpoint("POST", f"{V1}/workers/{{}}/drain", model(WorkerInfo), WorkerActionIn)
+REMOVE_WORKER = Endpoint("DELETE", f"{V1}/workers/{{}}", model(WorkerInfo))
+AUDIT = Endpoint("GET", f"{V1}/audit", model(AuditPage))
+VERIFY_AUDIT = Endpoint("GET", f"{V1}/audit/verify", model(ChainReportOut))
+WAIVERS = Endpoint("GET", f"{V1}/waivers", rows(Waiver))
+REQUEST_WAIVER = Endpoint("POST", f"{V1}/waivers", model(Waiver), WaiverRequestIn)
+DECIDE_WAIVER = Endpoint("POST", f"{V1}/waivers/{{}}/decide", model(Waiver), WaiverDecisionIn)
+TOKENS = Endpoint("GET", f"{V1}/tokens", rows(TokenOut))
+CREATE_TOKEN = Endpoint("POST", f"{V1}/tokens", model(TokenCreated), TokenCreateIn)
+REVOKE_TOKEN = Endpoint("DELETE", f"{V1}/tokens/{{}}", model(TokenOut))
+RECORD_RUNBOOK_RUN = Endpoint("POST", f"{V1}/runbooks/runs", model(RunbookRun), RunbookRunIn)
+RUNBOOK_RUNS = Endpoint("GET", f"{V1}/runbooks/runs", rows(RunbookRun))
+EVENTS_STREAM = f"{V1}/events/stream"
+METRICS_STREAM = f"{V1}/metrics/stream"
+
+TERMINAL_ACTIONS = frozenset(f"task.{s.value}" for s in TaskState if s.terminal)
+TASK_FILTERS = ("state", "kind", "worker", "label", "created_after", "created_before", "text")
+AUDIT_FILTERS = ("action", "actor", "resource_type", "resource_id", "since", "until")
+
+
+# --- tasks -------------------------------------------------------------------------------------
+def submit(kind: str, spec: dict[str, Any] | None, options: dict[str, Any]) -> Call[Task]:
+    return SUBMIT.call(body={"kind": kind, "spec": spec or {}, **options})
+
+
+def submit_many(tasks: list[TaskSubmit | dict[str, Any]]) -> Call[list[Task]]:
+    return SUBMIT_MANY.call(body={"tasks": tasks})
+
+
+def task_filters(
+    state: str | TaskState | list[str | TaskState] | None = None,
+    kind: str | None = None,
+    worker: str | None = None,
+    label: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    text: str | None = None,
+    sort: str = "-created_at",
+) -> dict[str, Any]:
+    """The list filters as query values (one state or several)."""
+    states = state if isinstance(state, list) else ([state] if state else None)
+    return dict(
+        state=states,
+        kind=kind,
+        worker=worker,
+        label=label,
+        created_after=created_after,
+        created_before=created_before,
+        text=text,
+        sort=sort,
+    )
+
+
+def _known(filters: dict[str, Any], names: tuple[str, ...], what: str) -> dict[str, Any]:
+    unknown = set(filters) - set(names)
+    if unknown:
+        raise TypeError(f"unknown {what} filters: {', '.join(sorted(unknown))}")
+    return filters
+
+
+def tasks_page(limit: int, cursor: str | None, filters: dict[str, Any]) -> Call[TaskList]:
+    flt = task_filters(**_known(filters, (*TASK_FILTERS, "sort"), "task"))
+    return TASKS.call(params=query(**flt, limit=limit, cursor=cursor))
+
+
+def task(task_id: str) -> Call[TaskDetail]:
+    return TASK.call(task_id)
+
+
+def timeline(task_id: str) -> Call[pd.DataFrame]:
+    return TASK.call_as(rows(Event, "timeline"), task_id)
+
+
+def output(task_id: str, stream: str, offset: int) -> Call[WorkerOutput]:
+    return OUTPUT.call(task_id, params=query(stream=stream, offset=offset))
+
+
+def cancel(task_id: str, reason: str | None) -> Call[Task]:
+    return CANCEL.call(task_id, body={"reason": reason})
+
+
+def act(task_id: str, action: str, reason: str | None, priority: int | None) -> Call[Task]:
+    return ACT.call(task_id, body={"action": action, "reason": reason, "priority": priority})
+
+
+def bulk_cancel(**body: Any) -> Call[BulkCancelOut]:
+    return BULK_CANCEL.call(body=body)
+
+
+def replay(task_id: str) -> Call[ReplayOut]:
+    return REPLAY.call(task_id)
+
+
+def pause_queue(reason: str | None) -> Call[bool]:
+    return PAUSE_QUEUE.call(body={"reason": reason})
+
+
+def resume_queue(reason: str | None) -> Call[bool]:
+    return RESUME_QUEUE.call(body={"reason": reason})
+
+
+# --- workers, audit, waivers, tokens, KPIs ---------------------------------------------------
+def workers() -> Call[pd.DataFrame]:
+    return WORKERS.call_as(rows(WorkerInfo, "items"))
+
+
+def worker_list() -> Call[list[WorkerInfo]]:
+    return WORKERS.call_as(lambda data: WorkerList.model_validate(data).items)
+
+
+def drain_worker(worker_id: str, reason: str | None) -> Call[WorkerInfo]:
+    return DRAIN_WORKER.call(worker_id, body={"reason": reason})
+
+
+def remove_worker(worker_id: str, reason: str | None) -> Call[WorkerInfo]:
+    return REMOVE_WORKER.call(worker_id, params=query(reason=reason))
+
+
+def audit_filters(**filters: Any) -> dict[str, Any]:
+    _known(filters, AUDIT_FILTERS, "audit")
+    return {n: filters.get(n) for n in AUDIT_FILTERS}
+
+
+def audit_page(limit: int, cursor: str | None, filters: dict[str, Any]) -> Call[AuditPage]:
+    return AUDIT.call(params=query(**audit_filters(**filters), limit=limit, cursor=cursor))
+
+
+def kpi_history(since: datetime | None, limit: int) -> Call[pd.DataFrame]:
+    return KPI_HISTORY.call(params=query(since=since, limit=limit))
+
+
+def waivers(task_id: str | None, state: str | None) -> Call[pd.DataFrame]:
+    return WAIVERS.call(params=query(task_id=task_id, state=state))
+
+
+def request_waiver(task_id: str, reason: str) -> Call[Waiver]:
+    return REQUEST_WAIVER.call(body={"task_id": task_id, "reason": reason})
+
+
+def decide_waiver(waiver_id: str, approve: bool, reason: str) -> Call[Waiver]:
+    return DECIDE_WAIVER.call(waiver_id, body={"approve": approve, "reason": reason})
+
+
+def create_token(name: str, role: str) -> Call[TokenCreated]:
+    return CREATE_TOKEN.call(body={"name": name, "role": str(role)})
+
+
+def revoke_token(token_id: str) -> Call[TokenOut]:
+    return REVOKE_TOKEN.call(token_id)
+
+
+def record_runbook_run(body: dict[str, Any]) -> Call[RunbookRun]:
+    return RECORD_RUNBOOK_RUN.call(body=body)
+
+
+def runbook_runs(
+    name: str | None, actor: str | None, status: str | None, limit: int
+) -> Call[pd.DataFrame]:
+    # an empty filter is no filter (the CLI passes "" through)
+    filters = query(name=name or None, actor=actor or None, status=status or None)
+    return RUNBOOK_RUNS.call(params=[*filters, *query(limit=limit)])
+
+
+# --- paging, streams and waiting, the same for both clients --------------------------------
+@dataclass
+class Pages:
+    """Cursor paging into one DataFrame of up to ``max_rows`` rows. Both clients run
+    ``while (call := pages.next()) is not None: pages.add(<send call>)``, then ``frame()``."""
+
+    endpoint: Endpoint[Any]
+    filters: dict[str, Any]
+    row_model: type[BaseModel]
+    max_rows: int
+    page_size: int
+    items: list[dict[str, Any]] = field(default_factory=list)
+    cursor: str | None = None
+    done: bool = False
+
+    def next(self) -> Call[dict[str, Any]] | None:
+        if self.done or len(self.items) >= self.max_rows:
+            return None
+        limit = min(self.page_size, self.max_rows - len(self.items))
+        params = query(**self.filters, limit=limit, cursor=self.cursor)
+        return self.endpoint.call_as(dict, params=params)
+
+    def add(self, page: dict[str, Any]) -> None:
+        self.items.extend(page["items"])
+        self.cursor = page.get("next_cursor")
+        self.done = not self.cursor
+
+    def frame(self) -> pd.DataFrame:
+        return model_frame(self.row_model, self.items)
+
+
+def task_pages(filters: dict[str, Any], max_rows: int, page_size: int) -> Pages:
+    return Pages(TASKS, task_filters(**filters), Task, max_rows, page_size)
+
+
+def audit_pages(filters: dict[str, Any], max_rows: int, page_size: int) -> Pages:
+    return Pages(AUDIT, audit_filters(**filters), Event, max_rows, page_size)
+
+
+def _event(msg: SseMessage) -> Event:
+    return Event.model_validate_json(msg.data)
+
+
+def _kpi(msg: SseMessage) -> dict[str, Any] | None:
+    return {"snapshot_id": int(msg.id or 0), **json.loads(msg.data)} if msg.event == "kpi" else None
+
+
+def event_params(
+    resource_type: str | None, resource_id: str | None, action: str | None, actor: str | None
+) -> QueryParams:
+    return query(
+        resource_type=resource_type or "*", resource_id=resource_id, action=action, actor=actor
+    )
+
+
+def event_stream(
+    after: int | None, filters: dict[str, str | None], reconnect: bool, max_reconnects: int | None
+) -> Stream[Event]:
+    """Committed events; ``after`` is the seq to resume after (sent as ``Last-Event-ID``)."""
+    return Stream(
+        EVENTS_STREAM,
+        event_params(**filters),
+        _event,
+        None if after is None else str(after),
+        Reconnect(enabled=reconnect, max_attempts=max_reconnects),
+    )
+
+
+def metrics_stream(
+    last_event_id: int | None, reconnect: bool, max_reconnects: int | None
+) -> Stream[dict[str, Any]]:
+    """KPI snapshots, one a second, each with its ``snapshot_id``."""
+    return Stream(
+        METRICS_STREAM,
+        [],
+        _kpi,
+        None if last_event_id is None else str(last_event_id),
+        Reconnect(enabled=reconnect, max_attempts=max_reconnects),
+    )
+
+
+def terminal_watch(task_id: str) -> QueryParams:
+    """The query of ``wait``'s stream: this task's events from the first. The terminal *event*
+    is the signal: it is committed with the task row, whereas a task read may come from the
+    orchestrator's memory a moment before the commit."""
+    return [*event_params("task", task_id, None, None), ("after", "0")]
+
+
+def not_finished(task_id: str, timeout: float) -> RequestTimeout:
+    return RequestTimeout(
+        f"task {task_id} not finished after {timeout:g} s", details={"task_id": task_id}
+    )

@@ -1,0 +1,105 @@
+"""``ControlPlane``: every service of the control plane, built whole at start-up.
+
+``open`` opens the database, recovers and starts the orchestrator, loads the API tokens,
+starts the scheduler and wires the services over the repositories; ``close`` stops the
+scheduler, then the orchestrator (in-flight tasks stay recorded and recoverable), and closes the
+database. The API, the CLI, notebooks and
+tests use the same object, in process.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry
+
+from agency.control.alerts import AlertService
+from agency.control.audit import AuditService
+from agency.control.chat.assistant import Assistant
+from agency.control.chat.service import ChatService
+from agency.control.health import HealthService
+from agency.control.metrics_hub import MetricsHub
+from agency.control.queries import QueryService
+from agency.control.ratelimit import RateLimiter
+from agency.control.runbooks import RunbookRunService
+from agency.control.schedules import ScheduleService
+from agency.control.tasks import Orchestrator
+from agency.control.tokens import TokenBook
+from agency.control.waivers import WaiverService
+from agency.fleet import Registry
+from agency.models import utcnow
+from agency.settings import Settings
+from agency.storage import Repositories
+
+
+class ControlPlane:
+    """The running control plane's services (see the module docstring); use ``open``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        repos: Repositories,
+        registry: Registry,
+        tasks: Orchestrator,
+        tokens: TokenBook,
+        schedules: ScheduleService,
+        metrics: CollectorRegistry,
+    ) -> None:
+        self.settings = settings
+        self.repos = repos
+        self.registry = registry
+        self.metrics = metrics
+        self.started_at: datetime = utcnow()
+        self.tasks = tasks
+        self.tokens = tokens
+        self.schedules = schedules
+        self.limiter = RateLimiter(settings.rate_limit)
+        self.alerts: AlertService = tasks.alerts
+        self.waivers = WaiverService(tasks)
+        self.queries = QueryService(repos.queries, settings)
+        self.chat = ChatService(repos.chat, Assistant(settings, tasks, self.queries.runner))
+        self.runbooks = RunbookRunService(repos.runbooks)
+        self.audit = AuditService(repos.events, tasks)
+        self.health = HealthService(settings, repos, tasks, self.started_at)
+        self.hub = MetricsHub(tasks.kpis, interval=settings.sse_metrics_interval)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> ControlPlane:
+        """Open the database, start the orchestrator (recovering live tasks), load tokens, then
+        start the scheduler (its recovered fires submit through the running orchestrator)."""
+        repos = await Repositories.open(settings.database_path, batch_max=settings.write_batch_max)
+        metrics = CollectorRegistry()
+        tasks: Orchestrator | None = None
+        schedules: ScheduleService | None = None
+        try:
+            registry = Registry(settings)
+            tasks = Orchestrator(settings, repos, registry, metrics_registry=metrics)
+            await tasks.start()
+            tokens = TokenBook(repos.tokens, settings)
+            await tokens.load()
+            schedules = ScheduleService(repos.schedules, tasks, settings, metrics)
+            await schedules.start()
+        except BaseException:
+            if schedules is not None:
+                await schedules.stop()
+            if tasks is not None:
+                await tasks.stop()
+            await repos.close()
+            raise
+        return cls(settings, repos, registry, tasks, tokens, schedules, metrics)
+
+    async def close(self) -> None:
+        """Stop the KPI ticker, the scheduler (before the orchestrator it submits to) and the
+        orchestrator (in-flight tasks stay recoverable), then close the database."""
+        await self.hub.close()
+        try:
+            await self.schedules.stop()
+            await self.tasks.stop()
+        finally:
+            await self.repos.close()
+
+    async def __aenter__(self) -> ControlPlane:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

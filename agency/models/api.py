@@ -1,0 +1,221 @@
+"""Request and response bodies of the HTTP API, shared by the server (agency.api) and the client.
+
+They sit in agency.models, below every other layer, so that agency.client (and through it the
+dashboards and notebooks) builds every body with the model the server parses it with, and never
+imports the server. Request bodies refuse unknown fields (``Strict``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agency.models.base import Role, Strict
+from agency.models.events import Event
+from agency.models.records import ApiToken
+from agency.models.tasks import Attempt, Task, TaskState, TaskSubmit
+from agency.models.workers import WorkerInfo
+
+# no spaces: saved-query and runbook names are typed on the command line
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+MAX_SQL = 100_000
+
+
+class ComponentHealth(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class HealthOut(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    version: str
+    uptime_s: float
+    components: dict[str, ComponentHealth]
+
+
+class TaskBatch(Strict):
+    """A batch submit: every task lands in one transaction, or none does."""
+
+    tasks: list[TaskSubmit] = Field(min_length=1, max_length=1000)
+
+
+class TaskList(BaseModel):
+    items: list[Task]
+    next_cursor: str | None = None
+
+
+class TaskDetail(BaseModel):
+    task: Task
+    attempts: list[Attempt]
+    timeline: list[Event]
+
+
+class CancelIn(Strict):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class ActionIn(Strict):
+    action: Literal["pause", "resume", "retry", "abort", "reprioritize"]
+    reason: str | None = Field(None, max_length=1000)
+    priority: int | None = Field(None, ge=-1000, le=1000)
+
+
+class BulkCancelIn(Strict):
+    states: list[TaskState] | None = None
+    worker_id: str | None = None
+    label: str | None = Field(None, pattern=r"^[^=]+=.*$", description="`key=value`")
+    older_than_s: float | None = Field(None, ge=0)
+    dry_run: bool = True
+    reason: str | None = Field(None, max_length=1000)
+
+
+class BulkCancelOut(BaseModel):
+    count: int
+    task_ids: list[str]
+    dry_run: bool
+
+
+class QueueIn(Strict):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class QueueOut(BaseModel):
+    paused: bool
+
+
+class WorkerActionIn(Strict):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class WorkerList(BaseModel):
+    items: list[WorkerInfo]
+
+
+class AuditPage(BaseModel):
+    items: list[Event]
+    next_cursor: str | None = None
+
+
+class ChainReportOut(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+class ReplayOut(BaseModel):
+    task: Task
+    stored: Task
+    matches: bool
+    differences: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class WaiverRequestIn(Strict):
+    task_id: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WaiverDecisionIn(Strict):
+    approve: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TokenOut(BaseModel):
+    """A token's record without its hash."""
+
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        return cls.model_validate(token.model_dump(exclude={"token_hash"}))
+
+
+class TokenCreateIn(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Role
+
+
+class TokenCreated(BaseModel):
+    token: TokenOut
+    secret: str = Field(description="The bearer token; shown once, stored only as a hash.")
+
+
+class WhoAmI(BaseModel):
+    name: str
+    role: Role
+    token_id: str
+
+
+# --- chat, saved queries, alerts, runbook runs ---------------------------------------------
+
+
+class SessionCreate(Strict):
+    """A new chat session; its owner is the token's name."""
+
+    title: str = Field("", max_length=200)
+
+
+class QueryCreate(Strict):
+    """A new saved query; ``parameters`` holds each ``$name`` parameter's default value."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    sql: str = Field(min_length=1, max_length=MAX_SQL)
+    description: str = Field("", max_length=10_000)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class QueryUpdate(Strict):
+    """Fields to change; each update is a new revision."""
+
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
+    sql: str | None = Field(None, min_length=1, max_length=MAX_SQL)
+    description: str | None = Field(None, max_length=10_000)
+    parameters: dict[str, Any] | None = None
+
+
+class QueryRunRequest(Strict):
+    """Parameter values of one run, over the saved defaults."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdhocQuery(Strict):
+    """One read-only statement from a notebook, with ``$name`` parameters."""
+
+    sql: str = Field(min_length=1, max_length=MAX_SQL)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlertAction(Strict):
+    """Why the alert was acknowledged or dismissed (kept in the event)."""
+
+    reason: str | None = Field(None, max_length=2000)
+
+
+class RunbookRunIn(Strict):
+    """The outcome of one runbook execution, as the runner saw it."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=NAME_PATTERN,
+        description="Runbook name (the notebook's file name without `.ipynb`), as asked for.",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters as given (secrets left out)."
+    )
+    output_path: str | None = Field(
+        None, max_length=4096, description="The executed notebook, on the runner's machine."
+    )
+    status: Literal["succeeded", "failed"]
+    error: str | None = Field(None, max_length=20_000)
+    started_at: datetime | None = Field(None, description="Default: now minus `duration_s`.")
+    duration_s: float | None = Field(None, ge=0)

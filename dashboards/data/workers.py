@@ -1,0 +1,54 @@
+"""Data of the Workers page: each worker in display form, and draining one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from agency.client import AgencyClient
+
+from .frames import records
+from .times import instant
+
+WORKER_COLUMNS = [
+    "id",
+    "health",
+    "breaker",
+    "slots",
+    "labels",
+    "last_heartbeat",
+    "heartbeat_age_s",
+    "recent_failures",
+    "kinds",
+    "url",
+    "version",
+]
+
+
+def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
+    """Every worker with its slots as ``running/capacity`` and its heartbeat age."""
+    now = now or datetime.now(UTC)
+    rows = []
+    for w in records(client.workers()):
+        beat = instant(w.get("last_heartbeat"))
+        rows.append(
+            {
+                **w,
+                "slots": f"{w.get('running', 0)}/{w.get('capacity', 0)}",
+                "labels": ", ".join(f"{k}={v}" for k, v in sorted((w.get("labels") or {}).items())),
+                "kinds": ", ".join(w.get("kinds") or []),
+                "last_heartbeat": beat.strftime("%H:%M:%S") if beat is not None else "never",
+                "heartbeat_age_s": round((now - beat.to_pydatetime()).total_seconds(), 1)
+                if beat is not None
+                else None,
+            }
+        )
+    return (
+        pd.DataFrame(rows, columns=WORKER_COLUMNS) if rows else pd.DataFrame(columns=WORKER_COLUMNS)
+    )
+
+
+def drain_worker(client: AgencyClient, worker_id: str) -> None:
+    """Ask the worker to take no new tasks and leave once the running ones end."""
+    client.drain_worker(worker_id, reason="drained from the dashboard")

@@ -1,0 +1,192 @@
+"""The drill-down of one task: spec, attempts, live output, timeline, actions with confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from ..context import Context
+from ..data import drilldown as data
+from ..data import tasks as tasks_data
+from ..ui import Confirm, StatusLine, off_loop
+
+OUTPUT_MAX_CHARS = 200_000  # the pane keeps the tail: a chatty task must not bloat the page
+
+
+class Drilldown:
+    """Shows one task; ``show(id)`` loads it, ``on_event`` refreshes it when it changes."""
+
+    def __init__(
+        self, ctx: Context, on_change: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self.ctx = ctx
+        self.on_change = on_change
+        self.task: dict[str, Any] | None = None
+        self._offset = 0
+        self._out_eof = False
+        self._busy = False
+        self.title = pn.pane.Markdown(
+            "Select a task to see its details.", css_classes=["drill-title"]
+        )
+        # the rest is built on the first show: the Tasks page renders faster without it
+        self.panel = pn.Column(self.title, sizing_mode="stretch_width", css_classes=["drilldown"])
+        self._built = False
+
+    def _build(self) -> None:
+        if self._built:
+            return
+        self._built = True
+        self.state = pn.pane.HTML("", css_classes=["drill-state"])
+        self.steps = pn.pane.Markdown("", css_classes=["cancel-steps"], visible=False)
+        self.spec = pn.pane.JSON({}, depth=3, theme="light", sizing_mode="stretch_width")
+        self.attempts = pn.widgets.Tabulator(
+            pd.DataFrame(columns=data.ATTEMPT_COLUMNS),
+            disabled=True,
+            show_index=False,
+            height=120,
+            sizing_mode="stretch_width",
+            layout="fit_columns",
+        )
+        self.timeline = pn.widgets.Tabulator(
+            pd.DataFrame(columns=data.TIMELINE_COLUMNS),
+            disabled=True,
+            show_index=False,
+            height=220,
+            sizing_mode="stretch_width",
+            layout="fit_columns",
+            css_classes=["timeline-table"],
+        )
+        self.output = pn.pane.Str(
+            "",
+            css_classes=["task-output"],
+            styles={
+                "max-height": "220px",
+                "overflow": "auto",
+                "background": "#f6f8fa",
+                "font-size": "12px",
+            },
+            sizing_mode="stretch_width",
+        )
+        self.buttons = {
+            a: pn.widgets.Button(
+                name=a.capitalize(),
+                button_type="danger" if a == "cancel" else "default",
+                width=90,
+                css_classes=[f"action-{a}"],
+                visible=False,
+            )
+            for a in tasks_data.ACTIONS
+        }
+        for action, button in self.buttons.items():
+            button.on_click(self._asker(action))
+        self.confirm = Confirm(css_classes=["task-confirm"])
+        self.status = StatusLine()
+        self.tabs = pn.Tabs(
+            ("Timeline", self.timeline),
+            ("Output", self.output),
+            ("Spec", self.spec),
+            ("Attempts", self.attempts),
+            sizing_mode="stretch_width",
+        )
+        self.panel.objects = [
+            self.title,
+            self.state,
+            pn.Row(*self.buttons.values()),
+            self.confirm,
+            self.status,
+            self.steps,
+            self.tabs,
+        ]
+
+    async def show(self, task_id: str) -> None:
+        self._build()
+        if self.task is None or self.task["id"] != task_id:
+            self.output.object = ""
+            self._offset, self._out_eof = 0, False
+            self.confirm.close()
+            self.status.say("")
+        await self.refresh(task_id)
+
+    async def refresh(self, task_id: str | None = None) -> None:
+        self._build()
+        task_id = task_id or (self.task["id"] if self.task else None)
+        if task_id is None:
+            return
+        try:
+            detail = await off_loop(data.load, self.ctx.client, task_id)
+        except Exception as exc:
+            self.status.error(exc)
+            return
+        self.task = detail.task
+        self.render(detail)
+        await self.follow_output()
+
+    def render(self, detail: data.Detail) -> None:
+        task = detail.task
+        self.title.object = f"### Task `{task['id']}`\n{task['kind']} · priority {task['priority']} · attempt {task['attempt']}/{task['max_attempts']} · worker {task.get('worker_id') or '-'}"
+        reason = f" — {task['reason']}" if task.get("reason") else ""
+        self.state.object = f'<span class="task-state" data-state="{task["state"]}" style="font-weight:600">state: {task["state"]}</span>{reason}'
+        self.spec.object = {
+            "spec": task["spec"],
+            "labels": task.get("labels", {}),
+            "created_by": task.get("created_by"),
+        }
+        self.attempts.value = detail.attempts
+        self.timeline.value = detail.timeline
+        allowed = tasks_data.allowed_actions(task["state"])
+        for action, button in self.buttons.items():
+            button.visible = action in allowed
+        steps = data.cancel_steps(detail.timeline, task["state"])
+        self.steps.visible = bool(steps)
+        self.steps.object = "**Cancel lifecycle**\n\n" + "\n".join(
+            f"- {mark} **{label}** — {note}" for label, mark, note in steps
+        )
+
+    async def follow_output(self) -> None:
+        """Append new stdout; called on every refresh and by the page's tick while running."""
+        if self.task is None or self._busy or self._out_eof:
+            return
+        self._busy = True
+        try:
+            for _ in range(20):  # bounded: at most 20 chunks per call, the next tick continues
+                text, nxt, eof = await off_loop(
+                    data.read_output, self.ctx.client, self.task["id"], self._offset
+                )
+                if text:
+                    self.output.object = (str(self.output.object) + text)[-OUTPUT_MAX_CHARS:]
+                self._offset = nxt
+                self._out_eof = eof and tasks_data.is_terminal(self.task["state"])
+                if not text:
+                    break
+        except Exception as exc:
+            self.status.error(exc)
+        finally:
+            self._busy = False
+
+    def _asker(self, action: str) -> Callable[[Any], None]:
+        return lambda _event: self.ask(action)
+
+    def ask(self, action: str) -> None:
+        if self.task is None:
+            return
+        task = dict(self.task)
+
+        async def run() -> None:
+            try:
+                await off_loop(
+                    tasks_data.run_action, self.ctx.client, task["id"], action, "from the dashboard"
+                )
+                self.status.say(
+                    f"{action.capitalize()} of {task['id']} accepted; following its state below.",
+                    "success",
+                )
+            except Exception as exc:
+                self.status.error(exc)
+            await self.refresh(task["id"])
+            if self.on_change is not None:
+                await self.on_change()
+
+        self.confirm.ask(tasks_data.confirm_text(task, action), run, f"Confirm {action}")

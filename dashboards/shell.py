@@ -1,0 +1,120 @@
+"""The frame of the dashboard: the pages in tabs, the session's tick, the refusal page.
+
+``app.py`` serves ``build()``. Pages are built the first time their tab opens (``?page=tasks``
+opens one directly), so the first render costs one page's requests, not seven. One periodic
+callback per browser session copies what the live feeds received into the visible pages; it
+reads memory only.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+
+from .connection import HostRefused
+from .context import Context
+from .pages.audit import AuditPage
+from .pages.chat import ChatPage
+from .pages.health import HealthPage
+from .pages.overview import OverviewPage
+from .pages.queries import QueriesPage
+from .pages.tasks import TasksPage
+from .pages.workers import WorkersPage
+from .ui import every
+
+PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
+    "overview": ("Overview", OverviewPage),
+    "tasks": ("Tasks", TasksPage),
+    "chat": ("Chat", ChatPage),
+    "workers": ("Workers", WorkersPage),
+    "audit": ("Audit", AuditPage),
+    "queries": ("Queries", QueriesPage),
+    "health": ("Health", HealthPage),
+}
+TICK_MS = 500
+
+
+class Dashboard:
+    """All pages of one browser session, in tabs; each built on first view."""
+
+    def __init__(self, ctx: Context, start: str = "overview") -> None:
+        self.ctx = ctx
+        self.keys = list(PAGES)
+        self.pages: dict[str, Any] = {}
+        self.slots = {key: pn.Column(sizing_mode="stretch_width") for key in self.keys}
+        self.tabs = pn.Tabs(
+            *[(PAGES[k][0], self.slots[k]) for k in self.keys],
+            dynamic=True,
+            sizing_mode="stretch_width",
+            css_classes=["pages"],
+        )
+        self.tabs.param.watch(self._on_tab, "active")
+        self.tabs.active = self.keys.index(start) if start in self.keys else 0
+        self._build(self.keys[self.tabs.active])
+        self._ticking = False
+
+    def _build(self, key: str) -> None:
+        if key not in self.pages:
+            page = PAGES[key][1](self.ctx)
+            self.pages[key] = page
+            self.slots[key].objects = [page.panel]
+
+    def _on_tab(self, event: Any) -> None:
+        key = self.keys[event.new]
+        self._build(key)
+        if pn.state.location is not None:
+            pn.state.location.update_query(page=key)
+
+    async def tick(self) -> None:
+        """Feed the built pages from the live feeds; skipped if the previous tick still runs."""
+        if self._ticking:
+            return
+        self._ticking = True
+        try:
+            for page in list(self.pages.values()):
+                tick = getattr(page, "tick", None)
+                if tick is None:
+                    continue
+                result = tick()
+                if inspect.isawaitable(result):
+                    await result
+        finally:
+            self._ticking = False
+
+
+def refused(message: str) -> pn.viewable.Viewable:
+    """The page shown instead of the dashboard when the backend host is not allowed."""
+    return pn.Column(
+        pn.pane.Markdown("# agency"),
+        pn.pane.Alert(
+            f"**The dashboard refuses to connect.** {message}",
+            alert_type="danger",
+            css_classes=["host-refused"],
+        ),
+    )
+
+
+def build(start: str | None = None) -> pn.viewable.Viewable:
+    """The whole dashboard for the current session (or an error page saying what is wrong)."""
+    pn.extension("tabulator", notifications=False)
+    try:
+        ctx = Context.from_env()
+    except HostRefused as exc:
+        return refused(str(exc))
+    if start is None:
+        arg = (pn.state.session_args or {}).get("page", [b"overview"])[0]
+        start = arg.decode() if isinstance(arg, bytes) else str(arg)
+    dash = Dashboard(ctx, start)
+    every(TICK_MS, dash.tick)
+    header = pn.Row(
+        pn.pane.HTML(
+            f'<b style="font-size:20px">agency</b> <span style="color:#57606a">· {ctx.backend.url}</span>',
+            margin=(8, 12),
+        ),
+        sizing_mode="stretch_width",
+        styles={"border-bottom": "1px solid #d0d7de"},
+    )
+    return pn.Column(header, dash.tabs, sizing_mode="stretch_width")

@@ -1,0 +1,96 @@
+"""The Tasks page's data: filters, display rows, actions and their confirmations, submit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from agency_dashboards.data import tasks as td
+
+
+def test_filter_query_passes_only_set_filters() -> None:
+    after = datetime(2026, 1, 1, tzinfo=UTC)
+    flt = td.TaskFilter(
+        states=("running",), worker=" w1 ", label="", text="x", created_after=after, limit=250
+    )
+    assert flt.query() == {
+        "sort": "-created_at",
+        "limit": 250,
+        "state": ["running"],
+        "worker": "w1",
+        "text": "x",
+        "created_after": after,
+    }
+    assert td.TaskFilter().query() == {"sort": "-created_at", "limit": 50}
+
+
+def test_display_rows_shapes_models_and_frames() -> None:
+    df = td.display_rows(
+        [
+            {
+                "id": "a",
+                "state": "running",
+                "kind": "shell",
+                "labels": {"b": "2", "a": "1"},
+                "created_at": "2026-01-02T03:04:05Z",
+                "priority": 0,
+                "attempt": 1,
+            }
+        ]
+    )
+    assert list(df.columns) == td.COLUMNS
+    assert df.loc[0, "labels"] == "a=1, b=2"
+    assert df.loc[0, "created_at"] == "2026-01-02 03:04:05"
+    assert td.display_rows([]).empty
+    # the API writes whole seconds without a fraction: one page can mix both ISO forms
+    mixed = td.display_rows(
+        [
+            {"id": "a", "state": "pending", "created_at": "2026-11-22T04:42:20Z"},
+            {"id": "b", "state": "pending", "created_at": "2026-11-22T04:42:20.5Z"},
+        ]
+    )
+    assert list(mixed["created_at"]) == ["2026-11-22 04:42:20", "2026-11-22 04:42:20"]
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("pending", {"cancel", "pause"}),
+        ("paused", {"cancel", "resume"}),
+        ("running", {"cancel"}),
+        ("canceling", set()),
+        ("failed", {"retry"}),
+        ("succeeded", set()),
+    ],
+)
+def test_allowed_actions(state: str, expected: set[str]) -> None:
+    assert td.allowed_actions(state) == expected
+
+
+def test_confirm_text_names_task_worker_and_consequence() -> None:
+    text = td.confirm_text({"id": "t1", "state": "running", "worker_id": "w9"}, "cancel", grace=5)
+    assert (
+        "t1" in text
+        and "w9" in text
+        and "SIGTERM" in text
+        and "SIGKILL after 5 s" in text
+        and "canceled" in text
+    )
+    assert "never runs" in td.confirm_text({"id": "t2", "state": "pending"}, "cancel")
+    assert "pending" in td.confirm_text({"id": "t3", "state": "failed"}, "retry")
+    with pytest.raises(ValueError):
+        td.confirm_text({"id": "t4", "state": "pending"}, "explode")
+
+
+def test_submit_form_payloads() -> None:
+    assert td.SubmitForm("shell", "sleep 600", "team=ops, env = dev", 5).payload() == {
+        "kind": "shell",
+        "spec": {"argv": ["sleep", "600"]},
+        "labels": {"team": "ops", "env": "dev"},
+        "priority": 5,
+    }
+    assert td.SubmitForm("agent", "summarise the logs").payload()["spec"] == {
+        "prompt": "summarise the logs"
+    }
+    assert td.SubmitForm("noop", '{"sleep": 0.1}').payload()["spec"] == {"sleep": 0.1}
