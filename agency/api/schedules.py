@@ -17,6 +17,8 @@ from agency.models import (
     ScheduleFirePage,
     ScheduleIn,
     ScheduleList,
+    SchedulePreview,
+    SchedulePreviewIn,
     ScheduleReason,
     ScheduleView,
 )
@@ -34,6 +36,17 @@ async def create(
 ) -> ScheduleView:
     """A new schedule; a bad cron, time zone or task template is a 422 naming the field."""
     return await plane.schedules.create(body, who.name)
+
+
+@router.post("/schedules/preview", response_model=SchedulePreview)
+async def preview(
+    body: SchedulePreviewIn,
+    plane: ControlPlane = Depends(get_plane),
+    who: Principal = Depends(require(Role.VIEWER)),
+) -> SchedulePreview:
+    """The next fire times of a cron expression in a time zone, from now (nothing is stored);
+    a bad expression or zone is a 422 naming the field."""
+    return plane.schedules.preview(body)
 
 
 @router.get("/schedules", response_model=ScheduleList)

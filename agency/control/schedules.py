@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from agency.control.cron import CronSlots
 from agency.control.schedule_fire import Firer, TaskRunner, schedule_event
 from agency.control.schedule_metrics import ScheduleMetrics
 from agency.control.schedule_plan import Slate
@@ -31,6 +32,8 @@ from agency.models import (
     ScheduleFireOut,
     ScheduleFirePage,
     ScheduleIn,
+    SchedulePreview,
+    SchedulePreviewIn,
     ScheduleRevision,
     ScheduleView,
     new_id,
@@ -284,6 +287,13 @@ class ScheduleService:
     ) -> ScheduleFirePage:
         """A page of a schedule's decided slots, newest first, with their tasks' states."""
         return await self.repo.fires(self._find(ref).schedule.id, limit=limit, cursor=cursor)
+
+    def preview(self, body: SchedulePreviewIn) -> SchedulePreview:
+        """The next ``count`` slots of a cron expression from now, as a schedule would fire
+        them (what a form shows while the expression is typed; nothing is stored)."""
+        slots = CronSlots(body.cron, body.timezone).after(self.clock())
+        upcoming = [next(slots) for _ in range(body.count)]
+        return SchedulePreview(cron=body.cron, timezone=body.timezone, next_fires=upcoming)
 
     async def revisions(self, ref: str) -> list[ScheduleRevision]:
         return await self.repo.revisions(self._find(ref).schedule.id)

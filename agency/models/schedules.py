@@ -298,3 +298,30 @@ class ScheduleReason(Strict):
     """Optional body of pause, resume and trigger: why, for the audit trail."""
 
     reason: str | None = Field(None, max_length=1000)
+
+
+class SchedulePreviewIn(Strict):
+    """``POST /api/v1/schedules/preview``: a cron expression to check and look ahead on."""
+
+    cron: str = Field(min_length=1, max_length=200)
+    timezone: str = Field("UTC", max_length=64)
+    count: int = Field(5, ge=1, le=100, description="How many fire times to list.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+class SchedulePreview(BaseModel):
+    """The next fire times of a cron expression as the scheduler computes them (daylight-saving
+    rules included), from now; ``cron`` is the expression as it would be stored."""
+
+    cron: str
+    timezone: str
+    next_fires: list[datetime]

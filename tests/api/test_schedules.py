@@ -177,3 +177,30 @@ def test_the_ticker_fires_a_per_second_schedule(stack: Stack, admin: httpx.Clien
         assert {t["state"] for t in tasks} == {"succeeded"}  # the label does not block placement
     finally:
         admin.delete(f"/api/v1/schedules/{sid}")
+
+
+def test_preview_lists_the_next_fires_as_the_scheduler_would(viewer: httpx.Client) -> None:
+    r = viewer.post(
+        "/api/v1/schedules/preview",
+        json={"cron": "30  2 * * *", "timezone": "Europe/Berlin", "count": 3},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cron"] == "30 2 * * *" and body["timezone"] == "Europe/Berlin"
+    fires = _times(body["next_fires"])
+    assert len(fires) == 3 and fires[0] > datetime.now(UTC)
+    assert all(
+        timedelta(hours=23) <= b - a <= timedelta(hours=25) for a, b in itertools.pairwise(fires)
+    )
+    assert (
+        len(viewer.post("/api/v1/schedules/preview", json={"cron": "@hourly"}).json()["next_fires"])
+        == 5
+    )
+    for body, field in (
+        ({"cron": "61 * * * *"}, "body.cron"),
+        ({"cron": "* * * * *", "timezone": "Mars/Olympus"}, "body.timezone"),
+        ({"cron": "* * * * *", "count": 0}, "body.count"),
+        ({"cron": "* * * * *", "extra": 1}, "body.extra"),
+    ):
+        error = _error(viewer.post("/api/v1/schedules/preview", json=body), 422, "validation_error")
+        assert _locs(error) == [field]
