@@ -57,7 +57,9 @@ class ControlPlane:
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
         self.queries = QueryService(repos.queries, settings)
-        self.chat = ChatService(repos.chat, Assistant(settings, tasks, self.queries.runner))
+        self.chat = ChatService(
+            repos.chat, Assistant(settings, tasks, self.queries.runner, schedules)
+        )
         self.runbooks = RunbookRunService(repos.runbooks)
         self.audit = AuditService(repos.events, tasks)
         self.health = HealthService(settings, repos, tasks, self.started_at)
