@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from agency.control.schedule_metrics import ScheduleMetrics
-from agency.control.schedule_plan import Slate, fire_key, iso, jitter, plan
+from agency.control.schedule_plan import Plan, Slate, fire_key, iso, jitter, plan
 from agency.errors import AgencyError, NotFound, ServiceUnavailable, StorageError
 from agency.models import (
     EventIn,
@@ -41,12 +42,16 @@ from agency.storage import ScheduleRepository
 log = logging.getLogger("agency.schedules")
 #: the actor of the scheduler's own decisions
 ACTOR = "scheduler"
+#: tasks submitted in one transaction when many fires are confirmed at once
+SUBMIT_CHUNK = 1000
 
 
 class TaskRunner(Protocol):
     """What the scheduler needs of the orchestrator."""
 
     async def submit(self, req: TaskSubmit, actor: str) -> Task: ...
+
+    async def submit_many(self, reqs: list[TaskSubmit], actor: str) -> list[Task]: ...
 
     async def cancel(self, task_id: str, actor: str, reason: str | None = None) -> Task: ...
 
@@ -82,48 +87,28 @@ class Firer:
         self.pending: dict[tuple[str, datetime, bool], ScheduleFire] = {}
 
     async def advance(self, slate: Slate, now: datetime) -> list[ScheduleFire]:
-        """Decide every slot of ``slate`` due at ``now``; returns the decisions in slot order."""
-        s = slate.schedule
+        """Decide every slot of ``slate`` due at ``now``, one at a time (each run sees the
+        ones before it, as the overlap policies need); returns the decisions in slot order."""
         p = plan(slate, now, self.settings.schedule_misfire_grace)
         decided: list[ScheduleFire] = []
-        if p.late:
-            rows = [
-                ScheduleFire(
-                    schedule_id=s.id,
-                    slot=slot,
-                    revision=s.revision,
-                    fired_at=now,
-                    skipped_reason=reason,
-                    lateness=(now - slot - jitter(s, slot)).total_seconds(),
-                )
-                for slot, reason in sorted(p.skip.items())
-            ]
-            await self.repo.record(
-                rows,
-                schedule_event(
-                    ACTOR,
-                    "schedule.caught_up",
-                    s.id,
-                    policy=s.catchup.value,
-                    missed=len(p.late),
-                    first=iso(p.late[0]),
-                    last=iso(p.late[-1]),
-                    runs=[iso(t) for t in p.caught_up],
-                    skipped=len(rows),
-                    skipped_reason=next(iter(p.skip.values()), None),
-                    older_unlisted=p.unlisted,
-                ),
-            )
-            for reason in set(p.skip.values()):
-                self.metrics.skipped(s.name, reason.value, list(p.skip.values()).count(reason))
+        rows, event = catchup(slate, p, now)
+        if event is not None:
+            await self.repo.record(rows, event)
+            self.caught_up(slate, rows)
             decided.extend(rows)
-            if rows:
-                slate.cursor = max(slate.cursor, rows[-1].slot)
         for slot in p.run:
             decided.append(await self.fire(slate, slot, now))
             slate.cursor = max(slate.cursor, slot)
         slate.refresh()
         return sorted(decided, key=lambda f: f.slot)
+
+    def caught_up(self, slate: Slate, rows: list[ScheduleFire]) -> None:
+        """Count recorded catch-up skips and move the slate past them."""
+        reasons = [r.skipped_reason.value for r in rows if r.skipped_reason is not None]
+        for reason in set(reasons):
+            self.metrics.skipped(slate.schedule.name, reason, reasons.count(reason))
+        if rows:
+            slate.cursor = max(slate.cursor, rows[-1].slot)
 
     async def fire(
         self,
@@ -147,7 +132,7 @@ class Firer:
             lateness=late,
         )
         events: list[EventIn] = []
-        live = await self._live(slate) if s.overlap is not Overlap.ALLOW else []
+        live = await self.live(slate) if s.overlap is not Overlap.ALLOW else []
         if live and s.overlap is Overlap.FORBID:
             skipped = fire.model_copy(update={"skipped_reason": SkipReason.OVERLAP})
             await self.repo.record(
@@ -180,8 +165,8 @@ class Firer:
                 )
             )
         await self.repo.record([fire], *events)
-        self.pending[_row(fire)] = fire
-        self._drill("recorded")
+        self.pending[row_key(fire)] = fire
+        self.drill("recorded")
         return await self.submit(slate, fire, actor, reason=reason)
 
     async def submit(
@@ -209,33 +194,63 @@ class Firer:
         except ValidationError as exc:  # a template valid when saved, no longer valid now
             self.metrics.skipped(s.name, SkipReason.SUBMIT_FAILED.value)
             return await self._refuse(fire, actor, str(exc))
-        self._drill("submitted")
+        self.drill("submitted")
         done = fire.model_copy(update={"task_id": task.id})
-        await self.repo.settle(
-            done,
-            schedule_event(
-                actor,
-                "schedule.fired",
-                fire.schedule_id,
-                slot=iso(fire.slot),
-                task_id=task.id,
-                key=key,
-                revision=fire.revision,
-                lateness=fire.lateness,
-                manual=fire.manual,
-                recovered=recovered,
-                reason=reason,
-            ),
-        )
-        self.pending.pop(_row(fire), None)
-        slate.live.append(task.id)
-        self.metrics.fired(s.name, fire.lateness)
+        await self.repo.settle([done], _fired(done, actor, recovered, reason))
+        self._confirmed(slate, fire, task)
         return done
+
+    async def submit_all(
+        self,
+        fires: Sequence[tuple[Slate | None, ScheduleFire]],
+        *,
+        recovered: bool = False,
+    ) -> list[ScheduleFire]:
+        """``submit`` for many recorded fires at once: their tasks in transactions of
+        ``SUBMIT_CHUNK``, each chunk confirmed in one write. A chunk the orchestrator refuses
+        goes one fire at a time, so one bad template does not hold up the others."""
+        out: list[ScheduleFire] = []
+        ready = [(slate, fire) for slate, fire in fires if slate is not None]
+        for slate, fire in fires:
+            if slate is None:
+                out.append(await self.submit(None, fire, recovered=recovered))
+        for start in range(0, len(ready), SUBMIT_CHUNK):
+            chunk = ready[start : start + SUBMIT_CHUNK]
+            try:
+                reqs = [
+                    sl.schedule.task.submit(
+                        fire_key(f.schedule_id, f.slot, f.manual), sl.schedule.name
+                    )
+                    for sl, f in chunk
+                ]
+                tasks = await self.tasks.submit_many(reqs, ACTOR)
+            except (ServiceUnavailable, StorageError) as exc:  # passing: the next tick retries
+                log.warning("%d schedule fires: submit failed, will retry: %s", len(chunk), exc)
+                out.extend(f for _, f in chunk)
+                continue
+            except (AgencyError, ValidationError):
+                out.extend([await self.submit(sl, f, recovered=recovered) for sl, f in chunk])
+                continue
+            self.drill("submitted")
+            done = [
+                f.model_copy(update={"task_id": t.id})
+                for (_, f), t in zip(chunk, tasks, strict=True)
+            ]
+            await self.repo.settle(done, *(_fired(d, ACTOR, recovered) for d in done))
+            for (sl, f), task in zip(chunk, tasks, strict=True):
+                self._confirmed(sl, f, task)
+            out.extend(done)
+        return out
+
+    def _confirmed(self, slate: Slate, fire: ScheduleFire, task: Task) -> None:
+        self.pending.pop(row_key(fire), None)
+        slate.live.append(task.id)
+        self.metrics.fired(slate.schedule.name, fire.lateness)
 
     async def _refuse(self, fire: ScheduleFire, actor: str, error: str) -> ScheduleFire:
         refused = fire.model_copy(update={"skipped_reason": SkipReason.SUBMIT_FAILED})
         await self.repo.settle(
-            refused,
+            [refused],
             schedule_event(
                 actor,
                 "schedule.skipped",
@@ -246,10 +261,10 @@ class Firer:
                 manual=fire.manual,
             ),
         )
-        self.pending.pop(_row(fire), None)
+        self.pending.pop(row_key(fire), None)
         return refused
 
-    async def _live(self, slate: Slate) -> list[Task]:
+    async def live(self, slate: Slate) -> list[Task]:
         """The schedule's fired tasks that are not final (the ones an overlap is about)."""
         alive: list[Task] = []
         for task_id in slate.live:
@@ -262,12 +277,63 @@ class Firer:
         slate.live = [t.id for t in alive]
         return alive
 
-    def _drill(self, step: str) -> None:
+    def drill(self, step: str) -> None:
         """Fault drill for the crash tests: die here, as a ``kill -9`` would."""
         if self.settings.fault_schedule_crash == step:
             log.error("fault drill: SIGKILL once the schedule fire is %s", step)
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _row(fire: ScheduleFire) -> tuple[str, datetime, bool]:
+def row_key(fire: ScheduleFire) -> tuple[str, datetime, bool]:
+    """A fire's primary key: the key of ``Firer.pending``."""
     return fire.schedule_id, fire.slot, fire.manual
+
+
+def catchup(slate: Slate, p: Plan, now: datetime) -> tuple[list[ScheduleFire], EventIn | None]:
+    """The skipped rows of a plan's missed slots and its ``schedule.caught_up`` event
+    (``None`` when nothing was missed)."""
+    if not p.late:
+        return [], None
+    s = slate.schedule
+    rows = [
+        ScheduleFire(
+            schedule_id=s.id,
+            slot=slot,
+            revision=s.revision,
+            fired_at=now,
+            skipped_reason=reason,
+            lateness=(now - slot - jitter(s, slot)).total_seconds(),
+        )
+        for slot, reason in sorted(p.skip.items())
+    ]
+    event = schedule_event(
+        ACTOR,
+        "schedule.caught_up",
+        s.id,
+        policy=s.catchup.value,
+        missed=len(p.late),
+        first=iso(p.late[0]),
+        last=iso(p.late[-1]),
+        runs=[iso(t) for t in p.caught_up],
+        skipped=len(rows),
+        skipped_reason=next(iter(p.skip.values()), None),
+        older_unlisted=p.unlisted,
+    )
+    return rows, event
+
+
+def _fired(fire: ScheduleFire, actor: str, recovered: bool, reason: str | None = None) -> EventIn:
+    """The ``schedule.fired`` event of a confirmed fire."""
+    return schedule_event(
+        actor,
+        "schedule.fired",
+        fire.schedule_id,
+        slot=iso(fire.slot),
+        task_id=fire.task_id,
+        key=fire_key(fire.schedule_id, fire.slot, fire.manual),
+        revision=fire.revision,
+        lateness=fire.lateness,
+        manual=fire.manual,
+        recovered=recovered,
+        reason=reason,
+    )

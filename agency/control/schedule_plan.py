@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from agency.control.cron import CronSlots
+from agency.control.cron import CronSlots, cron_slots
 from agency.models import Catchup, Schedule, SkipReason
 
 #: slots one plan lists beyond the ``max_catchup`` that may run; older ones are only counted
@@ -50,12 +50,12 @@ class Slate:
     slots: CronSlots = field(init=False)
 
     def __post_init__(self) -> None:
-        self.slots = CronSlots(self.schedule.cron, self.schedule.timezone)
+        self.slots = cron_slots(self.schedule.cron, self.schedule.timezone)
 
     def replace(self, schedule: Schedule, now: datetime) -> None:
         """Take an edited schedule: its slots count from ``now`` on."""
         self.schedule = schedule
-        self.slots = CronSlots(schedule.cron, schedule.timezone)
+        self.slots = cron_slots(schedule.cron, schedule.timezone)
         self.cursor = max(self.cursor, now)
         self.refresh()
 
@@ -69,8 +69,10 @@ class Slate:
         """The next ``count`` slots after ``after`` (and after the decided ones)."""
         out: list[datetime] = []
         end = self.schedule.end_at
-        for slot in self.slots.after(max(self.floor, after)):
-            if (end is not None and slot > end) or len(out) == count:
+        slot = max(self.floor, after)
+        while len(out) < count:
+            slot = self.slots.next_after(slot)  # remembered: schedules share their slots
+            if end is not None and slot > end:
                 break
             out.append(slot)
         return out
@@ -105,6 +107,11 @@ def due_slots(slate: Slate, now: datetime) -> tuple[list[datetime], bool]:
     """
     s = slate.schedule
     top = now if s.end_at is None else min(now, s.end_at)
+    first = slate.slots.next_after(slate.floor)
+    if first > top:
+        return [], False
+    if slate.slots.next_after(first) > top:  # the usual case, one slot due: no walk back
+        return ([first] if first + jitter(s, first) <= now else []), False
     limit = s.max_catchup + LIST_EXTRA
     found: list[datetime] = []
     unlisted = False

@@ -19,7 +19,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from agency.control.cron import CronSlots
+from agency.control.cron import cron_slots
+from agency.control.schedule_batch import advance_all
 from agency.control.schedule_fire import Firer, TaskRunner, schedule_event
 from agency.control.schedule_metrics import ScheduleMetrics
 from agency.control.schedule_plan import Slate
@@ -132,22 +133,20 @@ class ScheduleService:
     async def tick(self, now: datetime | None = None) -> list[ScheduleFire]:
         """Decide every slot due at ``now`` (default: the clock); returns the decisions."""
         now = now or self.clock()
-        decided: list[ScheduleFire] = []
         async with self._lock:
             await self._retry_pending()
-            for slate in sorted(self._slates.values(), key=lambda s: s.schedule.name):
-                if slate.due is None or slate.due > now:
-                    continue
-                try:
-                    decided += await self.firer.advance(slate, now)
-                except Exception:  # one schedule's failure must not hold up the others
-                    log.exception("schedule %s: deciding its due slots failed", slate.schedule.name)
+            due = [s for s in self._slates.values() if s.due is not None and s.due <= now]
+            due.sort(key=lambda s: s.schedule.name)
+            decided = await advance_all(self.firer, due, now)
+            for slate in due:
                 self.metrics.due(slate.schedule.name, slate.due)
         return decided
 
     async def _retry_pending(self) -> None:
-        for row, fire in sorted(self.firer.pending.items(), key=lambda kv: kv[1].slot):
-            await self.firer.submit(self._slates.get(row[0]), fire, recovered=True)
+        if self.firer.pending:
+            waiting = sorted(self.firer.pending.items(), key=lambda kv: kv[1].slot)
+            fires = [(self._slates.get(key[0]), fire) for key, fire in waiting]
+            await self.firer.submit_all(fires, recovered=True)
 
     # --- changes --------------------------------------------------------------------------
 
@@ -173,7 +172,7 @@ class ScheduleService:
             )
             slate = self._slates[s.id] = Slate(s, now)
             self._changed(slate)
-        return await self.get(s.id)
+            return self._shape(slate, None)  # new: no fire to read back
 
     async def edit(self, ref: str, body: ScheduleEdit, actor: str) -> ScheduleView:
         """Change a schedule: a new revision, in force from the next slot after now."""
@@ -291,8 +290,10 @@ class ScheduleService:
     def preview(self, body: SchedulePreviewIn) -> SchedulePreview:
         """The next ``count`` slots of a cron expression from now, as a schedule would fire
         them (what a form shows while the expression is typed; nothing is stored)."""
-        slots = CronSlots(body.cron, body.timezone).after(self.clock())
-        upcoming = [next(slots) for _ in range(body.count)]
+        slots = cron_slots(body.cron, body.timezone)
+        upcoming = [slot := slots.next_after(self.clock())]
+        while len(upcoming) < body.count:
+            upcoming.append(slot := slots.next_after(slot))
         return SchedulePreview(cron=body.cron, timezone=body.timezone, next_fires=upcoming)
 
     async def revisions(self, ref: str) -> list[ScheduleRevision]:

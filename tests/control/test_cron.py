@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from agency.control.cron import CronSlots
+from agency.control.cron import CronSlots, cron_slots
 
 TRANSITIONS = [
     ("Europe/Berlin", datetime(2026, 3, 29)),
@@ -87,3 +87,30 @@ def test_seconds_are_the_sixth_field() -> None:
     slots = CronSlots("*/20 * * * * 30", "UTC")
     got = list(itertools.islice(slots.after(datetime(2026, 1, 1, tzinfo=UTC)), 3))
     assert [t.strftime("%H:%M:%S") for t in got] == ["00:00:30", "00:20:30", "00:40:30"]
+
+
+@pytest.mark.parametrize(("zone", "day"), TRANSITIONS)
+def test_walks_started_near_a_transition_agree_with_the_rules(zone: str, day: datetime) -> None:
+    # a walk starts at its own wall time only when no clock change is near: check starts on
+    # every 11 minutes from 5 hours before the change to 5 hours after, both ways
+    a = (day - timedelta(hours=12)).replace(tzinfo=UTC)
+    b = (day + timedelta(hours=12)).replace(tzinfo=UTC)
+    for expr in ("*/20 * * * *", "30 2 * * *", "0 * * * *"):
+        slots = CronSlots(expr, zone)
+        expected = reference(expr, zone, a - timedelta(days=2), b + timedelta(days=2))
+        t = (day - timedelta(hours=5)).replace(tzinfo=UTC)
+        while t < day.replace(tzinfo=UTC) + timedelta(hours=5):
+            after = [x for x in expected if x > t][:2]
+            assert list(itertools.islice(slots.after(t), 2)) == after, (zone, expr, t)
+            assert slots.next_after(t) == after[0], (zone, expr, t)
+            before = [x for x in expected if x <= t][-2:][::-1]
+            assert list(itertools.islice(slots.until(t), 2)) == before, (zone, expr, t)
+            t += timedelta(minutes=11, seconds=13)
+
+
+def test_cron_slots_are_shared_and_remember() -> None:
+    assert cron_slots("* * * * *", "UTC") is cron_slots("* * * * *", "UTC")
+    slots = cron_slots("* * * * *", "UTC")
+    start = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
+    assert slots.next_after(start) == datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
+    assert slots.next_after(start) is slots.next_after(start)  # remembered

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from agency.control.schedule_plan import fire_key, jitter
 from agency.control.schedules import ScheduleService
 from agency.control.tasks import Orchestrator
-from agency.errors import Conflict, NotFound, ValidationFailed
+from agency.errors import Conflict, InvalidSpec, NotFound, ServiceUnavailable, ValidationFailed
 from agency.fleet import Registry
 from agency.models import (
     Event,
@@ -445,6 +445,9 @@ class CrashingTasks:
             self.submitted.append(await self.orch.submit(req, actor))
         raise Crash
 
+    async def submit_many(self, reqs: list[TaskSubmit], actor: str) -> list[Task]:
+        return [await self.submit(r, actor) for r in reqs]
+
     async def cancel(self, task_id: str, actor: str, reason: str | None = None) -> Task:
         return await self.orch.cancel(task_id, actor, reason)
 
@@ -497,3 +500,80 @@ async def test_bad_input_names_the_field(plane: Plane) -> None:
     assert bad.value.details["errors"][0]["loc"] == ["body", "end_at"]
     with pytest.raises(NotFound):
         await plane.svc.get("nope")
+
+
+# --- many schedules due at once ---------------------------------------------------------------
+
+
+class CountingTasks:
+    """The orchestrator, counting submissions; ``refuse`` names a schedule whose tasks it
+    refuses, ``down`` makes every submission a passing outage."""
+
+    def __init__(self, orch: Orchestrator, refuse: str = "", down: bool = False) -> None:
+        self.orch, self.refuse, self.down = orch, refuse, down
+        self.batches: list[int] = []
+
+    def _check(self, reqs: list[TaskSubmit]) -> None:
+        if self.down:
+            raise ServiceUnavailable("the orchestrator is restarting")
+        if any(r.labels.get("schedule") == self.refuse for r in reqs):
+            raise InvalidSpec("refused for the test")
+
+    async def submit(self, req: TaskSubmit, actor: str) -> Task:
+        self._check([req])
+        return await self.orch.submit(req, actor)
+
+    async def submit_many(self, reqs: list[TaskSubmit], actor: str) -> list[Task]:
+        self._check(reqs)
+        self.batches.append(len(reqs))
+        return await self.orch.submit_many(reqs, actor)
+
+    async def cancel(self, task_id: str, actor: str, reason: str | None = None) -> Task:
+        return await self.orch.cancel(task_id, actor, reason)
+
+    async def get(self, task_id: str) -> Task:
+        return await self.orch.get(task_id)
+
+
+async def test_schedules_due_together_fire_in_one_submission(plane: Plane) -> None:
+    for i in range(30):
+        await plane.create(f"m{i:02d}", "* * * * *")
+    await plane.create("hourly", "0 * * * *")
+    counting = CountingTasks(plane.orch)
+    svc = await plane.restart(counting)
+    decided = await plane.at(T0 + MIN)
+    assert counting.batches == [30]  # one transaction for the 30 tasks
+    assert [f.schedule_id for f in decided] == [
+        (await svc.get(f"m{i:02d}")).id for i in range(30)
+    ]  # by schedule name
+    assert all(f.task_id and f.slot == T0 + MIN for f in decided)
+    keys = {t.idempotency_key for i in range(30) for t in await plane.tasks_of(f"m{i:02d}")}
+    assert len(keys) == 30
+    view = await svc.get("m07")
+    assert view.next_fires[0] == T0 + 2 * MIN and view.last_fire is not None
+    assert await plane.at(T0 + MIN + timedelta(seconds=30)) == []  # decided once
+
+
+async def test_a_refused_task_in_a_batch_does_not_hold_up_the_others(plane: Plane) -> None:
+    for name in ("a", "bad", "c"):
+        await plane.create(name, "* * * * *")
+    svc = await plane.restart(CountingTasks(plane.orch, refuse="bad"))
+    decided = {(await svc.get(n)).id: n for n in ("a", "bad", "c")}
+    fires = {decided[f.schedule_id]: f for f in await plane.at(T0 + MIN)}
+    assert fires["a"].task_id and fires["c"].task_id
+    assert fires["bad"].task_id is None and fires["bad"].skipped_reason is SkipReason.SUBMIT_FAILED
+
+
+async def test_an_outage_during_a_batch_leaves_the_fires_to_the_next_tick(plane: Plane) -> None:
+    sids = [await plane.create(name, "* * * * *") for name in ("x", "y")]
+    flaky = CountingTasks(plane.orch, down=True)
+    await plane.restart(flaky)
+    first = await plane.at(T0 + MIN)
+    assert [f.task_id for f in first] == [None, None]  # recorded, not confirmed
+    flaky.down = False
+    assert await plane.at(T0 + MIN + timedelta(seconds=5)) == []  # nothing new is due...
+    for sid, name in zip(sids, ("x", "y"), strict=True):
+        [task] = await plane.tasks_of(name)  # ...but the recorded fires got their tasks
+        assert task.idempotency_key == fire_key(sid, T0 + MIN)
+        fired = [e for e in await plane.events(sid) if e.action == "schedule.fired"]
+        assert len(fired) == 1 and fired[0].details["recovered"] is True
