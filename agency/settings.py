@@ -228,6 +228,23 @@ class Settings(BaseModel):
         description="Seconds between reads of a running agent task's transcript from its worker (the live view).",
     )
 
+    # --- scheduler ------------------------------------------------------------------------
+    schedule_tick_interval: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Longest the scheduler sleeps between looks at its schedules (it wakes sooner when a slot is due or a schedule changes).",
+    )
+    schedule_misfire_grace: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds late a schedule slot still fires as on time; older slots were missed and follow the schedule's catch-up policy.",
+    )
+    fault_schedule_crash: Literal["off", "recorded", "submitted"] = Field(
+        "off",
+        description="Fault drill: the control plane SIGKILLs itself during a schedule fire, once the fire is recorded or once its task is submitted.",
+    )
+
     # --- API ------------------------------------------------------------------------------
     max_body_bytes: int = Field(
         1_048_576,

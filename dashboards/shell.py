@@ -1,7 +1,7 @@
 """The frame of the dashboard: the pages in tabs, the session's tick, the refusal page.
 
 ``app.py`` serves ``build()``. Pages are built the first time their tab opens (``?page=tasks``
-opens one directly), so the first render costs one page's requests, not seven. One periodic
+opens one directly), so the first render costs one page's requests, not eight. One periodic
 callback per browser session copies what the live feeds received into the visible pages; it
 reads memory only.
 """
@@ -21,6 +21,7 @@ from .pages.chat import ChatPage
 from .pages.health import HealthPage
 from .pages.overview import OverviewPage
 from .pages.queries import QueriesPage
+from .pages.schedules import SchedulesPage
 from .pages.tasks import TasksPage
 from .pages.workers import WorkersPage
 from .ui import every
@@ -32,6 +33,7 @@ PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "workers": ("Workers", WorkersPage),
     "audit": ("Audit", AuditPage),
     "queries": ("Queries", QueriesPage),
+    "schedules": ("Schedules", SchedulesPage),
     "health": ("Health", HealthPage),
 }
 TICK_MS = 500

@@ -23,6 +23,7 @@ from agency.api import (
     health,
     queries,
     runbooks,
+    schedules,
     streams,
     tasks,
     tokens,
@@ -98,7 +99,7 @@ def create_app(settings: Settings, plane: ControlPlane | None = None) -> FastAPI
 ROUTERS = [health, tasks, workers, audit, streams, tokens]
 ROUTERS += [chat, queries, alerts]
 ROUTERS += [runbooks]
-ROUTERS += [agent_runs, budgets]
+ROUTERS += [agent_runs, budgets, schedules]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

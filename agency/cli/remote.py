@@ -76,3 +76,31 @@ def table(df: pd.DataFrame, columns: list[str], empty: str = "(none)") -> None:
         if pd.api.types.is_datetime64_any_dtype(shown[col]):
             shown[col] = shown[col].dt.strftime("%Y-%m-%d %H:%M:%S")
     typer.echo(shown.to_string(index=False, max_colwidth=60))
+
+
+def parse_labels(pairs: list[str] | None, option: str = "--label") -> dict[str, str]:
+    """``k=v`` pairs of a repeatable option as a dict (exit 2 on a malformed one)."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"{option} must be key=value, got {pair!r}", 2)
+        out[key] = value
+    return out
+
+
+def task_spec(kind: str, spec_json: str | None, args: list[str]) -> dict[str, Any]:
+    """A task's spec: ``--spec`` JSON, else the argv of ``shell`` or the prompt of ``agent``."""
+    if spec_json is not None:
+        try:
+            spec = json.loads(spec_json)
+        except json.JSONDecodeError as exc:
+            fail(f"--spec is not JSON: {exc}", 2)
+        if not isinstance(spec, dict):
+            fail("--spec must be a JSON object", 2)
+        return spec
+    if kind == "shell":
+        return {"argv": args}
+    if kind == "agent":
+        return {"prompt": " ".join(args)}
+    return {}

@@ -8,7 +8,16 @@ from typing import Any
 
 import typer
 
-from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
+from agency.cli.remote import (
+    JSON_OPTION,
+    TOKEN_OPTION,
+    URL_OPTION,
+    connect,
+    dump,
+    parse_labels,
+    table,
+    task_spec,
+)
 from agency.cli.task_agent import changes, transcript
 from agency.models import Event, TaskState
 
@@ -29,32 +38,6 @@ TASK_COLUMNS = [
 ]
 
 
-def _labels(pairs: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            fail(f"--label must be key=value, got {pair!r}", 2)
-        out[key] = value
-    return out
-
-
-def _spec(kind: str, spec_json: str | None, args: list[str]) -> dict[str, Any]:
-    if spec_json is not None:
-        try:
-            spec = json.loads(spec_json)
-        except json.JSONDecodeError as exc:
-            fail(f"--spec is not JSON: {exc}", 2)
-        if not isinstance(spec, dict):
-            fail("--spec must be a JSON object", 2)
-        return spec
-    if kind == "shell":
-        return {"argv": args}
-    if kind == "agent":
-        return {"prompt": " ".join(args)}
-    return {}
-
-
 @app.command()
 def submit(
     kind: str = typer.Argument(..., help="shell, agent or noop."),
@@ -73,9 +56,9 @@ def submit(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Submit a task, e.g. `agency task submit shell -- echo hi`."""
-    body = _spec(kind, spec, list(args or []))
+    body = task_spec(kind, spec, list(args or []))
     options: dict[str, Any] = {
-        "labels": _labels(label),
+        "labels": parse_labels(label),
         "priority": priority,
         "idempotency_key": key,
         "timeout": timeout,

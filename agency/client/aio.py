@@ -17,6 +17,7 @@ import httpx
 
 from agency.client import endpoints as ep
 from agency.client.chat_methods import AsyncChatMethods
+from agency.client.schedule_methods import AsyncScheduleMethods
 from agency.client.settings import ClientSettings, resolve
 from agency.client.sse import STREAM_TIMEOUT, SseDecoder, Stream
 from agency.client.wire import Call, default_headers, error_from_response, transport_error
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AsyncAgencyClient(AsyncChatMethods):
+class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
     """Asynchronous client: ``AgencyClient``'s methods, awaited; ``async with`` or ``aclose()``."""
 
     def __init__(

@@ -1,5 +1,5 @@
-"""Every endpoint of tasks, the queue, workers, audit, waivers, tokens, health and runbook
-runs, described once; and the requests the client methods make of them.
+"""Every endpoint of tasks, the queue, workers, audit, waivers, tokens, health, runbook runs
+and schedules, described once; and the requests the client methods make of them.
 
 Each builder takes a method's arguments and returns the ``Call`` (or ``Stream``, or
 ``Pages``) that ``AgencyClient`` and ``AsyncAgencyClient`` both send, so a request is written
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from agency.client.frames import model_frame, rows
+from agency.client.frames import model_frame, rows, schedule_frame
 from agency.client.sse import Reconnect, SseMessage, Stream
 from agency.client.wire import V1, Call, Endpoint, QueryParams, many, model, query
 from agency.errors import RequestTimeout
@@ -34,6 +34,15 @@ from agency.models import (
     ReplayOut,
     RunbookRun,
     RunbookRunIn,
+    ScheduleEdit,
+    ScheduleFireOut,
+    ScheduleFirePage,
+    ScheduleIn,
+    ScheduleList,
+    SchedulePreview,
+    SchedulePreviewIn,
+    ScheduleReason,
+    ScheduleView,
     Task,
     TaskBatch,
     TaskDetail,
@@ -69,6 +78,10 @@ if TYPE_CHECKING:
 
 def _paused(data: Any) -> bool:
     return QueueOut.model_validate(data).paused
+
+
+def _nothing(_: Any) -> None:
+    return None
 
 
 # --- the table: method, path ({} per id, quoted), answer, body model -------------------------
@@ -110,6 +123,22 @@ BUDGET = Endpoint("GET", f"{V1}/budgets/{{}}", model(BudgetOut))
 CREATE_BUDGET = Endpoint("POST", f"{V1}/budgets", model(BudgetOut), BudgetIn)
 DELETE_BUDGET = Endpoint("DELETE", f"{V1}/budgets/{{}}", model(BudgetOut))
 TRANSCRIPT_STREAM = f"{V1}/tasks/{{}}/transcript/stream"
+SCHEDULES = Endpoint("GET", f"{V1}/schedules", schedule_frame)
+CREATE_SCHEDULE = Endpoint("POST", f"{V1}/schedules", model(ScheduleView), ScheduleIn)
+PREVIEW_SCHEDULE = Endpoint(
+    "POST", f"{V1}/schedules/preview", model(SchedulePreview), SchedulePreviewIn
+)
+SCHEDULE = Endpoint("GET", f"{V1}/schedules/{{}}", model(ScheduleView))
+EDIT_SCHEDULE = Endpoint("PATCH", f"{V1}/schedules/{{}}", model(ScheduleView), ScheduleEdit)
+DELETE_SCHEDULE = Endpoint("DELETE", f"{V1}/schedules/{{}}", _nothing, decode="text")
+PAUSE_SCHEDULE = Endpoint("POST", f"{V1}/schedules/{{}}/pause", model(ScheduleView), ScheduleReason)
+RESUME_SCHEDULE = Endpoint(
+    "POST", f"{V1}/schedules/{{}}/resume", model(ScheduleView), ScheduleReason
+)
+TRIGGER_SCHEDULE = Endpoint(
+    "POST", f"{V1}/schedules/{{}}/trigger", model(ScheduleFireOut), ScheduleReason
+)
+SCHEDULE_FIRES = Endpoint("GET", f"{V1}/schedules/{{}}/fires", model(ScheduleFirePage))
 EVENTS_STREAM = f"{V1}/events/stream"
 METRICS_STREAM = f"{V1}/metrics/stream"
 
@@ -313,6 +342,50 @@ def runbook_runs(
     return RUNBOOK_RUNS.call(params=[*filters, *query(limit=limit)])
 
 
+# --- schedules ------------------------------------------------------------------------------
+def create_schedule(
+    name: str, cron: str, task: dict[str, Any] | BaseModel, options: dict[str, Any]
+) -> Call[ScheduleView]:
+    return CREATE_SCHEDULE.call(body={"name": name, "cron": cron, "task": task, **options})
+
+
+def schedule_list() -> Call[list[ScheduleView]]:
+    return SCHEDULES.call_as(lambda data: ScheduleList.model_validate(data).items)
+
+
+def schedule(ref: str) -> Call[ScheduleView]:
+    return SCHEDULE.call(ref)
+
+
+def edit_schedule(ref: str, changes: dict[str, Any]) -> Call[ScheduleView]:
+    """Only the fields given change (``end_at=None`` clears it); ``task`` is replaced whole."""
+    return EDIT_SCHEDULE.call(ref, body=changes)
+
+
+def delete_schedule(ref: str) -> Call[None]:
+    return DELETE_SCHEDULE.call(ref)
+
+
+def pause_schedule(ref: str, reason: str | None) -> Call[ScheduleView]:
+    return PAUSE_SCHEDULE.call(ref, body={"reason": reason})
+
+
+def resume_schedule(ref: str, reason: str | None) -> Call[ScheduleView]:
+    return RESUME_SCHEDULE.call(ref, body={"reason": reason})
+
+
+def trigger_schedule(ref: str, reason: str | None) -> Call[ScheduleFireOut]:
+    return TRIGGER_SCHEDULE.call(ref, body={"reason": reason})
+
+
+def schedule_fires_page(ref: str, limit: int, cursor: str | None) -> Call[ScheduleFirePage]:
+    return SCHEDULE_FIRES.call(ref, params=query(limit=limit, cursor=cursor))
+
+
+def preview_schedule(cron: str, timezone: str, count: int) -> Call[SchedulePreview]:
+    return PREVIEW_SCHEDULE.call(body={"cron": cron, "timezone": timezone, "count": count})
+
+
 # --- paging, streams and waiting, the same for both clients --------------------------------
 @dataclass
 class Pages:
@@ -324,6 +397,7 @@ class Pages:
     row_model: type[BaseModel]
     max_rows: int
     page_size: int
+    ids: tuple[str, ...] = ()  # of the endpoint's path (a schedule's fires)
     items: list[dict[str, Any]] = field(default_factory=list)
     cursor: str | None = None
     done: bool = False
@@ -333,7 +407,7 @@ class Pages:
             return None
         limit = min(self.page_size, self.max_rows - len(self.items))
         params = query(**self.filters, limit=limit, cursor=self.cursor)
-        return self.endpoint.call_as(dict, params=params)
+        return self.endpoint.call_as(dict, *self.ids, params=params)
 
     def add(self, page: dict[str, Any]) -> None:
         self.items.extend(page["items"])
@@ -350,6 +424,10 @@ def task_pages(filters: dict[str, Any], max_rows: int, page_size: int) -> Pages:
 
 def audit_pages(filters: dict[str, Any], max_rows: int, page_size: int) -> Pages:
     return Pages(AUDIT, audit_filters(**filters), Event, max_rows, page_size)
+
+
+def schedule_fire_pages(ref: str, max_rows: int, page_size: int) -> Pages:
+    return Pages(SCHEDULE_FIRES, {}, ScheduleFireOut, max_rows, page_size, (ref,))
 
 
 def _event(msg: SseMessage) -> Event:

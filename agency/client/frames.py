@@ -15,13 +15,22 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel
 
-from agency.models import QueryResultOut
+from agency.models import QueryResultOut, ScheduleView
 
 if TYPE_CHECKING:
     import pandas as pd
 
 ARROW = "application/vnd.apache.arrow.stream"
-_TIME_COLUMNS = frozenset({"ts", "deadline", "not_before", "last_heartbeat"})
+_TIME_COLUMNS = frozenset(
+    {"ts", "deadline", "not_before", "last_heartbeat", "since", "slot", "next_fire", "last_slot"}
+)
+#: what a schedule's row says of its last fire, from the view's ``last_fire``
+_LAST_FIRE = {"last_slot": "slot", "last_task_id": "task_id", "last_state": "state"}
+SCHEDULE_COLUMNS = (
+    *(f for f in ScheduleView.model_fields if f != "last_fire"),
+    "next_fire",
+    *_LAST_FIRE,
+)
 
 
 def frame(rows: Iterable[Mapping[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
@@ -47,6 +56,20 @@ def rows(model: type[BaseModel], key: str | None = None) -> Callable[[Any], pd.D
         return model_frame(model, data if key is None else data[key])
 
     return parse
+
+
+def schedule_frame(data: Any) -> pd.DataFrame:
+    """``GET /schedules``'s items, one row per schedule: its fields (``next_fires`` a list),
+    ``next_fire`` (the first of them) and ``last_slot``, ``last_task_id``, ``last_state`` of
+    its last fire."""
+    out = []
+    for item in data["items"]:
+        last = item.get("last_fire") or {}
+        row = {k: v for k, v in item.items() if k != "last_fire"}
+        row["next_fire"] = (item.get("next_fires") or [None])[0]
+        row.update({col: last.get(field) for col, field in _LAST_FIRE.items()})
+        out.append(row)
+    return frame(out, SCHEDULE_COLUMNS)
 
 
 def result_frame(data: Any) -> pd.DataFrame:

@@ -25,6 +25,7 @@ import httpx
 
 from agency.client import endpoints as ep
 from agency.client.chat_methods import ChatMethods
+from agency.client.schedule_methods import ScheduleMethods
 from agency.client.settings import ClientSettings, resolve
 from agency.client.sse import STREAM_TIMEOUT, SseDecoder, SseMessage, Stream
 from agency.client.wire import (
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AgencyClient(ChatMethods):
+class AgencyClient(ChatMethods, ScheduleMethods):
     """Synchronous client (httpx); use as a context manager or call ``close()``."""
 
     def __init__(

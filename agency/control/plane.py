@@ -1,8 +1,9 @@
 """``ControlPlane``: every service of the control plane, built whole at start-up.
 
-``open`` opens the database, recovers and starts the orchestrator, loads the API tokens and
-wires the services over the repositories; ``close`` stops the orchestrator (in-flight tasks
-stay recorded and recoverable) and closes the database. The API, the CLI, notebooks and
+``open`` opens the database, recovers and starts the orchestrator, loads the API tokens,
+starts the scheduler and wires the services over the repositories; ``close`` stops the
+scheduler, then the orchestrator (in-flight tasks stay recorded and recoverable), and closes the
+database. The API, the CLI, notebooks and
 tests use the same object, in process.
 """
 
@@ -26,6 +27,7 @@ from agency.control.queries import QueryService
 from agency.control.ratelimit import RateLimiter
 from agency.control.refusals import Refusals
 from agency.control.runbooks import RunbookRunService
+from agency.control.schedules import ScheduleService
 from agency.control.tasks import Orchestrator
 from agency.control.tokens import TokenBook
 from agency.control.waivers import WaiverService
@@ -50,6 +52,7 @@ class ControlPlane:
         registry: Registry,
         tasks: Orchestrator,
         tokens: TokenBook,
+        schedules: ScheduleService,
         metrics: CollectorRegistry,
     ) -> None:
         self.settings = settings
@@ -59,6 +62,7 @@ class ControlPlane:
         self.started_at: datetime = utcnow()
         self.tasks = tasks
         self.tokens = tokens
+        self.schedules = schedules
         self.limiter = RateLimiter(settings.rate_limit)
         self.refusals: Refusals = tasks.refusals
         self.gate = Gate(tokens, self.limiter, self.refusals)
@@ -67,7 +71,7 @@ class ControlPlane:
         self.queries = QueryService(repos.queries, settings, self.refusals)
         self.masker = SecretMasker()
         self.chat = ChatService(
-            repos.chat, Assistant(settings, tasks, self.queries.runner), self.masker
+            repos.chat, Assistant(settings, tasks, self.queries.runner, schedules), self.masker
         )
         self.runbooks = RunbookRunService(repos.runbooks)
         self.checkpoints = CheckpointService(settings, repos.events)
@@ -77,22 +81,28 @@ class ControlPlane:
 
     @classmethod
     async def open(cls, settings: Settings) -> ControlPlane:
-        """Open the database, start the orchestrator (recovering live tasks), load tokens."""
+        """Open the database, start the orchestrator (recovering live tasks), load tokens, then
+        start the scheduler (its recovered fires submit through the running orchestrator)."""
         repos = await Repositories.open(settings.database_path, batch_max=settings.write_batch_max)
         metrics = CollectorRegistry()
         tasks: Orchestrator | None = None
+        schedules: ScheduleService | None = None
         try:
             registry = Registry(settings)
             tasks = Orchestrator(settings, repos, registry, metrics_registry=metrics)
             await tasks.start()
             tokens = TokenBook(repos.tokens, settings)
             await tokens.load()
+            schedules = ScheduleService(repos.schedules, tasks, settings, metrics)
+            await schedules.start()
         except BaseException:
+            if schedules is not None:
+                await schedules.stop()
             if tasks is not None:
                 await tasks.stop()
             await repos.close()
             raise
-        plane = cls(settings, repos, registry, tasks, tokens, metrics)
+        plane = cls(settings, repos, registry, tasks, tokens, schedules, metrics)
         await plane.checkpoints.start()
         await plane.learn_secrets()
         return plane
@@ -106,10 +116,11 @@ class ControlPlane:
             log.warning("keystore values are not masked in chat: %s", exc)
 
     async def close(self) -> None:
-        """Stop the KPI ticker and the orchestrator (in-flight tasks stay recoverable), then
-        close the database."""
+        """Stop the KPI ticker, the scheduler (before the orchestrator it submits to) and the
+        orchestrator (in-flight tasks stay recoverable), then close the database."""
         await self.hub.close()
         try:
+            await self.schedules.stop()
             await self.tasks.stop()
             await self.checkpoints.close()
         finally:

@@ -21,6 +21,7 @@ from agency.fleet.agency_agent import AgencyAgentClient
 from agency.fleet.client import WorkerClient
 from agency.fleet.tls import check_certificate
 from agency.models import (
+    PROVENANCE_LABELS,
     WorkerHealth,
     WorkerHeartbeat,
     WorkerInfo,
@@ -203,7 +204,8 @@ class Registry:
         """Workers that can take a task now, least loaded first.
 
         Healthy, breaker not refusing, the kind supported, every task label present with the
-        same value (task labels are requirements), and a free slot by the registry's count.
+        same value (task labels are requirements, except the ``PROVENANCE_LABELS`` such as
+        ``schedule``), and a free slot by the registry's count.
         """
         fit = [
             e
@@ -211,7 +213,9 @@ class Registry:
             if e.info.health == WorkerHealth.HEALTHY
             and e.client.available
             and kind in e.info.kinds
-            and all(e.info.labels.get(k) == v for k, v in labels.items())
+            and all(
+                e.info.labels.get(k) == v for k, v in labels.items() if k not in PROVENANCE_LABELS
+            )
             and e.reserved < e.info.capacity
         ]
         fit.sort(key=lambda e: (e.reserved / e.info.capacity, -e.info.capacity, e.info.id))

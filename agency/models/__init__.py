@@ -6,6 +6,7 @@
 - ``events``: the audit event;
 - ``workers``: the worker protocol and the control plane's view of a worker;
 - ``records``: chat, saved queries, alerts, waivers, runbook runs, tokens, KPI samples;
+- ``schedules``: cron schedules, their task templates, policies and fires;
 - ``api``: the HTTP API's request and response bodies (the server and the client share them).
 """
 
@@ -80,6 +81,26 @@ from agency.models.records import (
     Waiver,
     WaiverState,
 )
+from agency.models.schedules import (
+    PROVENANCE_LABELS,
+    Catchup,
+    Overlap,
+    Schedule,
+    ScheduleConfig,
+    ScheduleEdit,
+    ScheduleFire,
+    ScheduleFireOut,
+    ScheduleFirePage,
+    ScheduleIn,
+    ScheduleList,
+    SchedulePreview,
+    SchedulePreviewIn,
+    ScheduleReason,
+    ScheduleRevision,
+    ScheduleView,
+    SkipReason,
+    TaskTemplate,
+)
 from agency.models.tasks import (
     IN_FLIGHT_STATES,
     SPEC_MODELS,
@@ -116,6 +137,7 @@ from agency.models.workers import (
 __all__ = [
     "AGENT_RUNTIMES",
     "IN_FLIGHT_STATES",
+    "PROVENANCE_LABELS",
     "SPEC_MODELS",
     "TASK_KINDS",
     "TERMINAL_STATES",
@@ -133,6 +155,7 @@ __all__ = [
     "BulkCancelIn",
     "BulkCancelOut",
     "CancelIn",
+    "Catchup",
     "ChainReportOut",
     "ChatMessage",
     "ChatSession",
@@ -145,6 +168,7 @@ __all__ = [
     "KpiSample",
     "NoopSpec",
     "OutputChunk",
+    "Overlap",
     "QueryCreate",
     "QueryResultOut",
     "QueryRun",
@@ -159,8 +183,22 @@ __all__ = [
     "RunbookRunIn",
     "SavedQuery",
     "SavedQueryRevision",
+    "Schedule",
+    "ScheduleConfig",
+    "ScheduleEdit",
+    "ScheduleFire",
+    "ScheduleFireOut",
+    "ScheduleFirePage",
+    "ScheduleIn",
+    "ScheduleList",
+    "SchedulePreview",
+    "SchedulePreviewIn",
+    "ScheduleReason",
+    "ScheduleRevision",
+    "ScheduleView",
     "SessionCreate",
     "ShellSpec",
+    "SkipReason",
     "Strict",
     "Task",
     "TaskBatch",
@@ -168,6 +206,7 @@ __all__ = [
     "TaskList",
     "TaskState",
     "TaskSubmit",
+    "TaskTemplate",
     "TokenCreateIn",
     "TokenCreated",
     "TokenOut",

@@ -12,6 +12,7 @@ from agency.storage.ops import ChainReport, Delete, Insert, QueryResult, Upsert,
 from agency.storage.queries import QueryRepository
 from agency.storage.repos import Repositories
 from agency.storage.runbooks import RunbookRunRepository
+from agency.storage.schedules import ScheduleRepository
 from agency.storage.store import Store
 from agency.storage.subscribe import EventSubscription
 from agency.storage.tasks import TaskPage, TaskQuery, TaskRepository
@@ -36,6 +37,7 @@ __all__ = [
     "QueryResult",
     "Repositories",
     "RunbookRunRepository",
+    "ScheduleRepository",
     "Store",
     "TaskPage",
     "TaskQuery",

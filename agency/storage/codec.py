@@ -37,6 +37,10 @@ TABLE_MODELS: dict[str, type[BaseModel]] = {
     "runbook_runs": models.RunbookRun,
     "api_tokens": models.ApiToken,
     "kpi_samples": models.KpiSample,
+    # migration 0002
+    "schedules": models.Schedule,
+    "schedule_revisions": models.ScheduleRevision,
+    "schedule_fires": models.ScheduleFire,
     # migration 0003
     "agent_runs": runs.AgentRun,
     "transcript_items": runs.StoredTranscriptItem,

@@ -21,6 +21,7 @@ from agency.storage.kpis import KpiRepository
 from agency.storage.ops import WriteOp
 from agency.storage.queries import QueryRepository
 from agency.storage.runbooks import RunbookRunRepository
+from agency.storage.schedules import ScheduleRepository
 from agency.storage.store import Store
 from agency.storage.tasks import TaskRepository
 from agency.storage.tokens import TokenRepository
@@ -45,6 +46,7 @@ class Repositories:
         self.workers = WorkerRepository(store)
         self.agent_runs = AgentRunRepository(store)
         self.demo = DemoRepository(store)
+        self.schedules = ScheduleRepository(store)
 
     @classmethod
     async def open(cls, path: Path, *, batch_max: int = 2000) -> Repositories:

@@ -41,9 +41,10 @@ def loaded_packages(*argv: str) -> set[str]:
         ["-m", "agency", "--help"],
         ["-m", "agency", "task", "--help"],
         ["-m", "agency", "up", "--help"],
+        ["-m", "agency", "schedule", "--help"],
         ["-c", "import agency.cli"],
     ],
-    ids=["help", "task-help", "up-help", "import"],
+    ids=["help", "task-help", "up-help", "schedule-help", "import"],
 )
 def test_building_the_cli_imports_no_heavy_package(argv: list[str]) -> None:
     heavy = sorted(set(HEAVY) & loaded_packages(*argv))

@@ -26,6 +26,10 @@ from agency.models import (
     RunbookRun,
     SavedQuery,
     SavedQueryRevision,
+    Schedule,
+    ScheduleFire,
+    ScheduleRevision,
+    SkipReason,
     Task,
     TaskState,
     TranscriptItemType,
@@ -37,6 +41,7 @@ from agency.storage import Delete, Insert, Store, Upsert
 from agency.storage.codec import TABLE_MODELS, load_columns
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+TEMPLATE = {"kind": "shell", "spec": {"argv": ["true"]}, "labels": {"team": "a"}, "locks": ["ws"]}
 
 
 def ev(i: int = 0, **kw: object) -> EventIn:
@@ -132,6 +137,20 @@ def sample_rows() -> dict[str, list[object]]:
         ],
         "budgets": [
             Budget(id="b1", name="team a", selector={"team": "a"}, cap_usd=5, created_by="x")
+        ],
+        "schedules": [
+            Schedule(id="s1", name="nightly", cron="0 2 * * *", task=TEMPLATE, since=NOW)
+        ],
+        "schedule_revisions": [
+            ScheduleRevision(
+                schedule_id="s1", revision=1, name="nightly", cron="0 2 * * *", task=TEMPLATE
+            )
+        ],
+        "schedule_fires": [
+            ScheduleFire(schedule_id="s1", slot=NOW, task_id="t1", lateness=0.25),
+            ScheduleFire(
+                schedule_id="s1", slot=NOW, manual=True, skipped_reason=SkipReason.OVERLAP
+            ),
         ],
     }
 

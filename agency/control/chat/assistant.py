@@ -2,7 +2,7 @@
 sent to an OpenAI-compatible model when ``AGENCY_LLM_URL`` is set.
 
 Every command acts with the session owner's rights: a viewer may ask for status, tasks,
-workers and read-only SQL, but ``/submit`` and ``/cancel`` need an operator. Without a model,
+workers, schedules and read-only SQL, but ``/submit`` and ``/cancel`` need an operator. Without a model,
 free text is answered with the help text, never with an invented answer.
 """
 
@@ -17,9 +17,18 @@ from typing import Any
 
 import httpx
 
-from agency.control.chat.format import format_kpis, format_table, format_tasks, format_workers
+from agency.control.chat.format import (
+    format_fires,
+    format_kpis,
+    format_schedule,
+    format_schedules,
+    format_table,
+    format_tasks,
+    format_workers,
+)
 from agency.control.chat.llm import completions_url, describe_failure, stream_chat_completion
 from agency.control.query_runs import QueryRunner
+from agency.control.schedules import ScheduleService
 from agency.control.tasks import Orchestrator, TaskQuery
 from agency.control.tokens import Principal
 from agency.errors import AgencyError, BadRequest, Forbidden, NotFound
@@ -32,6 +41,7 @@ log = logging.getLogger(__name__)
 LLM_KEY_SECRET = "llm_api_key"
 HISTORY_MESSAGES = 20  # how much of the session the model sees: enough context, bounded cost
 SHOWN_ROWS = 50  # rows of a /sql answer shown in chat; the row cap still applies to the query
+SHOWN_FIRES = 10  # fires of one schedule shown by /schedules <name>
 
 HELP = """\
 I am the agency operator assistant. Commands:
@@ -43,6 +53,7 @@ I am the agency operator assistant. Commands:
   /submit agent <prompt>      give the agent CLI a prompt
   /cancel <task id>           cancel a task
   /workers                    registered workers, health, breaker, load
+  /schedules [name]           schedules with their next and last fire; one with its fires
   /sql <select>               a read-only query over the control plane's tables
 /submit and /cancel need the operator role."""
 
@@ -51,8 +62,8 @@ NO_MODEL = "No language model is configured (AGENCY_LLM_URL), so I only answer c
 SYSTEM_PROMPT = (
     "You are the operator assistant of agency, an operations console for fleets of AI agent "
     "workers. Answer the operator briefly and precisely. You cannot act yourself: to act, the "
-    "operator types commands such as /status, /tasks [state], /submit, /cancel <id>, /workers "
-    "or /sql <select>; suggest the right command when it helps. Never invent task ids or data."
+    "operator types commands such as /status, /tasks [state], /submit, /cancel <id>, /workers, "
+    "/schedules [name] or /sql <select>; suggest the right command when it helps. Never invent task ids or data."
 )
 
 Handler = Callable[["Assistant", Principal, str], Awaitable[str]]
@@ -61,10 +72,17 @@ Handler = Callable[["Assistant", Principal, str], Awaitable[str]]
 class Assistant:
     """Answers one chat message for a session owner; see ``respond``."""
 
-    def __init__(self, settings: Settings, tasks: Orchestrator, queries: QueryRunner) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        tasks: Orchestrator,
+        queries: QueryRunner,
+        schedules: ScheduleService,
+    ) -> None:
         self.settings = settings
         self.tasks = tasks
         self.queries = queries
+        self.schedules = schedules
 
     def is_command(self, text: str) -> bool:
         return text.lstrip().startswith("/")
@@ -139,6 +157,14 @@ class Assistant:
 
     async def _workers(self, principal: Principal, rest: str) -> str:
         return format_workers(self.tasks.workers())
+
+    async def _schedules(self, principal: Principal, rest: str) -> str:
+        if not rest:
+            return format_schedules(await self.schedules.all())
+        ref = rest.split()[0]
+        shown = await self.schedules.get(ref)
+        page = await self.schedules.fires(ref, limit=SHOWN_FIRES)
+        return format_schedule(shown) + "\n" + format_fires(page.items, shown.timezone)
 
     async def _sql(self, principal: Principal, rest: str) -> str:
         if not rest:
@@ -244,5 +270,6 @@ COMMANDS: dict[str, Handler] = {
     "/submit": Assistant._submit,
     "/cancel": Assistant._cancel,
     "/workers": Assistant._workers,
+    "/schedules": Assistant._schedules,
     "/sql": Assistant._sql,
 }

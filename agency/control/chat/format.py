@@ -1,4 +1,4 @@
-"""Plain-text rendering of the assistant's answers: tables, KPIs, tasks and workers.
+"""Plain-text rendering of the assistant's answers: tables, KPIs, tasks, workers, schedules.
 
 Chat is read in a dashboard, a notebook or a terminal, so answers are aligned monospace
 text inside a fenced block, which every one of them shows well.
@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from agency.models import Task, WorkerInfo
+from agency.models import ScheduleFireOut, ScheduleView, Task, WorkerInfo
 
 CELL_MAX = 60  # wider cells are cut so one long value does not wreck the table
 
@@ -93,3 +94,63 @@ def format_workers(workers: Sequence[WorkerInfo]) -> str:
         for w in workers
     ]
     return format_table(["id", "health", "breaker", "load", "kinds", "last heartbeat"], rows)
+
+
+def _local(value: datetime | None, zone: str) -> str:
+    """A schedule's instants read in its own time zone, as its cron fields are."""
+    return "" if value is None else f"{value.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M %Z}"
+
+
+def _fire_outcome(fire: ScheduleFireOut) -> str:
+    if fire.skipped_reason is not None:
+        return f"skipped: {fire.skipped_reason.value}"
+    if fire.task_id is None:
+        return "recorded"
+    return fire.state.value if fire.state is not None else "submitted"
+
+
+def format_schedules(schedules: Sequence[ScheduleView]) -> str:
+    if not schedules:
+        return "No schedules."
+    rows = []
+    for s in schedules:
+        last = s.last_fire
+        rows.append(
+            [
+                s.name,
+                s.cron,
+                s.timezone,
+                "paused" if s.paused else "active",
+                _local(s.next_fires[0] if s.next_fires else None, s.timezone),
+                _local(last.slot, s.timezone) if last else "",
+                _fire_outcome(last) if last else "",
+            ]
+        )
+    return format_table(["name", "cron", "zone", "status", "next fire", "last fire", "last"], rows)
+
+
+def format_schedule(s: ScheduleView) -> str:
+    """One schedule: its settings, template and next fires."""
+    state = "paused" if s.paused else "active"
+    nxt = ", ".join(_local(t, s.timezone) for t in s.next_fires) or "none"
+    return (
+        f"{s.name} ({s.id}), revision {s.revision}, {state}: {s.cron} in {s.timezone}\n"
+        f"overlap {s.overlap.value}, catch-up {s.catchup.value}; task {s.task.kind} "
+        f"{_cell(s.task.spec)}\nnext fires: {nxt}"
+    )
+
+
+def format_fires(fires: Sequence[ScheduleFireOut], zone: str) -> str:
+    if not fires:
+        return "No fires yet."
+    rows = [
+        [
+            _local(f.slot, zone),
+            "manual" if f.manual else "cron",
+            _fire_outcome(f),
+            f.task_id or "",
+            f"{f.lateness * 1000:.0f} ms",
+        ]
+        for f in fires
+    ]
+    return format_table(["slot", "by", "outcome", "task", "late"], rows)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from agency.cli import app
 from agency.client import AgencyClient
 from agency.testing import ADMIN, Stack, clean_env, serve
-from tests.e2e.runbooks.seed import Seeded, seed
+from tests.e2e.runbooks.seed import MISFIRE_GRACE, Seeded, seed, seed_schedules
 
 ROOT = Path(__file__).resolve().parents[3]
 AGENCY = Path(sys.executable).parent / "agency"
@@ -83,9 +83,16 @@ class Outcome:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("runbooks")
     # the workers heartbeat at their default 2 s: the control plane must expect that cadence
-    with serve(root / "cp", workers=2, heartbeat_interval=2.0, kpi_sample_interval=1.0) as stack:
+    with serve(
+        root / "cp",
+        workers=2,
+        heartbeat_interval=2.0,
+        kpi_sample_interval=1.0,
+        schedule_misfire_grace=MISFIRE_GRACE,
+    ) as stack:
         with stack.client() as client:
             seeded = seed(client)
+        seed_schedules(stack)
         data_dir = root / "runner"
         data_dir.mkdir()
         yield Live(stack, seeded, data_dir)

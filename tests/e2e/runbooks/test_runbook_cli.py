@@ -22,6 +22,7 @@ RUNBOOKS = {
     "task_replay": [],
     "incident_report": ["-p", "hours=1"],
     "stuck_task_triage": ["-p", "older_than_minutes=0"],
+    "schedule_review": ["-p", "hours=1"],
 }
 
 
@@ -63,7 +64,7 @@ def _write(folder: Path, name: str, *sources: str) -> None:
     nbformat.write(nb, folder / f"{name}.ipynb")
 
 
-def test_list_shows_the_six_runbooks(live: Live) -> None:
+def test_list_shows_the_seven_runbooks(live: Live) -> None:
     p = live.agency_process("runbook", "list", "--json")
     assert p.returncode == 0, p.stderr
     books = {b["name"]: b for b in json.loads(p.stdout)}
@@ -88,6 +89,8 @@ def test_every_runbook_runs_headless_and_is_recorded(live: Live, name: str) -> N
     if name == "stuck_task_triage":
         assert "tasks changed by this run: 0\n" in text and any("1 stuck" in t for t in text)
         assert live.client().task(live.seeded.stuck).task.state.value == "running"
+    if name == "schedule_review":
+        assert "{'missed': True, 'overlap': True, 'failed': True}\n" in text
 
 
 @pytest.mark.slow
