@@ -23,7 +23,8 @@ from playwright.sync_api import Page, expect
 from agency_dashboards.chat_link import ChatLink
 from agency_dashboards.connection import Backend
 from agency_dashboards.context import Context
-from agency_dashboards.pages.overview import OverviewPage, overview
+from agency_dashboards.notebook import overview
+from agency_dashboards.pages.overview import OverviewPage
 from tests.dashboards.stack import ADMIN_TOKEN, ROOT, Stack, free_port, wait_for
 
 
