@@ -17,6 +17,12 @@ by ``AGENCY_URL`` / ``AGENCY_TOKEN`` in the kernel's environment (or the ``Conte
   stylesheets only in a cell's first render, so a later update links the CDN again.
   ``setup()`` also runs ``notebook.js`` in the browser, which fixes both there.
 
+One thing ``setup()`` cannot do from the kernel: JupyterLab 4.4+ sends comm messages to
+kernel subshells (other threads in ipykernel 7+) unless its ``commsOverSubshells`` setting is
+``disabled``; a comm's first messages can then overtake its opening and be dropped, and
+Panel's handlers would run beside its periodic callbacks. ``make install`` sets that default
+for this environment's JupyterLab (``jupyterlab/agency.json``).
+
 The page functions call ``setup()`` themselves if it has not run in this kernel yet.
 """
 
@@ -53,7 +59,7 @@ _done = False
 
 
 def setup() -> None:
-    """Load Panel into this notebook, its JavaScript and CSS inline, and stop the comm's echoes.
+    """Load Panel into this notebook, its JavaScript and CSS inline, and run ``notebook.js``.
 
     Run it (or any page function) in the notebook before the first page; running it again
     loads Panel again, as ``pn.extension`` does.

@@ -93,9 +93,9 @@ def every(period_ms: int, callback: Callable[[], Any]) -> Any:
     may be a coroutine function, which Panel awaits on its loop.
 
     A served page's callback (Bokeh's) waits a period before its first call, but outside a
-    server session (a notebook cell) Panel's runs at once. The pages load their data first and
-    then call this, so in a notebook they would load twice at once, and the first of two quick
-    chart replacements reaches the browser already stale. Here both wait a period.
+    server session (a notebook cell) Panel's runs at once. The pages load their data and then
+    call this, so in a notebook they would load everything twice in a row (the Overview's
+    history is an audited query run). Here both wait a period.
     """
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:

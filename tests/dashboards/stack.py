@@ -63,7 +63,7 @@ class Stack:
         return f"{self.dashboard_url}/app?page={name}"
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -153,8 +153,8 @@ def running_stack(
         yield Stack(api_url=api_url, dashboard_url=dash_url, data_dir=data_dir, client=client)
     finally:
         if dash is not None:
-            _stop(dash)
-        _stop(up, grace=30)
+            stop_process(dash)
+        stop_process(up, grace=30)
         up_log.close()
 
 
