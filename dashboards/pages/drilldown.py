@@ -37,7 +37,8 @@ class Drilldown:
         self.panel = pn.Column(self.title, sizing_mode="stretch_width", css_classes=["drilldown"])
         self._built = False
 
-    def _build(self) -> None:
+    def build(self) -> None:
+        """Build the widgets now rather than on the first ``show`` (idempotent)."""
         if self._built:
             return
         self._built = True
@@ -108,7 +109,7 @@ class Drilldown:
         ]
 
     async def show(self, task_id: str) -> None:
-        self._build()
+        self.build()
         if self.task is None or self.task["id"] != task_id:
             self.output.object = ""
             self._offset, self._out_eof = 0, False
@@ -118,7 +119,7 @@ class Drilldown:
         await self.refresh(task_id)
 
     async def refresh(self, task_id: str | None = None) -> None:
-        self._build()
+        self.build()
         task_id = task_id or (self.task["id"] if self.task else None)
         if task_id is None:
             return
@@ -220,3 +221,32 @@ class Drilldown:
                 await self.on_change()
 
         self.confirm.ask(tasks_data.confirm_text(task, action), run, f"Confirm {action}")
+
+
+class TaskPage:
+    """One task's drill-down on its own (a notebook cell): loads the task, then follows it live."""
+
+    def __init__(self, ctx: Context, task_id: str) -> None:
+        self.ctx = ctx
+        self.task_id = task_id
+        self._ev_seen = ctx.feeds.events.received
+        self.drill = Drilldown(ctx)
+        self.drill.build()  # in the first render, not added to it later
+        self.panel = self.drill.panel
+        pn.state.onload(self._load)
+
+    async def _load(self) -> None:
+        await self.drill.show(self.task_id)
+
+    async def tick(self) -> None:
+        """Reload on this task's events from the live feed; else follow its output while it runs."""
+        items = self.ctx.feeds.events.since(self._ev_seen)
+        if items:
+            self._ev_seen = items[-1].n
+        if any(
+            it.data.get("resource_type") == "task" and it.data.get("resource_id") == self.task_id
+            for it in items
+        ):
+            await self.drill.refresh(self.task_id)
+        elif self.drill.task is not None and not tasks_data.is_terminal(self.drill.task["state"]):
+            await self.drill.follow_output()

@@ -24,7 +24,8 @@ from agency.testing import DASHBOARD_ADMIN_TOKEN, DashboardStack, free_port, wai
 from agency_dashboards.chat_link import ChatLink
 from agency_dashboards.connection import Backend
 from agency_dashboards.context import Context
-from agency_dashboards.pages.overview import OverviewPage, overview
+from agency_dashboards.notebook import overview
+from agency_dashboards.pages.overview import OverviewPage
 
 ROOT = Path(__file__).resolve().parents[2]
 
