@@ -16,10 +16,10 @@ import psutil
 import pytest
 from playwright.sync_api import Locator, Page, WebSocket, expect
 
-from tests.dashboards.jupyterlab import Lab, readme_cell, running_lab, write_notebook
 from agency.testing import BIN, wait_for
 from agency.testing import DASHBOARD_ADMIN_TOKEN as ADMIN_TOKEN
 from agency.testing import DashboardStack as Stack
+from tests.dashboards.jupyterlab import Lab, readme_cell, running_lab, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
