@@ -4,10 +4,14 @@ for any role (it only reads)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from agency.models import Role
 from agency.testing import Stack
 from tests.api.test_chat_ws import exchange, new_session, open_ws
+
+# the chat suites' control plane (its users: victor the viewer, ...)
+pytestmark = pytest.mark.plane("limits")
 
 NOOP = {"kind": "noop", "spec": {}}
 
