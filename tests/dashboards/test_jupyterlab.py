@@ -169,7 +169,8 @@ def test_tasks_task_and_chat_cells_work_live(lab: Lab, stack: Stack, page: Page)
     rows.first.locator("[tabulator-field=id]").click()
     expect(tasks_out.locator(".drill-title")).to_contain_text(task.id, timeout=30_000)
     expect(tasks_out.locator(".task-state")).to_have_attribute("data-state", "running")
-    # the task's own drill-down
+    # the task's own drill-down (scrolled to: JupyterLab renders only cells in view)
+    task_out.scroll_into_view_if_needed()
     expect(task_out.locator(".drill-title")).to_contain_text(task.id, timeout=30_000)
     expect(task_out.locator(".task-state")).to_have_attribute(
         "data-state", "running", timeout=30_000
@@ -177,13 +178,15 @@ def test_tasks_task_and_chat_cells_work_live(lab: Lab, stack: Stack, page: Page)
 
     # canceled through the API: the row and both drill-downs follow the event stream
     stack.client.cancel(task.id, reason="notebook test")
-    expect(state).to_have_text("canceled", timeout=30_000)
-    for drill in (tasks_out, task_out):
+    for drill in (task_out, tasks_out):
+        drill.scroll_into_view_if_needed()
         expect(drill.locator(".task-state")).to_have_attribute(
             "data-state", "canceled", timeout=30_000
         )
+    expect(state).to_have_text("canceled")
 
     # the Chat page: a new session, a command, the assistant's answer over the WebSocket
+    chat_out.scroll_into_view_if_needed()
     chat_out.get_by_placeholder("incident 42").fill("from a notebook")
     chat_out.locator(".chat-new button").click()
     expect(chat_out.locator(".chat-status")).to_contain_text("socket", timeout=30_000)
