@@ -149,7 +149,8 @@ def test_readme_cell_renders_live_in_jupyterlab_offline(lab: Lab, stack: Stack, 
 
 
 def test_tasks_task_and_chat_cells_work_live(lab: Lab, stack: Stack, page: Page) -> None:
-    task = stack.client.submit("shell", {"argv": ["sh", "-c", "sleep 3; echo from-the-task"]})
+    # long enough to be running while the cells load; canceled below, which the pages follow
+    task = stack.client.submit("shell", {"argv": ["sleep", "600"]})
     cells = [
         "from agency_dashboards import notebook\nnotebook.tasks()",  # setup() by itself
         f"notebook.task({task.id!r})",
@@ -159,27 +160,35 @@ def test_tasks_task_and_chat_cells_work_live(lab: Lab, stack: Stack, page: Page)
     traffic = Traffic(page)
     tasks_out, task_out, chat_out = open_and_run(page, lab, "pages.ipynb", cells=3)
 
-    # the Tasks page: filter to the task, its state follows the event stream, drill-down
+    # the Tasks page: filter to the task, open its drill-down
     search = tasks_out.locator(".f-text input")
     search.fill(task.id)
     search.press("Enter")
     rows = tasks_out.locator(".tasks-table .tabulator-row")
     expect(rows).to_have_count(1, timeout=30_000)  # the kernel applied the filter
-    row = rows.filter(has_text=task.id)
-    expect(row.locator("[tabulator-field=state]")).to_have_text("succeeded", timeout=60_000)
-    row.locator("[tabulator-field=id]").click()
+    state = rows.first.locator("[tabulator-field=state]")
+    expect(state).to_have_text("running", timeout=30_000)
+    rows.first.locator("[tabulator-field=id]").click()
     expect(tasks_out.locator(".drill-title")).to_contain_text(task.id, timeout=30_000)
-    expect(tasks_out.locator(".task-state")).to_have_attribute(
-        "data-state", "succeeded", timeout=30_000
-    )
-
-    # the task's own drill-down
+    expect(tasks_out.locator(".task-state")).to_have_attribute("data-state", "running")
+    # the task's own drill-down (scrolled to: JupyterLab renders only cells in view)
+    task_out.scroll_into_view_if_needed()
     expect(task_out.locator(".drill-title")).to_contain_text(task.id, timeout=30_000)
     expect(task_out.locator(".task-state")).to_have_attribute(
-        "data-state", "succeeded", timeout=30_000
+        "data-state", "running", timeout=30_000
     )
 
+    # canceled through the API: the row and both drill-downs follow the event stream
+    stack.client.cancel(task.id, reason="notebook test")
+    for drill in (task_out, tasks_out):
+        drill.scroll_into_view_if_needed()
+        expect(drill.locator(".task-state")).to_have_attribute(
+            "data-state", "canceled", timeout=30_000
+        )
+    expect(state).to_have_text("canceled")
+
     # the Chat page: a new session, a command, the assistant's answer over the WebSocket
+    chat_out.scroll_into_view_if_needed()
     chat_out.get_by_placeholder("incident 42").fill("from a notebook")
     chat_out.locator(".chat-new button").click()
     expect(chat_out.locator(".chat-status")).to_contain_text("socket", timeout=30_000)
