@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+__all__ = ["fingerprint_of_pem", "self_signed"]
+
 
 def self_signed(directory: Path, name: str = "worker") -> tuple[Path, Path, str]:
     """A certificate for 127.0.0.1/localhost and its key: ``(cert, key, "sha256:<hex>")``."""
