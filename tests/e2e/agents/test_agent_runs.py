@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from agency.cli import app as cli_app
 from agency.control.pricing import DEFAULT_PRICES
 from agency.models import TaskDetail
-from agency.testing import ADMIN, Stack, serve
+from agency.testing import ADMIN, Stack, serve, wait_for
 from tests.worker.fakes import install
 from tests.worker.test_worker_agents import processes_with
 
@@ -276,7 +276,8 @@ def test_a_run_past_its_budget_with_pause_waits_for_an_audited_resume(
     assert session and home and paused.task.attempt == 1
     event = next(e for e in paused.timeline if e.action == "task.paused")
     assert event.details["on_budget"] == "pause" and event.details["waiting_for"] == ["budget"]
-    assert not processes_with(f"marker={marker}")
+    # the parked attempt's processes are gone (bounded: a loaded machine reaps them late)
+    wait_for(lambda: not processes_with(f"marker={marker}"), 10, "the stopped run's processes gone")
     time.sleep(0.5)  # it waits: nothing dispatches it again on its own
     assert detail(http, t).task.state.value == "paused"
 
