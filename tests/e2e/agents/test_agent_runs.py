@@ -268,7 +268,12 @@ def test_a_run_past_its_budget_with_pause_waits_for_an_audited_resume(
 ) -> None:
     marker = t_marker()
     t = submit(http, f"turns=4 sleep=0.05 marker={marker}", max_turns=2, on_budget="pause")
-    paused = wait_state(http, t, "paused")
+    wait_state(http, t, "paused")
+    # the attempt rows can trail the task's state by an apply (seen once in a loaded run)
+    paused = wait_for(
+        lambda: (d := detail(http, t)).attempts and d, 10, "the paused task's attempt recorded"
+    )
+    assert paused.task.state.value == "paused"
     assert paused.task.waiting_for == ["budget"]
     assert (paused.task.reason or "").startswith("budget_exceeded")
     session = paused.session_id
