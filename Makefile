@@ -10,11 +10,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: up test install system-deps bench-deps lint typecheck layers placeholders pytest bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dashboards/jupyterlab/agency.json
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/jupyter kernelspec list | grep -qw python3 || $(BIN)/python -m ipykernel install --sys-prefix  # runbooks and nbval run on kernel python3
+	install -D -m 644 dashboards/jupyterlab/agency.json $(VENV)/share/jupyter/lab/settings/overrides.d/agency.json  # JupyterLab's defaults here: Panel's comms on the main shell
 	touch $(STAMP)
 
 install: $(STAMP)

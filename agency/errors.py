@@ -73,6 +73,12 @@ class Unauthorized(AgencyError):
     code = "unauthorized"
 
 
+class TokenExpired(Unauthorized):
+    """The token's ``expires_at`` passed, or its rotated-out secret's grace period ended."""
+
+    code = "token_expired"
+
+
 class Forbidden(AgencyError):
     """The token is valid but its role is too weak for the action."""
 
@@ -90,6 +96,12 @@ class HostNotAllowed(Forbidden):
     """A URL whose host is outside the allowlist (SSRF guard)."""
 
     code = "host_not_allowed"
+
+
+class WorkerTLSRefused(Forbidden):
+    """A worker registration refused because its https certificate does not verify."""
+
+    code = "worker_tls_refused"
 
 
 class NotFound(AgencyError):
@@ -228,6 +240,15 @@ class WorkerRejected(WorkerError):
     """The worker answered with a 4xx that is not retried (bad spec, unknown task)."""
 
     code = "worker_rejected"
+
+
+class WorkerTLSError(WorkerError):
+    """The worker's certificate does not verify (CA, hostname or pinned fingerprint).
+
+    Never retried: another attempt meets the same certificate; it counts toward the breaker.
+    """
+
+    code = "worker_tls"
 
 
 class ServiceUnavailable(AgencyError):

@@ -42,6 +42,10 @@ class Settings(BaseModel):
         description="Bootstrap admin token; when unset one is generated into `<AGENCY_DATA_DIR>/admin.token` (mode 0600).",
     )
     log_level: str = Field("INFO", description="Python log level of every agency process.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text` for people, `json` for machines (one object per line with its fields).",
+    )
     workers: int = Field(
         2,
         ge=0,
@@ -61,6 +65,10 @@ class Settings(BaseModel):
     dashboard_app: Path | None = Field(
         None,
         description="Panel app `agency up` serves; default: `app.py` of the installed `agency_dashboards` package, i.e. the repo's `dashboards/app.py`.",
+    )
+    demo: bool = Field(
+        False,
+        description="Whether `agency up` seeds demo data (tasks, an alert, a saved query, a chat session, an hour of KPIs; remove with `agency demo remove`).",
     )
 
     # --- clients (CLI, notebooks, dashboard) ----------------------------------------------
@@ -95,6 +103,10 @@ class Settings(BaseModel):
     # --- worker runtime -------------------------------------------------------------------
     worker_id: str | None = Field(None, description="Worker id; default `<hostname>-<port>`.")
     worker_host: str = Field("127.0.0.1", description="Address `agency worker` listens on.")
+    worker_tls_cert: str | None = Field(
+        None, description="PEM certificate: `agency worker` serves HTTPS with it."
+    )
+    worker_tls_key: str | None = Field(None, description="PEM private key of `worker_tls_cert`.")
     worker_port: int = Field(8101, ge=0, le=65535, description="Port `agency worker` listens on.")
     worker_capacity: int = Field(4, ge=1, description="Tasks a worker runs at once; more get 409.")
     worker_labels: str = Field(
@@ -107,6 +119,10 @@ class Settings(BaseModel):
     worker_token: str | None = Field(
         None, description="Token the worker presents to the control plane (role worker)."
     )
+    worker_advertise_url: str | None = Field(
+        None,
+        description="URL the worker registers for the control plane to call it (behind NAT, a container or a proxy); default `http://<host>:<port>`.",
+    )
     control_plane: str | None = Field(
         None,
         description="Control-plane URL a worker registers with; none runs the worker standalone.",
@@ -118,6 +134,23 @@ class Settings(BaseModel):
     agent_command: str = Field(
         "claude -p {prompt}",
         description="Command template of the `agent` task kind; `{prompt}` becomes one argument, never shell-interpolated.",
+    )
+    agent_runtime: Literal["claude", "codex", "command"] = Field(
+        "command",
+        description="Runtime of an `agent` task whose spec names none: `claude` (Claude Code, stream-json transcript), `codex` (Codex CLI, `exec --json` transcript) or `command` (`AGENCY_AGENT_COMMAND`, plain output).",
+    )
+    claude_bin: str = Field(
+        "claude",
+        description="Claude Code executable of the `claude` runtime (split like a shell line, so it may carry extra flags such as `--permission-mode acceptEdits`).",
+    )
+    codex_bin: str = Field(
+        "codex",
+        description="Codex CLI executable of the `codex` runtime (split like a shell line, so it may carry flags that go before `exec`, such as `-c` config overrides).",
+    )
+    changes_max_bytes: int = Field(
+        262_144,
+        ge=1024,
+        description="Most bytes of unified diff a worker records per attempt (`GET /task/{id}/changes`); the rest is cut and marked truncated.",
     )
     cancel_grace: float = Field(
         5.0,
@@ -185,6 +218,15 @@ class Settings(BaseModel):
     failure_rate_alert: float = Field(
         0.5, ge=0, le=1, description="Failure rate over the last 5 minutes that raises an alert."
     )
+    model_prices: str = Field(
+        "",
+        description='JSON object of model name prefix -> USD per million tokens `{"input", "output", "cache_read", "cache_write"}`, merged over the built-in table (docs/configuration.md); prices runs whose runtime reports no cost.',
+    )
+    transcript_poll_interval: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds between reads of a running agent task's transcript from its worker (the live view).",
+    )
 
     # --- scheduler ------------------------------------------------------------------------
     schedule_tick_interval: float = Field(
@@ -213,6 +255,11 @@ class Settings(BaseModel):
         200.0,
         gt=0,
         description="Requests per second allowed per token (burst of twice that); over it gets 429.",
+    )
+    refusal_sample_interval: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds between audit events of one kind of refusal (401, 403, 429, worker registration) per token or source address; the next event counts the refusals left out.",
     )
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed by CORS; empty disables CORS."
@@ -250,6 +297,24 @@ class Settings(BaseModel):
         None, description="HashiCorp Vault URL (KV v2); when set the vault keystore is available."
     )
     vault_token: str | None = Field(None, description="Token for `AGENCY_VAULT_URL`.")
+    checkpoint_every: int = Field(
+        1000,
+        ge=0,
+        description="Events between signed checkpoints of the audit chain's head (0 turns checkpoints off).",
+    )
+    checkpoint_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds after which new events get a signed checkpoint even below `AGENCY_CHECKPOINT_EVERY`.",
+    )
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="Extra directory (e.g. another disk or a mounted share) that also gets every checkpoint line.",
+    )
+    checkpoint_url: str | None = Field(
+        None,
+        description="HTTPS endpoint that also gets every checkpoint line (POSTed as JSON).",
+    )
 
     # --- runbooks -------------------------------------------------------------------------
     runbook_timeout: float = Field(

@@ -1,5 +1,5 @@
 """agency's side of ``bench_vs_celery``, through the public API only: ``agency up`` in a
-subprocess (``benchmarks.bench_api.start_control_plane``), tasks submitted over HTTP, and
+subprocess (``agency.testing.start_control_plane``), tasks submitted over HTTP, and
 completion read from ``GET /api/v1/events/stream``.
 
 The SSE frames are parsed here from the wire (``event:``/``id:``/``data:`` lines), not with

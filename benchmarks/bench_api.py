@@ -11,8 +11,8 @@
    SSE client must receive every snapshot, and throughput must stay within 10% of the run
    without them.
 
-The control plane runs as ``agency up`` in a subprocess (its own process and loop, as in
-production); the load comes from aiohttp (DESIGN.md: httpx's pool degrades with concurrency).
+The control plane runs as ``agency up`` in a subprocess (``agency.testing.start_control_plane``:
+its own process and loop, as in production); the load comes from aiohttp (DESIGN.md: httpx's pool degrades with concurrency).
 Prints a table and writes JSON to ``benchmarks/results/``.
 """
 
@@ -22,24 +22,19 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import psutil
 
 from agency.client.sse import SseDecoder
-from tests.helpers.procs import free_port, free_ports
+from agency.testing import start_control_plane
 
 RESULTS = Path(__file__).parent / "results"
 PACED_RATES = (100, 200, 400)  # total POSTs per second from the 32 clients
@@ -51,59 +46,6 @@ SETTINGS = {
     "AGENCY_LOG_LEVEL": "WARNING",
     "AGENCY_WORKER_CAPACITY": "64",
 }
-
-
-def start_control_plane(
-    data_dir: Path, workers: int, settings: Mapping[str, str] = SETTINGS
-) -> tuple[subprocess.Popen[bytes], str]:
-    """``agency up`` on a free 127.0.0.1 port with ``settings`` as its only ``AGENCY_*``
-    environment; returns once ``workers`` local workers are healthy."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-    env.update(settings)
-    log = (data_dir / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agency",
-            "up",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--worker-base-port",
-            str(free_ports(max(workers, 1))),
-            "--data-dir",
-            str(data_dir),
-            "--no-dashboard",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            body = httpx.get(url + "/health", timeout=1).json()
-            if body["components"]["workers"]["details"].get("healthy", 0) >= workers:
-                return proc, url
-        except (httpx.HTTPError, KeyError, ValueError):
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("control plane did not start:\n" + (data_dir / "up.log").read_text())
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -334,13 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 3.0 if args.quick else 10.0
     tasks = 1_000 if args.quick else 5_000
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_control_plane(Path(tmp), workers=2)
+        up = start_control_plane(Path(tmp), workers=2, settings=SETTINGS)
+        url = up.url
         try:
             post = asyncio.run(post_latency(url, posts, 32))
             paced = [asyncio.run(post_paced(url, rate, 32, seconds)) for rate in PACED_RATES]
-            loaded = sse_rounds(url, proc.pid, tasks, 8, 100, 1 if args.quick else 3, Path(tmp))
+            loaded = sse_rounds(url, up.pid, tasks, 8, 100, 1 if args.quick else 3, Path(tmp))
         finally:
-            stop(proc)
+            up.stop()
     baseline = loaded["median_without"]
     ratio = loaded["median_with"] / baseline
     ok_latency = post["p95_ms"] < 10

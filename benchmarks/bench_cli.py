@@ -7,8 +7,8 @@ Median wall time over N fresh processes, started the way a shell starts them, of
 3. ``agency task list`` against a running control plane holding 20 queued tasks: target within
    1 s of the floor (a table of real rows, so pandas and the client are paid for).
 
-The control plane runs as ``agency up`` in a subprocess (the helper of bench_api), with no
-workers and no dashboard. Each command runs once before the timed runs, so the page cache and
+The control plane runs as ``agency up`` in a subprocess (``agency.testing.start_control_plane``),
+with no workers and no dashboard. Each command runs once before the timed runs, so the page cache and
 the bytecode cache are warm: what is measured is import and run time, not disk reads.
 ``python -X importtime`` of ``agency --help`` is also read: how many modules it loads, the
 slowest of them, and whether any of the heavy packages (pandas, papermill, nbformat, duckdb,
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -33,7 +32,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks.bench_api import AUTH, RESULTS, TOKEN, start_control_plane, stop
+from agency.testing import clean_env, start_control_plane
+from benchmarks.bench_api import AUTH, RESULTS, SETTINGS, TOKEN
 
 HEAVY = ("pandas", "papermill", "nbformat", "duckdb", "fastapi")
 HELP_TARGET_S = 0.5
@@ -45,11 +45,6 @@ def agency_argv() -> list[str]:
     """The console script beside this interpreter (what a user types), else ``-m agency``."""
     script = Path(sys.executable).parent / "agency"
     return [str(script)] if script.exists() else [sys.executable, "-m", "agency"]
-
-
-def clean_env() -> dict[str, str]:
-    """The caller's environment without ``AGENCY_*``: the flags say everything."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
 
 
 def wall_times(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
@@ -111,19 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="Runs of each command (default 15).")
     args = parser.parse_args(argv)
     runs = args.runs or (5 if args.quick else 15)
-    env = clean_env()
+    env = clean_env()  # no AGENCY_* of the caller's: the flags say everything
     agency = agency_argv()
     floor_runs = wall_times([sys.executable, "-c", "pass"], runs, env)
     help_runs = wall_times([*agency, "--help"], runs, env)
     profile = import_profile(["-m", "agency", "--help"], env)
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_control_plane(Path(tmp), workers=0)
+        up = start_control_plane(Path(tmp), workers=0, settings=SETTINGS)
         try:
-            seed(url, SEEDED_TASKS)
-            list_argv = [*agency, "task", "list", "--url", url, "--token", TOKEN]
+            seed(up.url, SEEDED_TASKS)
+            list_argv = [*agency, "task", "list", "--url", up.url, "--token", TOKEN]
             list_runs = wall_times(list_argv, runs, env)
         finally:
-            stop(proc)
+            up.stop()
     floor = statistics.median(floor_runs)
     help_median = statistics.median(help_runs)
     list_median = statistics.median(list_runs)

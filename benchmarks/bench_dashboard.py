@@ -34,7 +34,7 @@ import duckdb
 from playwright.sync_api import Page, sync_playwright
 
 from agency.storage import Store
-from tests.dashboards.stack import CHROMIUM_ARGS, running_stack
+from agency.testing import CHROMIUM_ARGS, running_stack
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"overview_first_render_s": 2.0, "tasks_first_render_s": 2.0, "filter_change_s": 0.3}

@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 
 try:
     import uvloop
@@ -42,7 +40,7 @@ except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio otherw
 from agency.fleet import WorkerClient
 from agency.models import WorkerTaskRequest
 from agency.settings import Settings
-from tests.helpers.procs import free_port
+from agency.testing import WorkerProc, start_worker
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_AT_16 = 3000.0
@@ -53,59 +51,21 @@ RUNS = 3
 def local_workers(n: int, capacity: int) -> Iterator[list[str]]:
     """Start ``n`` ``agency worker`` processes with a clean env; yield their URLs."""
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-        env.update({"AGENCY_DATA_DIR": tmp, "AGENCY_LOG_LEVEL": "WARNING"})
-        procs: list[subprocess.Popen[bytes]] = []
-        urls: list[str] = []
+        workers: list[WorkerProc] = []
         try:
             for i in range(n):
-                port = free_port()
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "agency",
-                    "worker",
-                    "--port",
-                    str(port),
-                    "--id",
-                    f"bench-{i}",
-                    "--capacity",
-                    str(capacity),
-                    "--sandbox",
-                    "off",
-                ]
-                procs.append(
-                    subprocess.Popen(
-                        argv, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                workers.append(
+                    start_worker(
+                        Path(tmp) / f"w{i}",
+                        worker_id=f"bench-{i}",
+                        capacity=capacity,
+                        sandbox="off",
                     )
                 )
-                urls.append(f"http://127.0.0.1:{port}")
-            for url, proc in zip(urls, procs, strict=True):
-                wait_healthy(url, proc)
-            yield urls
+            yield [w.url for w in workers]
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker at {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"worker at {url} did not become healthy in {timeout}s")
+            for w in workers:
+                w.stop(15)
 
 
 async def one_run(clients: list[Any], in_flight: int, total: int, tag: str) -> dict[str, float]:

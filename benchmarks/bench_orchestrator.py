@@ -39,6 +39,8 @@ from agency.fleet import Registry
 from agency.models import (
     TaskState,
     TaskSubmit,
+    WorkerHealth,
+    WorkerInfo,
     WorkerRegistration,
     new_id,
     utcnow,
@@ -187,21 +189,18 @@ async def seed(store: Store, total: int, in_flight: int, worker_id: str, url: st
     await store.write(
         Upsert(
             "workers",
+            # the whole model, so every column (later migrations' included) has its value
             [
-                {
-                    "id": worker_id,
-                    "url": url,
-                    "kinds": ["noop"],
-                    "capacity": CAPACITY * 20,
-                    "labels": {},
-                    "version": "bench",
-                    "health": "healthy",
-                    "running": 0,
-                    "breaker": "closed",
-                    "recent_failures": 0,
-                    "registered_at": now,
-                    "last_heartbeat": now,
-                }
+                WorkerInfo(
+                    id=worker_id,
+                    url=url,
+                    kinds=["noop"],
+                    capacity=CAPACITY * 20,
+                    version="bench",
+                    health=WorkerHealth.HEALTHY,
+                    registered_at=now,
+                    last_heartbeat=now,
+                ).model_dump(mode="python")
             ],
         )
     )

@@ -41,9 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agency.testing import start_control_plane
 from benchmarks import agency_side, celery_side
 from benchmarks.agency_load import listener_process
-from benchmarks.bench_api import RESULTS, TOKEN, start_control_plane, stop
+from benchmarks.bench_api import RESULTS, TOKEN
 
 SETTINGS = {
     "AGENCY_ADMIN_TOKEN": TOKEN,
@@ -310,11 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         (tmp / "agency").mkdir()
         celery = celery_side.start(tmp / "celery")
         try:
-            proc, url = start_control_plane(tmp / "agency", workers=2, settings=SETTINGS)
+            up = start_control_plane(tmp / "agency", workers=2, settings=SETTINGS)
             try:
-                rounds = [one_round(celery, url, proc.pid, sizes, tmp, r) for r in range(rounds_n)]
+                rounds = [one_round(celery, up.url, up.pid, sizes, tmp, r) for r in range(rounds_n)]
             finally:
-                stop(proc)
+                up.stop()
         finally:
             celery_side.stop(celery)
     rows = summarise(rounds, sizes)

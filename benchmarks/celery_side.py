@@ -35,8 +35,8 @@ import psutil
 import redis
 from celery import Celery
 
+from agency.testing import free_port
 from benchmarks.bench_api import pct
-from tests.helpers.procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNELS = "celery-task-meta-*"

@@ -89,9 +89,25 @@ class Confirm(pn.Column):
 
 
 def every(period_ms: int, callback: Callable[[], Any]) -> Any:
-    """A periodic callback of this session; ``callback`` may be a coroutine function, which
-    Panel awaits on its loop."""
-    return pn.state.add_periodic_callback(callback, period=period_ms)
+    """A periodic callback of this session, first called one period from now; ``callback``
+    may be a coroutine function, which Panel awaits on its loop.
+
+    A served page's callback (Bokeh's) waits a period before its first call, but outside a
+    server session (a notebook cell) Panel's runs at once. The pages load their data and then
+    call this, so in a notebook they would load everything twice in a row (the Overview's
+    history is an audited query run). Here both wait a period.
+    """
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        return pn.state.add_periodic_callback(callback, period=period_ms)
+    periodic = pn.state.add_periodic_callback(callback, period=period_ms, start=False)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop (a plain script): nothing would run it later anyway
+        periodic.start()
+    else:
+        loop.call_later(period_ms / 1000, periodic.start)
+    return periodic
 
 
 def paint(table: pn.widgets.Tabulator, column: str, colors: dict[str, str]) -> None:

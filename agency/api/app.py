@@ -15,8 +15,10 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
 from agency.api import (
+    agent_runs,
     alerts,
     audit,
+    budgets,
     chat,
     health,
     queries,
@@ -97,7 +99,7 @@ def create_app(settings: Settings, plane: ControlPlane | None = None) -> FastAPI
 ROUTERS = [health, tasks, workers, audit, streams, tokens]
 ROUTERS += [chat, queries, alerts]
 ROUTERS += [runbooks]
-ROUTERS += [schedules]
+ROUTERS += [agent_runs, budgets, schedules]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

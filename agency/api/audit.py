@@ -50,13 +50,18 @@ async def audit(
 async def verify(
     plane: ControlPlane = Depends(get_plane), who: Principal = Depends(require(Role.VIEWER))
 ) -> ChainReportOut:
-    """Recompute the events' hash chain; ``ok`` false names the first bad sequence number."""
-    report = await plane.audit.verify()
+    """Recompute the events' hash chain and compare it with the signed checkpoints; ``ok``
+    false names the first bad sequence number (and the range a checkpoint proves)."""
+    chain, cps = await plane.audit.verify_with_checkpoints()
+    bad = chain if not chain.ok else cps
     return ChainReportOut(
-        ok=report.ok,
-        checked=report.checked,
-        first_bad_seq=report.first_bad_seq,
-        reason=report.reason,
+        ok=chain.ok and cps.ok,
+        checked=chain.checked,
+        first_bad_seq=bad.first_bad_seq,
+        reason=bad.reason,
+        checkpoints_checked=cps.checked,
+        missing=cps.missing,
+        rewritten=cps.rewritten,
     )
 
 

@@ -225,7 +225,7 @@ class ChatConnection:
                 )
                 return
             try:
-                self.plane.limiter.charge(self.who.token_id)
+                self.plane.gate.charge(self.who, self.ws.url.path)
             except RateLimited as exc:
                 _offer(self.queue, error_frame(exc.code, exc.message, **exc.details))
                 continue

@@ -3,7 +3,8 @@
 Routes take ``plane: ControlPlane = Depends(get_plane)`` and
 ``who: Principal = Depends(require(Role.OPERATOR))``. ``require`` reads the bearer token from
 the ``Authorization`` header, or from ``?token=`` (browsers cannot set headers on WebSocket or
-EventSource connections), checks the role and charges the token's rate-limit bucket.
+EventSource connections), checks the role and charges the token's rate-limit bucket: all of it is the control plane's
+``Gate``, which audits every refusal; this module only lifts the plain values off the request.
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ from starlette.requests import HTTPConnection
 
 from agency.api.telemetry import ApiMetrics
 from agency.control import ControlPlane, Principal
-from agency.errors import Forbidden, ServiceUnavailable, Unauthorized
+from agency.errors import ServiceUnavailable
 from agency.models import Role
 
-__all__ = ["Principal", "api_metrics_of", "authenticate", "get_plane", "plane_of", "require"]
+__all__ = [
+    "Principal",
+    "address_of",
+    "api_metrics_of",
+    "authenticate",
+    "get_plane",
+    "plane_of",
+    "require",
+]
 
 
 def plane_of(conn: HTTPConnection) -> ControlPlane:
@@ -42,25 +51,26 @@ def api_metrics_of(conn: HTTPConnection) -> ApiMetrics:
     return metrics
 
 
-def bearer_token(conn: HTTPConnection) -> str | None:
-    """The token of a request: ``Authorization: Bearer <t>``, else the ``token`` query parameter."""
-    header = conn.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        return value.strip()
-    return conn.query_params.get("token") or None
+def address_of(conn: HTTPConnection) -> str | None:
+    """The caller's source address (HTTP or WebSocket), as services take it: a plain value."""
+    return conn.client.host if conn.client is not None else None
+
+
+def admit(conn: HTTPConnection, role: Role | None = None) -> Principal:
+    """The caller of ``conn``, rate-limited and holding ``role`` when given; every refusal
+    (401, 429, 403) is audited by the gate."""
+    return plane_of(conn).gate.admit(
+        conn.headers.get("authorization"),
+        conn.query_params.get("token"),
+        address_of(conn),
+        conn.url.path,
+        role,
+    )
 
 
 def authenticate(conn: HTTPConnection) -> Principal:
     """The caller of ``conn``, rate-limited; ``Unauthorized`` without a known, live token."""
-    plane = plane_of(conn)
-    principal = plane.tokens.authenticate(bearer_token(conn))
-    # worker traffic scales with task throughput, so only people and scripts are limited
-    if principal.role is not Role.WORKER:
-        plane.limiter.charge(principal.token_id)
-    return principal
+    return admit(conn)
 
 
 def require(role: Role) -> Callable[[HTTPConnection], Awaitable[Principal]]:
@@ -71,13 +81,7 @@ def require(role: Role) -> Callable[[HTTPConnection], Awaitable[Principal]]:
     """
 
     async def dependency(conn: HTTPConnection) -> Principal:
-        principal = authenticate(conn)
-        if not principal.role.allows(role):
-            raise Forbidden(
-                f"this needs the {role.value} role; token {principal.name!r} is {principal.role.value}",
-                details={"needed": role.value, "role": principal.role.value},
-            )
-        return principal
+        return admit(conn, role)
 
     dependency.__name__ = f"require_{role.value}"
     return dependency

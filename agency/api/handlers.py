@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agency.errors import AgencyError, BadRequest, RateLimited, ValidationFailed
+from agency.api.fields import describe
+from agency.errors import AgencyError, BadRequest, InvalidSpec, RateLimited, ValidationFailed
+from agency.models.tasks import SPEC_ERROR
 
 log = logging.getLogger("agency.api")
 
@@ -90,19 +92,32 @@ async def _agency_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "loc": [str(p) for p in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
-            "type": str(e.get("type", "")),
-        }
-        for e in exc.errors()
-    ]
+    raw = list(exc.errors())
+    errors: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for e in raw:
+        for field, problem in describe(e):
+            errors.append(
+                {
+                    "loc": [str(p) for p in e.get("loc", ())],
+                    "field": field,
+                    "msg": problem,
+                    "type": str(e.get("type", "")),
+                }
+            )
+            problems.append(f"{field}: {problem}")
     if any(e["type"] == "json_invalid" for e in errors):
         return error_response(
             BadRequest("the request body is not valid JSON", details={"errors": errors})
         )
-    summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+    summary = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+    if raw and all(e.get("type") == SPEC_ERROR for e in raw):
+        # a bad task spec keeps its own code (invalid_spec, 400), now with where it is
+        kind = (raw[0].get("ctx") or {}).get("kind")
+        details: dict[str, Any] = {"errors": errors}
+        if kind is not None:
+            details["kind"] = kind
+        return error_response(InvalidSpec(f"invalid task spec: {summary}", details=details))
     return error_response(
         ValidationFailed(f"invalid request: {summary}", details={"errors": errors})
     )

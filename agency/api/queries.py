@@ -48,7 +48,7 @@ async def create_query(
 ) -> SavedQuery:
     """Save a query (revision 1)."""
     return await plane.queries.create(
-        who.name, body.name, body.sql, body.description, body.parameters
+        who.name, body.name, body.sql, body.description, body.parameters, who.address
     )
 
 
@@ -79,7 +79,9 @@ async def update_query(
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> SavedQuery:
     """Change a saved query: the result is a new revision, the old ones stay listed."""
-    return await plane.queries.update(ref, who.name, body.model_dump(exclude_none=True))
+    return await plane.queries.update(
+        ref, who.name, body.model_dump(exclude_none=True), who.address
+    )
 
 
 @router.delete("/queries/{ref}", status_code=204)
@@ -136,7 +138,9 @@ async def run_query(
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> Any:
     """Run a saved query with its default parameters overridden by the body's."""
-    result, run = await plane.queries.run_saved(ref, who.name, body.parameters if body else {})
+    result, run = await plane.queries.run_saved(
+        ref, who.name, body.parameters if body else {}, who.address
+    )
     return _answer(request, result, run)
 
 
@@ -148,5 +152,5 @@ async def adhoc_query(
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> Any:
     """Run one read-only statement (notebooks); recorded like saved-query runs."""
-    result, run = await plane.queries.run_adhoc(who.name, body.sql, body.parameters)
+    result, run = await plane.queries.run_adhoc(who.name, body.sql, body.parameters, who.address)
     return _answer(request, result, run)

@@ -12,7 +12,7 @@ from agency.api.deps import Principal, get_plane, require
 from agency.api.handlers import ERROR_RESPONSES
 from agency.control import ControlPlane
 from agency.control.tasks import BulkFilter, SortField, TaskQuery
-from agency.models import Role, Task, TaskState, TaskSubmit, WorkerOutput
+from agency.models import Role, Task, TaskState, WorkerOutput
 from agency.models.api import (
     ActionIn,
     BulkCancelIn,
@@ -20,6 +20,7 @@ from agency.models.api import (
     CancelIn,
     QueueIn,
     QueueOut,
+    SubmitBody,
     TaskBatch,
     TaskDetail,
     TaskList,
@@ -39,7 +40,8 @@ SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "pri
 @router.post("/tasks", status_code=201, response_model=Task | list[Task])
 async def submit(
     payload: Annotated[
-        TaskSubmit | TaskBatch, Body(description='One task, or `{"tasks": [...]}`.')
+        SubmitBody,
+        Body(description='One task, a batch `{"tasks": [...]}`, or the bare list `[...]`.'),
     ],
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
@@ -51,6 +53,8 @@ async def submit(
     """
     if isinstance(payload, TaskBatch):
         return await plane.tasks.submit_many(payload.tasks, who.name)
+    if isinstance(payload, list):  # the bare list: the batch without its wrapper
+        return await plane.tasks.submit_many(payload, who.name)
     return await plane.tasks.submit(payload, who.name)
 
 
@@ -101,9 +105,15 @@ async def show(
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> TaskDetail:
-    """The task, its attempts and its event timeline."""
+    """The task, its attempts, its event timeline, and an agent task's usage and session."""
     history = await plane.tasks.history(task_id)
-    return TaskDetail(task=history.task, attempts=history.attempts, timeline=history.timeline)
+    return TaskDetail(
+        task=history.task,
+        attempts=history.attempts,
+        timeline=history.timeline,
+        usage=history.usage,
+        session_id=history.session_id,
+    )
 
 
 @router.get("/tasks/{task_id}/output", response_model=WorkerOutput)
@@ -136,8 +146,12 @@ async def act(
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Task:
-    """pause, resume, retry, abort (forced cancel) or reprioritize (needs ``priority``)."""
-    return await plane.tasks.act(task_id, body.action, who.name, body.reason, body.priority)
+    """pause, resume, retry, abort (forced cancel) or reprioritize (needs ``priority``);
+    resume of an agent task paused at its budget may raise ``max_cost_usd``/``max_turns``."""
+    raised = {k: v for k in ("max_cost_usd", "max_turns") if (v := getattr(body, k)) is not None}
+    return await plane.tasks.act(
+        task_id, body.action, who.name, body.reason, body.priority, raised=raised
+    )
 
 
 @router.post("/tasks/bulk-cancel", response_model=BulkCancelOut)

@@ -13,7 +13,7 @@ from agency.api.handlers import ERROR_RESPONSES
 from agency.control import ControlPlane
 from agency.errors import BadRequest, NotFound
 from agency.models import Role, WorkerHeartbeat, WorkerInfo, WorkerRegistration, WorkerReport
-from agency.models.api import WorkerActionIn, WorkerList
+from agency.models.api import WorkerActionIn, WorkerAttachIn, WorkerList
 
 router = APIRouter(prefix="/api/v1/workers", tags=["workers"], responses=ERROR_RESPONSES)
 
@@ -39,7 +39,7 @@ async def register(
     who: Principal = Depends(require(Role.WORKER)),
 ) -> WorkerInfo:
     """A worker announces itself (again after a restart); its URL must be on the allowlist."""
-    return await plane.tasks.register_worker(reg, who.name)
+    return await plane.tasks.register_worker(reg, who.name, who.address)
 
 
 @router.post("/{worker_id}/heartbeat", response_model=WorkerInfo)
@@ -65,6 +65,17 @@ async def report(
     _same_worker(worker_id, report.worker_id)
     await plane.tasks.handle_report(report)
     return Accepted()
+
+
+@router.post("", response_model=WorkerInfo, status_code=201)
+async def attach(
+    body: WorkerAttachIn,
+    plane: ControlPlane = Depends(get_plane),
+    who: Principal = Depends(require(Role.OPERATOR)),
+) -> WorkerInfo:
+    """Attach a worker that does not register itself (an ag-agent-claude: protocol
+    ``agency-agent``); its URL must be on the allowlist and its certificate must verify."""
+    return await plane.tasks.register_worker(body.registration(), who.name)
 
 
 @router.get("", response_model=WorkerList)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agency.cli import audit, auditq, config, db, lint, query, secret, task, token, up, worker
+from agency.cli import audit, auditq, config, db, demo, lint, query, secret, task, token, up, worker
 from agency.cli import runbook as runbook_cli
 from agency.cli import schedule as schedule_cli
 from agency.models import __version__
@@ -34,6 +34,7 @@ def _root(
 
 app.add_typer(config.app, name="settings")
 app.add_typer(db.app, name="db")
+app.add_typer(demo.app, name="demo")
 app.add_typer(audit.app, name="audit")
 app.add_typer(worker.app, name="worker")
 app.command(name="lint")(lint.lint)

@@ -1,4 +1,5 @@
-"""``agency task submit|list|show|cancel|watch``: tasks through the API (``AgencyClient``)."""
+"""``agency task submit|list|show|cancel|watch|transcript|changes``: tasks through the API
+(``AgencyClient``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from agency.cli.remote import (
     table,
     task_spec,
 )
+from agency.cli.task_agent import changes, transcript
 from agency.models import Event, TaskState
 
 app = typer.Typer(help="Submit, list, show, cancel and watch tasks.", no_args_is_help=True)
+app.command()(transcript)
+app.command()(changes)
 
 TASK_COLUMNS = [
     "id",
@@ -126,6 +130,13 @@ def show(
         f"  priority {t.priority}, attempt {t.attempt}/{t.max_attempts}, worker {t.worker_id or '-'}, "
         f"exit {t.exit_code if t.exit_code is not None else '-'}, by {t.created_by}"
     )
+    if detail.usage is not None:
+        u = detail.usage
+        typer.echo(
+            f"  usage: {u.input_tokens} in, {u.output_tokens} out, {u.cache_read_tokens} cache "
+            f"read, {u.turns} turns, ${u.cost_usd or 0:.4f} ({u.model or '-'}), "
+            f"session {detail.session_id or '-'}"
+        )
     for a in detail.attempts:
         typer.echo(
             f"  attempt {a.attempt} on {a.worker_id or '-'}: {a.state.value}"

@@ -30,7 +30,7 @@ except ImportError:  # uvicorn[standard] brings it where it builds (not on Windo
     uvloop = None  # type: ignore[assignment]
 
 import agency_dashboards  # the default dashboard (see DEFAULT_DASHBOARD_APP)
-from agency import gcpolicy
+from agency import gcpolicy, logs
 from agency.errors import AgencyError, ConfigError
 from agency.models import Role
 from agency.settings import Settings
@@ -148,6 +148,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=logs.uvicorn_log_config(settings.log_format),
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
@@ -170,7 +171,10 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     children = Children()
     try:
         await _start_children(settings, application.state.plane, children, dashboard)
-        _banner(settings, children, dashboard)
+        missing = await wait_ready(settings, application.state.plane, dashboard)
+        if settings.demo:
+            await _seed_demo(application.state.plane, stop)
+        _banner(settings, children, dashboard, missing)
         gcpolicy.settle_after_start()
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -192,10 +196,19 @@ async def _start_children(
     base_env = {k: v for k, v in os.environ.items() if k != "AGENCY_WORKER_ID"}
     base_env["AGENCY_DATA_DIR"] = str(settings.data_dir.resolve())
     base_env["AGENCY_LOG_LEVEL"] = settings.log_level
+    base_env["AGENCY_LOG_FORMAT"] = settings.log_format
+    if settings.demo:
+        from agency.control.demo import WORKER_LABEL  # lazy, like the rest of the control plane
+
+        base_env["AGENCY_WORKER_LABELS"] = ",".join(
+            label for label in (settings.worker_labels, WORKER_LABEL) if label
+        )
     assert settings.worker_token is not None
     for i in range(settings.workers):
         port = settings.worker_base_port + i
-        env = base_env | {
+        # local workers stay on plain loopback: an inherited TLS setting is not theirs
+        plain = {k: v for k, v in base_env.items() if not k.startswith("AGENCY_WORKER_TLS_")}
+        env = plain | {
             "AGENCY_WORKER_TOKEN": settings.worker_token,
             "AGENCY_SANDBOX": settings.sandbox,
         }
@@ -242,7 +255,59 @@ async def _start_children(
         )
 
 
-def _banner(settings: Settings, children: Children, dashboard: Path | None) -> None:
+async def wait_ready(
+    settings: Settings, plane: ControlPlane, dashboard: Path | None, timeout: float = START_TIMEOUT
+) -> list[str]:
+    """Wait until every URL of the banner answers; returns those that did not in time.
+
+    The banner is the last thing ``agency up`` prints, so it must only name what works: the
+    API's /health, each local worker registered and healthy, the dashboard's page.
+    """
+    import httpx  # lazy, like the rest of the control plane (start-up time of the CLI)
+
+    checks: dict[str, str] = {"control plane": local_url(settings.host, settings.port) + "/health"}
+    if dashboard is not None:
+        checks["dashboard"] = (
+            f"{local_url(settings.host, settings.dashboard_port)}/{dashboard.stem}"
+        )
+    pending = set(checks)
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while True:
+            for name in sorted(pending):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(checks[name])).status_code == 200:
+                        pending.discard(name)
+            healthy = sum(w.health.value == "healthy" for w in plane.registry.list())
+            workers_ok = healthy >= settings.workers
+            if (not pending and workers_ok) or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    return sorted(pending) + ([] if workers_ok else [f"workers ({healthy} of {settings.workers})"])
+
+
+async def _seed_demo(plane: ControlPlane, stop: asyncio.Event) -> None:
+    """Seed the demo data once the local workers are registered (its tasks run on them).
+
+    A stop during the seed ends it; a failed seed is logged, and everything else still runs.
+    """
+    from agency.control.demo import seed_demo  # lazy, like the rest of the control plane
+
+    seeding = asyncio.create_task(seed_demo(plane), name="agency-demo")
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({seeding, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not seeding.done():
+        seeding.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await seeding
+    elif seeding.exception() is not None:
+        log.error("demo data: seeding failed", exc_info=seeding.exception())
+
+
+def _banner(
+    settings: Settings, children: Children, dashboard: Path | None, missing: list[str]
+) -> None:
     from agency.control.token_secrets import admin_token_path
 
     url = local_url(settings.host, settings.port)
@@ -266,6 +331,10 @@ def _banner(settings: Settings, children: Children, dashboard: Path | None) -> N
         if not settings.admin_token
         else "admin token           AGENCY_ADMIN_TOKEN"
     )
+    if settings.demo:
+        lines.append("demo data             seeded (remove: stop, then `agency demo remove`)")
+    if missing:
+        lines.append(f"not answering yet      {', '.join(missing)} (see the log above)")
     lines.append("Ctrl-C (or SIGTERM) stops everything.")
     typer.echo("\n".join(lines))
 
@@ -287,6 +356,15 @@ def up(
     dashboard_port: int | None = typer.Option(
         None, "--dashboard-port", help="Port of the dashboard. [AGENCY_DASHBOARD_PORT]"
     ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Seed demo data for a first look. [AGENCY_DEMO]"
+    ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="debug, info, warning or error. [AGENCY_LOG_LEVEL]"
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text (people) or json (machines). [AGENCY_LOG_FORMAT]"
+    ),
 ) -> None:
     """Start everything and run until Ctrl-C or SIGTERM."""
     from agency.control.token_secrets import new_secret
@@ -300,6 +378,9 @@ def up(
             data_dir=data_dir,
             dashboard=False if no_dashboard else None,
             dashboard_port=dashboard_port,
+            demo=True if demo else None,
+            log_level=log_level,
+            log_format=log_format,
         )
         # the local workers' token: accepted by the API (role worker) and required by the workers
         settings = settings.model_copy(
@@ -309,11 +390,7 @@ def up(
     except AgencyError as exc:
         typer.echo(f"agency up: {exc.message}", err=True)
         raise typer.Exit(2) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     try:
         # uvicorn's loop="uvloop" only applies to loops uvicorn creates; this one is ours
         # (uvloop halves the per-request cost of the event loop's I/O)

@@ -38,9 +38,11 @@ from agency.models import (
     TokenOut,
     Waiver,
     WhoAmI,
+    WorkerAttachIn,
     WorkerInfo,
     WorkerOutput,
 )
+from agency.models.runs import BudgetOut, ChangesOut, StoredTranscriptItem, TranscriptOut
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,6 +147,52 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
     async def timeline(self, task_id: str) -> pd.DataFrame:
         return await self._do(ep.timeline(task_id))
 
+    async def transcript(self, task_id: str) -> TranscriptOut:
+        """Every stored transcript item of the task's attempts, in order."""
+        return await self._do(ep.transcript(task_id))
+
+    async def transcript_frame(self, task_id: str) -> pd.DataFrame:
+        """The transcript as a DataFrame (one row per item)."""
+        return await self._do(ep.transcript_frame(task_id))
+
+    async def follow_transcript(
+        self,
+        task_id: str,
+        *,
+        after: str | None = None,
+        reconnect: bool = True,
+        max_reconnects: int | None = None,
+    ) -> AsyncIterator[StoredTranscriptItem]:
+        """Transcript items as they land (SSE), until the task has ended; resumable."""
+        stream = ep.transcript_stream(task_id, after, reconnect, max_reconnects)
+        async for item in self._follow(stream):
+            yield item
+
+    async def changes(self, task_id: str) -> ChangesOut:
+        """Files the latest agent attempt changed and its (capped) diff."""
+        return await self._do(ep.changes(task_id))
+
+    async def budgets(self) -> list[BudgetOut]:
+        """Fleet budgets with their current spend."""
+        return (await self._do(ep.budgets())).items
+
+    async def budget(self, budget_id: str) -> BudgetOut:
+        return await self._do(ep.budget(budget_id))
+
+    async def create_budget(
+        self,
+        name: str,
+        cap_usd: float,
+        period: str = "day",
+        selector: dict[str, str] | None = None,
+    ) -> BudgetOut:
+        """Cap what matching tasks (all, without a selector) may spend per period (admin)."""
+        body = {"name": name, "cap_usd": cap_usd, "period": period, "selector": selector or {}}
+        return await self._do(ep.create_budget(body))
+
+    async def delete_budget(self, budget_id: str) -> BudgetOut:
+        return await self._do(ep.delete_budget(budget_id))
+
     async def output(self, task_id: str, stream: str = "stdout", offset: int = 0) -> WorkerOutput:
         return await self._do(ep.output(task_id, stream, offset))
 
@@ -152,9 +200,16 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
         return await self._do(ep.cancel(task_id, reason))
 
     async def act(
-        self, task_id: str, action: str, reason: str | None = None, priority: int | None = None
+        self,
+        task_id: str,
+        action: str,
+        reason: str | None = None,
+        priority: int | None = None,
+        *,
+        max_cost_usd: float | None = None,
+        max_turns: int | None = None,
     ) -> Task:
-        return await self._do(ep.act(task_id, action, reason, priority))
+        return await self._do(ep.act(task_id, action, reason, priority, max_cost_usd, max_turns))
 
     async def bulk_cancel(
         self,
@@ -204,6 +259,10 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
 
     async def worker_list(self) -> list[WorkerInfo]:
         return await self._do(ep.worker_list())
+
+    async def attach_worker(self, body: WorkerAttachIn) -> WorkerInfo:
+        """Attach a worker that does not register itself (an ag-agent-claude)."""
+        return await self._do(ep.attach_worker(body))
 
     async def drain_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
         return await self._do(ep.drain_worker(worker_id, reason))
@@ -263,8 +322,13 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
     async def tokens(self) -> pd.DataFrame:
         return await self._do(ep.TOKENS.call())
 
-    async def create_token(self, name: str, role: Role | str) -> TokenCreated:
-        return await self._do(ep.create_token(name, role))
+    async def create_token(
+        self, name: str, role: Role | str, expires_at: datetime | None = None
+    ) -> TokenCreated:
+        return await self._do(ep.create_token(name, role, expires_at))
+
+    async def rotate_token(self, token_id: str, grace_seconds: float = 3600.0) -> TokenCreated:
+        return await self._do(ep.rotate_token(token_id, grace_seconds))
 
     async def revoke_token(self, token_id: str) -> TokenOut:
         return await self._do(ep.revoke_token(token_id))
@@ -289,6 +353,8 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
                         item = None if msg is None else stream.seen(msg)
                         if item is not None:
                             yield item
+                        if stream.ended:
+                            return
             except httpx.HTTPError as exc:
                 if not stream.reconnect.enabled:
                     raise transport_error(self.url, exc) from exc

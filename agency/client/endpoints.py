@@ -52,14 +52,24 @@ from agency.models import (
     TokenCreated,
     TokenCreateIn,
     TokenOut,
+    TokenRotateIn,
     Waiver,
     WaiverDecisionIn,
     WaiverRequestIn,
     WhoAmI,
     WorkerActionIn,
+    WorkerAttachIn,
     WorkerInfo,
     WorkerList,
     WorkerOutput,
+)
+from agency.models.runs import (
+    BudgetIn,
+    BudgetList,
+    BudgetOut,
+    ChangesOut,
+    StoredTranscriptItem,
+    TranscriptOut,
 )
 
 if TYPE_CHECKING:
@@ -92,6 +102,7 @@ QUEUE = Endpoint("GET", f"{V1}/queue", _paused)
 PAUSE_QUEUE = Endpoint("POST", f"{V1}/queue/pause", _paused, QueueIn)
 RESUME_QUEUE = Endpoint("POST", f"{V1}/queue/resume", _paused, QueueIn)
 WORKERS = Endpoint("GET", f"{V1}/workers", model(WorkerList))
+ATTACH_WORKER = Endpoint("POST", f"{V1}/workers", model(WorkerInfo), WorkerAttachIn)
 DRAIN_WORKER = Endpoint("POST", f"{V1}/workers/{{}}/drain", model(WorkerInfo), WorkerActionIn)
 REMOVE_WORKER = Endpoint("DELETE", f"{V1}/workers/{{}}", model(WorkerInfo))
 AUDIT = Endpoint("GET", f"{V1}/audit", model(AuditPage))
@@ -102,8 +113,16 @@ DECIDE_WAIVER = Endpoint("POST", f"{V1}/waivers/{{}}/decide", model(Waiver), Wai
 TOKENS = Endpoint("GET", f"{V1}/tokens", rows(TokenOut))
 CREATE_TOKEN = Endpoint("POST", f"{V1}/tokens", model(TokenCreated), TokenCreateIn)
 REVOKE_TOKEN = Endpoint("DELETE", f"{V1}/tokens/{{}}", model(TokenOut))
+ROTATE_TOKEN = Endpoint("POST", f"{V1}/tokens/{{}}/rotate", model(TokenCreated), TokenRotateIn)
 RECORD_RUNBOOK_RUN = Endpoint("POST", f"{V1}/runbooks/runs", model(RunbookRun), RunbookRunIn)
 RUNBOOK_RUNS = Endpoint("GET", f"{V1}/runbooks/runs", rows(RunbookRun))
+TRANSCRIPT = Endpoint("GET", f"{V1}/tasks/{{}}/transcript", model(TranscriptOut))
+CHANGES = Endpoint("GET", f"{V1}/tasks/{{}}/changes", model(ChangesOut))
+BUDGETS = Endpoint("GET", f"{V1}/budgets", model(BudgetList))
+BUDGET = Endpoint("GET", f"{V1}/budgets/{{}}", model(BudgetOut))
+CREATE_BUDGET = Endpoint("POST", f"{V1}/budgets", model(BudgetOut), BudgetIn)
+DELETE_BUDGET = Endpoint("DELETE", f"{V1}/budgets/{{}}", model(BudgetOut))
+TRANSCRIPT_STREAM = f"{V1}/tasks/{{}}/transcript/stream"
 SCHEDULES = Endpoint("GET", f"{V1}/schedules", schedule_frame)
 CREATE_SCHEDULE = Endpoint("POST", f"{V1}/schedules", model(ScheduleView), ScheduleIn)
 PREVIEW_SCHEDULE = Endpoint(
@@ -181,6 +200,34 @@ def timeline(task_id: str) -> Call[pd.DataFrame]:
     return TASK.call_as(rows(Event, "timeline"), task_id)
 
 
+def transcript(task_id: str) -> Call[TranscriptOut]:
+    return TRANSCRIPT.call(task_id)
+
+
+def transcript_frame(task_id: str) -> Call[pd.DataFrame]:
+    return TRANSCRIPT.call_as(rows(StoredTranscriptItem, "items"), task_id)
+
+
+def changes(task_id: str) -> Call[ChangesOut]:
+    return CHANGES.call(task_id)
+
+
+def budgets() -> Call[BudgetList]:
+    return BUDGETS.call()
+
+
+def budget(budget_id: str) -> Call[BudgetOut]:
+    return BUDGET.call(budget_id)
+
+
+def create_budget(body: dict[str, Any]) -> Call[BudgetOut]:
+    return CREATE_BUDGET.call(body=body)
+
+
+def delete_budget(budget_id: str) -> Call[BudgetOut]:
+    return DELETE_BUDGET.call(budget_id)
+
+
 def output(task_id: str, stream: str, offset: int) -> Call[WorkerOutput]:
     return OUTPUT.call(task_id, params=query(stream=stream, offset=offset))
 
@@ -189,8 +236,21 @@ def cancel(task_id: str, reason: str | None) -> Call[Task]:
     return CANCEL.call(task_id, body={"reason": reason})
 
 
-def act(task_id: str, action: str, reason: str | None, priority: int | None) -> Call[Task]:
-    return ACT.call(task_id, body={"action": action, "reason": reason, "priority": priority})
+def act(
+    task_id: str,
+    action: str,
+    reason: str | None,
+    priority: int | None,
+    max_cost_usd: float | None = None,
+    max_turns: int | None = None,
+) -> Call[Task]:
+    body: dict[str, Any] = {"action": action, "reason": reason, "priority": priority}
+    # only when given: a body without them is what older servers accept
+    if max_cost_usd is not None:
+        body["max_cost_usd"] = max_cost_usd
+    if max_turns is not None:
+        body["max_turns"] = max_turns
+    return ACT.call(task_id, body=body)
 
 
 def bulk_cancel(**body: Any) -> Call[BulkCancelOut]:
@@ -216,6 +276,10 @@ def workers() -> Call[pd.DataFrame]:
 
 def worker_list() -> Call[list[WorkerInfo]]:
     return WORKERS.call_as(lambda data: WorkerList.model_validate(data).items)
+
+
+def attach_worker(body: WorkerAttachIn) -> Call[WorkerInfo]:
+    return ATTACH_WORKER.call(body=body.model_dump(mode="json", exclude_none=True))
 
 
 def drain_worker(worker_id: str, reason: str | None) -> Call[WorkerInfo]:
@@ -251,8 +315,15 @@ def decide_waiver(waiver_id: str, approve: bool, reason: str) -> Call[Waiver]:
     return DECIDE_WAIVER.call(waiver_id, body={"approve": approve, "reason": reason})
 
 
-def create_token(name: str, role: str) -> Call[TokenCreated]:
-    return CREATE_TOKEN.call(body={"name": name, "role": str(role)})
+def create_token(name: str, role: str, expires_at: datetime | None = None) -> Call[TokenCreated]:
+    body: dict[str, Any] = {"name": name, "role": str(role)}
+    if expires_at is not None:
+        body["expires_at"] = expires_at.isoformat()
+    return CREATE_TOKEN.call(body=body)
+
+
+def rotate_token(token_id: str, grace_seconds: float = 3600.0) -> Call[TokenCreated]:
+    return ROTATE_TOKEN.call(token_id, body={"grace_seconds": grace_seconds})
 
 
 def revoke_token(token_id: str) -> Call[TokenOut]:
@@ -398,6 +469,25 @@ def metrics_stream(
         _kpi,
         None if last_event_id is None else str(last_event_id),
         Reconnect(enabled=reconnect, max_attempts=max_reconnects),
+    )
+
+
+def _item(msg: SseMessage) -> StoredTranscriptItem | None:
+    return StoredTranscriptItem.model_validate_json(msg.data) if msg.event == "item" else None
+
+
+def transcript_stream(
+    task_id: str, after: str | None, reconnect: bool, max_reconnects: int | None
+) -> Stream[StoredTranscriptItem]:
+    """A task's transcript items as they land, ending once the task has (``event: end``);
+    ``after`` is an ``attempt:seq`` position (sent as ``Last-Event-ID``)."""
+    return Stream(
+        TRANSCRIPT_STREAM.format(task_id),
+        [],
+        _item,
+        after,
+        Reconnect(enabled=reconnect, max_attempts=max_reconnects),
+        final="end",
     )
 
 

@@ -90,7 +90,7 @@ def arrow_frame(response: httpx.Response) -> pd.DataFrame:
 
     table = pa.ipc.open_stream(io.BytesIO(response.content)).read_all()
     meta = table.schema.metadata or {}
-    df = table.to_pandas()
+    df: pd.DataFrame = table.to_pandas()
     df.attrs.update(
         truncated=meta.get(b"agency.truncated") == b"true",
         duration_ms=float(meta.get(b"agency.duration_ms", b"0")),

@@ -104,7 +104,9 @@ def _declared_type(inferred: str, default: str) -> str:
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """The notebook at ``path``; ``ValidationFailed`` when it cannot be read as one."""
     try:
-        return nbformat.read(path, as_version=4)
+        # nbformat is untyped: its reader answers Any
+        node: nbformat.NotebookNode = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        return node
     except (OSError, ValueError) as exc:  # NotJSONError and friends are ValueErrors
         raise ValidationFailed(
             f"runbook {path.stem!r} is not a readable notebook: {exc}", details={"path": str(path)}

@@ -102,6 +102,9 @@ class Stream(Generic[T]):
     parse: Callable[[SseMessage], T | None]
     last_id: str | None = None
     reconnect: Reconnect = field(default_factory=Reconnect)
+    #: the event that ends the stream for good (no reconnect), when it has an end
+    final: str | None = None
+    ended: bool = False
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -116,4 +119,7 @@ class Stream(Generic[T]):
             self.reconnect.delay = msg.retry / 1000
         if msg.id is not None:
             self.last_id = msg.id
+        if self.final is not None and msg.event == self.final:
+            self.ended = True
+            return None
         return self.parse(msg)

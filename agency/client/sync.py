@@ -52,9 +52,11 @@ from agency.models import (
     TokenOut,
     Waiver,
     WhoAmI,
+    WorkerAttachIn,
     WorkerInfo,
     WorkerOutput,
 )
+from agency.models.runs import BudgetOut, ChangesOut, StoredTranscriptItem, TranscriptOut
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,6 +168,50 @@ class AgencyClient(ChatMethods, ScheduleMethods):
         """The task's events as a DataFrame, oldest first."""
         return self._do(ep.timeline(task_id))
 
+    def transcript(self, task_id: str) -> TranscriptOut:
+        """Every stored transcript item of the task's attempts, in order."""
+        return self._do(ep.transcript(task_id))
+
+    def transcript_frame(self, task_id: str) -> pd.DataFrame:
+        """The transcript as a DataFrame (one row per item)."""
+        return self._do(ep.transcript_frame(task_id))
+
+    def follow_transcript(
+        self,
+        task_id: str,
+        *,
+        after: str | None = None,
+        reconnect: bool = True,
+        max_reconnects: int | None = None,
+    ) -> Iterator[StoredTranscriptItem]:
+        """Transcript items as they land (SSE), until the task has ended; resumable."""
+        yield from self._follow(ep.transcript_stream(task_id, after, reconnect, max_reconnects))
+
+    def changes(self, task_id: str) -> ChangesOut:
+        """Files the latest agent attempt changed and its (capped) diff."""
+        return self._do(ep.changes(task_id))
+
+    def budgets(self) -> list[BudgetOut]:
+        """Fleet budgets with their current spend."""
+        return self._do(ep.budgets()).items
+
+    def budget(self, budget_id: str) -> BudgetOut:
+        return self._do(ep.budget(budget_id))
+
+    def create_budget(
+        self,
+        name: str,
+        cap_usd: float,
+        period: str = "day",
+        selector: dict[str, str] | None = None,
+    ) -> BudgetOut:
+        """Cap what matching tasks (all, without a selector) may spend per period (admin)."""
+        body = {"name": name, "cap_usd": cap_usd, "period": period, "selector": selector or {}}
+        return self._do(ep.create_budget(body))
+
+    def delete_budget(self, budget_id: str) -> BudgetOut:
+        return self._do(ep.delete_budget(budget_id))
+
     def output(self, task_id: str, stream: str = "stdout", offset: int = 0) -> WorkerOutput:
         return self._do(ep.output(task_id, stream, offset))
 
@@ -173,10 +219,18 @@ class AgencyClient(ChatMethods, ScheduleMethods):
         return self._do(ep.cancel(task_id, reason))
 
     def act(
-        self, task_id: str, action: str, reason: str | None = None, priority: int | None = None
+        self,
+        task_id: str,
+        action: str,
+        reason: str | None = None,
+        priority: int | None = None,
+        *,
+        max_cost_usd: float | None = None,
+        max_turns: int | None = None,
     ) -> Task:
-        """pause, resume, retry, abort or reprioritize (with ``priority``)."""
-        return self._do(ep.act(task_id, action, reason, priority))
+        """pause, resume, retry, abort or reprioritize (with ``priority``); resume of an agent
+        task paused at its budget may raise ``max_cost_usd``/``max_turns``."""
+        return self._do(ep.act(task_id, action, reason, priority, max_cost_usd, max_turns))
 
     def bulk_cancel(
         self,
@@ -229,6 +283,10 @@ class AgencyClient(ChatMethods, ScheduleMethods):
 
     def worker_list(self) -> list[WorkerInfo]:
         return self._do(ep.worker_list())
+
+    def attach_worker(self, body: WorkerAttachIn) -> WorkerInfo:
+        """Attach a worker that does not register itself (an ag-agent-claude)."""
+        return self._do(ep.attach_worker(body))
 
     def drain_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
         return self._do(ep.drain_worker(worker_id, reason))
@@ -287,9 +345,15 @@ class AgencyClient(ChatMethods, ScheduleMethods):
     def tokens(self) -> pd.DataFrame:
         return self._do(ep.TOKENS.call())
 
-    def create_token(self, name: str, role: Role | str) -> TokenCreated:
-        """A new token; ``.secret`` is shown only this once."""
-        return self._do(ep.create_token(name, role))
+    def create_token(
+        self, name: str, role: Role | str, expires_at: datetime | None = None
+    ) -> TokenCreated:
+        """A new token (expiring at ``expires_at`` if given); ``.secret`` is shown only once."""
+        return self._do(ep.create_token(name, role, expires_at))
+
+    def rotate_token(self, token_id: str, grace_seconds: float = 3600.0) -> TokenCreated:
+        """A new secret for the token (shown once); the old one works ``grace_seconds`` more."""
+        return self._do(ep.rotate_token(token_id, grace_seconds))
 
     def revoke_token(self, token_id: str) -> TokenOut:
         return self._do(ep.revoke_token(token_id))
@@ -329,6 +393,8 @@ class AgencyClient(ChatMethods, ScheduleMethods):
                     item = stream.seen(msg)
                     if item is not None:
                         yield item
+                    if stream.ended:
+                        return
             except httpx.HTTPError as exc:
                 if not stream.reconnect.enabled:
                     raise transport_error(self.url, exc) from exc

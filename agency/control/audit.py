@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agency.control.checkpoints import CheckpointService
 from agency.control.tasks import Orchestrator, replay_task
 from agency.errors import InvalidCursor
 from agency.models import Event, Task
+from agency.security.checkpoints import CheckpointReport
 from agency.storage import ChainReport, EventRepository, EventSubscription
 
 PAGE = 500  # events read from the table at a time while back-filling a feed
@@ -93,9 +95,12 @@ class Replay:
 class AuditService:
     """Reads of the events table and its live feed."""
 
-    def __init__(self, events: EventRepository, tasks: Orchestrator) -> None:
+    def __init__(
+        self, events: EventRepository, tasks: Orchestrator, checkpoints: CheckpointService
+    ) -> None:
         self.events = events
         self.tasks = tasks
+        self.checkpoints = checkpoints
 
     async def page(
         self,
@@ -125,6 +130,11 @@ class AuditService:
     async def verify(self) -> ChainReport:
         """Recompute the hash chain; the report names the first bad sequence number."""
         return await self.events.verify_chain()
+
+    async def verify_with_checkpoints(self) -> tuple[ChainReport, CheckpointReport]:
+        """The chain check, and the chain compared with the signed checkpoints (which see a
+        truncation or a recomputed chain that the chain check alone cannot)."""
+        return await self.events.verify_chain(), await self.checkpoints.verify()
 
     async def replay(self, task_id: str) -> Replay:
         """The task rebuilt from its events alone, beside the stored row."""

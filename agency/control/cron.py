@@ -25,6 +25,7 @@ import functools
 import heapq
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -48,7 +49,8 @@ class CronSlots:
     def __init__(self, expr: str, timezone: str) -> None:
         self.expr = expr
         self.zone = ZoneInfo(timezone)
-        hours = croniter(expr, datetime(2000, 1, 1)).expanded[1]
+        # croniter's stubs say str; at run time the field is ints, or ["*"] for every hour
+        hours: list[Any] = list(croniter(expr, datetime(2000, 1, 1)).expanded[1])
         self.every_hour = hours == ["*"] or set(hours) == set(range(24))
         self._next: dict[datetime, datetime] = {}
 

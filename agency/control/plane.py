@@ -9,6 +9,8 @@ tests use the same object, in process.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry
@@ -17,19 +19,27 @@ from agency.control.alerts import AlertService
 from agency.control.audit import AuditService
 from agency.control.chat.assistant import Assistant
 from agency.control.chat.service import ChatService
+from agency.control.checkpoints import CheckpointService
+from agency.control.gate import Gate
 from agency.control.health import HealthService
 from agency.control.metrics_hub import MetricsHub
 from agency.control.queries import QueryService
 from agency.control.ratelimit import RateLimiter
+from agency.control.refusals import Refusals
 from agency.control.runbooks import RunbookRunService
 from agency.control.schedules import ScheduleService
 from agency.control.tasks import Orchestrator
 from agency.control.tokens import TokenBook
 from agency.control.waivers import WaiverService
+from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import utcnow
+from agency.security.keystore import open_keystore
+from agency.security.masking import SecretMasker
 from agency.settings import Settings
 from agency.storage import Repositories
+
+log = logging.getLogger(__name__)
 
 
 class ControlPlane:
@@ -54,14 +64,18 @@ class ControlPlane:
         self.tokens = tokens
         self.schedules = schedules
         self.limiter = RateLimiter(settings.rate_limit)
+        self.refusals: Refusals = tasks.refusals
+        self.gate = Gate(tokens, self.limiter, self.refusals)
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
-        self.queries = QueryService(repos.queries, settings)
+        self.queries = QueryService(repos.queries, settings, self.refusals)
+        self.masker = SecretMasker()
         self.chat = ChatService(
-            repos.chat, Assistant(settings, tasks, self.queries.runner, schedules)
+            repos.chat, Assistant(settings, tasks, self.queries.runner, schedules), self.masker
         )
         self.runbooks = RunbookRunService(repos.runbooks)
-        self.audit = AuditService(repos.events, tasks)
+        self.checkpoints = CheckpointService(settings, repos.events)
+        self.audit = AuditService(repos.events, tasks, self.checkpoints)
         self.health = HealthService(settings, repos, tasks, self.started_at)
         self.hub = MetricsHub(tasks.kpis, interval=settings.sse_metrics_interval)
 
@@ -88,7 +102,18 @@ class ControlPlane:
                 await tasks.stop()
             await repos.close()
             raise
-        return cls(settings, repos, registry, tasks, tokens, schedules, metrics)
+        plane = cls(settings, repos, registry, tasks, tokens, schedules, metrics)
+        await plane.checkpoints.start()
+        await plane.learn_secrets()
+        return plane
+
+    async def learn_secrets(self) -> None:
+        """Teach the chat's masker the keystore's values (again after ``agency secret set``)."""
+        try:
+            keystore = open_keystore(self.settings)
+            await asyncio.to_thread(self.masker.learn, keystore)
+        except AgencyError as exc:  # credential shapes are still masked without it
+            log.warning("keystore values are not masked in chat: %s", exc)
 
     async def close(self) -> None:
         """Stop the KPI ticker, the scheduler (before the orchestrator it submits to) and the
@@ -97,6 +122,7 @@ class ControlPlane:
         try:
             await self.schedules.stop()
             await self.tasks.stop()
+            await self.checkpoints.close()
         finally:
             await self.repos.close()
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agency.control.query_runs import QueryRunner
-from agency.errors import Conflict, NotFound
+from agency.control.query_runs import SQL_IN_EVENT, QueryRunner
+from agency.control.refusals import Refusals
+from agency.errors import Conflict, NotFound, QueryRefused
 from agency.models import EventIn, QueryRun, SavedQuery, SavedQueryRevision, new_id, utcnow
 from agency.settings import Settings
 from agency.storage import QueryRepository, QueryResult
@@ -21,9 +22,10 @@ __all__ = ["QueryResult", "QueryService"]
 class QueryService:
     """Saved queries, their revisions and runs; running saved and ad-hoc SQL."""
 
-    def __init__(self, repo: QueryRepository, settings: Settings) -> None:
+    def __init__(self, repo: QueryRepository, settings: Settings, refusals: Refusals) -> None:
         self.repo = repo
         self.runner = QueryRunner(repo, settings)
+        self.refusals = refusals
         self._changing = asyncio.Lock()
 
     async def get(self, ref: str) -> SavedQuery:
@@ -37,11 +39,35 @@ class QueryService:
         """Every saved query, by name."""
         return await self.repo.saved()
 
+    def _check(self, sql: str, actor: str, address: str | None, ref: str) -> None:
+        """``QueryRefused`` for SQL that could never run, recorded as ``query.refused``."""
+        try:
+            self.repo.check(sql)
+        except QueryRefused as exc:
+            self.refusals.refuse(
+                "query.refused",
+                actor=actor,
+                resource_type="query",
+                resource_id=ref,
+                address=address,
+                reason=exc.message,
+                code=exc.code,
+                source="save",
+                sql=sql[:SQL_IN_EVENT],
+            )
+            raise
+
     async def create(
-        self, actor: str, name: str, sql: str, description: str, parameters: dict[str, Any]
+        self,
+        actor: str,
+        name: str,
+        sql: str,
+        description: str,
+        parameters: dict[str, Any],
+        address: str | None = None,
     ) -> SavedQuery:
         """Save a query (revision 1); ``Conflict`` when the name is taken."""
-        self.repo.check(sql)
+        self._check(sql, actor, address, name)
         async with self._changing:
             if await self.repo.name_taken(name):
                 raise Conflict(f"a saved query named {name!r} exists", details={"name": name})
@@ -60,10 +86,12 @@ class QueryService:
             await self._save(query, actor, "query.created")
         return query
 
-    async def update(self, ref: str, actor: str, changes: dict[str, Any]) -> SavedQuery:
+    async def update(
+        self, ref: str, actor: str, changes: dict[str, Any], address: str | None = None
+    ) -> SavedQuery:
         """Change fields of a saved query: the result is a new revision, old ones stay."""
         if "sql" in changes:
-            self.repo.check(changes["sql"])
+            self._check(changes["sql"], actor, address, ref)
         async with self._changing:
             query = await self.get(ref)
             if "name" in changes and await self.repo.name_taken(
@@ -126,7 +154,7 @@ class QueryService:
         return await self.repo.runs((await self.get(ref)).id, limit)
 
     async def run_saved(
-        self, ref: str, actor: str, parameters: dict[str, Any]
+        self, ref: str, actor: str, parameters: dict[str, Any], address: str | None = None
     ) -> tuple[QueryResult, QueryRun]:
         """Run a saved query with its default parameters overridden by ``parameters``."""
         query = await self.get(ref)
@@ -137,10 +165,11 @@ class QueryService:
             source="saved",
             query_id=query.id,
             revision=query.revision,
+            address=address,
         )
 
     async def run_adhoc(
-        self, actor: str, sql: str, parameters: dict[str, Any]
+        self, actor: str, sql: str, parameters: dict[str, Any], address: str | None = None
     ) -> tuple[QueryResult, QueryRun]:
         """Run one read-only statement (notebooks); recorded like saved-query runs."""
-        return await self.runner.run(actor, sql, parameters, source="adhoc")
+        return await self.runner.run(actor, sql, parameters, source="adhoc", address=address)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from agency.errors import AgencyError
+from agency.control.refusals import DENIED
+from agency.errors import AgencyError, QueryRefused
 from agency.models import EventIn, QueryRun, new_id, utcnow
 from agency.settings import Settings
 from agency.storage import QueryRepository, QueryResult
@@ -35,11 +36,13 @@ class QueryRunner:
         source: Source,
         query_id: str | None = None,
         revision: int | None = None,
+        address: str | None = None,
     ) -> tuple[QueryResult, QueryRun]:
         """Run ``sql`` with ``params``; the run is recorded whether it succeeds or not.
 
         The query's own error (QueryRefused, QueryFailed, QueryTimeout) is raised after the
-        record is durable.
+        record is durable; a refused statement's event is ``query.refused`` (verdict
+        ``denied``, with the caller's ``address`` and the reason).
         """
         started_at = utcnow()
         t0 = time.perf_counter()
@@ -62,7 +65,8 @@ class QueryRunner:
                 status="error",
                 error=f"{exc.code}: {exc.message}",
             )
-            await self._record(run, sql, source)
+            refused = exc.message if isinstance(exc, QueryRefused) else None
+            await self._record(run, sql, source, address, refused)
             raise
         run = QueryRun(
             id=new_id(),
@@ -74,10 +78,17 @@ class QueryRunner:
             rows=len(result.rows),
             status="ok",
         )
-        await self._record(run, sql, source)
+        await self._record(run, sql, source, address)
         return result, run
 
-    async def _record(self, run: QueryRun, sql: str, source: Source) -> None:
+    async def _record(
+        self,
+        run: QueryRun,
+        sql: str,
+        source: Source,
+        address: str | None,
+        refused: str | None = None,
+    ) -> None:
         details: dict[str, Any] = {
             "source": source,
             "run_id": run.id,
@@ -89,14 +100,17 @@ class QueryRunner:
         }
         if run.error:
             details["error"] = run.error
+        if refused is not None:
+            details.update(address=address, reason=refused, code=QueryRefused.code)
+        verdict = "allowed" if run.status == "ok" else "refused"
         await self.repo.record_run(
             run,
             EventIn(
                 actor=run.actor,
-                action="query.run",
+                action="query.run" if refused is None else "query.refused",
                 resource_type="query",
                 resource_id=run.query_id or "adhoc",
                 details=details,
-                verdict="allowed" if run.status == "ok" else "refused",
+                verdict=verdict if refused is None else DENIED,
             ),
         )

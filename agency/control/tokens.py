@@ -6,26 +6,34 @@ worker token; the bootstrap admin token comes from ``token_secrets``.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from agency.control.token_secrets import hash_token, new_secret, read_or_create_admin_secret
-from agency.errors import Conflict, NotFound, Unauthorized
+from agency.errors import Conflict, NotFound, TokenExpired, Unauthorized, ValidationFailed
 from agency.models import ApiToken, EventIn, Role, new_id, utcnow
 from agency.settings import Settings
 from agency.storage import TokenRepository
 
 ADMIN_TOKEN_ID = "admin"
 WORKER_TOKEN_ID = "local-workers"
+# last use is written at most this often per token (and address): a write per request would
+# put the hot path of every call behind the database writer
+TOUCH_EVERY = timedelta(seconds=60)
+MAX_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller: the token's name is the actor of every event it causes."""
+    """The authenticated caller: the token's name is the actor of every event it causes;
+    ``address`` is where the call came from (recorded with the refusals it causes)."""
 
     name: str
     role: Role
     token_id: str
+    address: str | None = None
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, token_id="anonymous")
@@ -39,6 +47,10 @@ class TokenBook:
         self._settings = settings
         self._by_hash: dict[str, ApiToken] = {}
         self._by_id: dict[str, ApiToken] = {}
+        # every token write goes through this lock and writes the in-memory row as it is
+        # then, so a last-use write never overwrites a revocation or a rotation
+        self._lock = asyncio.Lock()
+        self._touches: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         """Read every token, then make sure the bootstrap admin (and local worker) token exist."""
@@ -56,8 +68,12 @@ class TokenBook:
         old = self._by_id.get(token.id)
         if old is not None:
             self._by_hash.pop(old.token_hash, None)
+            if old.previous_hash:
+                self._by_hash.pop(old.previous_hash, None)
         self._by_id[token.id] = token
         self._by_hash[token.token_hash] = token
+        if token.previous_hash:
+            self._by_hash[token.previous_hash] = token
 
     async def _ensure(self, token_id: str, name: str, role: Role, secret: str) -> None:
         digest = hash_token(secret)
@@ -77,19 +93,55 @@ class TokenBook:
         )
         self._remember(token)
 
-    def authenticate(self, secret: str | None) -> Principal:
-        """The principal of ``secret``; ``Unauthorized`` when missing, unknown or revoked."""
+    def authenticate(self, secret: str | None, address: str | None = None) -> Principal:
+        """The principal of ``secret``; ``Unauthorized`` when missing, unknown or revoked,
+        ``TokenExpired`` past its expiry or its rotation's grace period. ``address`` is the
+        caller's, recorded as the token's last use."""
         if not self._settings.auth:
-            return ANONYMOUS
+            return replace(ANONYMOUS, address=address)
         if not secret:
             raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-        token = self._by_hash.get(hash_token(secret))
+        digest = hash_token(secret)
+        token = self._by_hash.get(digest)
         # compare_digest keeps the check constant-time even though the dict lookup found it
-        if token is None or not hmac.compare_digest(token.token_hash, hash_token(secret)):
+        if token is None or not (
+            hmac.compare_digest(token.token_hash, digest)
+            or hmac.compare_digest(token.previous_hash or "", digest)
+        ):
             raise Unauthorized("unknown token")
         if token.revoked_at is not None:
             raise Unauthorized("this token was revoked", details={"token_id": token.id})
-        return Principal(name=token.name, role=token.role, token_id=token.id)
+        now = utcnow()
+        if token.expires_at is not None and now >= token.expires_at:
+            raise TokenExpired(
+                f"this token expired at {token.expires_at.isoformat()}",
+                details={"token_id": token.id, "expired_at": token.expires_at.isoformat()},
+            )
+        if digest != token.token_hash and (
+            token.previous_valid_until is None or now >= token.previous_valid_until
+        ):
+            raise TokenExpired(
+                "this secret was rotated and its grace period has ended; use the new one",
+                details={"token_id": token.id, "rotated_at": str(token.rotated_at)},
+            )
+        self._touch(token, now, address)
+        return Principal(name=token.name, role=token.role, token_id=token.id, address=address)
+
+    def _touch(self, token: ApiToken, now: datetime, address: str | None) -> None:
+        last = token.last_used_at
+        if last is not None and now - last < TOUCH_EVERY and address == token.last_used_addr:
+            return
+        self._remember(token.model_copy(update={"last_used_at": now, "last_used_addr": address}))
+        try:
+            task = asyncio.get_running_loop().create_task(self._persist(token.id))
+        except RuntimeError:  # no loop (a synchronous caller): memory has it, the next use writes
+            return
+        self._touches.add(task)
+        task.add_done_callback(self._touches.discard)
+
+    async def _persist(self, token_id: str) -> None:
+        async with self._lock:
+            await self._repo.save(self._by_id[token_id])
 
     def list(self) -> list[ApiToken]:
         return sorted(self._by_id.values(), key=lambda t: (t.created_at, t.id))
@@ -100,28 +152,82 @@ class TokenBook:
             raise NotFound(f"no token {token_id!r}", details={"token_id": token_id})
         return token
 
-    async def create(self, name: str, role: Role, actor: str) -> tuple[ApiToken, str]:
-        """A new token; the secret is returned once and never stored."""
+    async def create(
+        self, name: str, role: Role, actor: str, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new token (valid until ``expires_at`` when given); the secret is returned once
+        and never stored."""
+        if expires_at is not None and expires_at <= utcnow():
+            raise ValidationFailed(
+                "expires_at is in the past", details={"expires_at": expires_at.isoformat()}
+            )
         if any(t.name == name and t.revoked_at is None for t in self._by_id.values()):
             raise Conflict(
                 f"an active token named {name!r} exists; revoke it first", details={"name": name}
             )
         secret = new_secret()
         token = ApiToken(
-            id=new_id(), name=name, role=role, token_hash=hash_token(secret), created_by=actor
+            id=new_id(),
+            name=name,
+            role=role,
+            token_hash=hash_token(secret),
+            created_by=actor,
+            expires_at=expires_at,
         )
-        await self._repo.save(
-            token,
-            EventIn(
-                actor=actor,
-                action="token.created",
-                resource_type="token",
-                resource_id=token.id,
-                details={"name": name, "role": role.value},
-            ),
-        )
-        self._remember(token)
+        details: dict[str, str] = {"name": name, "role": role.value}
+        if expires_at is not None:
+            details["expires_at"] = expires_at.isoformat()
+        async with self._lock:
+            await self._repo.save(
+                token,
+                EventIn(
+                    actor=actor,
+                    action="token.created",
+                    resource_type="token",
+                    resource_id=token.id,
+                    details=details,
+                ),
+            )
+            self._remember(token)
         return token, secret
+
+    async def rotate_secret(
+        self, token_id: str, grace: timedelta, actor: str
+    ) -> tuple[ApiToken, str]:
+        """A new secret for ``token_id`` (returned once); the current one keeps working for
+        ``grace``, then answers ``token_expired``. An earlier rotation's old secret stops now."""
+        self._refuse_bootstrap(token_id)
+        if grace < timedelta(0) or grace > MAX_GRACE:
+            raise ValidationFailed(
+                f"the grace period must be between 0 and {MAX_GRACE.days} days",
+                details={"grace_seconds": grace.total_seconds()},
+            )
+        secret = new_secret()
+        async with self._lock:
+            token = self.get(token_id)
+            if token.revoked_at is not None:
+                raise Conflict("this token was revoked", details={"token_id": token_id})
+            now = utcnow()
+            rotated = token.model_copy(
+                update={
+                    "token_hash": hash_token(secret),
+                    "previous_hash": token.token_hash,
+                    "previous_valid_until": now + grace,
+                    "rotated_at": now,
+                }
+            )
+            await self._repo.save(
+                rotated,
+                EventIn(
+                    actor=actor,
+                    action="token.rotated",
+                    resource_type="token",
+                    resource_id=token_id,
+                    details={"name": token.name, "grace_seconds": grace.total_seconds()},
+                ),
+            )
+            self._remember(rotated)
+        return rotated, secret
 
     async def rotate(self, name: str, role: Role, actor: str) -> str:
         """Revoke every active token named ``name`` and issue a new one (e.g. the dashboard's
@@ -133,25 +239,30 @@ class TokenBook:
 
     async def revoke(self, token_id: str, actor: str) -> ApiToken:
         """Revoke a token (idempotent). The bootstrap tokens are rotated by config instead."""
-        token = self.get(token_id)
+        self._refuse_bootstrap(token_id)
+        async with self._lock:
+            token = self.get(token_id)
+            if token.revoked_at is not None:
+                return token
+            revoked = token.model_copy(update={"revoked_at": utcnow()})
+            await self._repo.save(
+                revoked,
+                EventIn(
+                    actor=actor,
+                    action="token.revoked",
+                    resource_type="token",
+                    resource_id=token_id,
+                    details={"name": token.name},
+                ),
+            )
+            self._remember(revoked)
+        return revoked
+
+    def _refuse_bootstrap(self, token_id: str) -> None:
+        self.get(token_id)
         if token_id in (ADMIN_TOKEN_ID, WORKER_TOKEN_ID):
             raise Conflict(
                 "bootstrap tokens are rotated by changing AGENCY_ADMIN_TOKEN / AGENCY_WORKER_TOKEN "
                 "(or deleting admin.token) and restarting",
                 details={"token_id": token_id},
             )
-        if token.revoked_at is not None:
-            return token
-        revoked = token.model_copy(update={"revoked_at": utcnow()})
-        await self._repo.save(
-            revoked,
-            EventIn(
-                actor=actor,
-                action="token.revoked",
-                resource_type="token",
-                resource_id=token_id,
-                details={"name": token.name},
-            ),
-        )
-        self._remember(revoked)
-        return revoked

@@ -28,7 +28,15 @@ from agency.fleet.translate import (
     translate_exception,
 )
 from agency.fleet.transport import Body, Transport, make_transport
-from agency.models import WorkerOutput, WorkerStatus, WorkerTaskRequest, WorkerTaskStatus
+from agency.models import (
+    TranscriptPage,
+    WorkerOutput,
+    WorkerStatus,
+    WorkerTaskRequest,
+    WorkerTaskStatus,
+    WorkerTLS,
+    WorkspaceChanges,
+)
 from agency.settings import Settings
 
 log = logging.getLogger("agency.fleet")
@@ -63,11 +71,13 @@ class WorkerClient:
         *,
         token: str | None = None,
         transport: Transport | None = None,
+        tls: WorkerTLS | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.base_url = base_url.rstrip("/")
+        self.tls = tls
         self._settings = settings
-        self._transport = transport if transport is not None else make_transport(settings)
+        self._transport = transport if transport is not None else make_transport(settings, tls)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = settings.request_timeout
         self._breaker = WorkerBreaker(
@@ -90,6 +100,10 @@ class WorkerClient:
         )
         self.calls_total = 0
         self.attempts_total = 0
+
+    def use_token(self, token: str | None) -> None:
+        """Present ``token`` from the next request on (the worker registered a new secret)."""
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     # --- state for the API and the dashboard ----------------------------------------------
 
@@ -133,6 +147,21 @@ class WorkerClient:
         params = {"stream": stream, "offset": offset}
         _, answer = await self._call("GET", path, params=params, task_id=task_id)
         return self._parse(WorkerOutput, answer, path)
+
+    async def transcript(
+        self, task_id: str, attempt: int, after: int = 0, limit: int = 500
+    ) -> TranscriptPage:
+        """``GET /task/{id}/transcript``: an agent attempt's items with ``seq > after``."""
+        path = f"/task/{task_id}/transcript"
+        params = {"attempt": attempt, "after": after, "limit": limit}
+        _, answer = await self._call("GET", path, params=params, task_id=task_id)
+        return self._parse(TranscriptPage, answer, path)
+
+    async def changes(self, task_id: str, attempt: int) -> WorkspaceChanges:
+        """``GET /task/{id}/changes``: what a finished attempt changed in its workspace."""
+        path = f"/task/{task_id}/changes"
+        _, answer = await self._call("GET", path, params={"attempt": attempt}, task_id=task_id)
+        return self._parse(WorkspaceChanges, answer, path)
 
     async def status(self) -> WorkerStatus:
         _, answer = await self._call("GET", "/status")
@@ -281,9 +310,12 @@ class WorkerClient:
                 self._log_attempt(call, start, err.code, logging.WARNING)
                 raise err from exc
         status = answer[0]
-        self._log_attempt(
-            call, start, str(status), logging.INFO if status < 500 else logging.WARNING
-        )
+        # a call that worked at once is routine traffic (DEBUG); a retried one is worth its
+        # lines (INFO), a 5xx a warning
+        level = logging.WARNING if status >= 500 else logging.INFO
+        if status < 500 and call.attempts == 1:
+            level = logging.DEBUG
+        self._log_attempt(call, start, str(status), level)
         return answer
 
     def _log_attempt(self, call: _Call, start: float, outcome: str, level: int) -> None:

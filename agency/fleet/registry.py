@@ -9,20 +9,25 @@ drain, removal), and ``restore`` reloads stored records at start.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from agency.errors import HostNotAllowed, NotFound, WorkerFull
+from agency.errors import AgencyError, HostNotAllowed, NotFound, WorkerFull, WorkerTLSRefused
+from agency.fleet.agency_agent import AgencyAgentClient
 from agency.fleet.client import WorkerClient
+from agency.fleet.tls import check_certificate
 from agency.models import (
     PROVENANCE_LABELS,
     WorkerHealth,
     WorkerHeartbeat,
     WorkerInfo,
+    WorkerProtocol,
     WorkerRegistration,
+    WorkerTLS,
     utcnow,
 )
 from agency.security.urlguard import check_url
@@ -42,6 +47,9 @@ class _Entry:
     reserved: int = 0
     drained: bool = False  # drained by an operator: stays draining whatever heartbeats say
     reported_running: list[str] = field(default_factory=list)
+    secret: str | None = None  # the worker's bearer for calls to it (from its registration)
+    restored: bool = False  # reloaded at start: its secret is unknown until it registers
+    refused: str | None = None  # why it stays unhealthy: it refuses our credential
 
 
 def check_worker_url(url: str, allowed: frozenset[str]) -> str:
@@ -85,8 +93,23 @@ class Registry:
             raise
         # from here on only the checked, normalized form is used to reach the worker
         reg = reg.model_copy(update={"url": url})
+        try:
+            await check_certificate(url, reg.tls, self._settings.request_timeout)
+        except WorkerTLSRefused as exc:
+            log.warning(
+                "worker registration refused worker=%s url=%r: %s",
+                reg.id,
+                reg.url,
+                exc.message,
+                extra={"worker": reg.id, "url": reg.url, "outcome": "worker_tls_refused"},
+            )
+            raise
         entry = self._entries.get(reg.id)
-        if entry is not None and entry.client.base_url != reg.url.rstrip("/"):
+        if entry is not None and (
+            entry.client.base_url != reg.url.rstrip("/")
+            or entry.info.protocol != reg.protocol
+            or entry.client.tls != reg.tls
+        ):
             await entry.client.aclose()  # the worker moved: its old connections are useless
             entry = None
         info = WorkerInfo(
@@ -97,13 +120,20 @@ class Registry:
             labels=dict(reg.labels),
             version=reg.version,
             last_heartbeat=utcnow(),
+            protocol=reg.protocol,
+            tls=reg.tls,
         )
         if entry is None:
-            entry = _Entry(info=info, client=self._new_client(reg.id, reg.url), seen=self._clock())
+            client = self._new_client(reg.id, reg.url, reg.protocol, reg.tls, reg.secret)
+            entry = _Entry(info=info, client=client, seen=self._clock(), secret=reg.secret)
             self._entries[reg.id] = entry
         else:
             info.registered_at = entry.info.registered_at
             entry.info, entry.seen = info, self._clock()
+            if entry.secret != reg.secret:  # a restarted worker brings a new credential
+                entry.secret = reg.secret
+                entry.client.use_token(self._token(reg.secret))
+            entry.restored, entry.refused = False, None
         if entry.drained:
             entry.info.health = WorkerHealth.DRAINING
         log.info(
@@ -123,12 +153,35 @@ class Registry:
         entry.info.last_heartbeat = utcnow()
         entry.reported_running = list(hb.running)
         health = WorkerHealth.DRAINING if (hb.draining or entry.drained) else WorkerHealth.HEALTHY
+        if entry.refused is not None:
+            health = (
+                WorkerHealth.UNHEALTHY
+            )  # alive, but it refuses us: no work until it re-registers
+        else:
+            entry.info.health_reason = None
         if health != entry.info.health:
             log.info(
                 "worker health worker=%s %s -> %s", hb.id, entry.info.health.value, health.value
             )
             entry.info.health = health
             await self._changed(entry)
+        view = self._view(entry)
+        view.register_again = entry.restored
+        return view
+
+    def refuse(self, worker_id: str, reason: str) -> WorkerInfo | None:
+        """The worker refused our credential: unhealthy with ``reason`` until it registers again.
+
+        Returns the record when this changed its health (the caller stores it and alerts),
+        None when the worker is unknown or already marked.
+        """
+        entry = self._entries.get(worker_id)
+        if entry is None or entry.refused is not None:
+            return None
+        entry.refused = reason
+        entry.info.health = WorkerHealth.UNHEALTHY
+        entry.info.health_reason = reason
+        log.warning("worker unhealthy worker=%s: %s", worker_id, reason)
         return self._view(entry)
 
     # --- reading --------------------------------------------------------------------------
@@ -220,6 +273,7 @@ class Registry:
             if entry.seen is not None and now - entry.seen <= limit:
                 continue
             entry.info.health = WorkerHealth.UNHEALTHY
+            entry.info.health_reason = f"missed {MISSED_HEARTBEATS} heartbeats"
             log.warning(
                 "worker unhealthy worker=%s: no heartbeat for %.1fs",
                 entry.info.id,
@@ -237,6 +291,7 @@ class Registry:
             info = stored.model_copy(
                 update={
                     "health": WorkerHealth.UNHEALTHY,
+                    "health_reason": "control plane restarted: waiting for the worker",
                     "running": 0,
                     "breaker": "closed",
                     "recent_failures": 0,
@@ -244,10 +299,44 @@ class Registry:
             )
             self._entries[info.id] = _Entry(
                 info=info,
-                client=self._new_client(info.id, info.url),
+                client=self._new_client(info.id, info.url, info.protocol, info.tls, None),
                 seen=None,
                 drained=stored.health == WorkerHealth.DRAINING,
+                restored=True,
             )
+
+    async def probe_agents(self) -> builtins.list[WorkerInfo]:
+        """Poll every remote agent's ``/status`` (they do not heartbeat); an answer counts as
+        a heartbeat. Returns the agents whose health changed."""
+        entries = [e for e in self._entries.values() if e.info.protocol == "agency-agent"]
+        answers = await asyncio.gather(
+            *(e.client.status() for e in entries), return_exceptions=True
+        )
+        changed: builtins.list[WorkerInfo] = []
+        for entry, answer in zip(entries, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, AgencyError):
+                    log.warning("probe of agent %s failed", entry.info.id, exc_info=answer)
+                continue
+            if self._entries.get(entry.info.id) is not entry:
+                continue  # removed or re-registered while the probe ran
+            client = entry.client
+            assert isinstance(client, AgencyAgentClient)
+            entry.seen = self._clock()
+            entry.info.last_heartbeat = utcnow()
+            entry.info.version = client.version
+            entry.info.agent_state = client.agent_state
+            entry.info.current_task = client.current_task
+            entry.reported_running = list(answer.running)
+            health = WorkerHealth.DRAINING if entry.drained else WorkerHealth.HEALTHY
+            if health != entry.info.health:
+                log.info(
+                    "agent health worker=%s %s -> %s", entry.info.id, entry.info.health, health
+                )
+                entry.info.health = health
+                await self._changed(entry)
+                changed.append(self._view(entry))
+        return changed
 
     async def aclose(self) -> None:
         """Close every worker client (at shutdown)."""
@@ -256,8 +345,23 @@ class Registry:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _new_client(self, worker_id: str, url: str) -> WorkerClient:
-        return WorkerClient(worker_id, url, self._settings, token=self._settings.worker_token)
+    def _new_client(
+        self,
+        worker_id: str,
+        url: str,
+        protocol: WorkerProtocol,
+        tls: WorkerTLS | None,
+        secret: str | None,
+    ) -> WorkerClient:
+        if protocol == "agency-agent":
+            # the agent has no auth: agency's worker token is never sent to it
+            return AgencyAgentClient(worker_id, url, self._settings, tls=tls)
+        # a worker that handed over no secret gets the shared AGENCY_WORKER_TOKEN (older
+        # workers and protocol workers configured with it)
+        return WorkerClient(worker_id, url, self._settings, token=self._token(secret), tls=tls)
+
+    def _token(self, secret: str | None) -> str | None:
+        return secret or self._settings.worker_token
 
     def _entry(self, worker_id: str) -> _Entry:
         entry = self._entries.get(worker_id)

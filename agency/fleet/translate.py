@@ -13,6 +13,7 @@ by a transport are retried (connection refused, reset or dropped; timeouts); eve
 from __future__ import annotations
 
 import asyncio
+import ssl
 from concurrent.futures import Future
 from typing import Any
 
@@ -31,6 +32,7 @@ from agency.errors import (
     WorkerFull,
     WorkerRejected,
     WorkerTimeout,
+    WorkerTLSError,
     WorkerUnavailable,
 )
 
@@ -47,8 +49,24 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The SSL error under a library's connect error, if that is why it failed."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _httpx_error(exc: BaseException, details: dict[str, Any]) -> AgencyError | None:
     msg = _describe(exc)
+    tls = _tls_cause(exc) if isinstance(exc, httpx.ConnectError) else None
+    if tls is not None:
+        # a certificate that does not verify will not heal by retrying
+        return WorkerTLSError(f"TLS failure talking to worker ({_describe(tls)})", details=details)
     if isinstance(exc, httpx.TimeoutException):
         return WorkerTimeout(f"worker call timed out ({msg})", details=details)
     if isinstance(exc, httpx.ConnectError):
@@ -71,7 +89,7 @@ def _aiohttp_error(exc: BaseException, details: dict[str, Any]) -> AgencyError |
         return WorkerTimeout(f"worker call timed out ({msg})", details=details)
     if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):
         # a TLS problem will not heal by retrying
-        return WorkerError(f"TLS failure talking to worker ({msg})", details=details)
+        return WorkerTLSError(f"TLS failure talking to worker ({msg})", details=details)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return WorkerUnavailable(f"cannot connect to worker ({msg})", details=details)
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
@@ -135,6 +153,8 @@ def worker_error_body(body: bytes | dict[str, Any]) -> tuple[str, str, dict[str,
                 str(err.get("message") or ""),
                 details if isinstance(details, dict) else {},
             )
+        if isinstance(err, str):  # an ag-agent's {"error": "<code>", "message": "<text>"}
+            return err, str(body.get("message") or ""), {}
         if "detail" in body:  # FastAPI's default shape (e.g. a 422 before the app's handler)
             return "", str(body["detail"])[:500], {}
         return "", "", {}
@@ -156,7 +176,7 @@ def error_from_answer(status: int, body: bytes | dict[str, Any], **context: Any)
     text = message or f"worker answered {status}"
     if status == 404:
         return NotFound(text, details=details)
-    if status == 409 and code in ("worker_full", ""):
+    if status == 409 and code in ("worker_full", "agent_busy", ""):
         return WorkerFull(text, details=details)
     if code == "invalid_spec" or (status == 422 and context.get("path") == "/task"):
         return InvalidSpec(text, details=details)

@@ -9,17 +9,23 @@ Why two: one ``httpx.AsyncClient`` slows down as more requests share it (httpcor
 whole pool per request: 1,110 req/s at 1 in flight, 271 at 64 on this machine) while aiohttp
 stays flat (~7,700 req/s at 16). ``AGENCY_HTTP_CLIENT`` picks one; the benchmark
 ``benchmarks/bench_dispatch.py`` measures both.
+
+Both verify an https worker's certificate the way its registration's ``WorkerTLS`` says
+(``agency.fleet.tls``): system CAs by default, a CA file, or a pinned fingerprint.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any, Protocol
 
 import aiohttp
 import httpx
 
+from agency.fleet.tls import ssl_context
 from agency.fleet.translate import translate_exception
+from agency.models import WorkerTLS
 from agency.settings import Settings
 
 Body = bytes | dict[str, Any]
@@ -63,15 +69,18 @@ class HttpxTransport:
 
     name = "httpx"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tls: WorkerTLS | None = None) -> None:
         size = settings.max_in_flight
         self._limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._tls = tls
         self._client: httpx.AsyncClient | None = None
 
     def _get(self) -> httpx.AsyncClient:
         # created lazily so the client binds to the loop that uses it
         if self._client is None:
-            self._client = httpx.AsyncClient(limits=self._limits, follow_redirects=False)
+            self._client = httpx.AsyncClient(
+                limits=self._limits, follow_redirects=False, verify=ssl_context(self._tls)
+            )
         return self._client
 
     async def request(
@@ -103,14 +112,18 @@ class AiohttpTransport:
 
     name = "aiohttp"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tls: WorkerTLS | None = None) -> None:
         self._limit = settings.max_in_flight
+        self._tls = tls
+        self._ssl: ssl.SSLContext | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _get(self) -> aiohttp.ClientSession:
         # a ClientSession must be created inside the running loop
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, use_dns_cache=True)
+            if self._ssl is None:
+                self._ssl = ssl_context(self._tls)
+            connector = aiohttp.TCPConnector(limit=self._limit, use_dns_cache=True, ssl=self._ssl)
             self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
         return self._session
 
@@ -145,8 +158,8 @@ class AiohttpTransport:
             self._session = None
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(settings: Settings, tls: WorkerTLS | None = None) -> Transport:
     """The transport ``settings.http_client`` names (``aiohttp`` by default)."""
     if settings.http_client == "httpx":
-        return HttpxTransport(settings)
-    return AiohttpTransport(settings)
+        return HttpxTransport(settings, tls)
+    return AiohttpTransport(settings, tls)

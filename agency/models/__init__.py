@@ -1,5 +1,6 @@
 """Pydantic models shared by the control plane, the client and the worker, by concern:
 
+- ``agents``: agent runs: transcript items, token usage, workspace changes;
 - ``base``: UTC time, sortable ids, strict models, token roles, the package version;
 - ``tasks``: the task lifecycle (``TaskState`` and its legal transitions), specs, policies;
 - ``events``: the audit event;
@@ -9,6 +10,16 @@
 - ``api``: the HTTP API's request and response bodies (the server and the client share them).
 """
 
+from agency.models.agents import (
+    AGENT_RUNTIMES,
+    AgentRuntimeName,
+    FileChange,
+    TranscriptItem,
+    TranscriptItemType,
+    TranscriptPage,
+    Usage,
+    WorkspaceChanges,
+)
 from agency.models.api import (
     ActionIn,
     AdhocQuery,
@@ -34,10 +45,12 @@ from agency.models.api import (
     TokenCreated,
     TokenCreateIn,
     TokenOut,
+    TokenRotateIn,
     WaiverDecisionIn,
     WaiverRequestIn,
     WhoAmI,
     WorkerActionIn,
+    WorkerAttachIn,
     WorkerList,
 )
 from agency.models.base import (
@@ -111,15 +124,18 @@ from agency.models.workers import (
     WorkerHeartbeat,
     WorkerInfo,
     WorkerOutput,
+    WorkerProtocol,
     WorkerRegistration,
     WorkerReport,
     WorkerStatus,
     WorkerTaskRequest,
     WorkerTaskState,
     WorkerTaskStatus,
+    WorkerTLS,
 )
 
 __all__ = [
+    "AGENT_RUNTIMES",
     "IN_FLIGHT_STATES",
     "PROVENANCE_LABELS",
     "SPEC_MODELS",
@@ -128,6 +144,7 @@ __all__ = [
     "TRANSITIONS",
     "ActionIn",
     "AdhocQuery",
+    "AgentRuntimeName",
     "AgentSpec",
     "Alert",
     "AlertAction",
@@ -146,6 +163,7 @@ __all__ = [
     "ComponentHealth",
     "Event",
     "EventIn",
+    "FileChange",
     "HealthOut",
     "KpiSample",
     "NoopSpec",
@@ -192,23 +210,32 @@ __all__ = [
     "TokenCreateIn",
     "TokenCreated",
     "TokenOut",
+    "TokenRotateIn",
+    "TranscriptItem",
+    "TranscriptItemType",
+    "TranscriptPage",
+    "Usage",
     "Waiver",
     "WaiverDecisionIn",
     "WaiverRequestIn",
     "WaiverState",
     "WhoAmI",
     "WorkerActionIn",
+    "WorkerAttachIn",
     "WorkerHealth",
     "WorkerHeartbeat",
     "WorkerInfo",
     "WorkerList",
     "WorkerOutput",
+    "WorkerProtocol",
     "WorkerRegistration",
     "WorkerReport",
     "WorkerStatus",
+    "WorkerTLS",
     "WorkerTaskRequest",
     "WorkerTaskState",
     "WorkerTaskStatus",
+    "WorkspaceChanges",
     "__version__",
     "can_transition",
     "check_transition",

@@ -8,15 +8,16 @@ imports the server. Request bodies refuse unknown fields (``Strict``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
+from agency.models.agents import Usage
 from agency.models.base import Role, Strict
 from agency.models.events import Event
 from agency.models.records import ApiToken
 from agency.models.tasks import Attempt, Task, TaskState, TaskSubmit
-from agency.models.workers import WorkerInfo
+from agency.models.workers import WorkerInfo, WorkerProtocol, WorkerRegistration, WorkerTLS
 
 # no spaces: saved-query and runbook names are typed on the command line
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -42,15 +43,43 @@ class TaskBatch(Strict):
     tasks: list[TaskSubmit] = Field(min_length=1, max_length=1000)
 
 
+def _submit_shape(body: Any) -> str | None:
+    """Which shape a submit body has, so errors speak of that shape only (not every member)."""
+    if isinstance(body, list):
+        return "list[TaskSubmit]"
+    if isinstance(body, dict):
+        return "TaskBatch" if "tasks" in body else "TaskSubmit"
+    if isinstance(body, TaskBatch | TaskSubmit):
+        return type(body).__name__
+    return None
+
+
+SubmitBody = Annotated[
+    Annotated[TaskSubmit, Tag("TaskSubmit")]
+    | Annotated[TaskBatch, Tag("TaskBatch")]
+    | Annotated[list[TaskSubmit], Field(min_length=1, max_length=1000), Tag("list[TaskSubmit]")],
+    Discriminator(_submit_shape),
+]
+"""``POST /api/v1/tasks``: one task, a batch ``{"tasks": [...]}`` or the bare list ``[...]``.
+
+The discriminator picks the member by the body's shape, so a bad body is reported against
+that shape alone (a list's errors are not mixed with "must be an object")."""
+
+
 class TaskList(BaseModel):
     items: list[Task]
     next_cursor: str | None = None
 
 
 class TaskDetail(BaseModel):
+    """``GET /api/v1/tasks/{id}``: the task, its attempts and events; an agent task's
+    ``usage`` (summed over its attempts) and ``session_id`` (to continue it)."""
+
     task: Task
     attempts: list[Attempt]
     timeline: list[Event]
+    usage: Usage | None = None
+    session_id: str | None = None
 
 
 class CancelIn(Strict):
@@ -61,6 +90,9 @@ class ActionIn(Strict):
     action: Literal["pause", "resume", "retry", "abort", "reprioritize"]
     reason: str | None = Field(None, max_length=1000)
     priority: int | None = Field(None, ge=-1000, le=1000)
+    # resume of an agent task paused at its budget: the caps of its next attempts, raised
+    max_cost_usd: float | None = Field(None, gt=0)
+    max_turns: int | None = Field(None, ge=1, le=100_000)
 
 
 class BulkCancelIn(Strict):
@@ -90,6 +122,33 @@ class WorkerActionIn(Strict):
     reason: str | None = Field(None, max_length=1000)
 
 
+class WorkerAttachIn(Strict):
+    """``POST /api/v1/workers``: an operator attaches a worker that does not register itself,
+    such as an ``ag-agent-claude`` (``protocol: agency-agent``, one agent task at a time)."""
+
+    id: str = Field(min_length=1, max_length=128)
+    url: str
+    protocol: WorkerProtocol = "agency-agent"
+    tls: WorkerTLS | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    kinds: list[str] = Field(default_factory=lambda: ["agent"])
+    capacity: int = Field(1, ge=1)
+
+    def registration(self) -> WorkerRegistration:
+        # an agent runs one task at a time and only agent tasks, whatever the body says
+        agent = self.protocol == "agency-agent"
+        return WorkerRegistration(
+            id=self.id,
+            url=self.url,
+            kinds=["agent"] if agent else list(self.kinds),
+            capacity=1 if agent else self.capacity,
+            labels=dict(self.labels),
+            version="",
+            protocol=self.protocol,
+            tls=self.tls,
+        )
+
+
 class WorkerList(BaseModel):
     items: list[WorkerInfo]
 
@@ -100,10 +159,27 @@ class AuditPage(BaseModel):
 
 
 class ChainReportOut(BaseModel):
+    """The hash chain's check, and its comparison with the signed checkpoints."""
+
     ok: bool
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    checkpoints_checked: int = 0
+    # [first, last] lists, not tuples: a tuple's ``prefixItems`` schema is refused by
+    # OpenAPI tooling (schemathesis reads it as an invalid Schema Object)
+    missing: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Seq range [first, last] (inclusive) a checkpoint proves was deleted.",
+    )
+    rewritten: list[int] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Seq range [first, last] (inclusive) in which a checkpoint proves a rewrite.",
+    )
 
 
 class ReplayOut(BaseModel):
@@ -132,15 +208,29 @@ class TokenOut(BaseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    last_used_addr: str | None = None
+    rotated_at: datetime | None = None
+    previous_valid_until: datetime | None = Field(
+        None, description="Until when the secret replaced by the last rotation still works."
+    )
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenOut:
-        return cls.model_validate(token.model_dump(exclude={"token_hash"}))
+        return cls.model_validate(token.model_dump(exclude={"token_hash", "previous_hash"}))
 
 
 class TokenCreateIn(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: Role
+    expires_at: datetime | None = Field(None, description="When the token stops working.")
+
+
+class TokenRotateIn(Strict):
+    grace_seconds: float = Field(
+        3600.0, ge=0, le=30 * 86400, description="How long the old secret keeps working."
+    )
 
 
 class TokenCreated(BaseModel):

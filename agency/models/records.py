@@ -49,6 +49,13 @@ class ApiToken(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     created_by: str = "system"
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    last_used_addr: str | None = None
+    # after a rotation the old secret's hash keeps working until previous_valid_until
+    previous_hash: str | None = None
+    previous_valid_until: datetime | None = None
+    rotated_at: datetime | None = None
 
 
 class ChatSession(BaseModel):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from agency.errors import InvalidSpec, InvalidTransition
+from agency.models.agents import AgentRuntimeName
 from agency.models.base import Strict, utcnow
 
 
@@ -60,9 +62,13 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
             _S.CANCEL_REQUESTED,
             _S.ORPHANED,
             _S.PENDING,
+            _S.PAUSED,
         }
     ),
-    _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.REJECTED, _S.CANCEL_REQUESTED, _S.ORPHANED}),
+    # an agent run stopped at its budget with ``on_budget: pause`` waits for an operator
+    _S.RUNNING: frozenset(
+        {_S.SUCCEEDED, _S.FAILED, _S.REJECTED, _S.CANCEL_REQUESTED, _S.ORPHANED, _S.PAUSED}
+    ),
     # the cancel lifecycle: requested -> worker acknowledged -> processes gone; the work may
     # still finish first (succeeded/failed), and an unreachable worker ends it as canceled
     _S.CANCEL_REQUESTED: frozenset(
@@ -114,13 +120,29 @@ class ShellSpec(Strict):
         return v
 
 
+# an id or a model name becomes one argv element of the agent CLI: never one that reads as a flag
+CLI_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.:@/+-]*$"
+
+
 class AgentSpec(Strict):
-    """Run the agent CLI (``AGENCY_AGENT_COMMAND``) with the prompt as one argument."""
+    """Run an agent: Claude Code, Codex, or the generic ``AGENCY_AGENT_COMMAND`` template.
+
+    ``runtime`` defaults to the worker's ``AGENCY_AGENT_RUNTIME``. ``session_id`` resumes an
+    earlier run (Claude's session id, Codex's thread id) in that run's workspace. The worker
+    stops a run whose transcript shows more than ``max_turns`` turns or ``max_cost_usd``
+    spent; ``on_budget`` says what the control plane does next (``pause`` holds the task).
+    """
 
     prompt: str = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     timeout: float | None = Field(None, gt=0)
+    runtime: AgentRuntimeName | None = None
+    model: str | None = Field(None, max_length=200, pattern=CLI_VALUE)
+    max_turns: int | None = Field(None, ge=1, le=100_000)
+    max_cost_usd: float | None = Field(None, gt=0)
+    session_id: str | None = Field(None, max_length=200, pattern=CLI_VALUE)
+    on_budget: Literal["stop", "pause"] = "stop"
 
 
 class NoopSpec(Strict):
@@ -145,7 +167,33 @@ def parse_spec(kind: str, spec: dict[str, Any]) -> BaseModel:
         msg = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidSpec(f"invalid {kind} spec: {msg}", details={"kind": kind}) from exc
+        raise InvalidSpec(
+            f"invalid {kind} spec: {msg}",
+            details={"kind": kind, "errors": [_problem(e) for e in exc.errors()]},
+        ) from exc
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    """One spec problem in plain types: where (within the spec), pydantic's type and message."""
+    return {"loc": [str(p) for p in error["loc"]], "type": error["type"], "msg": error["msg"]}
+
+
+# The pydantic error type a TaskSubmit raises for a bad spec inside request validation, so the
+# API can name where it is (``tasks[3].spec.argv``); direct construction raises InvalidSpec.
+SPEC_ERROR = "invalid_spec"
+
+
+def _spec_error(exc: InvalidSpec) -> PydanticCustomError:
+    return PydanticCustomError(SPEC_ERROR, "{message}", {"message": exc.message, **exc.details})
+
+
+def _as_invalid_spec(exc: ValidationError) -> InvalidSpec | None:
+    """The InvalidSpec a ValidationError carries (a bad spec), if that is what it is."""
+    for err in exc.errors():
+        if err["type"] == SPEC_ERROR:
+            ctx = dict(err.get("ctx") or {})
+            return InvalidSpec(str(ctx.pop("message", err["msg"])), details=ctx)
+    return None
 
 
 class RetryPolicy(Strict):
@@ -184,9 +232,49 @@ class TaskSubmit(Strict):
         default_factory=list, description="Secret names referenced as ${secret:NAME}."
     )
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _as_invalid_spec(exc) or exc from None
+
+    # pydantic calls a model's own __init__ while validating it inside a larger body unless it
+    # is marked as its base one: so marked, a batch or the API sees the located spec error
+    # (tasks[3].spec.argv) and only direct construction turns it into InvalidSpec
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """As pydantic's, but a bad spec raises ``InvalidSpec`` (as construction does)."""
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except ValidationError as exc:
+            raise _as_invalid_spec(exc) or exc from None
+
     @model_validator(mode="after")
     def _valid_spec(self) -> TaskSubmit:
-        parse_spec(self.kind, self.spec)
+        try:
+            parse_spec(self.kind, self.spec)
+        except InvalidSpec as exc:
+            raise _spec_error(exc) from exc
         return self
 
 

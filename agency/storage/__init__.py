@@ -2,6 +2,7 @@
 family, gathered in ``Repositories``. This package is the only place with SQL text."""
 
 from agency.storage import journal
+from agency.storage.agent_runs import AgentRunRepository
 from agency.storage.alerts import AlertRepository
 from agency.storage.chat import ChatRepository
 from agency.storage.events import EventRepository
@@ -20,6 +21,7 @@ from agency.storage.waivers import WaiverRepository
 from agency.storage.workers import WorkerRepository
 
 __all__ = [
+    "AgentRunRepository",
     "AlertRepository",
     "ChainReport",
     "ChatRepository",

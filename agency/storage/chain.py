@@ -114,3 +114,19 @@ def verify(cur: duckdb.DuckDBPyConnection, chunk: int = 20_000) -> ChainReport:
                 )
             prev, expected_seq, checked = h, seq + 1, checked + 1
     return ChainReport(True, checked, None, None, expected_seq - 1)
+
+
+def head_seq(cur: duckdb.DuckDBPyConnection) -> int:
+    """The highest seq in the events table (0 when it is empty)."""
+    row = cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def hashes_at(cur: duckdb.DuckDBPyConnection, seqs: list[int]) -> dict[int, str]:
+    """The stored hash of each of ``seqs`` that still exists (checkpoints name them)."""
+    if not seqs:
+        return {}
+    rows = cur.execute(
+        "SELECT seq, hash FROM events WHERE list_contains(?, seq)", [sorted(set(seqs))]
+    ).fetchall()
+    return {int(seq): str(h) for seq, h in rows}

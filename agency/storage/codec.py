@@ -18,8 +18,9 @@ from pydantic import BaseModel
 
 from agency import models
 from agency.errors import StorageError
+from agency.models import runs
 
-# table -> the pydantic model whose fields are its columns (migration 0001)
+# table -> the pydantic model whose fields are its columns
 TABLE_MODELS: dict[str, type[BaseModel]] = {
     "tasks": models.Task,
     "attempts": models.Attempt,
@@ -40,6 +41,11 @@ TABLE_MODELS: dict[str, type[BaseModel]] = {
     "schedules": models.Schedule,
     "schedule_revisions": models.ScheduleRevision,
     "schedule_fires": models.ScheduleFire,
+    # migration 0003
+    "agent_runs": runs.AgentRun,
+    "transcript_items": runs.StoredTranscriptItem,
+    "task_changes": runs.StoredChanges,
+    "budgets": runs.Budget,
 }
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

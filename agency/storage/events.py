@@ -93,3 +93,7 @@ class EventRepository(Repository):
     async def verify_chain(self) -> ChainReport:
         """Walk the hash chain; the first missing, unlinked or edited event fails it."""
         return await self.store.verify_chain()
+
+    async def chain_heads(self, seqs: list[int]) -> tuple[int, dict[int, str]]:
+        """The highest seq in the table and the stored hash at each of ``seqs`` (checkpoints)."""
+        return await self.store.chain_heads(seqs)

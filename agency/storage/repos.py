@@ -12,8 +12,10 @@ import asyncio
 from pathlib import Path
 
 from agency.models import Event
+from agency.storage.agent_runs import AgentRunRepository
 from agency.storage.alerts import AlertRepository
 from agency.storage.chat import ChatRepository
+from agency.storage.demo import DemoRepository
 from agency.storage.events import EventRepository
 from agency.storage.kpis import KpiRepository
 from agency.storage.ops import WriteOp
@@ -42,6 +44,8 @@ class Repositories:
         self.runbooks = RunbookRunRepository(store)
         self.kpis = KpiRepository(store)
         self.workers = WorkerRepository(store)
+        self.agent_runs = AgentRunRepository(store)
+        self.demo = DemoRepository(store)
         self.schedules = ScheduleRepository(store)
 
     @classmethod

@@ -429,7 +429,7 @@ class Store:
                 js = [
                     name for name, t in zip(rel.columns, rel.types, strict=True) if str(t) == "JSON"
                 ]
-                df = rel.to_arrow_table().to_pandas()
+                df: pd.DataFrame = rel.to_arrow_table().to_pandas()
             except duckdb.Error as exc:
                 raise StorageError(f"query failed: {first_line(exc)}") from exc
             for col in js:
@@ -458,6 +458,15 @@ class Store:
         """Walk the events hash chain; the first missing, unlinked or edited event fails it."""
         report: ChainReport = await self._read(chain.verify)
         return report
+
+    async def chain_heads(self, seqs: list[int]) -> tuple[int, dict[int, str]]:
+        """The events table's highest seq and the stored hash at each of ``seqs``."""
+
+        def run(cur: duckdb.DuckDBPyConnection) -> tuple[int, dict[int, str]]:
+            return chain.head_seq(cur), chain.hashes_at(cur, seqs)
+
+        heads: tuple[int, dict[int, str]] = await self._read(run)
+        return heads
 
     def subscribe(self, maxsize: int = 10_000) -> EventSubscription:
         """Every event committed from now on, in seq order (see ``EventSubscription``)."""

@@ -21,4 +21,5 @@ class WorkerRepository(Repository):
 
     async def save(self, info: WorkerInfo, *events: EventIn) -> None:
         """Store a worker's record with its events, in one write."""
-        await self._write(Upsert("workers", [info.model_dump(mode="python")]), *events)
+        row = info.model_dump(mode="python")
+        await self._write(Upsert("workers", [row]), *events)

@@ -20,10 +20,12 @@ from starlette.exceptions import HTTPException
 
 from agency.errors import AgencyError, NotFound, ValidationFailed
 from agency.models import (
+    TranscriptPage,
     WorkerOutput,
     WorkerStatus,
     WorkerTaskRequest,
     WorkerTaskStatus,
+    WorkspaceChanges,
     __version__,
 )
 from agency.worker.fastpath import submit_json, summary
@@ -133,6 +135,27 @@ def create_worker_app(
         attempt: int | None = Query(None, ge=1),
     ) -> WorkerOutput:
         return runtime.output(task_id, stream, offset, limit, attempt)
+
+    @app.get(
+        "/task/{task_id}/transcript", response_model=TranscriptPage, responses=_errors_doc(404)
+    )
+    async def get_transcript(
+        task_id: str,
+        attempt: int | None = Query(None, ge=1),
+        after: int = Query(0, ge=0, description="Items with a greater seq; 0 from the start."),
+        limit: int = Query(200, ge=1, le=1000),
+    ) -> TranscriptPage:
+        """An agent attempt's parsed transcript, a page at a time (follow ``next_after``)."""
+        return runtime.transcript(task_id, attempt, after, limit)
+
+    @app.get(
+        "/task/{task_id}/changes", response_model=WorkspaceChanges, responses=_errors_doc(404, 409)
+    )
+    async def get_changes(
+        task_id: str, attempt: int | None = Query(None, ge=1)
+    ) -> WorkspaceChanges:
+        """Files the attempt added, modified or deleted, and their diff (409 while it runs)."""
+        return runtime.changes(task_id, attempt)
 
     @app.post("/task/{task_id}/cancel", response_model=WorkerTaskStatus, responses=_errors_doc(404))
     async def cancel_task(

@@ -39,16 +39,25 @@ async def send_error(send: Send, exc: AgencyError) -> None:
 
 
 class BearerAuth:
-    """Every HTTP request but ``/health`` must carry ``Authorization: Bearer <token>``."""
+    """Every HTTP request but ``/health`` must carry ``Authorization: Bearer <token>``.
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    Any of ``tokens`` is accepted: the secret the worker handed the control plane in its
+    registration, and the token it was started with (for operators calling it directly).
+    """
+
+    def __init__(self, app: ASGIApp, *tokens: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = [f"Bearer {token}".encode() for token in tokens if token]
+
+    def _accepts(self, given: bytes) -> bool:
+        # every candidate is compared, so the time taken does not tell which one matched
+        matches = [hmac.compare_digest(given, expected) for expected in self.expected]
+        return any(matches)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in EXEMPT:
             given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-            if not hmac.compare_digest(given, self.expected):
+            if not self._accepts(given):
                 await send_error(
                     send, Unauthorized("missing or wrong bearer token for this worker")
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -19,10 +20,16 @@ CHUNK = 65536
 MAX_READ = 1 << 20
 
 
-async def pump(reader: asyncio.StreamReader, path: Path, redactor: Redactor | None) -> int:
+async def pump(
+    reader: asyncio.StreamReader,
+    path: Path,
+    redactor: Redactor | None,
+    sink: Callable[[str], None] | None = None,
+) -> int:
     """Copy ``reader`` to ``path`` until EOF, masking secrets; returns bytes written.
 
     The stream redactor holds back just enough text to catch a value split across two reads.
+    ``sink`` gets the same masked text (an agent's transcript parser).
     """
     written = 0
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -35,6 +42,8 @@ async def pump(reader: asyncio.StreamReader, path: Path, redactor: Redactor | No
                 text = masker.feed(text) + (masker.flush() if not chunk else "")
             if text:
                 written += out.write(text.encode())
+                if sink is not None:
+                    sink(text)
             if not chunk:
                 return written
 

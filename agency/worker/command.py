@@ -19,6 +19,7 @@ app = typer.Typer(help="Run a worker: an HTTP service that runs tasks in sandbox
 
 @app.callback(invoke_without_command=True)
 def worker(
+    ctx: typer.Context,
     port: int | None = typer.Option(
         None, "--port", help="Port to listen on (0 picks a free one). [AGENCY_WORKER_PORT]"
     ),
@@ -31,7 +32,12 @@ def worker(
     token: str | None = typer.Option(
         None,
         "--token",
-        help="Bearer token: sent to the control plane and required from callers. [AGENCY_WORKER_TOKEN]",
+        help="Worker token (agency token create --role worker): presented to the control plane, also accepted from direct callers. [AGENCY_WORKER_TOKEN]",
+    ),
+    advertise_url: str | None = typer.Option(
+        None,
+        "--advertise-url",
+        help="URL the control plane calls this worker at (NAT, container, proxy). [AGENCY_WORKER_ADVERTISE_URL]",
     ),
     capacity: int | None = typer.Option(
         None, "--capacity", help="Tasks run at once; more get 409. [AGENCY_WORKER_CAPACITY]"
@@ -57,20 +63,31 @@ def worker(
         "--data-dir",
         help="Data directory (worker state under <dir>/workers). [AGENCY_DATA_DIR]",
     ),
+    tls_cert: str | None = typer.Option(
+        None, "--tls-cert", help="Serve HTTPS with this PEM certificate. [AGENCY_WORKER_TLS_CERT]"
+    ),
+    tls_key: str | None = typer.Option(
+        None, "--tls-key", help="PEM private key of --tls-cert. [AGENCY_WORKER_TLS_KEY]"
+    ),
 ) -> None:
     """Serve the worker protocol until SIGINT/SIGTERM or POST /shutdown."""
+    if ctx.invoked_subcommand is not None:
+        return  # `agency worker attach ...`: the subcommand runs, not the worker
     try:
         settings = Settings.load(
             worker_port=port,
             worker_host=host,
             control_plane=control_plane,
             worker_token=token,
+            worker_advertise_url=advertise_url,
             worker_capacity=capacity,
             worker_labels=",".join(labels) if labels else None,
             worker_roots=roots,
             worker_id=worker_id,
             sandbox=sandbox,
             data_dir=data_dir,
+            worker_tls_cert=tls_cert,
+            worker_tls_key=tls_key,
         )
     except ConfigError as exc:
         typer.echo(f"agency worker: {exc.message}", err=True)

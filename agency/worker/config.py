@@ -6,6 +6,7 @@ them and fixes the directories a worker uses, so the rest of the runtime never r
 
 from __future__ import annotations
 
+import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ class WorkerConfig:
     control_plane: str | None
     token: str | None
     settings: Settings = field(repr=False)
+    #: the bearer the control plane must present when calling this worker: new at every
+    #: start and handed over in the (authenticated) registration, never configured
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    advertise_url: str | None = None
 
     @property
     def workspace_root(self) -> Path:
@@ -50,18 +55,26 @@ class WorkerConfig:
 
     @property
     def url(self) -> str:
-        """How the control plane reaches this worker."""
+        """How the control plane reaches this worker: ``--advertise-url``, else the bind host."""
+        if self.advertise_url:
+            return self.advertise_url
         host = self.host
         if host in ("0.0.0.0", "::", ""):
             host = socket.gethostname()
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.settings.worker_tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def tasks_dir(self) -> Path:
         """One small JSON file per task attempt, so a restarted worker knows what it ran."""
         return self.state_dir / "tasks"
+
+    @property
+    def sessions_file(self) -> Path:
+        """Which workspace holds which agent session (so a resumed run finds its own)."""
+        return self.state_dir / "sessions.json"
 
     @property
     def output_dir(self) -> Path:
@@ -90,6 +103,9 @@ class WorkerConfig:
             control_plane=settings.control_plane.rstrip("/") if settings.control_plane else None,
             token=settings.worker_token,
             settings=settings,
+            advertise_url=(
+                settings.worker_advertise_url.rstrip("/") if settings.worker_advertise_url else None
+            ),
         )
 
     def make_dirs(self) -> None:

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -105,7 +106,13 @@ class ControlPlaneLink:
         while True:
             await self.registered.wait()
             try:
-                await self._post(f"/api/v1/workers/{self.worker_id}/heartbeat", self.heartbeat())
+                answer = await self._post(
+                    f"/api/v1/workers/{self.worker_id}/heartbeat", self.heartbeat()
+                )
+                if answer.get("register_again"):
+                    # the control plane restarted and lost our credential: hand it over again
+                    log.info("control plane %s asks for the registration again", self.base_url)
+                    self.registered.clear()
             except _Unregistered:
                 self.registered.clear()
             except _Retry as exc:
@@ -147,7 +154,8 @@ class ControlPlaneLink:
                         await self.registered.wait()
                     raise
 
-    async def _post(self, path: str, body: BaseModel) -> None:
+    async def _post(self, path: str, body: BaseModel) -> dict[str, Any]:
+        """POST ``body``; the JSON object answered (empty when it is not one)."""
         url = self.base_url + path
         try:
             resp = await self.client.post(
@@ -163,6 +171,12 @@ class ControlPlaneLink:
             # the control plane refuses this body for good (bad shape, invalid transition):
             # retrying cannot help, and it polls the worker for the truth anyway
             log.error("control plane refused %s: %s %s", url, resp.status_code, resp.text[:500])
+            return {}
+        try:
+            answer = resp.json()
+        except ValueError:
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
     def _log_retry(self, what: str, state: RetryCallState) -> None:
         self.failures += 1

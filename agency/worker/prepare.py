@@ -1,7 +1,8 @@
 """Turn a validated shell or agent spec into the argv, env and paths of its process.
 
 Nothing here goes through a shell: a shell spec is an argv list, and the agent command
-template is split once with ``shlex`` and the prompt substituted as one argument.
+template is split once with ``shlex`` and the prompt substituted as one argument (the
+``claude`` and ``codex`` runtimes build their argv in ``agency.worker.agents``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from agency.errors import InvalidSpec
 from agency.models import AgentSpec, ShellSpec
+from agency.settings import Settings
+from agency.worker.agents import AgentPlan, plan_agent
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 PROMPT = "{prompt}"
@@ -55,12 +58,14 @@ class Plan:
     cwd: str | None
     files: list[str]
     timeout: float | None
+    agent: AgentPlan | None = None  # an agent spec: its runtime, parser and budget
 
 
-def plan(spec: ShellSpec | AgentSpec, agent_command: str) -> Plan:
+def plan(spec: ShellSpec | AgentSpec, settings: Settings) -> Plan:
     if isinstance(spec, ShellSpec):
         return Plan(list(spec.argv), dict(spec.env), spec.cwd, list(spec.files), spec.timeout)
-    return Plan(agent_argv(agent_command, spec.prompt), dict(spec.env), spec.cwd, [], spec.timeout)
+    agent = plan_agent(spec, settings, lambda prompt: agent_argv(settings.agent_command, prompt))
+    return Plan(agent.argv, dict(spec.env), spec.cwd, [], spec.timeout, agent)
 
 
 def effective_timeout(spec_timeout: float | None, deadline_in: float | None) -> float | None:

@@ -1,8 +1,10 @@
 """Run one task attempt: a process group (shell, agent) or an in-loop no-op with a sleep.
 
 A run owns its ``WorkerTaskStatus`` and calls ``on_change`` after every state change (the
-runtime persists and reports it). Cancel and the deadline take the same path: SIGTERM to the
-group, SIGKILL after the grace period, and the final state only once the group is gone.
+runtime persists and reports it). Cancel, the deadline and a budget stop take the same path:
+SIGTERM to the group, SIGKILL after the grace period, and the final state only once the group
+is gone. An agent's stdout also feeds its transcript (which is where a budget stop comes
+from), and every process attempt ends with a record of what it changed in its workspace.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from typing import Any
 from agency.models import WorkerTaskState, WorkerTaskStatus, utcnow
 from agency.security.redaction import Redactor
 from agency.worker import capture, procs
+from agency.worker.agents import Budget
+from agency.worker.changes import FILE as CHANGES_FILE
+from agency.worker.changes import ChangeTracker
+from agency.worker.transcript import TranscriptWriter
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,7 @@ class Run:
         self.timeout = timeout
         self.grace = grace
         self.cancel_requested = asyncio.Event()
+        self.stop_reason: str | None = None
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -85,6 +92,16 @@ class Run:
         """Ask the run to stop; idempotent, and a no-op once it is final."""
         if self.status.state is WorkerTaskState.RUNNING:
             self.set_state(WorkerTaskState.CANCELING, reason="cancel requested")
+            self.cancel_requested.set()
+
+    def stop(self, reason: str) -> None:
+        """Stop the run on the worker's own account (a budget): it ends ``failed``, ``reason``
+        first in its reason. Same kill path as a cancel, but not a cancel: the state stays
+        ``running`` until the processes are gone (a cancel that came first wins)."""
+        if self.status.state is WorkerTaskState.RUNNING and self.stop_reason is None:
+            self.stop_reason = reason
+            self.status.reason = f"{reason}; stopping"
+            self.on_change(self)
             self.cancel_requested.set()
 
     def launch(self, body: Coroutine[object, object, None]) -> None:
@@ -173,6 +190,9 @@ class ProcessRun(Run):
         timeout: float | None,
         grace: float,
         spec: ProcessSpec,
+        transcript: TranscriptWriter | None = None,
+        budget: Budget | None = None,
+        changes: ChangeTracker | None = None,
     ) -> None:
         super().__init__(status, on_change, timeout, grace)
         self.spec = spec
@@ -180,6 +200,12 @@ class ProcessRun(Run):
         self.pgid: int | None = None
         self.pid_start: int | None = None
         self.pumps: list[asyncio.Task[int]] = []
+        self.transcript = transcript
+        self.budget = budget
+        self.changes = changes
+        if transcript is not None:
+            transcript.on_items = self._transcript_grew
+            status.usage = transcript.parser.usage  # the same object: live in GET /task
 
     async def start(self) -> None:
         """Spawn the process; a program that cannot start fails the task (no exception)."""
@@ -198,6 +224,10 @@ class ProcessRun(Run):
             (self.spec.output_dir / "stderr").write_text(
                 f"cannot start {self.spec.argv[0]!r}: {exc}\n"
             )
+            if self.changes is not None:
+                self.changes.discard()
+            if self.transcript is not None:
+                self.transcript.close()
             self.set_state(
                 WorkerTaskState.FAILED,
                 reason=f"cannot start {self.spec.argv[0]!r}: {exc.strerror or exc}",
@@ -211,7 +241,12 @@ class ProcessRun(Run):
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.pumps = [
             asyncio.ensure_future(
-                capture.pump(self.proc.stdout, self.spec.output_dir / "stdout", self.spec.redactor)
+                capture.pump(
+                    self.proc.stdout,
+                    self.spec.output_dir / "stdout",
+                    self.spec.redactor,
+                    self._feed_transcript if self.transcript is not None else None,
+                )
             ),
             asyncio.ensure_future(
                 capture.pump(self.proc.stderr, self.spec.output_dir / "stderr", self.spec.redactor)
@@ -229,22 +264,30 @@ class ProcessRun(Run):
         # can leave background children behind, holding the output pipes open)
         gone = await procs.stop_group(self.pgid, self.grace, self.spec.spare)
         code = await waiter
+        took = time.monotonic() - started
         await self._drain_pumps()
+        if self.transcript is not None:
+            self._guard(self.transcript.close)
         self.status.changed_files = await asyncio.to_thread(list_files, self.spec.workspace)
         self.status.workspace = str(self.spec.workspace)
+        if self.changes is not None:
+            await self._record_changes(self.changes)
         if not gone:
             self.set_state(
                 WorkerTaskState.FAILED,
                 reason="processes of the task did not exit after SIGKILL",
                 exit_code=code,
             )
+        elif self.stop_reason is not None:
+            after = f"; process group gone after {took:.2f}s" if outcome != "exit" else ""
+            self.set_state(WorkerTaskState.FAILED, reason=self.stop_reason + after, exit_code=code)
         elif outcome == "exit":
             final = WorkerTaskState.SUCCEEDED if code == 0 else WorkerTaskState.FAILED
             self.set_state(final, reason=None if code == 0 else describe_exit(code), exit_code=code)
         elif outcome == "cancel":
             self.set_state(
                 WorkerTaskState.CANCELED,
-                reason=f"canceled; process group gone after {time.monotonic() - started:.2f}s",
+                reason=f"canceled; process group gone after {took:.2f}s",
                 exit_code=code,
             )
         else:
@@ -253,6 +296,39 @@ class ProcessRun(Run):
                 reason=f"deadline exceeded after {self.timeout:.3g}s",
                 exit_code=code,
             )
+
+    async def _record_changes(self, changes: ChangeTracker) -> None:
+        try:
+            record = await changes.finish()
+            (self.spec.output_dir / CHANGES_FILE).write_text(record.model_dump_json())
+        except Exception:  # what changed is a record of the task, never a reason it fails
+            log.exception("task %s: changes not recorded", self.status.task_id)
+
+    def _feed_transcript(self, text: str) -> None:
+        if self.transcript is not None:
+            self._guard(self.transcript.feed, text)
+
+    def _guard(self, call: Callable[..., None], *args: str) -> None:
+        """A transcript bug must not stop the output capture, nor the task: log, then drop it."""
+        try:
+            call(*args)
+        except Exception:
+            log.exception(
+                "task %s: transcript parsing failed; kept as output only", self.status.task_id
+            )
+            self.transcript = None
+
+    def _transcript_grew(self) -> None:
+        """New items: publish a new session id, and stop the run past its budget."""
+        if self.transcript is None:
+            return
+        parser = self.transcript.parser
+        if parser.session_id and parser.session_id != self.status.session_id:
+            self.status.session_id = parser.session_id
+            self.on_change(self)  # persisted and reported: the session is resumable from now
+        reason = self.budget.exceeded(parser) if self.budget is not None else None
+        if reason is not None:
+            self.stop(reason)
 
     async def _drain_pumps(self) -> None:
         if not self.pumps:

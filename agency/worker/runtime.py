@@ -14,25 +14,28 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agency.errors import NotFound, ServiceUnavailable, WorkerFull
+from agency.errors import Conflict, InvalidSpec, NotFound, ServiceUnavailable, WorkerFull
 from agency.models import (
     TASK_KINDS,
     AgentSpec,
     NoopSpec,
     ShellSpec,
+    TranscriptPage,
     WorkerOutput,
     WorkerStatus,
     WorkerTaskRequest,
     WorkerTaskState,
     WorkerTaskStatus,
+    WorkspaceChanges,
     __version__,
     parse_spec,
     utcnow,
 )
-from agency.worker import capture, prepare, recovery, secrets
+from agency.worker import capture, changes, prepare, recovery, secrets, transcript
 from agency.worker.config import WorkerConfig
 from agency.worker.runner import NoopRun, ProcessRun, ProcessSpec, Run
-from agency.worker.sandbox import Sandbox, denied_error
+from agency.worker.sandbox import Sandbox, denied_error, is_within
+from agency.worker.sessions import SessionEntry, SessionStore
 from agency.worker.store import TaskRecord, TaskStore, task_key
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class WorkerRuntime:
         self.report = report or (lambda status: None)
         self.keystore = keystore or secrets.lazy_keystore(config.settings)
         self.store = TaskStore(config.tasks_dir)
+        self.sessions = SessionStore(config.sessions_file)
         self.active: dict[str, Run] = {}
         self.finished: OrderedDict[str, WorkerTaskStatus] = OrderedDict()
         self.latest: dict[str, int] = {}
@@ -75,6 +79,7 @@ class WorkerRuntime:
             labels=self.config.labels,
             draining=self.draining,
             sandbox=self.sandbox.kind,
+            sessions=self.sessions.ids(),
         )
 
     def lookup(self, task_id: str, attempt: int | None = None) -> WorkerTaskStatus:
@@ -105,6 +110,37 @@ class WorkerRuntime:
         if status.kind != "noop":
             path = self.config.output_dir / task_key(task_id, status.attempt) / stream
         return capture.read_output(task_id, stream, path, offset, limit, status.state.terminal)  # type: ignore[arg-type]
+
+    def transcript(
+        self, task_id: str, attempt: int | None, after: int, limit: int
+    ) -> TranscriptPage:
+        """The attempt's transcript items after seq ``after`` (none for shell and no-op tasks)."""
+        status = self.lookup(task_id, attempt)
+        path = None
+        if status.kind == "agent":
+            path = self.config.output_dir / task_key(task_id, status.attempt) / transcript.FILE
+        return transcript.read_page(
+            task_id, status.attempt, path, after, limit, status.state.terminal
+        )
+
+    def changes(self, task_id: str, attempt: int | None) -> WorkspaceChanges:
+        """What the attempt changed in its workspace, recorded once its processes are gone."""
+        status = self.lookup(task_id, attempt)
+        if not status.state.terminal:
+            raise Conflict(
+                f"task {task_id!r} attempt {status.attempt} is still {status.state.value}: "
+                "its changes are recorded when it ends",
+                details={"task_id": task_id, "attempt": status.attempt},
+            )
+        path = self.config.output_dir / task_key(task_id, status.attempt) / changes.FILE
+        try:
+            return WorkspaceChanges.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise NotFound(
+                f"no changes recorded for task {task_id!r} attempt {status.attempt} "
+                "(no process ran, or the worker restarted during it)",
+                details={"task_id": task_id, "attempt": status.attempt},
+            ) from None
 
     # --- submission -------------------------------------------------------------------------
 
@@ -193,10 +229,10 @@ class WorkerRuntime:
                 f"AGENCY_SANDBOX=required but bubblewrap does not work here: {self.sandbox.unavailable_reason}",
                 details={"sandbox": self.sandbox.kind, "reason": self.sandbox.unavailable_reason},
             )
-        plan = prepare.plan(spec, self.config.settings.agent_command)
-        workspace = self.config.workspace_root / key
+        plan = prepare.plan(spec, self.config.settings)
+        workspace, cwd_raw = self._workspace(key, spec, plan)
         denials = self.sandbox.check(
-            workspace, [p for p in (plan.cwd, *plan.files) if p is not None]
+            workspace, [p for p in (cwd_raw, *plan.files) if p is not None]
         )
         if denials:
             status.state, status.reason = WorkerTaskState.FAILED, "sandbox denied"
@@ -207,18 +243,47 @@ class WorkerRuntime:
             self.store.save(TaskRecord(status=status))
             self.report(status)
             raise denied_error(denials, self.config.roots)
-        cwd = prepare_dirs(workspace, plan.cwd)
+        fresh = not workspace.exists()
+        cwd = prepare_dirs(workspace, cwd_raw)
         files = [prepare_path(workspace, f) for f in plan.files]
         argv = self.sandbox.wrap(plan.argv, workspace, cwd, files)
+        output_dir = self.config.output_dir / key
         pspec = ProcessSpec(
             argv=argv,
             env={**prepare.minimal_env(workspace, req.task_id, req.attempt), **plan.env},
             cwd=cwd,
             workspace=workspace,
-            output_dir=self.config.output_dir / key,
+            output_dir=output_dir,
             spare=self.sandbox.process_name,
         )
-        run = ProcessRun(status, self._changed, timeout, self.config.settings.cancel_grace, pspec)
+        agent = plan.agent
+        writer = None
+        if agent is not None:
+            status.runtime = agent.runtime
+            if agent.parser is not None:
+                writer = transcript.TranscriptWriter(
+                    output_dir / transcript.FILE, req.attempt, agent.parser
+                )
+        tracker = changes.ChangeTracker(
+            req.task_id,
+            req.attempt,
+            workspace,
+            cwd,
+            self.config.roots,
+            self.config.settings.changes_max_bytes,
+            output_dir / "git-scratch",
+            self.sandbox.wrap,
+        )
+        run = ProcessRun(
+            status,
+            self._changed,
+            timeout,
+            self.config.settings.cancel_grace,
+            pspec,
+            transcript=writer,
+            budget=agent.budget if agent is not None else None,
+            changes=tracker,
+        )
         self._admit(key, run)  # before any await: a concurrent repeat finds it
         if secrets.needs_secrets(plan.env):
             try:
@@ -230,8 +295,36 @@ class WorkerRuntime:
                 if not self.active:
                     self.idle.set()
                 raise
+        await tracker.start(fresh)
         await run.start()
         return status
+
+    def _workspace(
+        self, key: str, spec: ShellSpec | AgentSpec, plan: prepare.Plan
+    ) -> tuple[Path, str | None]:
+        """The attempt's workspace and cwd: its own, or those of the session it resumes."""
+        own, cwd = self.config.workspace_root / key, plan.cwd
+        if not isinstance(spec, AgentSpec) or not spec.session_id or plan.agent is None:
+            return own, cwd
+        entry = self.sessions.get(spec.session_id)
+        if entry is None:
+            return own, cwd  # not ours: the runtime may still know it, and says if not
+        if entry.runtime != plan.agent.runtime:
+            raise InvalidSpec(
+                f"session {spec.session_id!r} is a {entry.runtime} session, "
+                f"not one of runtime {plan.agent.runtime}",
+                details={"session_id": spec.session_id, "runtime": entry.runtime},
+            )
+        workspace = Path(entry.workspace).resolve()
+        if not workspace.is_dir() or not is_within(workspace, self.config.roots):
+            return own, cwd
+        for run in self.active.values():
+            if isinstance(run, ProcessRun) and run.spec.workspace == workspace:
+                raise Conflict(
+                    f"session {spec.session_id!r} is in use by task {run.status.task_id!r}",
+                    details={"session_id": spec.session_id, "task_id": run.status.task_id},
+                )
+        return workspace, cwd if cwd is not None else entry.cwd
 
     def _admit(self, key: str, run: Run) -> None:
         self.active[key] = run
@@ -245,11 +338,35 @@ class WorkerRuntime:
         key = task_key(status.task_id, status.attempt)
         if isinstance(run, ProcessRun):
             self.store.save(TaskRecord(status=status, pgid=run.pgid, pid_start=run.pid_start))
+            if status.session_id:
+                self._hold_session(status.session_id, run)
         if status.state.terminal and self.active.pop(key, None) is not None:
             self._remember(key, status)
             if not self.active:
                 self.idle.set()
         self.report(status.model_copy(deep=True))
+
+    def _hold_session(self, session_id: str, run: ProcessRun) -> None:
+        status, spec = run.status, run.spec
+        held = self.sessions.get(session_id)
+        if held and (held.task_id, held.attempt) == (status.task_id, status.attempt):
+            return
+        cwd = (
+            str(spec.cwd.relative_to(spec.workspace))
+            if spec.cwd.is_relative_to(spec.workspace)
+            else str(spec.cwd)
+        )
+        entry = SessionEntry(
+            workspace=str(spec.workspace),
+            cwd=None if cwd == "." else cwd,
+            runtime=status.runtime or "command",
+            task_id=status.task_id,
+            attempt=status.attempt,
+        )
+        try:
+            self.sessions.record(session_id, entry)
+        except OSError as exc:  # the run goes on; only a later resume would miss the workspace
+            log.error("session %s: cannot record its workspace: %s", session_id, exc)
 
     def _remember(self, key: str, status: WorkerTaskStatus) -> None:
         self.finished[key] = status

@@ -7,17 +7,24 @@ registers use the port actually bound.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import logging
 import socket
-import sys
+import ssl
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from agency import gcpolicy
-from agency.models import TASK_KINDS, WorkerHeartbeat, WorkerRegistration, __version__
-from agency.security.redaction import install_log_redaction
+from agency import gcpolicy, logs
+from agency.models import (
+    TASK_KINDS,
+    WorkerHeartbeat,
+    WorkerRegistration,
+    WorkerTLS,
+    __version__,
+)
 from agency.settings import Settings
 from agency.worker.app import create_worker_app
 from agency.worker.asgi import BearerAuth, FaultDrill
@@ -72,6 +79,8 @@ class Worker:
             capacity=self.config.capacity,
             labels=self.config.labels,
             version=__version__,
+            secret=self.config.secret,
+            tls=self_pin(self.config.settings.worker_tls_cert),
         )
 
     def heartbeat(self) -> WorkerHeartbeat:
@@ -83,7 +92,9 @@ class Worker:
         s = self.config.settings
         app: ASGIApp = TaskFastPath(self.app, self.runtime)
         if self.config.token:
-            app = BearerAuth(app, self.config.token)
+            # the control plane presents the secret of the registration, an operator calling
+            # the worker directly the token it was started with
+            app = BearerAuth(app, self.config.secret, self.config.token)
         drill = FaultDrill(app, s.fault_fail_first, s.fault_latency_ms, s.fault_drop_rate)
         return drill if drill.active else app
 
@@ -95,11 +106,13 @@ class Worker:
         lost = await self.runtime.recover()
         if self.link:
             await self.link.start()
-        print(
-            f"agency worker {self.config.id} listening on {self.config.url} "
-            f"(sandbox {self.sandbox.kind}, capacity {self.config.capacity}, "
-            f"{len(lost)} lost after restart)",
-            flush=True,
+        log.info(
+            "agency worker %s listening on %s (sandbox %s, capacity %d, %d lost after restart)",
+            self.config.id,
+            self.config.url,
+            self.sandbox.kind,
+            self.config.capacity,
+            len(lost),
         )
         gcpolicy.settle_after_start()
 
@@ -118,14 +131,23 @@ class Worker:
         gcpolicy.release()
 
 
+def self_pin(cert_file: str | None) -> WorkerTLS | None:
+    """The pin of this worker's own certificate, sent with its registration.
+
+    The registration travels over the control-plane channel, authenticated by the worker
+    token, so the control plane learns which certificate to expect from the same party that
+    tells it the URL; a certificate presented later that differs is refused.
+    """
+    if not cert_file:
+        return None
+    pem = Path(cert_file).read_text()
+    der = ssl.PEM_cert_to_DER_cert(pem)
+    return WorkerTLS(fingerprint="sha256:" + hashlib.sha256(der).hexdigest())
+
+
 def serve(settings: Settings) -> None:
     """Run ``agency worker`` until shutdown (SIGINT/SIGTERM or ``POST /shutdown``)."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    install_log_redaction()
+    logs.configure(settings.log_level, settings.log_format)
     sock = bind(settings.worker_host, settings.worker_port)
     worker = Worker(settings, port=sock.getsockname()[1])
     config = uvicorn.Config(
@@ -134,8 +156,11 @@ def serve(settings: Settings) -> None:
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         access_log=False,
         log_level=settings.log_level.lower(),
+        log_config=logs.uvicorn_log_config(settings.log_format),
         lifespan="on",
         timeout_graceful_shutdown=int(settings.cancel_grace) + 20,
+        ssl_certfile=settings.worker_tls_cert,
+        ssl_keyfile=settings.worker_tls_key,
     )
     worker.server = uvicorn.Server(config)
     worker.server.run(sockets=[sock])

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from agency.client import AgencyClient
+from agency.models import Usage
 
 TIMELINE_COLUMNS = ["seq", "ts", "actor", "action", "from", "to", "reason"]
 ATTEMPT_COLUMNS = [
@@ -40,6 +41,8 @@ class Detail:
     task: dict[str, Any]
     attempts: pd.DataFrame
     timeline: pd.DataFrame
+    usage: Usage | None = None  # agent tasks: summed over the attempts
+    session_id: str | None = None  # agent tasks: the session a follow-up continues
 
 
 def load(client: AgencyClient, task_id: str) -> Detail:
@@ -53,6 +56,8 @@ def load(client: AgencyClient, task_id: str) -> Detail:
         task=task,
         attempts=attempts,
         timeline=timeline_rows([e.model_dump(mode="json") for e in got.timeline]),
+        usage=got.usage,
+        session_id=got.session_id,
     )
 
 

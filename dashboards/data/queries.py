@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
+from hvplot import hvPlotTabular
 
 from agency.client import AgencyClient
 
@@ -128,5 +128,5 @@ def chart_for(df: pd.DataFrame) -> Any:
         return None
     x = others[0]
     if pd.api.types.is_datetime64_any_dtype(df[x]):
-        return df.hvplot.line(x=x, y=numeric, height=260, responsive=True)
-    return df.astype({x: str}).hvplot.bar(x=x, y=numeric[0], height=260, responsive=True, rot=30)
+        return hvPlotTabular(df).line(x=x, y=numeric, height=260, responsive=True)
+    return hvPlotTabular(df.astype({x: str})).bar(x=x, y=numeric[0], height=260, responsive=True, rot=30)

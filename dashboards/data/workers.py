@@ -23,7 +23,24 @@ WORKER_COLUMNS = [
     "kinds",
     "url",
     "version",
+    "protocol",
+    "tls",
+    "agent_state",
+    "current_task",
 ]
+
+
+def tls_label(url: str, tls: object) -> str:
+    """How the worker's certificate is checked: plain, system CAs, CA file, pinned, unverified."""
+    if not url.startswith("https://"):
+        return "plain http"
+    if not isinstance(tls, dict):
+        return "system CAs"
+    if tls.get("fingerprint"):
+        return "pinned"
+    if tls.get("verify") is False:
+        return "unverified"
+    return "CA file" if tls.get("ca_file") else "system CAs"
 
 
 def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
@@ -38,6 +55,8 @@ def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
                 "slots": f"{w.get('running', 0)}/{w.get('capacity', 0)}",
                 "labels": ", ".join(f"{k}={v}" for k, v in sorted((w.get("labels") or {}).items())),
                 "kinds": ", ".join(w.get("kinds") or []),
+                "protocol": w.get("protocol") or "agency",
+                "tls": tls_label(str(w.get("url") or ""), w.get("tls")),
                 "last_heartbeat": beat.strftime("%H:%M:%S") if beat is not None else "never",
                 "heartbeat_age_s": round((now - beat.to_pydatetime()).total_seconds(), 1)
                 if beat is not None

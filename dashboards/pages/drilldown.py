@@ -9,9 +9,11 @@ import pandas as pd
 import panel as pn
 
 from ..context import Context
+from ..data import conversation as conversation_data
 from ..data import drilldown as data
 from ..data import tasks as tasks_data
 from ..ui import Confirm, StatusLine, off_loop
+from .conversation import Conversation
 
 OUTPUT_MAX_CHARS = 200_000  # the pane keeps the tail: a chatty task must not bloat the page
 
@@ -35,7 +37,8 @@ class Drilldown:
         self.panel = pn.Column(self.title, sizing_mode="stretch_width", css_classes=["drilldown"])
         self._built = False
 
-    def _build(self) -> None:
+    def build(self) -> None:
+        """Build the widgets now rather than on the first ``show`` (idempotent)."""
         if self._built:
             return
         self._built = True
@@ -84,13 +87,17 @@ class Drilldown:
             button.on_click(self._asker(action))
         self.confirm = Confirm(css_classes=["task-confirm"])
         self.status = StatusLine()
-        self.tabs = pn.Tabs(
+        self.agent = Conversation(self.ctx, on_submitted=self._on_follow_up)
+        self._usage = ""
+        self._session_id: str | None = None
+        self._common_tabs: list[tuple[str, Any]] = [
             ("Timeline", self.timeline),
             ("Output", self.output),
             ("Spec", self.spec),
             ("Attempts", self.attempts),
-            sizing_mode="stretch_width",
-        )
+        ]
+        self._agent_tabs = False
+        self.tabs = pn.Tabs(*self._common_tabs, sizing_mode="stretch_width")
         self.panel.objects = [
             self.title,
             self.state,
@@ -102,16 +109,17 @@ class Drilldown:
         ]
 
     async def show(self, task_id: str) -> None:
-        self._build()
+        self.build()
         if self.task is None or self.task["id"] != task_id:
             self.output.object = ""
             self._offset, self._out_eof = 0, False
             self.confirm.close()
             self.status.say("")
+            self.agent.reset()
         await self.refresh(task_id)
 
     async def refresh(self, task_id: str | None = None) -> None:
-        self._build()
+        self.build()
         task_id = task_id or (self.task["id"] if self.task else None)
         if task_id is None:
             return
@@ -135,6 +143,9 @@ class Drilldown:
             "created_by": task.get("created_by"),
         }
         self.attempts.value = detail.attempts
+        self._usage = conversation_data.usage_line(detail.usage, detail.session_id)
+        self._session_id = detail.session_id
+        self._show_agent_tab(task["kind"] == "agent")
         self.timeline.value = detail.timeline
         allowed = tasks_data.allowed_actions(task["state"])
         for action, button in self.buttons.items():
@@ -145,8 +156,28 @@ class Drilldown:
             f"- {mark} **{label}** — {note}" for label, mark, note in steps
         )
 
+    def _show_agent_tab(self, agent: bool) -> None:
+        """An agent task opens on its conversation; other kinds keep the usual tabs."""
+        if agent == self._agent_tabs:
+            return
+        self._agent_tabs = agent
+        extra = [("Conversation", self.agent.panel)] if agent else []
+        self.tabs.clear()
+        self.tabs.extend([*extra, *self._common_tabs])
+        self.tabs.active = 0
+
+    async def follow_agent(self) -> None:
+        """Read the agent task's transcript again (it re-renders only when it has grown)."""
+        if self.task is not None and self.task["kind"] == "agent":
+            await self.agent.update(self.task, self._usage, self._session_id)
+
+    async def _on_follow_up(self, task_id: str) -> None:
+        if self.on_change is not None:
+            await self.on_change()
+
     async def follow_output(self) -> None:
         """Append new stdout; called on every refresh and by the page's tick while running."""
+        await self.follow_agent()
         if self.task is None or self._busy or self._out_eof:
             return
         self._busy = True
@@ -190,3 +221,32 @@ class Drilldown:
                 await self.on_change()
 
         self.confirm.ask(tasks_data.confirm_text(task, action), run, f"Confirm {action}")
+
+
+class TaskPage:
+    """One task's drill-down on its own (a notebook cell): loads the task, then follows it live."""
+
+    def __init__(self, ctx: Context, task_id: str) -> None:
+        self.ctx = ctx
+        self.task_id = task_id
+        self._ev_seen = ctx.feeds.events.received
+        self.drill = Drilldown(ctx)
+        self.drill.build()  # in the first render, not added to it later
+        self.panel = self.drill.panel
+        pn.state.onload(self._load)
+
+    async def _load(self) -> None:
+        await self.drill.show(self.task_id)
+
+    async def tick(self) -> None:
+        """Reload on this task's events from the live feed; else follow its output while it runs."""
+        items = self.ctx.feeds.events.since(self._ev_seen)
+        if items:
+            self._ev_seen = items[-1].n
+        if any(
+            it.data.get("resource_type") == "task" and it.data.get("resource_id") == self.task_id
+            for it in items
+        ):
+            await self.drill.refresh(self.task_id)
+        elif self.drill.task is not None and not tasks_data.is_terminal(self.drill.task["state"]):
+            await self.drill.follow_output()

@@ -1,19 +1,15 @@
 """Overview: live KPI tiles from the metrics stream, throughput/latency charts, open alerts.
 
-``overview()`` returns the Panel object, so a JupyterLab cell can show it:
-
-    import panel as pn; pn.extension("tabulator")
-    from agency_dashboards.pages.overview import overview
-    overview()
+A JupyterLab cell shows it with ``agency_dashboards.notebook.overview()``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 import panel as pn
+from hvplot import hvPlotTabular
 
 from ..context import Context
 from ..data import overview as data
@@ -151,7 +147,7 @@ def charts(history: pd.DataFrame) -> list[Any]:
         return [
             pn.pane.Markdown("No KPI samples yet: the control plane writes one every few seconds.")
         ]
-    throughput = history.hvplot.line(
+    throughput = hvPlotTabular(history).line(
         x="ts",
         y="tasks_per_min",
         title="Throughput (tasks/min)",
@@ -160,17 +156,10 @@ def charts(history: pd.DataFrame) -> list[Any]:
         ylim=(0, None),
     )
     latency_cols = [c for c in ("run_p50_ms", "run_p95_ms", "queue_p95_ms") if c in history]
-    latency = history.hvplot.line(
+    latency = hvPlotTabular(history).line(
         x="ts", y=latency_cols, title="Latency (ms)", height=260, responsive=True, ylim=(0, None)
     )
     return [
         pn.pane.HoloViews(throughput, sizing_mode="stretch_width"),
         pn.pane.HoloViews(latency, sizing_mode="stretch_width"),
     ]
-
-
-def overview(ctx: Context | None = None) -> pn.viewable.Viewable:
-    """The Overview as a Panel object, live: serve it or show it in a notebook cell."""
-    page = OverviewPage(ctx or Context.from_env())
-    every(500, page.tick)
-    return page.panel

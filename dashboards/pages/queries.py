@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 import pandas as pd
 import panel as pn
 

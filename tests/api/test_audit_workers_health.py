@@ -10,7 +10,7 @@ import pytest
 from agency.client import AgencyClient
 from agency.models import KpiSample
 from agency.storage import Insert
-from tests.api.stack import ADMIN, WORKER, Stack
+from agency.testing import ADMIN, WORKER, Stack
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict:

@@ -15,7 +15,7 @@ from agency.control.token_secrets import read_or_create_admin_secret
 from agency.errors import ConfigError, RateLimited
 from agency.models import Role
 from agency.settings import Settings
-from tests.api.stack import Stack, serve
+from agency.testing import Stack, serve
 
 SHELL = {"kind": "shell", "spec": {"argv": ["true"]}}
 

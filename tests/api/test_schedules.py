@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.stack import Stack
+from agency.testing import Stack
 
 NOOP = {"kind": "noop", "spec": {}}
 
@@ -112,7 +112,11 @@ def test_bad_input_is_a_4xx_naming_the_field(
     body = {"name": "bad", "cron": "0 * * * *", "task": NOOP, **change}
     error = _error(operator.post("/api/v1/schedules", json=body), 422, "validation_error")
     assert _locs(error) == [field]
-    assert field in error["message"]
+    # the message names the field as the user wrote it (issue 14): "cron: ...", not "body.cron"
+    assert (
+        error["message"].startswith("invalid request: ")
+        and f"{field.removeprefix('body.')}" in error["message"]
+    )
 
 
 def test_bad_edits_and_names_answer_4xx(operator: httpx.Client, admin: httpx.Client) -> None:

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.stack import ADMIN, serve
+from agency.testing import ADMIN, serve
 
 STREAMS = {"/api/v1/metrics/stream", "/api/v1/events/stream"}  # endless bodies: tested apart
 EXAMPLES = 12

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from agency.client.sse import SseDecoder, SseMessage
-from tests.api.stack import ADMIN, Stack, serve
+from agency.testing import ADMIN, Stack, serve
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 

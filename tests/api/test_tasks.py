@@ -9,7 +9,7 @@ import pytest
 
 from agency.client import AgencyClient
 from agency.models import TaskState
-from tests.api.stack import ADMIN, Stack
+from agency.testing import ADMIN, Stack
 
 TERMINAL = {s.value for s in TaskState if s.terminal}
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agency.cli import app
-from tests.api.stack import ADMIN, Stack, serve
+from agency.testing import ADMIN, Stack, serve
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from agency.cli import app
 from agency.models import Role
-from tests.api.stack import ADMIN, Stack, serve
+from agency.testing import ADMIN, Stack, serve
 
 runner = CliRunner()
 

@@ -5,10 +5,7 @@ everything it started. Which dashboard app it serves, and a wrong one refused.""
 from __future__ import annotations
 
 import os
-import signal
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from agency.client import AgencyClient
 from agency.errors import ConfigError
 from agency.models import TaskState
 from agency.settings import Settings
-from tests.helpers.procs import free_port, wait_healthy
+from agency.testing import free_port, start_control_plane
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,63 +50,45 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_agency_up_runs_a_task_and_stops_cleanly(tmp_path: Path) -> None:
-    port, wport, dport = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENCY_")}
-    env.update({"AGENCY_LOG_LEVEL": "WARNING", "AGENCY_CANCEL_GRACE": "2"})
-    log = (tmp_path / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agency",
-            "up",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--worker-base-port",
-            str(wport),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--dashboard-port",
-            str(dport),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
+    wport, dport = free_port(), free_port()
+    up = start_control_plane(
+        tmp_path / "data",
+        workers=1,
+        settings={"AGENCY_LOG_LEVEL": "WARNING", "AGENCY_CANCEL_GRACE": "2"},
+        worker_base_port=wport,
+        dashboard_port=dport,
+        timeout=60,
     )
-    url = f"http://127.0.0.1:{port}"
+    url, log = up.url, up.log
     try:
-        wait_healthy(url, 60, proc)
         token_file = tmp_path / "data" / "admin.token"
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         with AgencyClient(url, token_file.read_text().strip()) as client:
             deadline = time.monotonic() + 60
             while client.health().components["workers"].details.get("healthy", 0) < 1:
-                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+                assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
             task = client.submit("shell", {"argv": ["echo", "up"]})
             done = client.wait(task.id, 60)
             assert done.state is TaskState.SUCCEEDED and client.output(task.id).data == "up\n"
-        kids = children_of(proc.pid)
+        kids = children_of(up.pid)
         assert len(kids) >= 1  # the worker (and the dashboard when dashboards/app.py exists)
         assert len(kids) == 2  # the worker and the dashboard
-        banner = (tmp_path / "up.log").read_text()
+        # the banner comes once everything answers, the dashboard included (issue 14)
+        deadline = time.monotonic() + 60
+        while "stops everything" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        banner = log.read_text()
         assert url in banner and "admin.token" in banner
         assert f"serving {ROOT / 'dashboards' / 'app.py'}" in banner
         deadline = time.monotonic() + 60
         while not _answers(f"http://127.0.0.1:{dport}/app"):
-            assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
-    assert code == 0, (tmp_path / "up.log").read_text()
+        code = up.stop(grace=60)
+    assert code == 0, log.read_text()
     assert all(gone(k) for k in kids), kids
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{wport}/health", timeout=1)

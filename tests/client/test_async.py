@@ -9,7 +9,7 @@ import pytest
 
 from agency.client import AsyncAgencyClient
 from agency.models import Role, TaskState, WaiverState, WorkerHealth
-from tests.api.stack import ADMIN, Stack, serve
+from agency.testing import ADMIN, Stack, serve
 
 MARKER = "PLACE" + "HOLDER"  # built at run time: this file must not trip the lint gate
 

@@ -14,25 +14,26 @@ from agency.client import AgencyClient, AsyncAgencyClient
 from agency.control.chat.assistant import HELP
 from agency.errors import Forbidden, NotFound, QueryRefused, ValidationFailed
 from agency.models import Role
-from tests.api_chat.conftest import ADMIN, Server, serve
-from tests.api_chat.test_alerts import raise_alert
+from agency.testing import ADMIN, Stack, serve
+from tests.api.planes import LIMITS
+from tests.api.test_alerts import raise_alert
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(tmp_path_factory.mktemp("cp")) as srv:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with serve(tmp_path_factory.mktemp("cp"), **LIMITS) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
-def admin(server: Server) -> Iterator[httpx.Client]:
-    with server.client(ADMIN) as c:
+def admin(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.http(ADMIN) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[AgencyClient]:
-    with AgencyClient(server.url, ADMIN) as c:
+def client(stack: Stack) -> Iterator[AgencyClient]:
+    with AgencyClient(stack.url, ADMIN) as c:
         yield c
 
 
@@ -74,11 +75,11 @@ def test_messages_and_sessions_frames_match_the_json(
     assert sessions.set_index("id").loc[sid, "title"] == "frames"
 
 
-def test_chat_refusals_are_raised(server: Server, client: AgencyClient) -> None:
+def test_chat_refusals_are_raised(stack: Stack, client: AgencyClient) -> None:
     with pytest.raises(NotFound), client.chat("no-such-session") as chat:
         chat.receive(timeout=10)
     sid = client.create_session().session_id
-    with AgencyClient(server.url, server.token("victor", Role.VIEWER)) as viewer:
+    with AgencyClient(stack.url, stack.token("victor", Role.VIEWER)) as viewer:
         with pytest.raises(Forbidden), viewer.chat(sid) as chat:
             chat.receive(timeout=10)
         with pytest.raises(Forbidden):
@@ -118,10 +119,8 @@ def test_saved_queries_through_the_client(client: AgencyClient, admin: httpx.Cli
         client.get_query("client_q")
 
 
-def test_alerts_through_the_client(
-    server: Server, client: AgencyClient, admin: httpx.Client
-) -> None:
-    alert_id = raise_alert(server, "worker_silent", "w9 went silent")
+def test_alerts_through_the_client(stack: Stack, client: AgencyClient, admin: httpx.Client) -> None:
+    alert_id = raise_alert(stack, "worker_silent", "w9 went silent")
     df = client.alerts(state="open")
     raw = admin.get("/api/v1/alerts", params={"state": "open"}).json()
     assert list(df["id"]) == [a["id"] for a in raw] and alert_id in set(df["id"])
@@ -132,8 +131,8 @@ def test_alerts_through_the_client(
         client.dismiss_alert("no-such-alert")
 
 
-async def test_async_client(server: Server) -> None:
-    async with AsyncAgencyClient(server.url, ADMIN) as c:
+async def test_async_client(stack: Stack) -> None:
+    async with AsyncAgencyClient(stack.url, ADMIN) as c:
         sid = (await c.create_session(title="async")).session_id
         async with c.chat(sid) as chat:
             assert await chat.ask("/help", timeout=30) == HELP
@@ -145,7 +144,7 @@ async def test_async_client(server: Server) -> None:
         assert (await c.run_query("async_q", {"a": 5}, arrow=True)).values.tolist() == [[5]]
         assert (await c.query("SELECT 2 AS b")).values.tolist() == [[2]]
         assert len(await c.query_runs("async_q")) == 2
-        alert_id = raise_alert(server, "breaker_open", "async")
+        alert_id = raise_alert(stack, "breaker_open", "async")
         assert (await c.acknowledge_alert(alert_id)).state.value == "acknowledged"
         assert alert_id in set((await c.alerts(state="acknowledged"))["id"])
         with pytest.raises(NotFound):

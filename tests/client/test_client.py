@@ -23,8 +23,7 @@ from agency.errors import (
     Unauthorized,
 )
 from agency.models import Role, TaskState
-from tests.api.stack import ADMIN, Stack, serve
-from tests.helpers.procs import free_port
+from agency.testing import ADMIN, Stack, free_port, serve
 
 
 @pytest.fixture(scope="module")

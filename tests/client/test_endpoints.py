@@ -21,7 +21,11 @@ NOT_FOR_CLIENTS = {
     ("POST", "/api/v1/workers/register"),
     ("GET", "/api/v1/runbooks/runs/{}"),
 }
-STREAMS = {("GET", endpoints.EVENTS_STREAM), ("GET", endpoints.METRICS_STREAM)}
+STREAMS = {
+    ("GET", endpoints.EVENTS_STREAM),
+    ("GET", endpoints.METRICS_STREAM),
+    ("GET", endpoints.TRANSCRIPT_STREAM),
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,8 @@ def operations(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str]
 def _refs(schema: Any) -> set[str]:
     if not schema:
         return set()
-    options = schema.get("anyOf", [schema])
+    # a union is anyOf, a discriminated one (POST /api/v1/tasks) oneOf
+    options = schema.get("anyOf") or schema.get("oneOf") or [schema]
     return {o["$ref"].rsplit("/", 1)[-1] for o in options if "$ref" in o}
 
 

@@ -23,6 +23,7 @@ EXPECTED = {
     "fleet_health",
     "incident_report",
     "saved_queries",
+    "schedule_review",
     "stuck_task_triage",
     "task_replay",
 }

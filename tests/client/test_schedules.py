@@ -13,7 +13,7 @@ import pytest
 from agency.client import AgencyClient, AsyncAgencyClient
 from agency.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from agency.models import Role, ScheduleView, SkipReason
-from tests.api.stack import ADMIN, Stack, serve
+from agency.testing import ADMIN, Stack, serve
 
 NOOP = {"kind": "noop", "spec": {}}
 LONG = {"kind": "noop", "spec": {"sleep": 60}}

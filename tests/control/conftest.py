@@ -11,8 +11,14 @@ from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.settings import Settings
 from agency.storage import Repositories, Store
-from tests.control.harness import Heartbeats, assert_replays, quick_settings, register
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import (
+    Heartbeats,
+    WorkerProc,
+    assert_replays,
+    quick_settings,
+    register,
+    start_worker,
+)
 
 CAPACITY = 4
 

@@ -14,16 +14,16 @@ from agency.fleet import Registry
 from agency.models import TaskState, TaskSubmit
 from agency.settings import Settings
 from agency.storage import Repositories, Store
-from tests.control.harness import (
+from agency.testing import (
     Heartbeats,
     pid_alive,
     register,
+    start_worker,
     state_of,
     task_events,
     wait_until,
     worker_task,
 )
-from tests.helpers.procs import start_worker
 
 SLEEP = TaskSubmit(kind="shell", spec={"argv": ["sleep", "600"]})
 

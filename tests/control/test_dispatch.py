@@ -10,7 +10,7 @@ import pytest
 from agency.control.tasks import Orchestrator
 from agency.errors import InvalidSpec
 from agency.models import TaskState, TaskSubmit
-from tests.control.harness import task_events
+from agency.testing import task_events
 
 
 async def test_noop_task_succeeds_with_its_events_in_order(orch: Orchestrator) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agency.control.tasks import Orchestrator
@@ -16,19 +15,28 @@ from agency.fleet import Registry
 from agency.models import Event, TaskState, TaskSubmit
 from agency.settings import Settings
 from agency.storage import Repositories, Store
-from tests.control.harness import Heartbeats, register, task_events, wait_until, worker_task
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import (
+    Heartbeats,
+    WorkerProc,
+    register,
+    start_worker,
+    task_events,
+    wait_until,
+)
 
 
 def kill_machine(worker: WorkerProc) -> None:
-    """SIGKILL the worker and every task process it runs: the machine is gone."""
-    with worker.client() as c:
-        running = c.get("/status").json()["running"]
-    pids = [worker_task(worker, t)["pid"] for t in running]
+    """SIGKILL the worker and every task process it runs: the machine is gone.
+
+    The worker is frozen first, so it cannot start another task between the moment its
+    processes are listed and the moment they die (a task started in that gap would live on
+    and finish a second time beside its retry)."""
+    machine = psutil.Process(worker.pid)
+    machine.suspend()
+    for proc in machine.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
     worker.kill()
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from agency.control.tasks.kpis import Kpis, TimeHistogram, bucket_of
 from agency.control.tasks.locks import LockTable
 from agency.control.tasks.queue import TaskQueue
 from agency.models import Task, TaskState, TaskSubmit, utcnow
-from tests.control.harness import wait_until
+from agency.testing import wait_until
 
 
 async def test_kpis_metrics_samples_and_failure_alert(orch: Orchestrator) -> None:

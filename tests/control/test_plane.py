@@ -8,7 +8,7 @@ from agency.control import ControlPlane, Principal
 from agency.control.audit import EventFilter
 from agency.control.tasks import TaskQuery
 from agency.models import AlertState, Role, TaskState, TaskSubmit
-from tests.control.harness import quick_settings
+from agency.testing import quick_settings
 
 
 async def test_every_service_runs_in_process(tmp_path: Path) -> None:

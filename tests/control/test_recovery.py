@@ -11,15 +11,15 @@ from agency.control.tasks import Orchestrator
 from agency.fleet import Registry
 from agency.models import TERMINAL_STATES, Task, TaskState, TaskSubmit
 from agency.storage import Repositories, Store
-from tests.control.conftest import CAPACITY
-from tests.control.harness import (
+from agency.testing import (
     Heartbeats,
+    WorkerProc,
     assert_replays,
     quick_settings,
     register,
     task_events,
 )
-from tests.helpers.procs import WorkerProc
+from tests.control.conftest import CAPACITY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ async def test_kill_9_of_the_control_plane_under_load_then_restart(
     argv = [
         sys.executable,
         "-m",
-        "tests.control.control_plane",
+        "agency.testing.headless",
         "--data",
         str(tmp_path),
         "--accepted",

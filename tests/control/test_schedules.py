@@ -32,8 +32,14 @@ from agency.models import (
 )
 from agency.settings import Settings
 from agency.storage import Repositories, Store
-from tests.control.harness import Heartbeats, quick_settings, register, wait_until
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import (
+    Heartbeats,
+    WorkerProc,
+    quick_settings,
+    register,
+    start_worker,
+    wait_until,
+)
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

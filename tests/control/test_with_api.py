@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agency.models import Task, TaskState
-from tests.api.stack import serve
-from tests.control.harness import assert_replays
+from agency.testing import assert_replays, serve
 
 
 def test_pushed_reports_finish_tasks_and_output_outlives_the_worker(tmp_path: Path) -> None:

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.dashboards.stack import CHROMIUM_ARGS, ROOT, Stack, running_stack
+from agency.testing import CHROMIUM_ARGS, DashboardStack, running_stack
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardStack]:
     if not Path(CHROMIUM).exists() or not (
         shutil.which("agency") or (ROOT / ".venv/bin/agency").exists()
     ):
@@ -26,7 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def browser(stack: Stack) -> Iterator[object]:
+def browser(stack: DashboardStack) -> Iterator[object]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -20,11 +20,14 @@ import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
+from agency.testing import DASHBOARD_ADMIN_TOKEN, DashboardStack, free_port, wait_for
 from agency_dashboards.chat_link import ChatLink
 from agency_dashboards.connection import Backend
 from agency_dashboards.context import Context
-from agency_dashboards.pages.overview import OverviewPage, overview
-from tests.dashboards.stack import ADMIN_TOKEN, ROOT, Stack, free_port, wait_for
+from agency_dashboards.notebook import overview
+from agency_dashboards.pages.overview import OverviewPage
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tile_text(page: Page, key: str) -> str:
@@ -47,7 +50,7 @@ def processes_with(marker: str) -> list[psutil.Process]:
 
 
 @pytest.mark.browser
-def test_overview_counter_moves_live_without_reload(stack: Stack, page: Page) -> None:
+def test_overview_counter_moves_live_without_reload(stack: DashboardStack, page: Page) -> None:
     page.goto(stack.page("overview"))
     expect(page.locator(".kpi-tasks .kpi-value")).to_have_text(re.compile(r"^\d[\d,]*$"))
     before = int(tile_text(page, "tasks").replace(",", ""))
@@ -64,7 +67,7 @@ def test_overview_counter_moves_live_without_reload(stack: Stack, page: Page) ->
 
 
 @pytest.mark.browser
-def test_cancel_running_task_from_drilldown(stack: Stack, page: Page) -> None:
+def test_cancel_running_task_from_drilldown(stack: DashboardStack, page: Page) -> None:
     marker = f"0.{random.randrange(10**8, 10**9)}"  # `sleep 600 0.xxx`: a unique command line
     task = stack.client.submit(
         "shell", {"argv": ["sleep", "600", marker]}
@@ -96,7 +99,7 @@ def test_cancel_running_task_from_drilldown(stack: Stack, page: Page) -> None:
 
 
 @pytest.mark.browser
-def test_chat_message_echo_and_reply(stack: Stack, page: Page) -> None:
+def test_chat_message_echo_and_reply(stack: DashboardStack, page: Page) -> None:
     page.goto(stack.page("chat"))
     page.locator(".chat-new button").click()
     expect(page.locator(".chat-status")).to_contain_text("socket: live")
@@ -111,7 +114,7 @@ def test_chat_message_echo_and_reply(stack: Stack, page: Page) -> None:
 
 
 @pytest.mark.browser
-def test_saved_query_runs_and_shows_rows(stack: Stack, page: Page) -> None:
+def test_saved_query_runs_and_shows_rows(stack: DashboardStack, page: Page) -> None:
     stack.client.submit("noop", {})  # at least one task, so the grouped query has a row
     saved = stack.client.create_query(
         name="tasks_by_state",
@@ -129,7 +132,7 @@ def test_saved_query_runs_and_shows_rows(stack: Stack, page: Page) -> None:
 
 @pytest.mark.parametrize("name", ["workers", "audit", "health"])
 @pytest.mark.browser
-def test_other_pages_render(stack: Stack, page: Page, name: str) -> None:
+def test_other_pages_render(stack: DashboardStack, page: Page, name: str) -> None:
     page.goto(stack.page(name))
     if name == "workers":
         expect(page.locator(".workers-table .tabulator-row")).to_have_count(2)
@@ -144,7 +147,7 @@ def test_other_pages_render(stack: Stack, page: Page, name: str) -> None:
 
 
 @pytest.mark.browser
-def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: Stack, page: Page) -> None:
+def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: DashboardStack, page: Page) -> None:
     # labelled tasks that no worker's labels fit: they wait in the queue until canceled
     stack.client.submit_many(
         [{"kind": "noop", "spec": {}, "labels": {"batch": "bulk"}} for _ in range(25)]
@@ -169,7 +172,7 @@ def test_bulk_cancel_shows_dry_run_count_then_cancels(stack: Stack, page: Page) 
 
 
 @pytest.mark.browser
-def test_page_through_10000_tasks(stack: Stack, page: Page) -> None:
+def test_page_through_10000_tasks(stack: DashboardStack, page: Page) -> None:
     """Last in the module: it leaves 10,000 queued tasks behind (the stack stops after it)."""
     client = stack.client
     client.pause_queue("dashboard paging test")  # keep the batch out of the dispatcher's way
@@ -208,9 +211,9 @@ def test_page_through_10000_tasks(stack: Stack, page: Page) -> None:
     )
 
 
-def test_overview_in_a_notebook_cell(stack: Stack) -> None:
+def test_overview_in_a_notebook_cell(stack: DashboardStack) -> None:
     """What a JupyterLab cell gets: a Panel object whose tiles follow the metrics stream."""
-    ctx = Context.for_backend(Backend(stack.api_url, ADMIN_TOKEN))
+    ctx = Context.for_backend(Backend(stack.api_url, DASHBOARD_ADMIN_TOKEN))
     assert isinstance(overview(ctx), pn.viewable.Viewable)
     page = OverviewPage(ctx)
     wait_for(lambda: ctx.feeds.metrics.latest is not None, 10, "the first KPI snapshot")
@@ -224,7 +227,7 @@ def _tile_value(html: str) -> str:
     return found.group(1) if found else ""
 
 
-def test_chat_link_resumes_after_a_drop(stack: Stack) -> None:
+def test_chat_link_resumes_after_a_drop(stack: DashboardStack) -> None:
     session = stack.client.create_session("drop test").session_id
     link = ChatLink(stack.client, session)
     try:
@@ -247,7 +250,7 @@ def test_chat_link_resumes_after_a_drop(stack: Stack) -> None:
 
 
 @pytest.mark.browser
-def test_backend_outside_the_allowlist_is_refused(stack: Stack, page: Page) -> None:
+def test_backend_outside_the_allowlist_is_refused(stack: DashboardStack, page: Page) -> None:
     port = free_port()
     env = {
         **os.environ,

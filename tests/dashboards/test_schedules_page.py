@@ -9,7 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.dashboards.stack import Stack, wait_for
+from agency.testing import DashboardStack as Stack
+from agency.testing import wait_for
 
 NOOP = {"kind": "noop", "spec": {}}
 

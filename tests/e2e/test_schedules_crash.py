@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.procs import free_port, wait_healthy
+from agency.testing import free_port, wait_healthy
 
 TOKEN = "admin-secret-for-schedule-crash-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -15,7 +15,7 @@ import pytest
 from agency.errors import InvalidSpec, WorkerRejected
 from agency.fleet import Registry, WorkerClient
 from agency.models import WorkerRegistration, WorkerTaskRequest, WorkerTaskState, WorkerTaskStatus
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import WorkerProc, start_worker
 
 TOKEN = "fleet-test-token"
 

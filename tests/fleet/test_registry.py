@@ -240,3 +240,39 @@ async def test_restore_is_unhealthy_until_heartbeat(registry: Registry, clock: C
     assert (await registry.heartbeat(WorkerHeartbeat(id="w2"))).health is WorkerHealth.DRAINING
     assert [w.id for w in registry.candidates("noop", {})] == ["w1"]
     assert registry.get("w1").running == 0  # slots are the dispatcher's to reserve again
+
+
+async def test_the_registration_secret_is_the_bearer_toward_the_worker(
+    registry: Registry,
+) -> None:
+    await registry.register(reg("w1").model_copy(update={"secret": "s" * 20}))
+    client = registry.client("w1")
+    assert client._headers == {"Authorization": "Bearer " + "s" * 20}
+    # a restarted worker brings a new secret: same client, new bearer
+    await registry.register(reg("w1").model_copy(update={"secret": "t" * 20}))
+    assert registry.client("w1") is client
+    assert client._headers == {"Authorization": "Bearer " + "t" * 20}
+    assert "secret" not in registry.get("w1").model_dump()
+
+
+async def test_a_restored_worker_is_asked_to_register_again(registry: Registry) -> None:
+    registry.restore([WorkerInfo(id="w1", url="http://127.0.0.1:9001", kinds=["noop"], capacity=2)])
+    assert registry.get("w1").health_reason is not None
+    hb = await registry.heartbeat(WorkerHeartbeat(id="w1"))
+    assert hb.register_again and hb.health is WorkerHealth.HEALTHY and hb.health_reason is None
+    await registry.register(reg("w1").model_copy(update={"secret": "s" * 20}))
+    assert not (await registry.heartbeat(WorkerHeartbeat(id="w1"))).register_again
+
+
+async def test_a_worker_refusing_our_credential_stays_unhealthy_until_it_registers(
+    registry: Registry,
+) -> None:
+    await registry.register(reg("w1"))
+    changed = registry.refuse("w1", "refuses the control plane's credential (401)")
+    assert changed is not None and changed.health is WorkerHealth.UNHEALTHY
+    assert registry.refuse("w1", "again") is None  # marked once: one event, one alert
+    assert registry.candidates("noop", {}) == []
+    hb = await registry.heartbeat(WorkerHeartbeat(id="w1"))
+    assert hb.health is WorkerHealth.UNHEALTHY and "401" in (hb.health_reason or "")
+    assert (await registry.register(reg("w1"))).health is WorkerHealth.HEALTHY
+    assert [w.id for w in registry.candidates("noop", {})] == ["w1"]

@@ -47,6 +47,30 @@ def test_files_have_both_sections() -> None:
     migrations = load_migrations()
     assert migrations[0].version == 1 and "CREATE TABLE tasks" in migrations[0].up
     assert all(m.up and m.down for m in migrations)
+    versions = [m.version for m in migrations]
+    assert versions == sorted(set(versions))
+
+
+def test_each_migration_reverts_to_the_schema_before_it(tmp_path: Path) -> None:
+    db = str(tmp_path / "each.duckdb")
+    versions = [m.version for m in load_migrations()]
+    before: dict[int, list[tuple[object, ...]]] = {}
+    conn = connect(Path(db))
+    m = Migrator(conn)
+    for version in versions:
+        before[version] = schema_of(conn)
+        m.migrate(to=version)
+    for version in reversed(versions):
+        m.rollback(to=version - 1)
+        assert schema_of(conn) == before[version], version
+    conn.close()
+
+
+def schema_of(conn: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name <> 'schema_migrations' ORDER BY ALL"
+    ).fetchall()
 
 
 def test_up_down_up_gives_the_same_schema(tmp_path: Path) -> None:
@@ -58,15 +82,16 @@ def test_up_down_up_gives_the_same_schema(tmp_path: Path) -> None:
     assert code == 0 and "up to date" in out
     assert schema(Path(db)) == first
     code, out = cli("db", "rollback", "--to", "0", "--db", db)
-    every = ", ".join(str(m.version) for m in reversed(load_migrations()))
-    assert code == 0 and f"reverted {every};" in out
+    newest_first = ", ".join(str(m.version) for m in reversed(load_migrations()))
+    assert code == 0 and f"reverted {newest_first}" in out
     assert schema(Path(db)) == []
     code, out = cli("db", "status", "--db", db)
     assert code == 0 and "pending" in out
     assert cli("db", "migrate", "--db", db)[0] == 0
     assert schema(Path(db)) == first
     code, out = cli("db", "status", "--db", db, "--json")
-    assert code == 0 and '"version": 1' in out and '"applied_at": null' not in out
+    assert code == 0 and '"applied_at": null' not in out
+    assert [r["version"] for r in json.loads(out)] == [m.version for m in load_migrations()]
 
 
 def _with_extra(tmp_path: Path, body: str) -> Path:
@@ -124,10 +149,10 @@ def test_second_migration_up_and_down_via_cli(tmp_path: Path) -> None:
     code, out = cli("db", "rollback", "--to", "1", "--db", db, "--migrations-dir", str(d))
     assert code == 0 and "now at version 1" in out
     base = tmp_path / "base.duckdb"
-    first_only = tmp_path / "first-only"
-    first_only.mkdir()
-    shutil.copy(MIGRATIONS_DIR / "0001_initial.sql", first_only)
-    cli("db", "migrate", "--db", str(base), "--migrations-dir", str(first_only))
+    only_first = tmp_path / "first"
+    only_first.mkdir()
+    shutil.copy(MIGRATIONS_DIR / "0001_initial.sql", only_first)
+    cli("db", "migrate", "--db", str(base), "--migrations-dir", str(only_first))
     assert schema(Path(db)) == schema(base)
 
 

@@ -18,6 +18,7 @@ from agency.models import (
     ChatMessage,
     ChatSession,
     EventIn,
+    FileChange,
     KpiSample,
     OutputChunk,
     QueryRun,
@@ -31,9 +32,11 @@ from agency.models import (
     SkipReason,
     Task,
     TaskState,
+    TranscriptItemType,
     Waiver,
     WorkerInfo,
 )
+from agency.models.runs import AgentRun, Budget, StoredChanges, StoredTranscriptItem
 from agency.storage import Delete, Insert, Store, Upsert
 from agency.storage.codec import TABLE_MODELS, load_columns
 
@@ -97,6 +100,44 @@ def sample_rows() -> dict[str, list[object]]:
         "runbook_runs": [RunbookRun(id="rb1", name="audit", actor="a", parameters={"days": 7})],
         "api_tokens": [ApiToken(id="k1", name="ci", role=Role.OPERATOR, token_hash="ab" * 32)],
         "kpi_samples": [KpiSample(ts=NOW, tasks_per_min=3.5, success_rate=None, active_workers=2)],
+        "agent_runs": [
+            AgentRun(
+                task_id="t1",
+                attempt=1,
+                session_id="s-1",
+                model="claude-sonnet-4-5",
+                input_tokens=10,
+                cost_usd=0.5,
+                cost_source="runtime",
+                labels={"team": "a"},
+                finished_at=NOW,
+            )
+        ],
+        "transcript_items": [
+            StoredTranscriptItem(
+                task_id="t1",
+                attempt=1,
+                seq=1,
+                time=NOW,
+                type=TranscriptItemType.TOOL_USE,
+                tool_name="Bash",
+                input={"command": "ls"},
+            )
+        ],
+        "task_changes": [
+            StoredChanges(
+                task_id="t1",
+                attempt=1,
+                method="git",
+                root="/w",
+                files=[FileChange(path="a.txt", status="added")],
+                diff="+a\n",
+                cap_bytes=100,
+            )
+        ],
+        "budgets": [
+            Budget(id="b1", name="team a", selector={"team": "a"}, cap_usd=5, created_by="x")
+        ],
         "schedules": [
             Schedule(id="s1", name="nightly", cron="0 2 * * *", task=TEMPLATE, since=NOW)
         ],

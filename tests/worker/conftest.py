@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.procs import WorkerProc, start_worker
+from agency.testing import WorkerProc, start_worker
 from tests.worker.common import TOKEN, WORKER_ENV
 
 

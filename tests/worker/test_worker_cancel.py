@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from agency.testing import WorkerProc, start_worker, wait_state
 from agency.worker.procs import group_members, pid_alive
-from tests.helpers.procs import WorkerProc, start_worker, wait_state
 
 GRACE = 1.0
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.helpers.procs import WorkerProc
+from agency.testing import WorkerProc
 
 
 def test_the_first_n_requests_get_503_then_work_resumes(start: Callable[..., WorkerProc]) -> None:

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from agency.models import WorkerHeartbeat, WorkerRegistration, WorkerReport
-from tests.helpers.procs import WorkerProc, free_port, wait_state
-from tests.helpers.receiver import Receiver
+from agency.testing import Receiver, WorkerProc, free_port, wait_state
 
 QUICK = {"AGENCY_HEARTBEAT_INTERVAL": "0.2"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from agency.testing import WorkerProc, wait_state
 from agency.worker.procs import group_members, pid_alive
-from tests.helpers.procs import WorkerProc, wait_state
 
 
 def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from agency.models import WorkerOutput, WorkerStatus, WorkerTaskStatus
-from tests.helpers.procs import WorkerProc, wait_state
+from agency.testing import WorkerProc, wait_state
 from tests.worker.common import SECRET_VALUE
 
 

@@ -169,7 +169,9 @@ class Assistant:
     async def _sql(self, principal: Principal, rest: str) -> str:
         if not rest:
             raise BadRequest("usage: /sql <select statement>")
-        result, _ = await self.queries.run(principal.name, rest, {}, source="chat")
+        result, _ = await self.queries.run(
+            principal.name, rest, {}, source="chat", address=principal.address
+        )
         shown = result.rows[:SHOWN_ROWS]
         note = f"{len(result.rows)} row(s) in {result.duration_ms:.1f} ms"
         if result.truncated:

@@ -83,7 +83,7 @@ class SessionHub:
             self.last_seq = await self.repo.last_seq(self.session_id)
         message = ChatMessage(
             session_id=self.session_id, seq=self.last_seq + 1, role=role, content=content
-        )  # type: ignore[arg-type]
+        )
         await self.repo.add_message(
             message,
             EventIn(

@@ -14,6 +14,7 @@ from agency.control.chat.hub import ChatHubs, SessionHub
 from agency.control.tokens import Principal
 from agency.errors import Forbidden, NotFound
 from agency.models import ChatMessage, ChatSession, EventIn, Role, new_id
+from agency.security.masking import SecretMasker
 from agency.storage import ChatRepository
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,12 @@ CONTEXT_MESSAGES = 20
 class ChatService:
     """Sessions, messages and conversation turns; ``hubs`` fans messages out to sockets."""
 
-    def __init__(self, repo: ChatRepository, assistant: Assistant) -> None:
+    def __init__(
+        self, repo: ChatRepository, assistant: Assistant, masker: SecretMasker | None = None
+    ) -> None:
         self.repo = repo
         self.assistant = assistant
+        self.masker = masker if masker is not None else SecretMasker()
         self.hubs = ChatHubs(repo)
 
     async def create_session(self, owner: str, title: str = "") -> ChatSession:
@@ -94,6 +98,8 @@ class ChatService:
         A reply the model streams is published piece by piece as ``delta`` frames first;
         the whole reply is persisted whatever broke, with the failure told in it.
         """
+        # secrets are masked before anything stores, echoes or answers the message
+        content, masked = self.masker.mask(content)
         async with hub.lock:
             mine = await hub.append("user", content, who.name)
             history: list[ChatMessage] = []
@@ -122,3 +128,11 @@ class ChatService:
                 "assistant",
                 details={"on_behalf_of": who.name, "reply_to": mine.seq},
             )
+            if masked:  # after the reply, which clients expect right after their message
+                await hub.append(
+                    "system",
+                    f"Masked before storing your message: {', '.join(masked)}. "
+                    "Keep secrets in the keystore (agency secret set) and refer to them by name.",
+                    "system",
+                    details={"reply_to": mine.seq, "masked": masked},
+                )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from agency.storage import Repositories, WriteOp
 
 Op = WriteOp  # what a commit persists: rows of any table family, events
 _RECENT = 10_000  # finished tasks kept in memory for reads
+
+log = logging.getLogger("agency.orchestrator")
 
 
 @dataclass
@@ -211,6 +214,11 @@ class Book:
         for step in steps:
             self._apply(step)
             latest[step.new.id] = step.new
+            if step.new.state is TaskState.FAILED and (
+                step.old is None or step.old.state is not TaskState.FAILED
+            ):
+                # a failure is an event worth its one console line (successes are not)
+                log.info("task %s (%s) failed: %s", step.new.id, step.new.kind, step.new.reason)
             ended = ended_attempt(step)
             if ended is not None:
                 attempts.append(ended)

@@ -12,16 +12,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
 
 from agency.control.alerts import AlertService
+from agency.control.budgets import BudgetBook
+from agency.control.pricing import PriceTable
+from agency.control.refusals import Refusals
 from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
 from agency.control.tasks.book import Book, Step
 from agency.control.tasks.cancel import Canceller
+from agency.control.tasks.costs import CostKpis
 from agency.control.tasks.dispatch import Dispatcher
 from agency.control.tasks.gates import Gates
 from agency.control.tasks.kpis import WINDOWS, Kpis
@@ -29,6 +33,7 @@ from agency.control.tasks.lifecycle import created
 from agency.control.tasks.outcomes import Outcomes
 from agency.control.tasks.output import read_output
 from agency.control.tasks.recovery import recover
+from agency.control.tasks.runs import RunRecorder
 from agency.control.tasks.tracking import Tracker
 from agency.control.tasks.workers import FleetWatch
 from agency.errors import NotFound, ServiceUnavailable
@@ -42,6 +47,7 @@ from agency.models import (
     Task,
     TaskState,
     TaskSubmit,
+    Usage,
     WorkerHeartbeat,
     WorkerInfo,
     WorkerOutput,
@@ -49,6 +55,7 @@ from agency.models import (
     WorkerReport,
     new_id,
 )
+from agency.models.runs import ChangesOut, StoredTranscriptItem
 from agency.settings import Settings
 from agency.storage import Repositories, TaskPage, TaskQuery
 
@@ -60,11 +67,14 @@ STOP_WRITES_TIMEOUT = 10.0
 
 
 class TaskHistory(NamedTuple):
-    """A task with what it went through: its finished attempts and its events."""
+    """A task with what it went through: its finished attempts and its events, and for an
+    agent task its usage over every attempt and its latest session."""
 
     task: Task
     attempts: list[Attempt]
     timeline: list[Event]
+    usage: Usage | None = None
+    session_id: str | None = None
 
 
 class Orchestrator:
@@ -81,14 +91,23 @@ class Orchestrator:
         self.settings = settings
         self.repos = repos
         self.registry = registry
-        self.book = Book(repos, registry, Kpis(metrics_registry or CollectorRegistry()))
+        metrics = metrics_registry or CollectorRegistry()
+        self.book = Book(repos, registry, Kpis(metrics))
         self.gates = Gates()
-        self.outcomes = Outcomes(self.book, registry, self.gates)
-        self.dispatcher = Dispatcher(self.book, registry, self.outcomes)
+        self.costs = CostKpis(metrics)
+        self.budgets = BudgetBook(repos)
+        prices = PriceTable.from_setting(settings.model_prices)
+        self.runs = RunRecorder(self.book, registry, repos, prices, self.costs, self.budgets)
+        self.outcomes = Outcomes(self.book, registry, self.gates, self.runs)
+        self.dispatcher = Dispatcher(self.book, registry, self.outcomes, self.budgets)
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
         self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
-        self.fleet = FleetWatch(self.book, registry, self.outcomes, self.alerts, settings, sending)
+        self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
+        self.fleet = FleetWatch(
+            self.book, registry, self.outcomes, self.alerts, settings, sending, self.refusals
+        )
+        self.dispatcher.on_refused = self.fleet.refused
         self.tracker = Tracker(
             self.book, registry, self.outcomes, self.canceller, self.fleet, settings, sending
         )
@@ -104,6 +123,8 @@ class Orchestrator:
         """Recover live tasks from the database, then start the loops."""
         if self._running:
             return
+        await self.runs.load()
+        await self.budgets.load()
         self.recovery = await recover(
             self.book, self.registry, self.outcomes, self.canceller, self._keys
         )
@@ -116,7 +137,15 @@ class Orchestrator:
             self._loop(self.tracker.run(), "tracking"),
             self._loop(self._every(1.0, self.fleet.sweep), "sweep"),
             self._loop(self._every(self.settings.kpi_sample_interval, self._sample), "kpis"),
+            self._loop(
+                self._every(self.settings.transcript_poll_interval, self.runs.poll_live),
+                "transcripts",
+            ),
+            self._loop(self._every(1.0, self._release_held), "budgets"),
         ]
+
+    async def _release_held(self) -> None:
+        self.dispatcher.release_held()
 
     def _loop(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(coro, name=f"agency-orchestrator-{name}")
@@ -142,6 +171,7 @@ class Orchestrator:
         until = time.monotonic() + STOP_WRITES_TIMEOUT
         while self.book.writing and time.monotonic() < until:
             await self.book.wait_change(until - time.monotonic())
+        await self.refusals.close()
         await self.registry.aclose()
 
     # --- submit and read ------------------------------------------------------------------
@@ -231,7 +261,29 @@ class Orchestrator:
         task = await self.get(task_id)
         attempts = await self.repos.tasks.attempts(task_id)
         timeline = await self.repos.events.timeline(task_id)
-        return TaskHistory(task, attempts, timeline)
+        usage, session = await self.runs.usage(task_id)
+        return TaskHistory(task, attempts, timeline, usage, session)
+
+    async def transcript(
+        self, task_id: str, after: tuple[int, int] = (0, 0), limit: int = 10_000
+    ) -> list[StoredTranscriptItem]:
+        """An agent task's stored transcript after the (attempt, seq) position."""
+        await self.get(task_id)
+        return await self.runs.transcript(task_id, after, limit)
+
+    async def follow_transcript(
+        self, task_id: str, after: tuple[int, int] = (0, 0)
+    ) -> AsyncIterator[StoredTranscriptItem]:
+        """The transcript as it grows, until the task has ended (the SSE stream)."""
+        await self.get(task_id)
+        interval = self.settings.transcript_poll_interval / 2
+        async for item in self.runs.follow(task_id, after, interval):
+            yield item
+
+    async def changes(self, task_id: str) -> ChangesOut:
+        """What the task's latest agent attempt changed in its workspace (capped diff)."""
+        await self.get(task_id)
+        return await self.runs.changes(task_id)
 
     def _require_running(self) -> None:
         if not self._running:
@@ -279,10 +331,18 @@ class Orchestrator:
         actor: str,
         reason: str | None = None,
         priority: int | None = None,
+        raised: dict[str, Any] | None = None,
     ) -> Task:
-        """Run an operator action (pause, resume, retry, abort, reprioritize), audited."""
+        """Run an operator action (pause, resume, retry, abort, reprioritize), audited.
+
+        ``raised`` (resume of a task paused at its budget): new ``max_cost_usd``/``max_turns``.
+        """
         task = await self.get(task_id)
-        return await self.operator.act(task, TaskActions(action), actor, reason, priority)
+        # a budget pause resumes in the run's own session, so the conversation goes on
+        session = (await self.runs.usage(task_id))[1] if action == TaskActions.RESUME else None
+        return await self.operator.act(
+            task, TaskActions(action), actor, reason, priority, raised=raised, session=session
+        )
 
     @property
     def queue_paused(self) -> bool:
@@ -314,8 +374,11 @@ class Orchestrator:
 
     # --- workers --------------------------------------------------------------------------
 
-    async def register_worker(self, reg: WorkerRegistration, actor: str) -> WorkerInfo:
-        return await self.fleet.register(reg, actor)
+    async def register_worker(
+        self, reg: WorkerRegistration, actor: str, address: str | None = None
+    ) -> WorkerInfo:
+        """Register (or refresh) a worker; a refused URL is audited with ``address``."""
+        return await self.fleet.register(reg, actor, address)
 
     async def heartbeat(self, hb: WorkerHeartbeat) -> WorkerInfo:
         return await self.fleet.heartbeat(hb)
@@ -359,6 +422,7 @@ class Orchestrator:
             "by_state": by_state,
             "windows": windows,
             "queue_paused": self.dispatcher.paused,
+            "agents": self.costs.snapshot(),
             "ts": KpiSample().ts.isoformat(),
         }
 

@@ -9,6 +9,9 @@ What a dispatch answer means:
 * a status: ``running`` or, for inline kinds like noop, already final; applied as is;
 * ``WorkerFull`` or ``CircuitOpen``: the worker certainly did not start it, so the task goes
   back to ``pending`` and the attempt is not consumed (its number is given back);
+* ``WorkerRejected`` with 401/403: the worker refuses the control plane's credential, not the
+  task: the worker goes unhealthy with that reason (``on_refused`` stores and alerts it) and
+  the task goes back to ``pending`` for another worker, its attempt not consumed;
 * ``WorkerRejected`` / ``InvalidSpec`` / ``SandboxDenied``: the worker refuses the spec, which
   no retry fixes: ``failed`` with the worker's message (a denial also records one
   ``task.sandbox_denied`` audit event with the path and rule);
@@ -24,10 +27,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from agency.control.budgets import BudgetBook
 from agency.control.tasks.book import Book, Op, Step
 from agency.control.tasks.denials import denial_event, denials_from_error
 from agency.control.tasks.lifecycle import change, effective_deadline
@@ -54,15 +58,24 @@ from agency.models import (
 
 log = logging.getLogger("agency.orchestrator")
 
+AUTH_REFUSALS = frozenset({401, 403})
+
 
 class Dispatcher:
     """Places pending tasks on workers; see the module docstring for the answers."""
 
-    def __init__(self, book: Book, registry: Registry, outcomes: Outcomes) -> None:
+    def __init__(
+        self, book: Book, registry: Registry, outcomes: Outcomes, budgets: BudgetBook
+    ) -> None:
         self.book = book
         self.registry = registry
         self.outcomes = outcomes
+        self.budgets = budgets
         self.paused = False
+        #: pending tasks a reached fleet budget holds back (``release_held`` rechecks them)
+        self.held: set[str] = set()
+        #: stores and alerts a worker that refuses our credential (the fleet watch's)
+        self.on_refused: Callable[[WorkerInfo], Awaitable[None]] | None = None
         #: task ids whose POST /task is outstanding: the poll fallback leaves them alone
         self.sending: set[str] = set()
         self._jobs: set[asyncio.Task[None]] = set()
@@ -108,6 +121,12 @@ class Dispatcher:
                 if blocking != task.waiting_for:
                     self._spawn(self._note_waiting(task, blocking))
                 continue
+            capped = self.budgets.blocking(task.labels) if self.budgets.budgets else []
+            if capped:
+                self.held.add(task.id)
+                if capped != task.waiting_for:
+                    self._spawn(self._note_waiting(task, capped))
+                continue
             worker = self._pick(task)
             if worker is None:
                 unplaced.append(task)
@@ -141,8 +160,24 @@ class Dispatcher:
         for task in unplaced:
             self.book.queue.push(task, now)
 
+    def release_held(self) -> None:
+        """Queue again the held tasks no reached budget matches any more."""
+        now = time.time()
+        for task_id in list(self.held):
+            task = self.book.get(task_id)
+            if task is None or task.state is not TaskState.PENDING:
+                self.held.discard(task_id)
+            elif not self.budgets.blocking(task.labels):
+                self.held.discard(task_id)
+                self.book.queue.push(task, now)
+                self.book.wake.set()
+
     def _pick(self, task: Task) -> WorkerInfo | None:
+        # a follow-up in a session runs where that session's workspace is, or waits for it
+        holder = self.outcomes.runs.session_worker(task)
         for worker in self.registry.candidates(task.kind, task.labels):
+            if holder is not None and worker.id != holder:
+                continue
             # never next to an attempt of the same task that may still be alive there
             if (
                 worker.running < worker.capacity
@@ -202,7 +237,13 @@ class Dispatcher:
             except (WorkerFull, CircuitOpen) as exc:
                 await self._give_back(new, worker, exc)
                 return
-            except (WorkerRejected, NotFound) as exc:
+            except WorkerRejected as exc:
+                if exc.details.get("status") in AUTH_REFUSALS:
+                    await self._locked_out(new, worker, exc)
+                else:
+                    await self._refused(new, worker, exc)
+                return
+            except NotFound as exc:
                 await self._refused(new, worker, exc)
                 return
             except AgencyError as exc:
@@ -238,6 +279,17 @@ class Dispatcher:
             dispatched_at=None,
         )
         await self.book.commit([Step(current, new, ev)])
+
+    async def _locked_out(self, task: Task, worker: WorkerInfo, exc: AgencyError) -> None:
+        """The worker refuses our bearer: take it out of rotation, give the task back."""
+        reason = (
+            f"refuses the control plane's credential ({exc.details.get('status')}: "
+            f"{exc.message}); it gets no work until it registers again"
+        )
+        changed = self.registry.refuse(worker.id, reason)
+        if changed is not None and self.on_refused is not None:
+            await self.on_refused(changed)
+        await self._give_back(task, worker, exc)
 
     async def _refused(self, task: Task, worker: WorkerInfo, exc: AgencyError) -> None:
         current = self.book.get(task.id)

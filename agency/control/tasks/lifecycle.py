@@ -32,6 +32,7 @@ REPLAYED = (
     "dispatched_at",
     "started_at",
     "finished_at",
+    "spec",
 )
 RESOURCE = "task"
 
@@ -49,7 +50,7 @@ def _jsonable(value: Any) -> Any:
 
 
 #: replayed fields that rarely change: an event carries them only when they did
-_RARE = frozenset({"retry", "max_attempts"})
+_RARE = frozenset({"retry", "max_attempts", "spec"})
 
 
 def snapshot(task: Task, before: Task | None = None) -> dict[str, Any]:

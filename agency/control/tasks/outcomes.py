@@ -17,6 +17,7 @@ from agency.control.tasks.book import Book, Op, Step
 from agency.control.tasks.denials import denial_event, denial_reason
 from agency.control.tasks.gates import Gates
 from agency.control.tasks.lifecycle import change, effective_deadline
+from agency.control.tasks.runs import RunRecorder
 from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import (
@@ -27,6 +28,7 @@ from agency.models import (
     WorkerTaskStatus,
     utcnow,
 )
+from agency.models.runs import BUDGET_EXCEEDED, BUDGET_WAIT
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -55,10 +57,11 @@ def ended_cancel(
 class Outcomes:
     """Applies worker answers and the retry policy; owns the 'finishing' guard."""
 
-    def __init__(self, book: Book, registry: Registry, gates: Gates) -> None:
+    def __init__(self, book: Book, registry: Registry, gates: Gates, runs: RunRecorder) -> None:
         self.book = book
         self.registry = registry
         self.gates = gates
+        self.runs = runs
         self._finishing: set[str] = set()
         #: (worker id, task id) of attempts that must not run: canceled on sight
         self.strays: set[tuple[str, str]] = set()
@@ -151,6 +154,7 @@ class Outcomes:
                 )
                 return
             extra = await self._output(task, worker_id)
+            extra += await self.runs.final_ops(task, status, worker_id)
             # it may have moved while output was read: ended by another path (the dispatch
             # answer of a denied spec), or orphaned and placed again as a new attempt
             current = self.book.get(task.id)
@@ -226,10 +230,29 @@ class Outcomes:
         why = DEADLINE if deadline_hit else (status.reason or f"exit code {status.exit_code}")
         if status.denials:
             why = denial_reason(status.denials)
-        # a denied spec is denied again on every attempt: no retry
+        over_budget = why.startswith(BUDGET_EXCEEDED)
+        if (
+            over_budget
+            and task.kind == "agent"
+            and task.spec.get("on_budget") == "pause"
+            and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
+        ):
+            # held, not failed: an operator's audited resume lets it go on (actions.py)
+            new, ev = change(
+                task,
+                TaskState.PAUSED,
+                actor=worker_id,
+                reason=why,
+                waiting_for=[BUDGET_WAIT],
+                extra={"on_budget": "pause"},
+                **common,
+            )
+            return [Step(task, new, ev)]
+        # a denied spec is denied again on every attempt, a spent budget is spent: no retry
         retryable = (
             not deadline_hit
             and not status.denials
+            and not over_budget
             and task.state in (TaskState.DISPATCHED, TaskState.RUNNING)
         )
         if retryable and task.retry.exhausted(task.attempt):

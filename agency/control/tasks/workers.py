@@ -15,9 +15,10 @@ import logging
 import time
 
 from agency.control.alerts import AlertService
+from agency.control.refusals import Refusals, without_userinfo
 from agency.control.tasks.book import Book
 from agency.control.tasks.outcomes import Outcomes
-from agency.errors import AgencyError, NotFound
+from agency.errors import AgencyError, HostNotAllowed, NotFound, WorkerTLSRefused
 from agency.fleet import Registry
 from agency.fleet.registry import MISSED_HEARTBEATS
 from agency.models import EventIn, WorkerHealth, WorkerHeartbeat, WorkerInfo, WorkerRegistration
@@ -37,8 +38,10 @@ class FleetWatch:
         alerts: AlertService,
         settings: Settings,
         sending: set[str],
+        refusals: Refusals,
     ) -> None:
         self.book = book
+        self.refusals = refusals
         self.registry = registry
         self.outcomes = outcomes
         self.alerts = alerts
@@ -46,6 +49,7 @@ class FleetWatch:
         self.sending = sending
         self.started = time.monotonic()
         self._breakers: dict[str, str] = {}
+        self._probing, self._probed = False, 0.0
         self._jobs: set[asyncio.Task[None]] = set()
 
     @property
@@ -65,12 +69,54 @@ class FleetWatch:
         )
         await self.book.repos.workers.save(info, ev)
 
-    async def register(self, reg: WorkerRegistration, actor: str) -> WorkerInfo:
-        info = await self.registry.register(reg)
+    async def register(
+        self, reg: WorkerRegistration, actor: str, address: str | None = None
+    ) -> WorkerInfo:
+        try:
+            info = await self.registry.register(reg)
+        except HostNotAllowed as exc:
+            # a worker retries its registration: one event per worker and address per interval
+            self.refusals.refuse(
+                "worker.registration_refused",
+                actor=actor,
+                resource_type="worker",
+                resource_id=reg.id,
+                address=address,
+                reason=exc.message,
+                key=(reg.id, address),
+                code=exc.code,
+                url=without_userinfo(reg.url),
+            )
+            raise
+        except WorkerTLSRefused as exc:
+            await self.book.repos.events.append(
+                EventIn(
+                    actor=actor,
+                    action="worker.refused",
+                    resource_type="worker",
+                    resource_id=reg.id,
+                    details={
+                        "url": without_userinfo(reg.url),
+                        "reason": exc.message,
+                        "code": exc.code,
+                        "address": address,
+                    },
+                )
+            )
+            raise
+        tls = info.tls.model_dump(exclude_none=True) if info.tls else None
         await self._save(
-            info, "registered", actor, kinds=info.kinds, capacity=info.capacity, labels=info.labels
+            info,
+            "registered",
+            actor,
+            kinds=info.kinds,
+            capacity=info.capacity,
+            labels=info.labels,
+            protocol=info.protocol,
+            tls=tls,
         )
         self.alerts.clear("worker-silent", resource_type="worker", resource_id=info.id)
+        self.alerts.clear("worker-refuses", resource_type="worker", resource_id=info.id)
         self.book.wake.set()
         return info
 
@@ -124,6 +170,16 @@ class FleetWatch:
         except AgencyError as exc:
             log.warning("stray attempt of %s on %s not canceled: %s", task_id, worker_id, exc)
 
+    async def refused(self, info: WorkerInfo) -> None:
+        """A worker refuses the control plane's calls (401/403): stored, alerted, one line."""
+        await self._save(info, "unhealthy", "system", reason=info.health_reason)
+        await self.alerts.raise_once(
+            "worker-refuses",
+            f"worker {info.id} {info.health_reason}",
+            resource_type="worker",
+            resource_id=info.id,
+        )
+
     async def drain(self, worker_id: str, actor: str, reason: str | None) -> WorkerInfo:
         info = await self.registry.drain(worker_id)
         await self._save(info, "drained", actor, reason=reason)
@@ -162,6 +218,7 @@ class FleetWatch:
                 self.alerts.clear("breaker-open", resource_type="worker", resource_id=w.id)
                 self.book.wake.set()
         self.book.kpis.fleet(workers.values())
+        self._probe_agents()
         await self._orphan_ownerless(workers)
         await self.alerts.check_failure_rate(self.settings.failure_rate_alert)
 
@@ -179,6 +236,26 @@ class FleetWatch:
                 await self.outcomes.orphan(
                     task, f"worker {task.worker_id} is {worker.health.value}"
                 )
+
+    def _probe_agents(self) -> None:
+        """Start a poll of the remote agents' /status, at most one at a time, once per
+        heartbeat interval (a slow agent must not hold up the sweep)."""
+        now = time.monotonic()
+        if self._probing or now - self._probed < self.settings.heartbeat_interval:
+            return
+        if not any(w.protocol == "agency-agent" for w in self.registry.list()):
+            return
+        self._probing, self._probed = True, now
+        self._spawn(self._probe())
+
+    async def _probe(self) -> None:
+        try:
+            for info in await self.registry.probe_agents():
+                await self._save(info, info.health.value, "system", reason="agent /status")
+                self.alerts.clear("worker-silent", resource_type="worker", resource_id=info.id)
+            self.book.wake.set()  # an agent that was busy may be idle now
+        finally:
+            self._probing = False
 
     def _spawn(self, coro: object) -> None:
         job = asyncio.ensure_future(coro)  # type: ignore[call-overload]

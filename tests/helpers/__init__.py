@@ -1,1 +1,0 @@
-"""Helpers shared by test packages (real processes on 127.0.0.1)."""
