@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -55,9 +56,10 @@ class ScheduleMetrics:
         else:
             self.next_fire.labels(name).set(at.timestamp())
 
-    def count(self, active: int, paused: int) -> None:
-        self.schedules.labels("active").set(active)
-        self.schedules.labels("paused").set(paused)
+    def counted(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Count the schedules by state when scraped: ``counts`` gives (active, paused)."""
+        self.schedules.labels("active").set_function(lambda: counts()[0])
+        self.schedules.labels("paused").set_function(lambda: counts()[1])
 
     def forget(self, name: str) -> None:
         """Drop a deleted (or renamed) schedule's series."""

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from agency.control.cron import cron_slots
 from agency.control.schedule_batch import advance_all
+from agency.control.schedule_book import SlateBook
 from agency.control.schedule_fire import Firer, TaskRunner, schedule_event
 from agency.control.schedule_metrics import ScheduleMetrics
 from agency.control.schedule_plan import Slate
@@ -71,10 +72,12 @@ class ScheduleService:
         self.clock = clock
         self.metrics = ScheduleMetrics(metrics_registry)
         self.firer = Firer(self.repo, tasks, self.metrics, settings)
-        self._slates: dict[str, Slate] = {}
+        self._book = SlateBook()
         self._lock = asyncio.Lock()  # decisions and edits, one at a time
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._sleep_until: datetime | None = None  # when the ticker looks next
+        self.metrics.counted(self._book.counts)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -84,15 +87,15 @@ class ScheduleService:
         live = await self.repo.live_runs()
         for s in await self.repo.all():
             cursor = max(s.since, cursors.get(s.id, s.since))
-            self._slates[s.id] = Slate(s, cursor, live.get(s.id, []))
+            self._book.put(Slate(s, cursor, live.get(s.id, [])))
         for fire in await self.repo.pending():
             self.firer.pending[(fire.schedule_id, fire.slot, fire.manual)] = fire
         async with self._lock:
             await self._retry_pending()
-        for slate in self._slates.values():
+        for slate in self._book:
             slate.refresh()
+            self._book.moved(slate)
             self.metrics.due(slate.schedule.name, slate.due)
-        self._count()
 
     async def start(self) -> None:
         """``open``, then run the ticker until ``stop``."""
@@ -123,29 +126,32 @@ class ScheduleService:
                     delay = max(MIN_SLEEP, min(interval, ahead))
             except Exception:  # logged; the next round tries again
                 log.exception("schedule tick failed")
+            self._sleep_until = self.clock() + timedelta(seconds=delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     def next_due(self) -> datetime | None:
         """When the earliest slot of any schedule is due (``None``: nothing will fire)."""
-        return min((s.due for s in self._slates.values() if s.due is not None), default=None)
+        return self._book.next_due()
 
     async def tick(self, now: datetime | None = None) -> list[ScheduleFire]:
         """Decide every slot due at ``now`` (default: the clock); returns the decisions."""
         now = now or self.clock()
         async with self._lock:
             await self._retry_pending()
-            due = [s for s in self._slates.values() if s.due is not None and s.due <= now]
-            due.sort(key=lambda s: s.schedule.name)
-            decided = await advance_all(self.firer, due, now)
-            for slate in due:
-                self.metrics.due(slate.schedule.name, slate.due)
+            due = self._book.due(now)
+            try:
+                decided = await advance_all(self.firer, due, now)
+            finally:  # back on the heap, decided or not (a failed one is tried again)
+                for slate in due:
+                    self._book.moved(slate)
+                    self.metrics.due(slate.schedule.name, slate.due)
         return decided
 
     async def _retry_pending(self) -> None:
         if self.firer.pending:
             waiting = sorted(self.firer.pending.items(), key=lambda kv: kv[1].slot)
-            fires = [(self._slates.get(key[0]), fire) for key, fire in waiting]
+            fires = [(self._book.get(key[0]), fire) for key, fire in waiting]
             await self.firer.submit_all(fires, recovered=True)
 
     # --- changes --------------------------------------------------------------------------
@@ -170,7 +176,7 @@ class ScheduleService:
                 ),
                 revision=_revision(s, actor, now),
             )
-            slate = self._slates[s.id] = Slate(s, now)
+            slate = Slate(s, now)
             self._changed(slate)
             return self._shape(slate, None)  # new: no fire to read back
 
@@ -257,9 +263,8 @@ class ScheduleService:
             slate = self._find(ref)
             s = slate.schedule
             await self.repo.delete(s, schedule_event(actor, "schedule.deleted", s.id, name=s.name))
-            del self._slates[s.id]
+            self._book.remove(s.id)
             self.metrics.forget(s.name)
-            self._count()
 
     async def trigger(self, ref: str, actor: str, reason: str | None = None) -> ScheduleFireOut:
         """Fire now, outside the cron slots (paused or not), under the overlap policy."""
@@ -278,7 +283,7 @@ class ScheduleService:
     async def all(self) -> list[ScheduleView]:
         """Every schedule, by name."""
         last = await self.repo.last_fires()
-        slates = sorted(self._slates.values(), key=lambda s: s.schedule.name)
+        slates = sorted(self._book, key=lambda s: s.schedule.name)
         return [self._shape(slate, last.get(slate.schedule.id)) for slate in slates]
 
     async def fires(
@@ -320,29 +325,25 @@ class ScheduleService:
     # --- helpers --------------------------------------------------------------------------
 
     def _find(self, ref: str) -> Slate:
-        slate = self._slates.get(ref)
-        if slate is None:
-            slate = next((s for s in self._slates.values() if s.schedule.name == ref), None)
+        slate = self._book.find(ref)
         if slate is None:
             raise NotFound(f"no schedule {ref!r}", details={"schedule": ref})
         return slate
 
     def _check_name(self, name: str, other_than: str | None = None) -> None:
-        for slate in self._slates.values():
-            if slate.schedule.name == name and slate.schedule.id != other_than:
-                raise Conflict(
-                    f"a schedule named {name!r} exists", details={"field": "name", "name": name}
-                )
+        if self._book.name_taken(name, other_than):
+            raise Conflict(
+                f"a schedule named {name!r} exists", details={"field": "name", "name": name}
+            )
 
     def _changed(self, slate: Slate) -> None:
         slate.refresh()
+        self._book.put(slate)
         self.metrics.due(slate.schedule.name, slate.due)
-        self._count()
-        self._wake.set()
-
-    def _count(self) -> None:
-        paused = sum(s.schedule.paused for s in self._slates.values())
-        self.metrics.count(len(self._slates) - paused, paused)
+        # the ticker is woken only if this slot comes before its next look (a create among
+        # thousands must not make it run its round)
+        if slate.due is not None and (self._sleep_until is None or slate.due < self._sleep_until):
+            self._wake.set()
 
 
 def _revision(s: Schedule, actor: str, at: datetime) -> ScheduleRevision:

@@ -1,7 +1,8 @@
 """``ScheduleRepository``: the ``schedules``, ``schedule_revisions`` and ``schedule_fires`` tables.
 
-Fire rows are DuckDB writes (not journaled): a fire row must be committed before its task is
-submitted, and a second decision of the same slot must fail on the primary key. A schedule's
+A fire row is recorded by a DuckDB write (not journaled): it must be committed before its
+task is submitted, and a second decision of the same slot must fail on the primary key; its
+confirmation is journaled (see ``settle``). A schedule's
 own rows (created, edited, paused, deleted) cannot conflict (its revisions are numbered by
 the one service that writes them), so they are journaled: durable in a fraction of a
 millisecond instead of a DuckDB commit each.
@@ -76,10 +77,14 @@ class ScheduleRepository(Repository):
             await self._write(*([Insert("schedule_fires", rows)] if rows else []), *events)
 
     async def settle(self, fires: list[ScheduleFire], *events: EventIn) -> None:
-        """Replace recorded fires (their tasks confirmed, or their submission refused)."""
+        """Replace recorded fires (their tasks confirmed, or their submission refused).
+
+        Journaled: the row exists (``record`` committed it), so this cannot conflict; if it
+        is lost in a crash the fire is still pending and is confirmed again on restart.
+        """
         rows = [f.model_dump(mode="python") for f in fires]
         await self._write(
-            Upsert("schedule_fires", rows, ("schedule_id", "slot", "manual")), *events
+            Upsert("schedule_fires", rows, ("schedule_id", "slot", "manual")), *events, journal=True
         )
 
     async def cursors(self) -> dict[str, datetime]:
