@@ -23,7 +23,9 @@ kernel subshells (other threads in ipykernel 7+) unless its ``commsOverSubshells
 Panel's handlers would run beside its periodic callbacks. ``make install`` sets that default
 for this environment's JupyterLab (``jupyterlab/agency.json``).
 
-The page functions call ``setup()`` themselves if it has not run in this kernel yet.
+The page functions call ``setup()`` themselves if it has not run in this kernel yet. A
+runbook that charts with ``DataFrame.hvplot`` runs ``setup()`` before ``import hvplot.pandas``:
+that import loads HoloViews' notebook extension, from the CDN unless ``setup()`` set it inline.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import holoviews as hv
 import panel as pn
 from IPython import get_ipython
 from IPython.display import publish_display_data
@@ -66,6 +69,8 @@ def setup() -> None:
     """
     global _done
     pn.extension(*EXTENSIONS, inline=True, notifications=False)
+    # the class default that hvplot's extension (a subclass) loads Bokeh with on import
+    hv.extension.inline = True
     shell = get_ipython()
     if shell is not None and getattr(shell, "kernel", None) is not None:
         # the MIME type Panel loads its own JavaScript with, run by the pyviz extension

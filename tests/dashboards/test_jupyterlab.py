@@ -7,6 +7,7 @@ workers. Offline: every request the page makes must stay on this machine.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from playwright.sync_api import Locator, Page, WebSocket, expect
 from agency.testing import BIN, wait_for
 from agency.testing import DASHBOARD_ADMIN_TOKEN as ADMIN_TOKEN
 from agency.testing import DashboardStack as Stack
-from tests.dashboards.jupyterlab import Lab, readme_cell, running_lab, write_notebook
+from tests.dashboards.jupyterlab import ROOT, Lab, readme_cell, running_lab, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -197,3 +198,16 @@ def test_tasks_task_and_chat_cells_work_live(lab: Lab, stack: Stack, page: Page)
     expect(chat_out.locator(".chat-feed .chat-assistant").first).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1000)
     assert_clean([tasks_out, task_out, chat_out], traffic, lab)
+
+
+def test_a_runbook_chart_renders_in_jupyterlab_offline(lab: Lab, stack: Stack, page: Page) -> None:
+    # a runbook as shipped, opened and run the way an operator does; its chart is Bokeh
+    shutil.copy(ROOT / "notebooks" / "audit_review.ipynb", lab.root / "audit_review.ipynb")
+    stack.client.submit("noop", {})  # at least one event in the window: the chart has bars
+    traffic = Traffic(page)
+    outputs = open_and_run(page, lab, "audit_review.ipynb", cells=9)
+    chart = outputs[4]  # "Events by action"
+    chart.scroll_into_view_if_needed()
+    expect(chart.locator(".bk-Canvas").first).to_be_visible(timeout=60_000)
+    assert traffic.off_machine() == []  # before setup() in the runbooks: cdn.bokeh.org
+    assert traffic.failed == []
