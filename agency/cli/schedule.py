@@ -76,6 +76,14 @@ def _summary(s: ScheduleView) -> str:
     return f"{s.name} ({s.id}) revision {s.revision}: {s.cron} {s.timezone}, {state}"
 
 
+def _print(s: ScheduleView, as_json: bool) -> None:
+    """A schedule as the commands that change it answer: its JSON, or its summary line."""
+    if as_json:
+        dump(s)
+    else:
+        typer.echo(_summary(s))
+
+
 def _template(
     kind: str,
     args: list[str] | None,
@@ -226,10 +234,7 @@ def edit(
         fail("nothing to change: give at least one option", 2)
     with connect(url, token) as client:
         s = client.edit_schedule(ref, **changes)
-    if as_json:
-        dump(s)
-    else:
-        typer.echo(_summary(s))
+    _print(s, as_json)
 
 
 @app.command()
@@ -243,10 +248,7 @@ def pause(
     """Stop firing (the slots while paused are never caught up)."""
     with connect(url, token) as client:
         s = client.pause_schedule(ref, reason)
-    if as_json:
-        dump(s)
-    else:
-        typer.echo(_summary(s))
+    _print(s, as_json)
 
 
 @app.command()
@@ -260,10 +262,7 @@ def resume(
     """Fire again from the next slot after now."""
     with connect(url, token) as client:
         s = client.resume_schedule(ref, reason)
-    if as_json:
-        dump(s)
-    else:
-        typer.echo(_summary(s))
+    _print(s, as_json)
 
 
 @app.command()
