@@ -13,7 +13,14 @@ from agency.control.tasks import Orchestrator
 from agency.control.workflows import record
 from agency.control.workflows.engine import WorkflowEngine
 from agency.control.workflows.graph import dependents
-from agency.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from agency.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    VersionConflict,
+)
 from agency.governance import require_second_person
 from agency.models import EventIn, Role, new_id, utcnow
 from agency.models.workflow_refs import check_definition
@@ -43,7 +50,7 @@ def check_version(run: WorkflowRun, version: int | None, if_match: int | None) -
             details={**details, "if_match": if_match},
         )
     if version is not None and version != run.version:
-        raise Conflict(
+        raise VersionConflict(
             f"version {version} is stale; run {run.id} is at version {run.version}",
             details={**details, "version": version},
         )
@@ -69,6 +76,8 @@ class WorkflowService:
 
     async def save_definition(self, spec: WorkflowSpec, actor: str) -> Workflow:
         """Save ``spec`` under its name: revision 1, or the next revision of that name."""
+        if spec.name == "runs":  # /api/v1/workflows/runs lists runs: no definition hides it
+            raise ValidationFailed("a workflow cannot be named 'runs'", details={"field": "name"})
         check_definition(spec)
         now = utcnow()
         old = await self.repo.definition(spec.name)
