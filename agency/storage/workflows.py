@@ -10,9 +10,10 @@ millisecond (a step transition must stay cheap) instead of a DuckDB commit each.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from agency.models import EventIn
+from agency.models import Event, EventIn
 from agency.models.workflows import (
     RunState,
     StepRun,
@@ -75,6 +76,13 @@ class WorkflowRepository(Repository):
     async def save(self, run: WorkflowRun, steps: list[StepRun], *events: EventIn) -> None:
         """Checkpoint ``run`` (with the steps that moved) and its events, atomically."""
         await self._write(*self.save_ops(run, steps), *events, journal=True)
+
+    def save_nowait(
+        self, run: WorkflowRun, steps: list[StepRun], *events: EventIn
+    ) -> asyncio.Future[list[Event]]:
+        """``save``, queued now without yielding (it joins this loop turn's group commit);
+        the future resolves once it is durable."""
+        return self.store.write_nowait(*self.save_ops(run, steps), *events, journal=True)
 
     async def get(self, run_id: str) -> WorkflowRun | None:
         row = await self.store.fetch_one("SELECT * FROM workflow_runs WHERE id = ?", [run_id])

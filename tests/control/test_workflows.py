@@ -34,23 +34,30 @@ def echo(text: str) -> dict[str, object]:
     return {"kind": "shell", "spec": {"argv": ["echo", text]}}
 
 
-def test_a_task_submitted_before_the_checkpoint_is_adopted_not_run_again(stack: Stack) -> None:
-    wf = stack.plane.workflows
+async def test_a_task_submitted_before_the_checkpoint_is_adopted_not_run_again(
+    tmp_path: Path,
+) -> None:
+    settings = quick_settings(tmp_path)
     gate = {"role": "operator"}
-    run = stack.call(
-        lambda: wf.submit(spec({"id": "a", "approval": gate, "task": echo("once")}), "alice")
-    )
-    stack.call(lambda: _until(wf, run.id, RunState.WAITING_APPROVAL))
-    # what a crash between the submission and the step's checkpoint leaves behind
-    req = TaskSubmit(
-        kind="shell", spec={"argv": ["echo", "once"]}, idempotency_key=task_key(run.id, "a", 0, 1)
-    )
-    landed = stack.call(lambda: stack.plane.tasks.submit(req, "alice"))
-    stack.call(lambda: wf.decide(run.id, "a", "bob", Role.OPERATOR, True, "go"))
-    done = stack.call(lambda: wf.wait(run.id, 30))
-    assert done.state is RunState.SUCCEEDED
-    assert done.step("a").task_ids == [landed.id]
-    assert done.step("a").outputs == ["once"]
+    definition = spec({"id": "a", "approval": gate, "task": {"kind": "noop"}})
+    plane = await ControlPlane.open(settings)
+    try:
+        run = await plane.workflows.submit(definition, "alice")
+        await _until(plane.workflows, run.id, RunState.WAITING_APPROVAL)
+        # what a crash between the submission and the step's checkpoint leaves behind
+        key = task_key(run.id, "a", 0, 1)
+        landed = await plane.tasks.submit(TaskSubmit(kind="noop", idempotency_key=key), "alice")
+    finally:
+        await plane.close()
+    plane = await ControlPlane.open(settings)
+    try:
+        await plane.workflows.decide(run.id, "a", "bob", Role.OPERATOR, True, "go")
+        step = (await plane.workflows.get(run.id)).step("a")
+        assert step.state is StepState.RUNNING and step.task_ids == [landed.id]
+        page = await plane.tasks.repos.tasks.by_keys([key])
+        assert [t.id for t in page] == [landed.id]
+    finally:
+        await plane.close()
 
 
 async def _until(wf: WorkflowService, run_id: str, state: RunState) -> None:

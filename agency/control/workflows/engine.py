@@ -26,7 +26,7 @@ from agency.control.tasks import Orchestrator
 from agency.control.workflows import record
 from agency.control.workflows.graph import Next, decide, live_state, outcome
 from agency.errors import AgencyError, ServiceUnavailable, StorageError
-from agency.models import TaskState, TaskSubmit, utcnow
+from agency.models import Event, Task, TaskState, TaskSubmit, utcnow
 from agency.models.workflow_refs import RenderError, Scope, map_items, render
 from agency.models.workflows import (
     MAX_ITEMS,
@@ -64,9 +64,15 @@ class WorkflowEngine:
         self.tasks = tasks
         self.runs: dict[str, WorkflowRun] = {}
         self.by_task: dict[str, str] = {}  # task id -> run id, for the tasks of live runs
+        #: tasks of live runs whose final state is durable (their committed event was seen)
+        self.settled: set[str] = set()
+        #: runs whose step tasks may exist unrecorded (resumed from a checkpoint, or a
+        #: submission that failed): their keys are looked up before submitting
+        self.unsure: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._finals: dict[str, asyncio.Event] = {}
         self._dirty: set[str] = set()
+        self._writes: dict[str, list[asyncio.Future[list[Event]]]] = {}
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -77,6 +83,7 @@ class WorkflowEngine:
         sub = self.events.subscribe()
         for run in await self.repo.live():
             self._adopt(run)
+            self.unsure.add(run.id)
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._watch(sub), name="agency-workflows-watch"),
@@ -131,8 +138,13 @@ class WorkflowEngine:
             if ev.resource_type != "task":
                 continue
             run_id = self.by_task.get(ev.resource_id)
-            if run_id is not None and ev.details.get("to") in _TERMINAL:
+            if run_id is None:
+                continue
+            if ev.details.get("to") in _TERMINAL:
+                self.settled.add(ev.resource_id)
                 self.mark([run_id])
+            else:  # retried by its policy: the next final state must land again
+                self.settled.discard(ev.resource_id)
 
     async def _work(self) -> None:
         while True:
@@ -157,6 +169,12 @@ class WorkflowEngine:
 
     async def advance(self, run_id: str) -> None:
         """Finish the steps whose tasks ended, decide the pending ones, finish the run."""
+        try:
+            await self._advance(run_id)
+        finally:
+            await self.flush(run_id)
+
+    async def _advance(self, run_id: str) -> None:
         run = self.runs.get(run_id)
         if run is None or run.state.final:
             return
@@ -181,12 +199,40 @@ class WorkflowEngine:
         actor: str = ACTOR,
         **extra: object,
     ) -> None:
-        """One transition: bump the version, checkpoint the run and the steps, one event."""
-        await self.repo.save(run, steps, record.transition(run, actor, action, steps, **extra))
+        """One transition: bump the version, checkpoint the run and the steps, one event.
+
+        The write is queued, not awaited (``advance`` awaits them all at its end, so
+        transitions made in one round share group commits): a checkpoint lost in a crash
+        is derived again on resume, from the tasks and their keys, the same way."""
+        event = record.transition(run, actor, action, steps, **extra)
+        self._writes.setdefault(run.id, []).append(self.repo.save_nowait(run, steps, event))
+
+    async def flush(self, run_id: str) -> None:
+        """Wait until every checkpoint of the run queued so far is durable."""
+        writes = self._writes.pop(run_id, [])
+        if writes:
+            await asyncio.gather(*writes)
+
+    async def _final(self, task_id: str) -> Task | None:
+        """The task if its final state is durable (with its output), else ``None``.
+
+        Memory turns a task final before its write (which carries the output) is durable:
+        its committed event (``settled``) or the stored row says the write has landed."""
+        task = await self.tasks.get(task_id)
+        if not task.state.terminal:
+            return None
+        if task_id in self.settled:
+            return task
+        stored = await self.tasks.repos.tasks.get(task_id)
+        if stored is None or not stored.state.terminal:
+            return None
+        self.settled.add(task_id)
+        return stored
 
     async def _check(self, run: WorkflowRun, step: StepRun) -> bool:
-        tasks = [await self.tasks.get(t) for t in step.task_ids]
-        if any(not t.state.terminal for t in tasks):
+        found = [await self._final(t) for t in step.task_ids]
+        tasks = [t for t in found if t is not None]
+        if len(tasks) < len(found):
             return False
         outputs = [await self._output(t.id, t.kind) for t in tasks]
         ok = all(t.state is TaskState.SUCCEEDED for t in tasks)
@@ -203,6 +249,7 @@ class WorkflowEngine:
         step.finished_at = utcnow()
         for t in tasks:
             self.by_task.pop(t.id, None)
+            self.settled.discard(t.id)
         await self.save(run, f"workflow.step_{state.value}", [step], step_id=step.id)
         return True
 
@@ -258,8 +305,14 @@ class WorkflowEngine:
                 self._request(run, spec, step, i, item)
                 for i, item in enumerate(items if items is not None else [None])
             ]
-            tasks = await self.tasks.submit_many(reqs, run.created_by) if reqs else []
+            # a run this process created, and whose submissions all answered, cannot have
+            # a task under these keys yet: skip the orchestrator's lookup (a database read)
+            fresh = run.id not in self.unsure
+            tasks = (
+                await self.tasks.submit_many(reqs, run.created_by, new_keys=fresh) if reqs else []
+            )
         except (ServiceUnavailable, StorageError):
+            self.unsure.add(run.id)  # it may have landed: look the keys up next time
             raise  # passing: the step stays pending and the sweep decides it again
         except (AgencyError, RenderError, ValueError) as exc:
             step.state, step.reason = StepState.FAILED, f"not submitted: {exc}"
@@ -315,10 +368,12 @@ class WorkflowEngine:
     def forget(self, run_id: str) -> None:
         """A final run leaves memory (its rows and events stay)."""
         run = self.runs.pop(run_id, None)
+        self.unsure.discard(run_id)
         if run is not None:
             for step in run.steps:
                 for task_id in step.task_ids:
                     self.by_task.pop(task_id, None)
+                    self.settled.discard(task_id)
         self._locks.pop(run_id, None)
         event = self._finals.pop(run_id, None)
         if event is not None:

@@ -242,6 +242,8 @@ class WorkflowService:
                 s.attempt += 1 if had_tasks or s is step else 0
             run.state, run.reason, run.finished_at = RunState.RUNNING, None, None
             run.cancel_requested = False
+            if run.id not in self.engine.runs:  # from the database: its past is not ours
+                self.engine.unsure.add(run.id)
             await self.engine.save(
                 run, "workflow.step_retried", moved, actor=actor, step_id=step_id, why=reason
             )
