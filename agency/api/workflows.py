@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from agency.api.deps import Principal, get_plane, require
-from agency.api.handlers import ERROR_RESPONSES
+from agency.api.handlers import ERROR_RESPONSES, ErrorBody
 from agency.control import ControlPlane
 from agency.errors import BadRequest
 from agency.models import Role
@@ -37,6 +37,12 @@ IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description="The run version seen (its ETag); 412 if stale."),
 ]
+
+
+#: the answer of an action whose ``If-Match`` names a stale version
+STALE: dict[int | str, dict[str, object]] = {
+    412: {"model": ErrorBody, "description": "If-Match names a stale version of the run."}
+}
 
 
 def _if_match(value: str | None) -> int | None:
@@ -93,7 +99,7 @@ async def show_run(
     return _tagged(await plane.workflows.get(run_id), response)
 
 
-@router.post("/workflows/runs/{run_id}/cancel", response_model=WorkflowRun)
+@router.post("/workflows/runs/{run_id}/cancel", response_model=WorkflowRun, responses=STALE)
 async def cancel_run(
     run_id: RunId,
     response: Response,
@@ -110,7 +116,9 @@ async def cancel_run(
     return _tagged(run, response)
 
 
-@router.post("/workflows/runs/{run_id}/steps/{step_id}/retry", response_model=WorkflowRun)
+@router.post(
+    "/workflows/runs/{run_id}/steps/{step_id}/retry", response_model=WorkflowRun, responses=STALE
+)
 async def retry_step(
     run_id: RunId,
     step_id: StepId,
@@ -149,7 +157,9 @@ async def _decide(
     )
 
 
-@router.post("/workflows/runs/{run_id}/steps/{step_id}/approve", response_model=WorkflowRun)
+@router.post(
+    "/workflows/runs/{run_id}/steps/{step_id}/approve", response_model=WorkflowRun, responses=STALE
+)
 async def approve_step(
     run_id: RunId,
     step_id: StepId,
@@ -165,7 +175,9 @@ async def approve_step(
     return _tagged(run, response)
 
 
-@router.post("/workflows/runs/{run_id}/steps/{step_id}/reject", response_model=WorkflowRun)
+@router.post(
+    "/workflows/runs/{run_id}/steps/{step_id}/reject", response_model=WorkflowRun, responses=STALE
+)
 async def reject_step(
     run_id: RunId,
     step_id: StepId,

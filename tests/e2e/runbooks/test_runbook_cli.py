@@ -23,6 +23,7 @@ RUNBOOKS = {
     "incident_report": ["-p", "hours=1"],
     "stuck_task_triage": ["-p", "older_than_minutes=0"],
     "schedule_review": ["-p", "hours=1"],
+    "workflows": ["-p", "hours=1"],
 }
 
 
