@@ -21,15 +21,23 @@ from agency.models.workflows import (
     WorkflowRevision,
     WorkflowRun,
 )
-from agency.storage.ops import Upsert, WriteOp
+from agency.storage.ops import Insert, Upsert, WriteOp
 from agency.storage.repository import Repository, row_limit
 
 MAX_LIMIT = 1000
 _FINAL = [RunState.SUCCEEDED.value, RunState.FAILED.value, RunState.CANCELED.value]
 
 
+#: a run's row without what it runs: ``spec`` and ``params`` are written once, apart
+_IMMUTABLE = frozenset({"steps", "spec", "params"})
+_SELECT = (
+    "SELECT r.*, s.spec AS spec, s.params AS params FROM workflow_runs AS r "
+    "JOIN workflow_run_specs AS s ON s.run_id = r.id"
+)
+
+
 def _run_row(run: WorkflowRun) -> dict[str, Any]:
-    return run.model_dump(mode="python", exclude={"steps"})
+    return run.model_dump(mode="python", exclude=set(_IMMUTABLE))
 
 
 def _step_row(run: WorkflowRun, step: StepRun) -> dict[str, Any]:
@@ -65,6 +73,16 @@ class WorkflowRepository(Repository):
 
     # --- runs -----------------------------------------------------------------------------
 
+    async def create(self, run: WorkflowRun, *events: EventIn) -> None:
+        """A new run: what it runs (once), its row and its steps' rows, with its event."""
+        spec = {"run_id": run.id, "spec": run.spec.model_dump(mode="json"), "params": run.params}
+        await self._write(
+            Insert("workflow_run_specs", [spec]),
+            *self.save_ops(run, run.steps),
+            *events,
+            journal=True,
+        )
+
     def save_ops(self, run: WorkflowRun, steps: list[StepRun]) -> list[WriteOp]:
         """The run's row and the rows of ``steps`` (the ones that moved), as one checkpoint."""
         ops: list[WriteOp] = [Upsert("workflow_runs", [_run_row(run)])]
@@ -85,7 +103,7 @@ class WorkflowRepository(Repository):
         return self.store.write_nowait(*self.save_ops(run, steps), *events, journal=True)
 
     async def get(self, run_id: str) -> WorkflowRun | None:
-        row = await self.store.fetch_one("SELECT * FROM workflow_runs WHERE id = ?", [run_id])
+        row = await self.store.fetch_one(f"{_SELECT} WHERE r.id = ?", [run_id])
         if row is None:
             return None
         return (await self._with_steps([row]))[0]
@@ -101,14 +119,14 @@ class WorkflowRepository(Repository):
         where: list[str] = []
         params: list[Any] = []
         if state is not None:
-            where.append("state = ?")
+            where.append("r.state = ?")
             params.append(state.value)
         if name is not None:
-            where.append("name = ?")
+            where.append("r.name = ?")
             params.append(name)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self.store.fetch(
-            f"SELECT * FROM workflow_runs {clause} ORDER BY created_at DESC, id DESC LIMIT ?",
+            f"{_SELECT} {clause} ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
             [*params, min(row_limit(limit), MAX_LIMIT)],
         )
         return await self._with_steps(rows)
@@ -117,7 +135,7 @@ class WorkflowRepository(Repository):
         """Every run that is not final (what a start resumes), oldest first."""
         marks = ", ".join("?" for _ in _FINAL)
         rows = await self.store.fetch(
-            f"SELECT * FROM workflow_runs WHERE state NOT IN ({marks}) ORDER BY created_at, id",
+            f"{_SELECT} WHERE r.state NOT IN ({marks}) ORDER BY r.created_at, r.id",
             _FINAL,
         )
         return await self._with_steps(rows)

@@ -173,6 +173,9 @@ class WorkflowEngine:
             await self._advance(run_id)
         finally:
             await self.flush(run_id)
+            run = self.runs.get(run_id)
+            if run is not None and run.state.final:
+                self.forget(run_id)  # only once its last checkpoint is durable
 
     async def _advance(self, run_id: str) -> None:
         run = self.runs.get(run_id)
@@ -363,7 +366,6 @@ class WorkflowEngine:
             bad = [s for s in run.steps if s.state in (StepState.FAILED, StepState.CANCELED)]
             run.reason = f"step {bad[0].id} {bad[0].state.value}" if bad else None
         await self.save(run, f"workflow.{final.value}", [])
-        self.forget(run.id)
 
     def forget(self, run_id: str) -> None:
         """A final run leaves memory (its rows and events stay)."""

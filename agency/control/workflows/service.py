@@ -140,7 +140,7 @@ class WorkflowService:
             steps=[StepRun(id=s.id) for s in spec.steps],
             created_by=actor,
         )
-        await self.repo.save(run, run.steps, record.created(run, actor))
+        await self.repo.create(run, record.created(run, actor))
         self.engine.adopt(run)
         return run.model_copy(deep=True)
 

@@ -23,12 +23,17 @@ CREATE TABLE workflow_revisions (
     PRIMARY KEY (name, revision)
 );
 
+-- what a run runs, written once when it is created (the transitions do not rewrite it)
+CREATE TABLE workflow_run_specs (
+    run_id VARCHAR PRIMARY KEY,
+    spec JSON NOT NULL,
+    params JSON NOT NULL
+);
+
 CREATE TABLE workflow_runs (
     id VARCHAR PRIMARY KEY,
     name VARCHAR NOT NULL,
     revision INTEGER,
-    spec JSON NOT NULL,
-    params JSON NOT NULL,
     state VARCHAR NOT NULL,
     version INTEGER NOT NULL,
     reason VARCHAR,
@@ -58,5 +63,6 @@ CREATE TABLE workflow_steps (
 -- down
 DROP TABLE workflow_steps;
 DROP TABLE workflow_runs;
+DROP TABLE workflow_run_specs;
 DROP TABLE workflow_revisions;
 DROP TABLE workflows;
