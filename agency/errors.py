@@ -143,6 +143,20 @@ class WorkerFull(Conflict):
     code = "worker_full"
 
 
+class VersionConflict(Conflict):
+    """An update that names a version of the resource other than its current one
+    (``details.current_version`` is the one to read again)."""
+
+    code = "version_conflict"
+
+
+class PreconditionFailed(AgencyError):
+    """An ``If-Match`` header that does not name the resource's current version."""
+
+    status = 412
+    code = "precondition_failed"
+
+
 class PayloadTooLarge(AgencyError):
     """A request body or message over the configured size limit."""
 

@@ -24,6 +24,7 @@ from .pages.queries import QueriesPage
 from .pages.schedules import SchedulesPage
 from .pages.tasks import TasksPage
 from .pages.workers import WorkersPage
+from .pages.workflows import WorkflowsPage
 from .ui import every
 
 PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
@@ -34,6 +35,7 @@ PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "audit": ("Audit", AuditPage),
     "queries": ("Queries", QueriesPage),
     "schedules": ("Schedules", SchedulesPage),
+    "workflows": ("Workflows", WorkflowsPage),
     "health": ("Health", HealthPage),
 }
 TICK_MS = 500

@@ -29,6 +29,7 @@ from agency.api import (
     tokens,
     workers,
 )
+from agency.api import workflows as workflow_routes
 from agency.api.auth import check_exposure
 from agency.api.handlers import install_error_handlers
 from agency.api.limits import BodyLimitMiddleware
@@ -100,6 +101,7 @@ ROUTERS = [health, tasks, workers, audit, streams, tokens]
 ROUTERS += [chat, queries, alerts]
 ROUTERS += [runbooks]
 ROUTERS += [agent_runs, budgets, schedules]
+ROUTERS += [workflow_routes]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

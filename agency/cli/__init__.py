@@ -7,6 +7,7 @@ import typer
 from agency.cli import audit, auditq, config, db, demo, lint, query, secret, task, token, up, worker
 from agency.cli import runbook as runbook_cli
 from agency.cli import schedule as schedule_cli
+from agency.cli import workflow as workflow_cli
 from agency.models import __version__
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(query.app, name="query")
 app.add_typer(runbook_cli.app, name="runbook")
 app.add_typer(schedule_cli.app, name="schedule")
+app.add_typer(workflow_cli.app, name="workflow")
 audit.app.command(name="list")(auditq.audit_list)
 
 

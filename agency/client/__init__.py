@@ -10,6 +10,7 @@ DataFrame is asked for. The runbook runner is ``agency.client.runbooks`` (it bri
 """
 
 from agency.client.aio import AsyncAgencyClient
+from agency.client.dag import Workflow
 from agency.client.settings import ClientSettings
 from agency.client.socket import AsyncChatSocket, ChatSocket
 from agency.client.sync import AgencyClient
@@ -20,4 +21,5 @@ __all__ = [
     "AsyncChatSocket",
     "ChatSocket",
     "ClientSettings",
+    "Workflow",
 ]

@@ -21,6 +21,7 @@ from agency.client.schedule_methods import AsyncScheduleMethods
 from agency.client.settings import ClientSettings, resolve
 from agency.client.sse import STREAM_TIMEOUT, SseDecoder, Stream
 from agency.client.wire import Call, default_headers, error_from_response, transport_error
+from agency.client.workflow_methods import AsyncWorkflowMethods
 from agency.models import (
     AuditPage,
     BulkCancelOut,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods):
+class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMethods):
     """Asynchronous client: ``AgencyClient``'s methods, awaited; ``async with`` or ``aclose()``."""
 
     def __init__(

@@ -35,6 +35,7 @@ from agency.client.wire import (
     error_from_response,
     transport_error,
 )
+from agency.client.workflow_methods import WorkflowMethods
 from agency.models import (
     AuditPage,
     BulkCancelOut,
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class AgencyClient(ChatMethods, ScheduleMethods):
+class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
     """Synchronous client (httpx); use as a context manager or call ``close()``."""
 
     def __init__(

@@ -31,6 +31,7 @@ from agency.control.schedules import ScheduleService
 from agency.control.tasks import Orchestrator
 from agency.control.tokens import TokenBook
 from agency.control.waivers import WaiverService
+from agency.control.workflows import WorkflowService
 from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import utcnow
@@ -68,6 +69,7 @@ class ControlPlane:
         self.gate = Gate(tokens, self.limiter, self.refusals)
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
+        self.workflows = WorkflowService(repos, tasks)
         self.queries = QueryService(repos.queries, settings, self.refusals)
         self.masker = SecretMasker()
         self.chat = ChatService(
@@ -104,6 +106,7 @@ class ControlPlane:
             raise
         plane = cls(settings, repos, registry, tasks, tokens, schedules, metrics)
         await plane.checkpoints.start()
+        await plane.workflows.start()  # resumes every live run from its checkpoint
         await plane.learn_secrets()
         return plane
 
@@ -120,6 +123,7 @@ class ControlPlane:
         orchestrator (in-flight tasks stay recoverable), then close the database."""
         await self.hub.close()
         try:
+            await self.workflows.stop()
             await self.schedules.stop()
             await self.tasks.stop()
             await self.checkpoints.close()

@@ -13,7 +13,7 @@ from agency.governance.gates import (
     evaluate_gates_on_contents,
 )
 from agency.governance.scanner import scan_paths, scan_source
-from agency.governance.waivers import decide_waiver, request_waiver
+from agency.governance.waivers import decide_waiver, request_waiver, require_second_person
 
 __all__ = [
     "APPROVED",
@@ -28,6 +28,7 @@ __all__ = [
     "evaluate_gates",
     "evaluate_gates_on_contents",
     "request_waiver",
+    "require_second_person",
     "scan_paths",
     "scan_source",
 ]

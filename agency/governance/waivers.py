@@ -30,6 +30,14 @@ def _same_actor(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
 
 
+def require_second_person(
+    actor: str, requester: str, message: str, details: dict[str, str]
+) -> None:
+    """The two-person rule: ``Forbidden`` (with ``message``) when ``actor`` is ``requester``."""
+    if _same_actor(actor, requester):
+        raise Forbidden(message, details=details)
+
+
 def request_waiver(task: Task, actor: str, reason: str, existing: Iterable[Waiver] = ()) -> Waiver:
     """A new waiver request for ``task``, which must be ``rejected`` and have none pending."""
     if not actor.strip():
@@ -58,11 +66,12 @@ def decide_waiver(waiver: Waiver, actor: str, approve: bool, reason: str) -> Wai
         )
     if not actor.strip():
         raise ValidationFailed("a waiver decision needs an actor", details={"field": "actor"})
-    if _same_actor(actor, waiver.requested_by):
-        raise Forbidden(
-            f"{actor} requested waiver {waiver.id}: a different operator must decide it",
-            details={"waiver_id": waiver.id, "requested_by": waiver.requested_by},
-        )
+    require_second_person(
+        actor,
+        waiver.requested_by,
+        f"{actor} requested waiver {waiver.id}: a different operator must decide it",
+        {"waiver_id": waiver.id, "requested_by": waiver.requested_by},
+    )
     return waiver.model_copy(
         update={
             "state": WaiverState.APPROVED if approve else WaiverState.DENIED,

@@ -19,6 +19,7 @@ from agency.storage.tasks import TaskPage, TaskQuery, TaskRepository
 from agency.storage.tokens import TokenRepository
 from agency.storage.waivers import WaiverRepository
 from agency.storage.workers import WorkerRepository
+from agency.storage.workflows import WorkflowRepository
 
 __all__ = [
     "AgentRunRepository",
@@ -46,6 +47,7 @@ __all__ = [
     "Upsert",
     "WaiverRepository",
     "WorkerRepository",
+    "WorkflowRepository",
     "WriteOp",
     "journal",
     "load_migrations",

@@ -27,6 +27,7 @@ from agency.storage.tasks import TaskRepository
 from agency.storage.tokens import TokenRepository
 from agency.storage.waivers import WaiverRepository
 from agency.storage.workers import WorkerRepository
+from agency.storage.workflows import WorkflowRepository
 
 
 class Repositories:
@@ -47,6 +48,7 @@ class Repositories:
         self.agent_runs = AgentRunRepository(store)
         self.demo = DemoRepository(store)
         self.schedules = ScheduleRepository(store)
+        self.workflows = WorkflowRepository(store)
 
     @classmethod
     async def open(cls, path: Path, *, batch_max: int = 2000) -> Repositories:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agency.api.app import create_app
-from agency.client import chat, endpoints
+from agency.client import chat, endpoints, workflow_endpoints
 from agency.client.wire import Endpoint
 from agency.settings import Settings
 
@@ -59,7 +59,7 @@ def _refs(schema: Any) -> set[str]:
 def table() -> list[Endpoint[Any]]:
     return [
         value
-        for module in (endpoints, chat)
+        for module in (endpoints, chat, workflow_endpoints)
         for value in vars(module).values()
         if isinstance(value, Endpoint)
     ]

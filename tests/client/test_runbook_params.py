@@ -26,6 +26,7 @@ EXPECTED = {
     "schedule_review",
     "stuck_task_triage",
     "task_replay",
+    "workflows",
 }
 
 

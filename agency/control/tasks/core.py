@@ -180,10 +180,18 @@ class Orchestrator:
         """Persist a task with its ``task.created`` event and queue it; idempotent by key."""
         return (await self.submit_many([req], actor))[0]
 
-    async def submit_many(self, reqs: list[TaskSubmit], actor: str) -> list[Task]:
-        """Submit many tasks in one transaction; returns them in request order."""
+    async def submit_many(
+        self, reqs: list[TaskSubmit], actor: str, *, new_keys: bool = False
+    ) -> list[Task]:
+        """Submit many tasks in one transaction; returns them in request order.
+
+        ``new_keys``: the caller vouches that no task carries these idempotency keys yet (the
+        workflow engine, for keys it derived and never submitted in this process), so the
+        lookup of stored keys, a database read, is skipped.
+        """
         self._require_running()
-        known = await self._known_keys([r.idempotency_key for r in reqs if r.idempotency_key])
+        keys = [r.idempotency_key for r in reqs if r.idempotency_key]
+        known = {} if new_keys else await self._known_keys(keys)
         out: list[Task] = []
         steps: list[Step] = []
         for req in reqs:

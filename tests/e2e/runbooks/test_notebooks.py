@@ -48,7 +48,7 @@ def _code_cells(path: Path) -> int:
 @pytest.mark.slow
 def test_every_runbook_passes_nbval(live: Live) -> None:
     books = sorted(NOTEBOOKS.glob("*.ipynb"))
-    assert len(books) == 7
+    assert len(books) == 8
     p = nbval(live, *books)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
     passed = re.search(r"(\d+) passed", p.stdout)

@@ -23,6 +23,7 @@ RUNBOOKS = {
     "incident_report": ["-p", "hours=1"],
     "stuck_task_triage": ["-p", "older_than_minutes=0"],
     "schedule_review": ["-p", "hours=1"],
+    "workflows": ["-p", "hours=1"],
 }
 
 
@@ -64,7 +65,7 @@ def _write(folder: Path, name: str, *sources: str) -> None:
     nbformat.write(nb, folder / f"{name}.ipynb")
 
 
-def test_list_shows_the_seven_runbooks(live: Live) -> None:
+def test_list_shows_the_eight_runbooks(live: Live) -> None:
     p = live.agency_process("runbook", "list", "--json")
     assert p.returncode == 0, p.stderr
     books = {b["name"]: b for b in json.loads(p.stdout)}
