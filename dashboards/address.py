@@ -15,9 +15,11 @@ from urllib.parse import parse_qsl, urlencode
 import param
 from panel.reactive import ReactiveHTML
 
+# the value arrives HTML-escaped; a urlencoded query has no other character to unescape
 _PUSH = """
+const query = data.query.replace(/&amp;/g, '&');
 const now = window.location.search.replace(/^[?]/, '');
-if (data.query !== now) { window.history.pushState({}, '', '?' + data.query); }
+if (query !== now) { window.history.pushState({}, '', '?' + query); }
 """
 _LISTEN = """
 state.pop = () => { data.query = window.location.search.replace(/^[?]/, ''); };
@@ -51,6 +53,7 @@ class AddressBar(ReactiveHTML):
         self.query = query
 
     def _changed(self, event: Any) -> None:
-        if event.new != self._pushed and self.on_browse is not None:
-            self._pushed = event.new
-            self.on_browse(dict(parse_qsl(event.new)))
+        query = event.new.replace("&amp;", "&")
+        if query != self._pushed and self.on_browse is not None:
+            self._pushed = query
+            self.on_browse(dict(parse_qsl(query)))

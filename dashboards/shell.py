@@ -95,7 +95,11 @@ class Dashboard:
             self._browsing = False
         browse = getattr(self.pages[key], "browse", None)
         if browse is not None:
-            pn.state.execute(lambda: browse(params))
+
+            async def show() -> None:
+                await browse(params)
+
+            pn.state.execute(show)
 
     async def tick(self) -> None:
         """Feed the built pages from the live feeds; skipped if the previous tick still runs."""

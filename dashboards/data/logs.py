@@ -10,7 +10,6 @@ first. Partial lines wait for their newline (or the end of the stream).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,19 +67,9 @@ class LogBuffer:
             for line in self.matching(search)
         )
 
-    def html(self, search: str = "") -> str:
-        """The view: the last ``SHOWN_LINES`` matching lines; stderr in red."""
-        lines = self.matching(search)[-SHOWN_LINES:]
-        if not lines:
-            return '<div class="log-empty">no output yet</div>' if not search else "no match"
-        return "".join(_line_html(line) for line in lines)
-
-
-def _line_html(line: LogLine) -> str:
-    clock = line.ts.strftime("%H:%M:%S.%f")[:-3]  # milliseconds
-    tag = "err" if line.stream == "stderr" else "out"
-    return (
-        f'<div class="log-line log-{line.stream}" data-stream="{line.stream}">'
-        f'<span class="log-ts" title="{line.ts.isoformat()}">{clock}</span> '
-        f'<span class="log-stream">{tag}</span> {html.escape(line.text)}</div>'
-    )
+    def rows(self, search: str = "") -> list[list[str]]:
+        """The view: the last ``SHOWN_LINES`` matching lines as ``[clock, iso, stream, text]``."""
+        return [
+            [line.ts.strftime("%H:%M:%S.%f")[:-3], line.ts.isoformat(), line.stream, line.text]
+            for line in self.matching(search)[-SHOWN_LINES:]
+        ]

@@ -36,8 +36,9 @@ COLUMNS = [
     "labels",
     "created_at",
 ]
-#: kept in the rows (tests, the hover text) but not shown as columns
-HIDDEN = ["created_at"]
+#: kept in the rows (the Labels filter, the spec tab show them) but not shown as columns, so
+#: that the command and the reason have room at 1440 px beside the drill-down
+HIDDEN = ["created_at", "priority", "labels"]
 #: the colours of the state cells (GitHub's palette: green done, red failed, blue moving)
 STATE_COLORS = {
     "succeeded": "#1a7f37",
@@ -133,6 +134,7 @@ def display_rows(items: Any, now: datetime | None = None) -> pd.DataFrame:
         if col not in df:
             df[col] = None
     df["labels"] = df["labels"].map(_labels_text)
+    df["worker_id"] = df["worker_id"].map(lambda w: w if isinstance(w, str) else "")
     df["state"] = df["state"].map(lambda s: getattr(s, "value", s))
     created = pd.to_datetime(df["created_at"], utc=True, format="ISO8601")
     df["created_at"] = created.dt.strftime("%Y-%m-%d %H:%M:%S")

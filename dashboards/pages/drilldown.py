@@ -30,6 +30,7 @@ class Drilldown:
         #: set by the Tasks page: "Clone" copies the task into its submit form
         self.on_clone: Callable[[dict[str, Any]], None] | None = None
         self.task: dict[str, Any] | None = None
+        self._want: str | None = None  # the task last asked for: a slower, older read loses
         self._offsets = {"stdout": 0, "stderr": 0}
         self._out_eof = False
         self._busy = False
@@ -111,6 +112,7 @@ class Drilldown:
 
     async def show(self, task_id: str) -> None:
         self.build()
+        self._want = task_id
         if self.task is None or self.task["id"] != task_id:
             self.log.reset(task_id)
             self._offsets, self._out_eof = {"stdout": 0, "stderr": 0}, False
@@ -129,6 +131,8 @@ class Drilldown:
         except Exception as exc:
             self.status.error(exc)
             return
+        if self._want is not None and detail.task["id"] != self._want:
+            return  # another task was opened while this one was read
         self.task = detail.task
         self.render(detail)
         await self.follow_output()

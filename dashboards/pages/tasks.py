@@ -1,7 +1,7 @@
 """Tasks: filters, one server-side page at a time kept live, drill-down, bulk cancel, submit.
 
 The list follows the event stream: a task event patches the visible row's state at once and
-reads the page again (at most once a second), so new tasks appear and attempt, worker,
+reads the page again (at most twice a second), so new tasks appear and attempt, worker,
 reason and duration stay current. "Pause live" holds the rows still; "« First" then reads
 page 1 again. Selection is by task id, never by row position. The filter and the open task
 are in the address (``?page=tasks&state=failed&task=ID``), so links open them and Back and
@@ -27,9 +27,9 @@ from .drilldown import Drilldown
 from .submit import SubmitBox
 
 PAGE_SIZES = [50, 100, 250, 500]  # the API serves at most 500 per page
-RELOAD_MIN_S = 1.0  # the list reads its page again at most this often on events
+RELOAD_MIN_S = 0.5  # the list reads its page again at most this often on events
 RUNNING_RELOAD_S = 5.0  # and this often while a visible row runs (its duration grows)
-SIDE_PX = 440  # the drill-down's width beside the list; below it when the window is narrow
+SIDE_PX = 380  # the drill-down's least width beside the list; below it when the window is narrow
 
 
 class TasksPage:
@@ -99,29 +99,28 @@ class TasksPage:
             formatters={"created": {"type": "html"}},
             configuration={"columnDefaults": {"tooltip": True}},
             css_classes=["tasks-table"],
+            # fixed widths for the short columns; command and reason share what is left
             widths={
-                "id": 190,
-                "state": 110,
-                "kind": 55,
-                "worker_id": 90,
-                "attempt": 65,
-                "retries": 60,
-                "duration": 80,
-                "created": 90,
-                "priority": 50,
-                "labels": 90,
+                "id": 215,
+                "state": 100,
+                "kind": 50,
+                "worker_id": 85,
+                "attempt": 55,
+                "retries": 50,
+                "duration": 70,
+                "created": 80,
+                "priority": 45,
+                "labels": 80,
             },
-            titles={"worker_id": "worker", "priority": "prio"},
+            titles={"worker_id": "worker", "priority": "prio", "attempt": "try"},
         )
         paint(self.table, "state", data.STATE_COLORS)
         self.table.on_click(self._on_row)  # type: ignore[arg-type]  # Panel awaits coroutine handlers
         self.first = w.Button(name="« First", width=80, css_classes=["page-first"])
         self.prev = w.Button(name="◀ Prev", width=80, css_classes=["page-prev"])
         self.next = w.Button(name="Next ▶", width=80, css_classes=["page-next"])
-        self.refresh = w.Button(name="↻ Refresh", width=95, css_classes=["page-refresh"])
-        self.pause = w.Toggle(
-            name="⏸ Pause live", value=False, width=120, css_classes=["live-pause"]
-        )
+        self.refresh = w.Button(name="Refresh", width=95, css_classes=["page-refresh"])
+        self.pause = w.Toggle(name="Pause live", value=False, width=120, css_classes=["live-pause"])
         self.first.on_click(self._on_first)
         self.prev.on_click(self._on_prev)
         self.next.on_click(self._on_next)
@@ -176,7 +175,7 @@ class TasksPage:
             self.status,
             self.table,
             sizing_mode="stretch_width",
-            styles={"flex": "1 1 600px", "min-width": "0"},
+            styles={"flex": "4 1 760px", "min-width": "0"},
         )
         side = pn.Column(
             self.drill.panel,
@@ -184,7 +183,7 @@ class TasksPage:
             self.new_task,
             self.submit_slot,
             sizing_mode="stretch_width",
-            styles={"flex": f"0 1 {SIDE_PX}px", "min-width": "360px"},
+            styles={"flex": f"1 1 {SIDE_PX}px", "min-width": "0"},
         )
         self.panel = pn.Column(
             pn.pane.Markdown("## Tasks", margin=(0, 10)),
@@ -299,7 +298,7 @@ class TasksPage:
         await self.reload()
 
     async def _on_pause(self, event: Any) -> None:
-        self.pause.name = "▶ Resume live" if event.new else "⏸ Pause live"
+        self.pause.name = "Resume live" if event.new else "Pause live"
         if not event.new and self._dirty:
             await self.reload()
         self._buttons()

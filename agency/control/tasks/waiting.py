@@ -32,9 +32,7 @@ def unplaced_reasons(task: Task, workers: Iterable[WorkerInfo]) -> list[str]:
         return [f"kind:{task.kind}"]
     if any(w.health is WorkerHealth.HEALTHY and w.breaker != "open" for w in carriers):
         return []
-    return [
-        f"breaker:{w.id}" if w.breaker == "open" else f"worker_down:{w.id}" for w in carriers
-    ]
+    return [f"breaker:{w.id}" if w.breaker == "open" else f"worker_down:{w.id}" for w in carriers]
 
 
 def own(waiting_for: list[str]) -> bool:
