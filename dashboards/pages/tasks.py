@@ -44,6 +44,7 @@ class TasksPage:
         self._loaded_at = 0.0
         self._dirty = False  # events arrived that the shown rows may not reflect yet
         self._reloading = False
+        self._again = False
         self._applying = False  # filters set from the address: one reload, no address push
         self.selected: str | None = None  # the task id the drill-down shows
         #: the dashboard sets this to push the address when the filter or the task changes
@@ -306,7 +307,7 @@ class TasksPage:
     async def reload(self) -> None:
         """Fetch the current page with the current filter (one request, off the loop)."""
         if self._reloading:
-            self._dirty = True  # a change during the read: read again on the next tick
+            self._again = True  # asked during a read (a filter changed): read once more after
             return
         self._reloading = True
         flt, cursor = self.filter(), self._cursors[self._page]
@@ -316,6 +317,7 @@ class TasksPage:
             page = await off_loop(data.fetch_page, self.ctx.client, flt, cursor)
         except Exception as exc:
             self.status.error(exc)
+            self._again = False
             return
         finally:
             self._reloading = False
@@ -329,6 +331,9 @@ class TasksPage:
         )
         self.page_info.object = f'<span class="page-label" data-page="{self._page + 1}" data-rows="{len(page.rows)}">page {self._page + 1} · {shown}{"" if self._next else " · last page"}</span>'
         self._buttons()
+        if self._again:
+            self._again = False
+            await self.reload()
 
     def _show_rows(self, rows: pd.DataFrame) -> None:
         """Put ``rows`` in the table: the same tasks in the same order are patched cell by cell
