@@ -120,4 +120,5 @@ def test_unplaced_reasons_tell_missing_labels_from_busy_or_refusing_workers() ->
     assert unplaced_reasons(task, [down]) == ["worker_down:w1"]
     bare = task.model_copy(update={"labels": {}, "kind": "agent"})
     assert unplaced_reasons(bare, [ml]) == ["kind:agent"]
+    assert unplaced_reasons(task, []) == []  # no fleet yet: not a reason to write down
     assert own(["labels:team=ml"]) and not own(["budget:b1"]) and not own([])

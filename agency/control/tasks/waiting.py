@@ -3,7 +3,8 @@
 The dispatcher asks only when it found no worker for a task. A task whose kind and labels
 no registered worker carries would otherwise sit ``pending`` with no explanation; a task
 whose only fitting workers are down or behind open breakers likewise. Workers merely full
-are the normal case of a queue and give no reason (the task simply waits its turn).
+are the normal case of a queue and give no reason (the task simply waits its turn), and so
+is a fleet with no worker registered yet (a control plane starting before its workers).
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ PREFIXES = ("labels:", "kind:", "breaker:", "worker_down:")
 
 def unplaced_reasons(task: Task, workers: Iterable[WorkerInfo]) -> list[str]:
     """``labels:k=v,…`` when no worker carries the task's kind and labels; ``breaker:<id>`` /
-    ``worker_down:<id>`` when every worker that does is refusing; else ``[]`` (they are busy)."""
+    ``worker_down:<id>`` when every worker that does is refusing; else ``[]`` (they are busy,
+    or there is no worker at all yet)."""
+    workers = list(workers)
+    if not workers:
+        return []
     need = {k: v for k, v in task.labels.items() if k not in PROVENANCE_LABELS}
     carriers = [
         w
