@@ -17,6 +17,7 @@ import pandas as pd
 
 from agency.client import AgencyClient
 from agency.models import TERMINAL_STATES, TaskState
+from agency.models.schedules import PROVENANCE_LABELS
 
 from .frames import one
 from .times import aware, instant
@@ -399,6 +400,30 @@ def preview(form: SubmitForm) -> str:
     if "argv" in spec:
         return "argv: " + json.dumps(spec["argv"])
     return "spec: " + json.dumps(spec)
+
+
+def who_would_take(workers: list[Any], form: SubmitForm) -> str:
+    """Which workers fit the form's kind and labels (healthy, breaker not open), in words;
+    the dispatcher picks among them the least loaded when the task's turn comes."""
+    try:
+        labels = form.payload()["labels"]
+    except ValueError:
+        labels = {}
+    fit = [
+        w
+        for w in workers
+        if form.kind in w.kinds
+        and all(w.labels.get(k) == v for k, v in labels.items() if k not in PROVENANCE_LABELS)
+    ]
+    ready = [w for w in fit if w.health.value == "healthy" and w.breaker != "open"]
+    if not fit:
+        wanted = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        return f"no worker carries kind {form.kind}" + (f" with {wanted}" if wanted else "")
+    if not ready:
+        return "only unavailable workers fit: " + ", ".join(w.id for w in fit)
+    return "would run on " + ", ".join(
+        f"{w.id} ({max(0, w.capacity - w.running)}/{w.capacity} free)" for w in ready
+    )
 
 
 def submit(client: AgencyClient, form: SubmitForm) -> str:

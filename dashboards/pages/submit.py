@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import shlex
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from agency.models import TASK_KINDS
 from ..context import Context
 from ..data import tasks as data
 from ..ui import StatusLine, off_loop
+
+WORKERS_TTL_S = 5.0
 
 
 class SubmitBox:
@@ -36,24 +39,34 @@ class SubmitBox:
         self.labels = w.TextInput(name="Labels", placeholder="team=ops, env=dev", width=200)
         self.priority = w.IntInput(name="Priority", value=0, start=-1000, end=1000, width=90)
         self.argv = pn.pane.HTML("", css_classes=["submit-argv"], sizing_mode="stretch_width")
+        self.fit = pn.pane.HTML("", css_classes=["submit-fit"], sizing_mode="stretch_width")
+        self._workers: list[Any] = []
+        self._workers_at = -WORKERS_TTL_S
         self.button = w.Button(
             name="Submit task", button_type="primary", width=130, css_classes=["submit-task"]
         )
         self.button.on_click(self._on_submit)
         self.spec.param.watch(self._on_typed, "value_input")
         self.kind.param.watch(self._on_typed, "value")
+        self.kind.param.watch(self._on_fit, "value")
+        self.labels.param.watch(self._on_fit, "value")
         self.status = StatusLine()
         self.panel = pn.Column(
             pn.pane.Markdown("#### Submit a task"),
             pn.Row(self.kind, self.labels, self.priority),
             self.spec,
             self.argv,
+            self.fit,
             self.button,
             self.status,
             sizing_mode="stretch_width",
             css_classes=["submit-box"],
         )
         self._on_typed(None)
+        pn.state.execute(self._first_fit)
+
+    async def _first_fit(self) -> None:
+        await self._on_fit(None)
 
     def form(self) -> data.SubmitForm:
         return data.SubmitForm(
@@ -90,6 +103,20 @@ class SubmitBox:
             f'style="color:{color};white-space:pre-wrap">{html.escape(text)}</code>'
         )
         self.button.disabled = error
+
+    async def _on_fit(self, _event: Any) -> None:
+        """Say which workers would take the task (the worker list is read at most every 5 s)."""
+        if time.monotonic() - self._workers_at > WORKERS_TTL_S:
+            try:
+                self._workers = await off_loop(self.ctx.client.worker_list)
+            except Exception as exc:
+                self.fit.object = f"workers unknown: {html.escape(str(exc))}"
+                return
+            self._workers_at = time.monotonic()
+        words = data.who_would_take(self._workers, self.form())
+        self.fit.object = (
+            f'<span class="fit-workers" style="color:#57606a">{html.escape(words)}</span>'
+        )
 
     async def _on_submit(self, _event: Any) -> None:
         form = self.form()

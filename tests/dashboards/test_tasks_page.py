@@ -291,12 +291,21 @@ def test_live_output_follows_the_end(stack: DashboardStack, page: Page) -> None:
     finished(stack, task)
 
 
-def test_clone_fills_the_form_with_the_task(stack: DashboardStack, page: Page) -> None:
+def test_clone_fills_the_form_and_says_which_worker_would_take_it(
+    stack: DashboardStack, page: Page
+) -> None:
     task = stack.client.submit("shell", {"argv": ["echo", "two words"]})
     open_tasks(page, stack, f"&task={task.id}")
     page.locator(".action-clone button").click()
     expect(page.locator(".submit-spec textarea")).to_have_value("echo 'two words'")
     expect(page.locator(".submit-argv .argv-preview")).to_have_text('argv: ["echo", "two words"]')
+    # which worker would take it, before submitting
+    fit = page.locator(".submit-fit .fit-workers")
+    expect(fit).to_contain_text(re.compile(r"would run on vm-\d+ \(\d+/4 free\)"))
+    labels = page.locator(".submit-box input[placeholder='team=ops, env=dev']")
+    labels.fill("gpu=h100")
+    labels.press("Enter")
+    expect(fit).to_have_text("no worker carries kind shell with gpu=h100")
 
 
 @pytest.mark.parametrize("width", [1440, 1024])

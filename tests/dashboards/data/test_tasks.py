@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agency.models import WorkerInfo
 from agency_dashboards.data import tasks as td
 
 
@@ -154,3 +155,13 @@ def test_the_filter_and_the_task_round_trip_through_the_address() -> None:
     )
     assert td.from_url({"state": "bogus", "sort": "drop table", "rows": "7"})["states"] == []
     assert td.bulk_words(flt) == "state failed or pending, label a=b"
+
+
+def test_who_would_take_a_task() -> None:
+    w1 = WorkerInfo(id="w1", url="http://x", kinds=["shell"], capacity=4, running=1)
+    w2 = w1.model_copy(update={"id": "w2", "labels": {"gpu": "h100"}, "breaker": "open"})
+    shell = td.SubmitForm("shell", "true")
+    assert td.who_would_take([w1, w2], shell) == "would run on w1 (3/4 free)"
+    gpu = td.SubmitForm("shell", "true", labels="gpu=h100")
+    assert td.who_would_take([w1, w2], gpu) == "only unavailable workers fit: w2"
+    assert td.who_would_take([w1], gpu) == "no worker carries kind shell with gpu=h100"
