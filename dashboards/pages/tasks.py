@@ -102,7 +102,7 @@ class TasksPage:
             css_classes=["tasks-table"],
             # fixed widths for the short columns; command and reason share what is left
             widths={
-                "id": 215,
+                "id": 222,
                 "state": 100,
                 "kind": 50,
                 "worker_id": 85,
