@@ -29,6 +29,7 @@ from .submit import SubmitBox
 PAGE_SIZES = [50, 100, 250, 500]  # the API serves at most 500 per page
 RELOAD_MIN_S = 0.5  # the list reads its page again at most this often on events
 RUNNING_RELOAD_S = 5.0  # and this often while a visible row runs (its duration grows)
+IDLE_RELOAD_S = 30.0  # and this often anyway, so "3 min ago" does not go stale
 SIDE_PX = 380  # the drill-down's least width beside the list; below it when the window is narrow
 
 
@@ -380,8 +381,10 @@ class TasksPage:
             await self._apply_events(items)
         due = time.monotonic() - self._loaded_at
         if not self.pause.value and not self._reloading:
-            if (self._dirty and due >= RELOAD_MIN_S) or (
-                due >= RUNNING_RELOAD_S and self._running_visible()
+            if (
+                (self._dirty and due >= RELOAD_MIN_S)
+                or (due >= RUNNING_RELOAD_S and self._running_visible())
+                or due >= IDLE_RELOAD_S
             ):
                 await self.reload()
         elif self.pause.value:
