@@ -11,9 +11,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import panel as pn
 
+from .address import AddressBar
 from .connection import HostRefused
 from .context import Context
 from .pages.audit import AuditPage
@@ -55,6 +57,10 @@ class Dashboard:
             sizing_mode="stretch_width",
             css_classes=["pages"],
         )
+        # the address follows the open page and its state; Back/Forward come back through it
+        self.address = AddressBar(query=_session_query())
+        self.address.on_browse = self._on_browse
+        self._browsing = False
         self.tabs.param.watch(self._on_tab, "active")
         self.tabs.active = self.keys.index(start) if start in self.keys else 0
         self._build(self.keys[self.tabs.active])
@@ -65,12 +71,37 @@ class Dashboard:
             page = PAGES[key][1](self.ctx)
             self.pages[key] = page
             self.slots[key].objects = [page.panel]
+            if hasattr(page, "on_address"):  # pages whose state is in the address
+                page.on_address = lambda params, k=key: self._push(k, params)
 
     def _on_tab(self, event: Any) -> None:
         key = self.keys[event.new]
         self._build(key)
-        if pn.state.location is not None:
-            pn.state.location.update_query(page=key)
+        if not self._browsing:
+            page = self.pages[key]
+            self._push(key, page.address() if hasattr(page, "address") else {})
+
+    def _push(self, key: str, params: dict[str, str]) -> None:
+        if self.keys[self.tabs.active] == key:
+            self.address.push({"page": key, **params})
+
+    def _on_browse(self, params: dict[str, str]) -> None:
+        """Back or Forward: open the address's page, and let it show the address's state."""
+        key = params.get("page", "overview")
+        if key not in self.keys:
+            return
+        self._browsing = True
+        try:
+            self.tabs.active = self.keys.index(key)
+        finally:
+            self._browsing = False
+        browse = getattr(self.pages[key], "browse", None)
+        if browse is not None:
+
+            async def show() -> None:
+                await browse(params)
+
+            pn.state.execute(show)
 
     async def tick(self) -> None:
         """Feed the built pages from the live feeds; skipped if the previous tick still runs."""
@@ -87,6 +118,14 @@ class Dashboard:
                     await result
         finally:
             self._ticking = False
+
+
+def _session_query() -> str:
+    """The query string the session was opened with (the address bar's starting value)."""
+    args = pn.state.session_args or {}
+    return urlencode(
+        {k: (v[0].decode() if isinstance(v[0], bytes) else str(v[0])) for k, v in args.items() if v}
+    )
 
 
 def refused(message: str) -> pn.viewable.Viewable:
@@ -121,4 +160,4 @@ def build(start: str | None = None) -> pn.viewable.Viewable:
         sizing_mode="stretch_width",
         styles={"border-bottom": "1px solid #d0d7de"},
     )
-    return pn.Column(header, dash.tabs, sizing_mode="stretch_width")
+    return pn.Column(header, dash.tabs, dash.address, sizing_mode="stretch_width")

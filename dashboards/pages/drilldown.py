@@ -1,4 +1,5 @@
-"""The drill-down of one task: spec, attempts, live output, timeline, actions with confirmation."""
+"""The drill-down of one task: why it waits, spec, attempts, the log (stdout and stderr with
+times), timeline, actions with a confirmation that asks for a reason."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from ..context import Context
 from ..data import conversation as conversation_data
 from ..data import drilldown as data
 from ..data import tasks as tasks_data
-from ..ui import Confirm, StatusLine, off_loop
+from ..reasons import ReasonConfirm
+from ..ui import StatusLine, off_loop
 from .conversation import Conversation
-
-OUTPUT_MAX_CHARS = 200_000  # the pane keeps the tail: a chatty task must not bloat the page
+from .logview import LogView
 
 
 class Drilldown:
@@ -26,8 +27,11 @@ class Drilldown:
     ) -> None:
         self.ctx = ctx
         self.on_change = on_change
+        #: set by the Tasks page: "Clone" copies the task into its submit form
+        self.on_clone: Callable[[dict[str, Any]], None] | None = None
         self.task: dict[str, Any] | None = None
-        self._offset = 0
+        self._want: str | None = None  # the task last asked for: a slower, older read loses
+        self._offsets = {"stdout": 0, "stderr": 0}
         self._out_eof = False
         self._busy = False
         self.title = pn.pane.Markdown(
@@ -43,6 +47,9 @@ class Drilldown:
             return
         self._built = True
         self.state = pn.pane.HTML("", css_classes=["drill-state"])
+        self.waiting = pn.pane.Alert(
+            "", alert_type="warning", visible=False, css_classes=["drill-waiting"]
+        )
         self.steps = pn.pane.Markdown("", css_classes=["cancel-steps"], visible=False)
         self.spec = pn.pane.JSON({}, depth=3, theme="light", sizing_mode="stretch_width")
         self.attempts = pn.widgets.Tabulator(
@@ -62,17 +69,7 @@ class Drilldown:
             layout="fit_columns",
             css_classes=["timeline-table"],
         )
-        self.output = pn.pane.Str(
-            "",
-            css_classes=["task-output"],
-            styles={
-                "max-height": "220px",
-                "overflow": "auto",
-                "background": "#f6f8fa",
-                "font-size": "12px",
-            },
-            sizing_mode="stretch_width",
-        )
+        self.log = LogView()
         self.buttons = {
             a: pn.widgets.Button(
                 name=a.capitalize(),
@@ -85,14 +82,18 @@ class Drilldown:
         }
         for action, button in self.buttons.items():
             button.on_click(self._asker(action))
-        self.confirm = Confirm(css_classes=["task-confirm"])
+        self.clone = pn.widgets.Button(
+            name="Clone…", width=90, css_classes=["action-clone"], visible=False
+        )
+        self.clone.on_click(self._on_clone)
+        self.confirm = ReasonConfirm(css_classes=["task-confirm"])
         self.status = StatusLine()
         self.agent = Conversation(self.ctx, on_submitted=self._on_follow_up)
         self._usage = ""
         self._session_id: str | None = None
         self._common_tabs: list[tuple[str, Any]] = [
             ("Timeline", self.timeline),
-            ("Output", self.output),
+            ("Output", self.log.panel),
             ("Spec", self.spec),
             ("Attempts", self.attempts),
         ]
@@ -101,7 +102,8 @@ class Drilldown:
         self.panel.objects = [
             self.title,
             self.state,
-            pn.Row(*self.buttons.values()),
+            self.waiting,
+            pn.Row(*self.buttons.values(), self.clone),
             self.confirm,
             self.status,
             self.steps,
@@ -110,9 +112,10 @@ class Drilldown:
 
     async def show(self, task_id: str) -> None:
         self.build()
+        self._want = task_id
         if self.task is None or self.task["id"] != task_id:
-            self.output.object = ""
-            self._offset, self._out_eof = 0, False
+            self.log.reset(task_id)
+            self._offsets, self._out_eof = {"stdout": 0, "stderr": 0}, False
             self.confirm.close()
             self.status.say("")
             self.agent.reset()
@@ -128,13 +131,19 @@ class Drilldown:
         except Exception as exc:
             self.status.error(exc)
             return
+        if self._want is not None and detail.task["id"] != self._want:
+            return  # another task was opened while this one was read
         self.task = detail.task
         self.render(detail)
         await self.follow_output()
 
     def render(self, detail: data.Detail) -> None:
         task = detail.task
-        self.title.object = f"### Task `{task['id']}`\n{task['kind']} · priority {task['priority']} · attempt {task['attempt']}/{task['max_attempts']} · worker {task.get('worker_id') or '-'}"
+        cost = data.cost_text(detail.usage)
+        self.title.object = f"### Task `{task['id']}`\n{task['kind']} · priority {task['priority']} · attempt {task['attempt']}/{task['max_attempts']} · worker {task.get('worker_id') or '-'}{cost}"
+        why = data.waiting_words(task, detail.queue_paused)
+        self.waiting.object = f"**Waiting:** {why}" if why else ""
+        self.waiting.visible = bool(why)
         reason = f" — {task['reason']}" if task.get("reason") else ""
         self.state.object = f'<span class="task-state" data-state="{task["state"]}" style="font-weight:600">state: {task["state"]}</span>{reason}'
         self.spec.object = {
@@ -150,6 +159,7 @@ class Drilldown:
         allowed = tasks_data.allowed_actions(task["state"])
         for action, button in self.buttons.items():
             button.visible = action in allowed
+        self.clone.visible = self.on_clone is not None
         steps = data.cancel_steps(detail.timeline, task["state"])
         self.steps.visible = bool(steps)
         self.steps.object = "**Cancel lifecycle**\n\n" + "\n".join(
@@ -176,26 +186,40 @@ class Drilldown:
             await self.on_change()
 
     async def follow_output(self) -> None:
-        """Append new stdout; called on every refresh and by the page's tick while running."""
+        """Append new stdout and stderr lines; called on every refresh and by the page's tick
+        while the task runs. Lines are stamped when read (see ``data.logs``), except output
+        first read after the task ended, which gets the attempt's end time."""
         await self.follow_agent()
         if self.task is None or self._busy or self._out_eof:
             return
         self._busy = True
+        task = self.task
+        ended = tasks_data.is_terminal(task["state"])
+        stamp = data.ended_at(task) if ended and not any(self._offsets.values()) else None
         try:
-            for _ in range(20):  # bounded: at most 20 chunks per call, the next tick continues
-                text, nxt, eof = await off_loop(
-                    data.read_output, self.ctx.client, self.task["id"], self._offset
-                )
-                if text:
-                    self.output.object = (str(self.output.object) + text)[-OUTPUT_MAX_CHARS:]
-                self._offset = nxt
-                self._out_eof = eof and tasks_data.is_terminal(self.task["state"])
-                if not text:
-                    break
+            eofs = []
+            for stream in self._offsets:
+                for _ in range(20):  # bounded: at most 20 chunks per call, the next tick goes on
+                    text, nxt, eof = await off_loop(
+                        data.read_output, self.ctx.client, task["id"], self._offsets[stream], stream
+                    )
+                    self.log.add(stream, text, stamp)
+                    self._offsets[stream] = nxt
+                    if not text:
+                        break
+                eofs.append(eof)
+            self._out_eof = all(eofs) and ended
+            if self._out_eof:
+                self.log.close()
+            self.log.render()
         except Exception as exc:
             self.status.error(exc)
         finally:
             self._busy = False
+
+    def _on_clone(self, _event: Any) -> None:
+        if self.task is not None and self.on_clone is not None:
+            self.on_clone(dict(self.task))
 
     def _asker(self, action: str) -> Callable[[Any], None]:
         return lambda _event: self.ask(action)
@@ -208,7 +232,7 @@ class Drilldown:
         async def run() -> None:
             try:
                 await off_loop(
-                    tasks_data.run_action, self.ctx.client, task["id"], action, "from the dashboard"
+                    tasks_data.run_action, self.ctx.client, task["id"], action, self.confirm.reason
                 )
                 self.status.say(
                     f"{action.capitalize()} of {task['id']} accepted; following its state below.",

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from agency.control.tasks import Orchestrator
+from agency.control.tasks.waiting import own, unplaced_reasons
 from agency.errors import InvalidSpec
-from agency.models import TaskState, TaskSubmit
-from agency.testing import task_events
+from agency.models import Task, TaskState, TaskSubmit, WorkerHealth, WorkerInfo
+from agency.testing import task_events, wait_until
 
 
 async def test_noop_task_succeeds_with_its_events_in_order(orch: Orchestrator) -> None:
@@ -89,3 +90,35 @@ async def test_priority_then_age_orders_the_queue(orch: Orchestrator) -> None:
     await orch.resume_queue("op", "done")
     await orch.run_burst(timeout=20)
     assert {(await orch.get(t.id)).state for t in (low, old, new, high)} == {TaskState.SUCCEEDED}
+
+
+async def test_a_task_whose_labels_no_worker_carries_says_so(orch: Orchestrator) -> None:
+    """Why a task waits: ``waiting_for`` names the labels nobody carries; a fitting task
+    of the same batch runs and never gets such a reason."""
+    lonely = await orch.submit(TaskSubmit(kind="noop", labels={"gpu": "h100"}), "alice")
+    fits = await orch.submit(TaskSubmit(kind="noop"), "alice")
+    await wait_until(orch, lambda: orch.book.get(lonely.id).waiting_for != [])  # type: ignore[union-attr]
+    waiting = await orch.get(lonely.id)
+    assert waiting.state is TaskState.PENDING
+    assert waiting.waiting_for == ["labels:gpu=h100"]
+    assert waiting.reason == "waiting for labels:gpu=h100"
+    await orch.run_burst(timeout=20)
+    done = await orch.get(fits.id)
+    assert done.state is TaskState.SUCCEEDED and done.waiting_for == []
+    actions = [e.action for e in await task_events(orch.repos.store, lonely.id)]
+    assert actions == ["task.created", "task.waiting"]  # said once, not on every pass
+
+
+def test_unplaced_reasons_tell_missing_labels_from_busy_or_refusing_workers() -> None:
+    task = Task(id="t", kind="shell", spec={"argv": ["true"]}, labels={"team": "ml"})
+    ml = WorkerInfo(id="w1", url="http://x", kinds=["shell"], capacity=1, labels={"team": "ml"})
+    other = ml.model_copy(update={"id": "w2", "labels": {"team": "web"}})
+    assert unplaced_reasons(task, [other]) == ["labels:team=ml"]
+    assert unplaced_reasons(task, [other, ml]) == []  # it fits: busy is no reason
+    assert unplaced_reasons(task, [ml.model_copy(update={"breaker": "open"})]) == ["breaker:w1"]
+    down = ml.model_copy(update={"health": WorkerHealth.UNHEALTHY})
+    assert unplaced_reasons(task, [down]) == ["worker_down:w1"]
+    bare = task.model_copy(update={"labels": {}, "kind": "agent"})
+    assert unplaced_reasons(bare, [ml]) == ["kind:agent"]
+    assert unplaced_reasons(task, []) == []  # no fleet yet: not a reason to write down
+    assert own(["labels:team=ml"]) and not own(["budget:b1"]) and not own([])

@@ -36,6 +36,7 @@ from agency.control.tasks.book import Book, Op, Step
 from agency.control.tasks.denials import denial_event, denials_from_error
 from agency.control.tasks.lifecycle import change, effective_deadline
 from agency.control.tasks.outcomes import Outcomes
+from agency.control.tasks.waiting import own, unplaced_reasons
 from agency.errors import (
     AgencyError,
     CircuitOpen,
@@ -130,6 +131,7 @@ class Dispatcher:
             worker = self._pick(task)
             if worker is None:
                 unplaced.append(task)
+                self._explain(task)
                 if not self._any_free_slot():
                     break
                 continue
@@ -186,6 +188,13 @@ class Dispatcher:
                 return worker
         return None
 
+    def _explain(self, task: Task) -> None:
+        """Record why no worker took ``task`` (no carrier of its labels, breakers open), or
+        clear such a reason once it no longer holds; full workers are no reason."""
+        why = unplaced_reasons(task, self.registry.list())
+        if why != task.waiting_for and (why or own(task.waiting_for)):
+            self._spawn(self._note_waiting(task, why))
+
     def _any_free_slot(self) -> bool:
         return any(
             w.health is WorkerHealth.HEALTHY and w.running < w.capacity
@@ -215,7 +224,7 @@ class Dispatcher:
             TaskState.PENDING,
             actor="system",
             action="task.waiting",
-            reason=f"waiting for {', '.join(blocking)}",
+            reason=f"waiting for {', '.join(blocking)}" if blocking else None,
             waiting_for=blocking,
         )
         await self.book.commit([Step(current, new, ev)])

@@ -34,3 +34,18 @@ def test_cancel_steps_follow_the_lifecycle() -> None:
         _timeline("task.running", "task.cancel_requested", "task.succeeded"), "succeeded"
     )
     assert [m for _, m, _ in raced] == ["✓", "✗", "○"]
+
+
+def test_why_a_task_waits_in_plain_words() -> None:
+    task = {
+        "state": "pending",
+        "waiting_for": ["labels:gpu=h100", "budget:b1", "lock-a", "breaker:w1"],
+        "locks": ["lock-a"],
+    }
+    words = dd.waiting_words(task, queue_paused=True)
+    assert words == (
+        "the queue is paused; no worker carries the labels gpu=h100; budget b1 is reached; "
+        "lock lock-a is held by another task; the circuit breaker of worker w1 is open"
+    )
+    assert dd.waiting_words({"state": "running", "waiting_for": ["x"]}) == ""
+    assert "paused" in dd.waiting_words({"state": "paused"})

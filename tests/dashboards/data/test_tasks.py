@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agency.models import WorkerInfo
 from agency_dashboards.data import tasks as td
 
 
@@ -94,3 +95,73 @@ def test_submit_form_payloads() -> None:
         "prompt": "summarise the logs"
     }
     assert td.SubmitForm("noop", '{"sleep": 0.1}').payload()["spec"] == {"sleep": 0.1}
+
+
+def test_the_shell_command_is_split_like_a_shell() -> None:
+    form = td.SubmitForm("shell", "sh -c 'echo a; echo b'")
+    assert form.payload()["spec"] == {"argv": ["sh", "-c", "echo a; echo b"]}
+    assert td.preview(form) == 'argv: ["sh", "-c", "echo a; echo b"]'
+    bad = td.SubmitForm("shell", "echo 'a")
+    with pytest.raises(ValueError, match="command: No closing quotation"):
+        bad.payload()
+    assert td.preview(bad).startswith("error: command:")
+    with pytest.raises(ValueError, match="spec: not valid JSON"):
+        td.SubmitForm("noop", "{oops").payload()
+
+
+def test_rows_show_command_attempt_retries_duration_reason_and_relative_time() -> None:
+    now = datetime(2026, 1, 2, 3, 10, 5, tzinfo=UTC)
+    df = td.display_rows(
+        [
+            {
+                "id": "a",
+                "state": "running",
+                "kind": "shell",
+                "spec": {"argv": ["echo", "two words"]},
+                "attempt": 2,
+                "max_attempts": 3,
+                "started_at": "2026-01-02T03:09:00Z",
+                "created_at": "2026-01-02T03:04:05Z",
+                "waiting_for": ["labels:gpu=h100"],
+            }
+        ],
+        now=now,
+    )
+    row = df.loc[0]
+    assert (row["command"], row["attempt"], row["retries"]) == ("echo 'two words'", "2/3", 1)
+    assert row["duration"] == "1 min 5 s"
+    assert row["reason"] == "waiting for labels:gpu=h100"
+    assert row["created"] == '<span title="2026-01-02 03:04:05 UTC">6 min 0 s ago</span>'
+    assert td.reason_text("waiting for lock-a", ["lock-a"]) == "waiting for lock-a"
+
+
+def test_the_filter_and_the_task_round_trip_through_the_address() -> None:
+    flt = td.TaskFilter(states=("failed", "pending"), label="a=b", sort="-priority", limit=100)
+    params = td.url_params(flt, "t1")
+    assert params == {
+        "state": "failed,pending",
+        "label": "a=b",
+        "sort": "-priority",
+        "rows": "100",
+        "task": "t1",
+    }
+    back = td.from_url(params)
+    assert (back["states"], back["label"], back["sort"], back["limit"], back["task"]) == (
+        ["failed", "pending"],
+        "a=b",
+        "-priority",
+        100,
+        "t1",
+    )
+    assert td.from_url({"state": "bogus", "sort": "drop table", "rows": "7"})["states"] == []
+    assert td.bulk_words(flt) == "state failed or pending, label a=b"
+
+
+def test_who_would_take_a_task() -> None:
+    w1 = WorkerInfo(id="w1", url="http://x", kinds=["shell"], capacity=4, running=1)
+    w2 = w1.model_copy(update={"id": "w2", "labels": {"gpu": "h100"}, "breaker": "open"})
+    shell = td.SubmitForm("shell", "true")
+    assert td.who_would_take([w1, w2], shell) == "would run on w1 (3/4 free)"
+    gpu = td.SubmitForm("shell", "true", labels="gpu=h100")
+    assert td.who_would_take([w1, w2], gpu) == "only unavailable workers fit: w2"
+    assert td.who_would_take([w1], gpu) == "no worker carries kind shell with gpu=h100"
