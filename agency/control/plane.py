@@ -91,7 +91,7 @@ class ControlPlane:
             registry = Registry(settings)
             tasks = Orchestrator(settings, repos, registry, metrics_registry=metrics)
             await tasks.start()
-            tokens = TokenBook(repos.tokens, settings)
+            tokens = TokenBook(repos.tokens, settings, tasks.task_tokens)
             await tokens.load()
             schedules = ScheduleService(repos.schedules, tasks, settings, metrics)
             await schedules.start()
