@@ -14,6 +14,7 @@ from ..data import drilldown as data
 from ..data import tasks as tasks_data
 from ..ui import Confirm, StatusLine, off_loop
 from .conversation import Conversation
+from .task_tree import TaskTree
 
 OUTPUT_MAX_CHARS = 200_000  # the pane keeps the tail: a chatty task must not bloat the page
 
@@ -88,6 +89,7 @@ class Drilldown:
         self.confirm = Confirm(css_classes=["task-confirm"])
         self.status = StatusLine()
         self.agent = Conversation(self.ctx, on_submitted=self._on_follow_up)
+        self.tree = TaskTree(self.ctx, self.show)
         self._usage = ""
         self._session_id: str | None = None
         self._common_tabs: list[tuple[str, Any]] = [
@@ -101,6 +103,7 @@ class Drilldown:
         self.panel.objects = [
             self.title,
             self.state,
+            self.tree.panel,
             pn.Row(*self.buttons.values()),
             self.confirm,
             self.status,
@@ -130,6 +133,7 @@ class Drilldown:
             return
         self.task = detail.task
         self.render(detail)
+        await self.tree.update(detail.task)
         await self.follow_output()
 
     def render(self, detail: data.Detail) -> None:
