@@ -38,7 +38,7 @@ with AgencyClient() as client:
 PROBE = """
 import json, os, sys
 import httpx
-unrelated = sys.argv[1]
+unrelated, unrelated_key = sys.argv[1], sys.argv[2]
 me = os.environ["AGENCY_TASK_ID"]
 h = {"Authorization": "Bearer " + os.environ["AGENCY_TOKEN"]}
 with httpx.Client(base_url=os.environ["AGENCY_URL"], headers=h, timeout=30) as c:
@@ -53,6 +53,7 @@ with httpx.Client(base_url=os.environ["AGENCY_URL"], headers=h, timeout=30) as c
         "unrelated": code(c.get(f"/api/v1/tasks/{unrelated}")),
         "unrelated_output": code(c.get(f"/api/v1/tasks/{unrelated}/output")),
         "other_parent": code(c.post("/api/v1/tasks", json={"kind": "noop", "parent_id": unrelated})),
+        "other_key": code(c.post("/api/v1/tasks", json={"kind": "noop", "idempotency_key": unrelated_key})),
         "list_other": code(c.get("/api/v1/tasks", params={"parent_id": unrelated})),
         "stream_all": code(c.get("/api/v1/events/stream", params={"resource_type": "*"})),
         "workers": code(c.get("/api/v1/workers")),
@@ -137,8 +138,10 @@ def test_the_task_token_reaches_only_its_subtree_and_ends_with_the_task(
     stack: Stack,
 ) -> None:
     with stack.http() as http:
-        unrelated = http.post("/api/v1/tasks", json={"kind": "noop"}).json()["id"]
-        parent = http.post("/api/v1/tasks", json=_python(PROBE, unrelated)).json()
+        key = f"unrelated-{random.random()}"
+        body = {"kind": "noop", "idempotency_key": key}
+        unrelated = http.post("/api/v1/tasks", json=body).json()["id"]
+        parent = http.post("/api/v1/tasks", json=_python(PROBE, unrelated, key)).json()
         final = _final(stack, parent["id"])
         err = http.get(f"/api/v1/tasks/{parent['id']}/output?stream=stderr").json()["data"]
         assert final["state"] == "succeeded", err
@@ -150,7 +153,8 @@ def test_the_task_token_reaches_only_its_subtree_and_ends_with_the_task(
     assert got["child"]["created_by"] == f"task:{parent['id']}"
     assert got["own"] == [200, None] and got["child_read"] == [200, None]
     assert got["children"] == [got["child"]["id"]]
-    for probe in ("unrelated", "unrelated_output", "other_parent", "list_other", "stream_all"):
+    probes = ("unrelated", "unrelated_output", "other_parent", "other_key", "list_other")
+    for probe in (*probes, "stream_all"):
         assert got[probe] == [403, "out_of_scope"], (probe, got[probe])
     for probe in ("workers", "cancel", "tokens"):
         assert got[probe] == [403, "out_of_scope"], (probe, got[probe])

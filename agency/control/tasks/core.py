@@ -196,6 +196,8 @@ class Orchestrator:
         if scope is not None or any(r.parent_id is not None for r in reqs):
             reqs = await self.lineage.check(reqs, scope)
         known = await self._known_keys([r.idempotency_key for r in reqs if r.idempotency_key])
+        if scope is not None:
+            self.lineage.refuse_foreign_keys(known, scope)
         self.lineage.refuse_ending(reqs)
         out: list[Task] = []
         steps: list[Step] = []

@@ -70,6 +70,17 @@ class Lineage:
                 )
         return reqs
 
+    @staticmethod
+    def refuse_foreign_keys(known: dict[str, Task], scope: str) -> None:
+        """A task token's idempotency key that names a task outside its children would
+        answer with that task: refused, without saying which task holds it."""
+        for task in known.values():
+            if task.parent_id != scope:
+                raise OutOfScope(
+                    "idempotency_key: this key belongs to a task outside this task's children",
+                    details={"field": "idempotency_key", "scope": scope},
+                )
+
     def refuse_ending(self, reqs: list[TaskSubmit]) -> None:
         """Refuse children of a parent being canceled; called right before the submit is
         staged (no await in between), so a cancel's cascade can never miss a child."""
