@@ -107,7 +107,7 @@ async def events_stream(
     A task token follows one task of its subtree only (``resource_id`` given).
     """
     if who.scope is not None:
-        await plane.tasks.require_stream(who.scope, resource_type, resource_id)
+        await plane.lineage.require_stream(who.scope, resource_type, resource_id)
     f = EventFilter(
         action=action,
         actor=actor,

@@ -89,7 +89,7 @@ async def list_tasks(
     lists children only: of its own task by default, or of a task in its subtree."""
     if who.scope is not None:
         parent_id = parent_id or who.scope
-        await plane.tasks.require_within(who.scope, parent_id)
+        await plane.lineage.require_within(who.scope, parent_id)
     query = TaskQuery(
         states=list(state) if state else None,
         kind=kind,
@@ -116,7 +116,7 @@ async def show(
 ) -> TaskDetail:
     """The task, its attempts, its event timeline, an agent task's usage and session, and
     the ids of its children (``task.parent_id`` names its parent)."""
-    await plane.tasks.require_within(who.scope, task_id)
+    await plane.lineage.require_within(who.scope, task_id)
     history = await plane.tasks.history(task_id)
     return TaskDetail(
         task=history.task,
@@ -137,7 +137,7 @@ async def output(
     who: Principal = Depends(require(Role.VIEWER, scoped=True)),
 ) -> WorkerOutput:
     """A piece of the task's output from ``offset``: live from the worker, stored once finished."""
-    await plane.tasks.require_within(who.scope, task_id)
+    await plane.lineage.require_within(who.scope, task_id)
     return await plane.tasks.output(task_id, stream, offset)
 
 

@@ -62,6 +62,8 @@ class ControlPlane:
         self.started_at: datetime = utcnow()
         self.tasks = tasks
         self.tokens = tokens
+        #: child tasks: what a task token may reach (the task routes ask it)
+        self.lineage = tasks.lineage
         self.schedules = schedules
         self.limiter = RateLimiter(settings.rate_limit)
         self.refusals: Refusals = tasks.refusals

@@ -158,6 +158,17 @@ def test_the_task_token_reaches_only_its_subtree_and_ends_with_the_task(
         assert got[probe] == [403, "out_of_scope"], (probe, got[probe])
     for probe in ("workers", "cancel", "tokens"):
         assert got[probe] == [403, "out_of_scope"], (probe, got[probe])
+    # the refusals are in the audit trail, as the task's own
+    with stack.http() as http:
+        refused = wait_for(
+            lambda: http.get(
+                "/api/v1/audit",
+                params={"action": "auth.forbidden", "actor": f"task:{parent['id']}"},
+            ).json()["items"],
+            what="the task token's refusals in the audit trail",
+        )
+        assert {e["details"]["code"] for e in refused} == {"out_of_scope"}
+        assert unrelated in {e["resource_id"] for e in refused}
     # the task has ended: its token is refused everywhere
     with stack.http(got["token"]) as http:
         answer = http.get(f"/api/v1/tasks/{parent['id']}")

@@ -96,8 +96,9 @@ class Orchestrator:
         self.registry = registry
         metrics = metrics_registry or CollectorRegistry()
         self.book = Book(repos, registry, Kpis(metrics))
+        self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
         self.task_tokens = TaskTokens.from_settings(settings)
-        self.lineage = Lineage(self.book, self.task_tokens, settings.task_token_ttl)
+        self.lineage = Lineage(self.book, self.task_tokens, settings.task_token_ttl, self.refusals)
         self.gates = Gates()
         self.costs = CostKpis(metrics)
         self.budgets = BudgetBook(repos)
@@ -110,7 +111,6 @@ class Orchestrator:
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
         self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
-        self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
         self.fleet = FleetWatch(
             self.book, registry, self.outcomes, self.alerts, settings, sending, self.refusals
         )
@@ -280,17 +280,6 @@ class Orchestrator:
         usage, session = await self.runs.usage(task_id)
         children = tuple(await self.repos.tasks.child_ids(task_id))
         return TaskHistory(task, attempts, timeline, usage, session, children)
-
-    async def require_within(self, scope: str | None, task_id: str) -> None:
-        """``OutOfScope`` unless the caller's task token (``scope``) may read ``task_id``
-        (that task or a descendant); nothing for any other caller."""
-        await self.lineage.require_within(scope, task_id)
-
-    async def require_stream(
-        self, scope: str, resource_type: str | None, resource_id: str | None
-    ) -> None:
-        """``OutOfScope`` unless a task token's event stream follows one task of its subtree."""
-        await self.lineage.require_stream(scope, resource_type, resource_id)
 
     async def transcript(
         self, task_id: str, after: tuple[int, int] = (0, 0), limit: int = 10_000

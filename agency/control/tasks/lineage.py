@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from agency.control.task_tokens import TaskTokens
+from agency.control.refusals import Refusals
+from agency.control.task_tokens import TaskTokens, actor_of
 from agency.control.tasks.book import Book
 from agency.control.tasks.lifecycle import effective_deadline
 from agency.errors import Conflict, OutOfScope, ValidationFailed
@@ -29,11 +30,32 @@ _LIVE = (TaskState.DISPATCHED, TaskState.RUNNING)
 class Lineage:
     """Parent links over the book (live tasks) and the task table (finished ones)."""
 
-    def __init__(self, book: Book, tokens: TaskTokens, token_ttl: float) -> None:
+    def __init__(
+        self, book: Book, tokens: TaskTokens, token_ttl: float, refusals: Refusals
+    ) -> None:
         self.book = book
         self.tokens = tokens
         self.token_ttl = timedelta(seconds=token_ttl)
+        self.refusals = refusals
         tokens.live = self.running
+
+    def _refused(self, scope: str, resource_id: str, message: str, **details: str) -> OutOfScope:
+        """The refusal of a task token reaching beyond its subtree, audited like the gate's
+        (``auth.forbidden``, sampled per task and resource)."""
+        exc = OutOfScope(message, details={**details, "scope": scope})
+        actor = actor_of(scope)
+        self.refusals.refuse(
+            "auth.forbidden",
+            actor=actor,
+            resource_type="task",
+            resource_id=resource_id,
+            address=None,
+            reason=message,
+            key=(actor, resource_id),
+            code=exc.code,
+            scope=actor,
+        )
+        return exc
 
     def running(self, task_id: str, attempt: int) -> bool:
         """Whether ``task_id``'s attempt ``attempt`` still runs (its token is good)."""
@@ -56,9 +78,12 @@ class Lineage:
         if scope is not None:
             for req in reqs:
                 if req.parent_id is not None and req.parent_id != scope:
-                    raise OutOfScope(
+                    raise self._refused(
+                        scope,
+                        req.parent_id,
                         f"parent_id: a task token may only submit children of task {scope}",
-                        details={"field": "parent_id", "parent_id": req.parent_id, "scope": scope},
+                        field="parent_id",
+                        parent_id=req.parent_id,
                     )
             reqs = [r if r.parent_id else r.model_copy(update={"parent_id": scope}) for r in reqs]
         for parent_id in sorted({r.parent_id for r in reqs if r.parent_id is not None}):
@@ -70,15 +95,16 @@ class Lineage:
                 )
         return reqs
 
-    @staticmethod
-    def refuse_foreign_keys(known: dict[str, Task], scope: str) -> None:
+    def refuse_foreign_keys(self, known: dict[str, Task], scope: str) -> None:
         """A task token's idempotency key that names a task outside its children would
         answer with that task: refused, without saying which task holds it."""
         for task in known.values():
             if task.parent_id != scope:
-                raise OutOfScope(
+                raise self._refused(
+                    scope,
+                    task.id,
                     "idempotency_key: this key belongs to a task outside this task's children",
-                    details={"field": "idempotency_key", "scope": scope},
+                    field="idempotency_key",
                 )
 
     def refuse_ending(self, reqs: list[TaskSubmit]) -> None:
@@ -111,9 +137,11 @@ class Lineage:
     async def require_within(self, scope: str | None, task_id: str) -> None:
         """``OutOfScope`` unless a task token (``scope``) may read ``task_id``."""
         if scope is not None and not await self.within(scope, task_id):
-            raise OutOfScope(
+            raise self._refused(
+                scope,
+                task_id,
                 f"a task token of task {scope} may only read that task and its descendants",
-                details={"task_id": task_id, "scope": scope},
+                task_id=task_id,
             )
 
     async def require_stream(
@@ -121,9 +149,11 @@ class Lineage:
     ) -> None:
         """``OutOfScope`` unless a task token's event stream follows one task of its subtree."""
         if resource_type != "task" or resource_id is None:
-            raise OutOfScope(
+            raise self._refused(
+                scope,
+                resource_id or "*",
                 "a task token may only follow the events of one task of its subtree "
                 "(resource_type=task&resource_id=<id>)",
-                details={"resource_type": resource_type, "scope": scope},
+                resource_type=str(resource_type),
             )
         await self.require_within(scope, resource_id)
