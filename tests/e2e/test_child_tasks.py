@@ -124,6 +124,11 @@ def test_a_task_submits_a_child_and_waits_for_it(stack: Stack) -> None:
         )
         detail = http.get(f"/api/v1/tasks/{parent['id']}").json()
         assert detail["task"]["parent_id"] is None and detail["children"] == [child_id]
+        # the parent's own timeline records what it delegated, by whom
+        added = [e for e in detail["timeline"] if e["action"] == "task.child_added"]
+        assert [(e["details"]["child_id"], e["actor"]) for e in added] == [
+            (child_id, f"task:{parent['id']}")
+        ]
         listed = http.get("/api/v1/tasks", params={"parent_id": parent["id"]}).json()["items"]
         assert [t["id"] for t in listed] == [child_id]
     result = runner.invoke(

@@ -213,7 +213,7 @@ class Orchestrator:
             steps.append(Step(None, task, created(task, actor)))
             out.append(task)
         if steps:
-            ops = self.book.stage(steps)
+            ops = self.book.stage(steps, self.lineage.announce([s.new for s in steps], actor))
             for step in steps:
                 self.book.watch_deadline(step.new)
             await self.book.write(ops)

@@ -15,7 +15,7 @@ from agency.control.task_tokens import TaskTokens, actor_of
 from agency.control.tasks.book import Book
 from agency.control.tasks.lifecycle import effective_deadline
 from agency.errors import Conflict, OutOfScope, ValidationFailed
-from agency.models import Task, TaskState, TaskSubmit, utcnow
+from agency.models import EventIn, Task, TaskState, TaskSubmit, utcnow
 
 #: a deeper tree is refused a scope check rather than walked without end
 MAX_DEPTH = 64
@@ -94,6 +94,22 @@ class Lineage:
                     details={"field": "parent_id", "parent_id": parent_id},
                 )
         return reqs
+
+    @staticmethod
+    def announce(tasks: list[Task], actor: str) -> list[EventIn]:
+        """A ``task.child_added`` event on each new child's parent, written with the child:
+        the parent's own timeline shows what it delegated."""
+        return [
+            EventIn(
+                actor=actor,
+                action="task.child_added",
+                resource_type="task",
+                resource_id=t.parent_id,
+                details={"child_id": t.id, "kind": t.kind},
+            )
+            for t in tasks
+            if t.parent_id is not None
+        ]
 
     def refuse_foreign_keys(self, known: dict[str, Task], scope: str) -> None:
         """A task token's idempotency key that names a task outside its children would
