@@ -92,6 +92,12 @@ class SandboxDenied(Forbidden):
     code = "sandbox_denied"
 
 
+class OutOfScope(Forbidden):
+    """A task token used beyond its task's children and subtree."""
+
+    code = "out_of_scope"
+
+
 class HostNotAllowed(Forbidden):
     """A URL whose host is outside the allowlist (SSRF guard)."""
 

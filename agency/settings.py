@@ -152,6 +152,12 @@ class Settings(BaseModel):
         ge=1024,
         description="Most bytes of unified diff a worker records per attempt (`GET /task/{id}/changes`); the rest is cut and marked truncated.",
     )
+    task_token_ttl: float = Field(
+        3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="Seconds the scoped token of a process task without a timeout or deadline lives at most (`AGENCY_TOKEN` in the task); it also ends with the attempt.",
+    )
     cancel_grace: float = Field(
         5.0,
         ge=0,

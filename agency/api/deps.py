@@ -56,15 +56,16 @@ def address_of(conn: HTTPConnection) -> str | None:
     return conn.client.host if conn.client is not None else None
 
 
-def admit(conn: HTTPConnection, role: Role | None = None) -> Principal:
+def admit(conn: HTTPConnection, role: Role | None = None, *, scoped: bool = False) -> Principal:
     """The caller of ``conn``, rate-limited and holding ``role`` when given; every refusal
-    (401, 429, 403) is audited by the gate."""
+    (401, 429, 403) is audited by the gate. A task token is admitted only when ``scoped``."""
     return plane_of(conn).gate.admit(
         conn.headers.get("authorization"),
         conn.query_params.get("token"),
         address_of(conn),
         conn.url.path,
         role,
+        scoped=scoped,
     )
 
 
@@ -73,15 +74,18 @@ def authenticate(conn: HTTPConnection) -> Principal:
     return admit(conn)
 
 
-def require(role: Role) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+def require(
+    role: Role, *, scoped: bool = False
+) -> Callable[[HTTPConnection], Awaitable[Principal]]:
     """A FastAPI dependency: the caller, who must hold ``role`` or a stronger one.
 
     401 without a token or with an unknown/revoked one, 403 with a too-weak one,
-    429 (with ``Retry-After``) past the token's rate limit.
+    429 (with ``Retry-After``) past the token's rate limit. With ``scoped`` a task token is
+    admitted too (``who.scope`` set): the route must then keep it to its task's subtree.
     """
 
     async def dependency(conn: HTTPConnection) -> Principal:
-        return admit(conn, role)
+        return admit(conn, role, scoped=scoped)
 
-    dependency.__name__ = f"require_{role.value}"
+    dependency.__name__ = f"require_{role.value}" + ("_or_task" if scoped else "")
     return dependency

@@ -98,13 +98,16 @@ async def events_stream(
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
     plane: ControlPlane = Depends(get_plane),
     metrics: ApiMetrics = Depends(api_metrics_of),
-    who: Principal = Depends(require(Role.VIEWER)),
+    who: Principal = Depends(require(Role.VIEWER, scoped=True)),
 ) -> EventSourceResponse:
     """Committed events as ``event: <action>``, ``id: <seq>``, data = the event as JSON.
 
     Without a resume point the stream starts with what happens next; with ``after`` or
     ``Last-Event-ID`` it first sends every matching event after that seq from the table.
+    A task token follows one task of its subtree only (``resource_id`` given).
     """
+    if who.scope is not None:
+        await plane.lineage.require_stream(who.scope, resource_type, resource_id)
     f = EventFilter(
         action=action,
         actor=actor,

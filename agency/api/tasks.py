@@ -44,18 +44,19 @@ async def submit(
         Body(description='One task, a batch `{"tasks": [...]}`, or the bare list `[...]`.'),
     ],
     plane: ControlPlane = Depends(get_plane),
-    who: Principal = Depends(require(Role.OPERATOR)),
+    who: Principal = Depends(require(Role.OPERATOR, scoped=True)),
 ) -> Task | list[Task]:
     """Submit one task (answered with it) or a batch (answered with the list, same order).
 
     A batch lands in one transaction. A task whose ``idempotency_key`` was seen before is
-    answered with the existing task instead of a new one.
+    answered with the existing task instead of a new one. ``parent_id`` makes it a child of
+    that task; a task's own token (``AGENCY_TOKEN``) submits only children of its task.
     """
     if isinstance(payload, TaskBatch):
-        return await plane.tasks.submit_many(payload.tasks, who.name)
+        return await plane.tasks.submit_many(payload.tasks, who.name, who.scope)
     if isinstance(payload, list):  # the bare list: the batch without its wrapper
-        return await plane.tasks.submit_many(payload, who.name)
-    return await plane.tasks.submit(payload, who.name)
+        return await plane.tasks.submit_many(payload, who.name, who.scope)
+    return await plane.tasks.submit(payload, who.name, who.scope)
 
 
 @router.get("/tasks", response_model=TaskList)
@@ -73,15 +74,22 @@ async def list_tasks(
     text: Annotated[
         str | None, Query(max_length=200, description="Matches id, kind and spec text.")
     ] = None,
+    parent_id: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="The children of this task.")
+    ] = None,
     sort: Annotated[SortKey, Query(description="Field, `-` for descending.")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")
     ] = None,
     plane: ControlPlane = Depends(get_plane),
-    who: Principal = Depends(require(Role.VIEWER)),
+    who: Principal = Depends(require(Role.VIEWER, scoped=True)),
 ) -> TaskList:
-    """Tasks matching every given filter, one page at a time (keyset cursor)."""
+    """Tasks matching every given filter, one page at a time (keyset cursor). A task token
+    lists children only: of its own task by default, or of a task in its subtree."""
+    if who.scope is not None:
+        parent_id = parent_id or who.scope
+        await plane.lineage.require_within(who.scope, parent_id)
     query = TaskQuery(
         states=list(state) if state else None,
         kind=kind,
@@ -90,6 +98,7 @@ async def list_tasks(
         created_after=created_after,
         created_before=created_before,
         text=text,
+        parent_id=parent_id,
         sort=_SORT_FIELDS[sort.lstrip("-")],
         descending=sort.startswith("-"),
         limit=limit,
@@ -103,9 +112,11 @@ async def list_tasks(
 async def show(
     task_id: TaskId,
     plane: ControlPlane = Depends(get_plane),
-    who: Principal = Depends(require(Role.VIEWER)),
+    who: Principal = Depends(require(Role.VIEWER, scoped=True)),
 ) -> TaskDetail:
-    """The task, its attempts, its event timeline, and an agent task's usage and session."""
+    """The task, its attempts, its event timeline, an agent task's usage and session, and
+    the ids of its children (``task.parent_id`` names its parent)."""
+    await plane.lineage.require_within(who.scope, task_id)
     history = await plane.tasks.history(task_id)
     return TaskDetail(
         task=history.task,
@@ -113,6 +124,7 @@ async def show(
         timeline=history.timeline,
         usage=history.usage,
         session_id=history.session_id,
+        children=list(history.children),
     )
 
 
@@ -122,9 +134,10 @@ async def output(
     stream: Literal["stdout", "stderr"] = "stdout",
     offset: Annotated[int, Query(ge=0)] = 0,
     plane: ControlPlane = Depends(get_plane),
-    who: Principal = Depends(require(Role.VIEWER)),
+    who: Principal = Depends(require(Role.VIEWER, scoped=True)),
 ) -> WorkerOutput:
     """A piece of the task's output from ``offset``: live from the worker, stored once finished."""
+    await plane.lineage.require_within(who.scope, task_id)
     return await plane.tasks.output(task_id, stream, offset)
 
 

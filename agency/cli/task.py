@@ -51,17 +51,22 @@ def submit(
     ),
     wait: bool = typer.Option(False, "--wait", help="Wait until the task is finished."),
     wait_timeout: float = typer.Option(600.0, "--wait-timeout", help="Seconds --wait waits."),
+    parent: str | None = typer.Option(
+        None, "--parent", help="Parent task id; inside a task, that task (AGENCY_TASK_ID)."
+    ),
     url: str | None = URL_OPTION,
     token: str | None = TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Submit a task, e.g. `agency task submit shell -- echo hi`."""
+    """Submit a task, e.g. `agency task submit shell -- echo hi`. Run inside a task, it
+    submits a child of that task with the task's own AGENCY_URL and AGENCY_TOKEN."""
     body = task_spec(kind, spec, list(args or []))
     options: dict[str, Any] = {
         "labels": parse_labels(label),
         "priority": priority,
         "idempotency_key": key,
         "timeout": timeout,
+        "parent_id": parent,
     }
     with connect(url, token) as client:
         task = client.submit(kind, body, **{k: v for k, v in options.items() if v is not None})
@@ -130,6 +135,10 @@ def show(
         f"  priority {t.priority}, attempt {t.attempt}/{t.max_attempts}, worker {t.worker_id or '-'}, "
         f"exit {t.exit_code if t.exit_code is not None else '-'}, by {t.created_by}"
     )
+    if t.parent_id is not None:
+        typer.echo(f"  parent: {t.parent_id}")
+    if detail.children:
+        typer.echo(f"  children ({len(detail.children)}): {' '.join(detail.children)}")
     if detail.usage is not None:
         u = detail.usage
         typer.echo(

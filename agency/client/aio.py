@@ -123,6 +123,7 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMet
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         text: str | None = None,
+        parent_id: str | None = None,
         sort: str = "-created_at",
         max_rows: int = 1000,
         page_size: int = 200,
@@ -136,6 +137,7 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMet
             created_before=created_before,
             text=text,
             sort=sort,
+            parent_id=parent_id,
         )
         pages = ep.task_pages(filters, max_rows, page_size)
         while (call := pages.next()) is not None:
@@ -144,6 +146,9 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMet
 
     async def task(self, task_id: str) -> TaskDetail:
         return await self._do(ep.task(task_id))
+
+    async def children(self, task_id: str, limit: int = 500) -> list[Task]:
+        return await self._do(ep.children(task_id, limit))
 
     async def timeline(self, task_id: str) -> pd.DataFrame:
         return await self._do(ep.timeline(task_id))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from agency.client.frames import model_frame, rows, schedule_frame
+from agency.client.settings import current_task
 from agency.client.sse import Reconnect, SseMessage, Stream
 from agency.client.wire import V1, Call, Endpoint, QueryParams, many, model, query
 from agency.errors import RequestTimeout
@@ -143,17 +144,42 @@ EVENTS_STREAM = f"{V1}/events/stream"
 METRICS_STREAM = f"{V1}/metrics/stream"
 
 TERMINAL_ACTIONS = frozenset(f"task.{s.value}" for s in TaskState if s.terminal)
-TASK_FILTERS = ("state", "kind", "worker", "label", "created_after", "created_before", "text")
+TASK_FILTERS = (
+    "state",
+    "kind",
+    "worker",
+    "label",
+    "created_after",
+    "created_before",
+    "text",
+    "parent_id",
+)
 AUDIT_FILTERS = ("action", "actor", "resource_type", "resource_id", "since", "until")
 
 
 # --- tasks -------------------------------------------------------------------------------------
 def submit(kind: str, spec: dict[str, Any] | None, options: dict[str, Any]) -> Call[Task]:
-    return SUBMIT.call(body={"kind": kind, "spec": spec or {}, **options})
+    return SUBMIT.call(body=_delegated_body({"kind": kind, "spec": spec or {}, **options}))
 
 
 def submit_many(tasks: list[TaskSubmit | dict[str, Any]]) -> Call[list[Task]]:
-    return SUBMIT_MANY.call(body={"tasks": tasks})
+    return SUBMIT_MANY.call(body={"tasks": [_delegated(t) for t in tasks]})
+
+
+def _delegated(task: TaskSubmit | dict[str, Any]) -> TaskSubmit | dict[str, Any]:
+    """Inside a task (``AGENCY_TASK_ID``) a submission without ``parent_id`` is that task's
+    child; an explicit ``parent_id`` (``None`` included) is left as given."""
+    if not isinstance(task, TaskSubmit):
+        return _delegated_body(task)
+    parent = current_task()
+    if parent is None or "parent_id" in task.model_fields_set:
+        return task
+    return task.model_copy(update={"parent_id": parent})
+
+
+def _delegated_body(body: dict[str, Any]) -> dict[str, Any]:
+    parent = current_task()
+    return body if parent is None or "parent_id" in body else {**body, "parent_id": parent}
 
 
 def task_filters(
@@ -165,6 +191,7 @@ def task_filters(
     created_before: datetime | None = None,
     text: str | None = None,
     sort: str = "-created_at",
+    parent_id: str | None = None,
 ) -> dict[str, Any]:
     """The list filters as query values (one state or several)."""
     states = state if isinstance(state, list) else ([state] if state else None)
@@ -177,6 +204,7 @@ def task_filters(
         created_before=created_before,
         text=text,
         sort=sort,
+        parent_id=parent_id,
     )
 
 
@@ -194,6 +222,12 @@ def tasks_page(limit: int, cursor: str | None, filters: dict[str, Any]) -> Call[
 
 def task(task_id: str) -> Call[TaskDetail]:
     return TASK.call(task_id)
+
+
+def children(task_id: str, limit: int) -> Call[list[Task]]:
+    """The first ``limit`` (at most 500) children of a task, oldest first."""
+    params = query(parent_id=task_id, sort="created_at", limit=limit)
+    return TASKS.call_as(lambda body: TaskList.model_validate(body).items, params=params)
 
 
 def timeline(task_id: str) -> Call[pd.DataFrame]:

@@ -77,6 +77,13 @@ class RunbookSettings(ClientSettings):
     )
 
 
+def current_task(env: Mapping[str, str] | None = None) -> str | None:
+    """The task this process runs as (``AGENCY_TASK_ID``, set by the worker), if any: what
+    it submits becomes that task's child unless it names another ``parent_id``."""
+    env = os.environ if env is None else env
+    return env.get("AGENCY_TASK_ID") or None
+
+
 def resolve(
     url: str | None, token: str | None, settings: ClientSettings | None = None
 ) -> tuple[str, str | None]:

@@ -141,6 +141,7 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         text: str | None = None,
+        parent_id: str | None = None,
         sort: str = "-created_at",
         max_rows: int = 1000,
         page_size: int = 200,
@@ -155,6 +156,7 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
             created_before=created_before,
             text=text,
             sort=sort,
+            parent_id=parent_id,
         )
         pages = ep.task_pages(filters, max_rows, page_size)
         while (call := pages.next()) is not None:
@@ -164,6 +166,10 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
     def task(self, task_id: str) -> TaskDetail:
         """The task with its attempts and event timeline."""
         return self._do(ep.task(task_id))
+
+    def children(self, task_id: str, limit: int = 500) -> list[Task]:
+        """The tasks ``task_id`` delegated (its children), oldest first."""
+        return self._do(ep.children(task_id, limit))
 
     def timeline(self, task_id: str) -> pd.DataFrame:
         """The task's events as a DataFrame, oldest first."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from agency.control.ratelimit import RateLimiter
 from agency.control.refusals import Refusals
 from agency.control.tokens import Principal, TokenBook
-from agency.errors import AgencyError, Forbidden, NotFound, RateLimited, Unauthorized
+from agency.errors import AgencyError, Forbidden, NotFound, OutOfScope, RateLimited, Unauthorized
 from agency.models import Role
 
 UNKNOWN = "unknown"  # the actor of a refusal whose caller has no known token
@@ -46,9 +46,14 @@ class Gate:
         address: str | None,
         path: str,
         role: Role | None = None,
+        *,
+        scoped: bool = False,
     ) -> Principal:
         """The caller, rate-limited and holding ``role`` (when given); ``Unauthorized``,
-        ``RateLimited`` or ``Forbidden`` otherwise, each recorded as a refusal."""
+        ``RateLimited`` or ``Forbidden`` otherwise, each recorded as a refusal.
+
+        A task token (``Principal.scope``) is admitted only where ``scoped`` says the route
+        checks the scope itself (``out_of_scope`` 403 elsewhere), and then whatever ``role``."""
         try:
             principal = self.tokens.authenticate(bearer_secret(header, query_token), address)
         except Unauthorized as exc:
@@ -57,6 +62,10 @@ class Gate:
         # worker traffic scales with task throughput, so only people and scripts are limited
         if principal.role is not Role.WORKER:
             self.charge(principal, path)
+        if principal.scope is not None:
+            if not scoped:
+                raise self.out_of_scope(principal, path)
+            return principal
         if role is not None and not principal.role.allows(role):
             refused = Forbidden(
                 f"this needs the {role.value} role; token {principal.name!r} is {principal.role.value}",
@@ -77,6 +86,30 @@ class Gate:
             )
             raise refused
         return principal
+
+    def out_of_scope(
+        self, principal: Principal, path: str, reason: str | None = None
+    ) -> OutOfScope:
+        """The refusal of a task token outside its scope, recorded (sampled per token and path)."""
+        refused = OutOfScope(
+            reason
+            or "a task token may only create its task's children and read its task and their "
+            f"subtree; {path} is outside that scope",
+            details={"scope": f"task:{principal.scope}", "path": path},
+        )
+        self.refusals.refuse(
+            "auth.forbidden",
+            actor=principal.name,
+            resource_type="route",
+            resource_id=path,
+            address=principal.address,
+            reason=refused.message,
+            key=(principal.token_id, path),
+            code=refused.code,
+            token_id=principal.token_id,
+            scope=f"task:{principal.scope}",
+        )
+        return refused
 
     def charge(self, principal: Principal, path: str) -> None:
         """Take one request from the caller's bucket (also per chat message); a 429 is

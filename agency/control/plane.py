@@ -63,6 +63,8 @@ class ControlPlane:
         self.started_at: datetime = utcnow()
         self.tasks = tasks
         self.tokens = tokens
+        #: child tasks: what a task token may reach (the task routes ask it)
+        self.lineage = tasks.lineage
         self.schedules = schedules
         self.limiter = RateLimiter(settings.rate_limit)
         self.refusals: Refusals = tasks.refusals
@@ -93,7 +95,7 @@ class ControlPlane:
             registry = Registry(settings)
             tasks = Orchestrator(settings, repos, registry, metrics_registry=metrics)
             await tasks.start()
-            tokens = TokenBook(repos.tokens, settings)
+            tokens = TokenBook(repos.tokens, settings, tasks.task_tokens)
             await tokens.load()
             schedules = ScheduleService(repos.schedules, tasks, settings, metrics)
             await schedules.start()

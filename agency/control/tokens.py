@@ -11,6 +11,7 @@ import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from agency.control.task_tokens import TaskTokens, actor_of
 from agency.control.token_secrets import hash_token, new_secret, read_or_create_admin_secret
 from agency.errors import Conflict, NotFound, TokenExpired, Unauthorized, ValidationFailed
 from agency.models import ApiToken, EventIn, Role, new_id, utcnow
@@ -28,12 +29,16 @@ MAX_GRACE = timedelta(days=30)
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller: the token's name is the actor of every event it causes;
-    ``address`` is where the call came from (recorded with the refusals it causes)."""
+    ``address`` is where the call came from (recorded with the refusals it causes).
+
+    ``scope`` is set for a task token: the id of the task it acts for, which may only create
+    that task's children and read its subtree (the gate refuses every other route)."""
 
     name: str
     role: Role
     token_id: str
     address: str | None = None
+    scope: str | None = None
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, token_id="anonymous")
@@ -42,9 +47,12 @@ ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, token_id="anonymous")
 class TokenBook:
     """The API tokens: every lookup is an in-memory dict hit; changes are written through."""
 
-    def __init__(self, repo: TokenRepository, settings: Settings) -> None:
+    def __init__(
+        self, repo: TokenRepository, settings: Settings, task_tokens: TaskTokens | None = None
+    ) -> None:
         self._repo = repo
         self._settings = settings
+        self._task_tokens = task_tokens
         self._by_hash: dict[str, ApiToken] = {}
         self._by_id: dict[str, ApiToken] = {}
         # every token write goes through this lock and writes the in-memory row as it is
@@ -96,7 +104,19 @@ class TokenBook:
     def authenticate(self, secret: str | None, address: str | None = None) -> Principal:
         """The principal of ``secret``; ``Unauthorized`` when missing, unknown or revoked,
         ``TokenExpired`` past its expiry or its rotation's grace period. ``address`` is the
-        caller's, recorded as the token's last use."""
+        caller's, recorded as the token's last use. A task token (``agyt_``) gives a principal
+        scoped to its task, also with auth off (a task then acts as itself, not as admin)."""
+        if secret and self._task_tokens is not None and TaskTokens.is_task_token(secret):
+            try:
+                grant = self._task_tokens.verify(secret)
+            except Unauthorized:
+                if not self._settings.auth:
+                    return replace(ANONYMOUS, address=address)
+                raise
+            actor = actor_of(grant.task_id)
+            return Principal(
+                name=actor, role=Role.VIEWER, token_id=actor, address=address, scope=grant.task_id
+            )
         if not self._settings.auth:
             return replace(ANONYMOUS, address=address)
         if not secret:

@@ -80,6 +80,9 @@ class TaskDetail(BaseModel):
     timeline: list[Event]
     usage: Usage | None = None
     session_id: str | None = None
+    children: list[str] = Field(
+        default_factory=list, description="Ids of the tasks this one delegated, oldest first."
+    )
 
 
 class CancelIn(Strict):

@@ -231,6 +231,12 @@ class TaskSubmit(Strict):
     secrets: list[str] = Field(
         default_factory=list, description="Secret names referenced as ${secret:NAME}."
     )
+    parent_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="The task this one was delegated by (a child task); it must exist.",
+    )
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -302,6 +308,7 @@ class Task(BaseModel):
     deadline: datetime | None = None
     not_before: datetime | None = None
     created_by: str = "system"
+    parent_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     dispatched_at: datetime | None = None

@@ -24,6 +24,13 @@ class WorkerTaskRequest(Strict):
     kind: str
     spec: dict[str, Any] = Field(default_factory=dict)
     deadline: datetime | None = None
+    agency_token: str | None = Field(
+        None,
+        max_length=512,
+        repr=False,
+        description="A short-lived token scoped to this task's children: the worker gives it "
+        "to the task's process as AGENCY_TOKEN (with AGENCY_URL), so the task can delegate.",
+    )
 
 
 class WorkerTaskState(StrEnum):

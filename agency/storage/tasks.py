@@ -34,6 +34,7 @@ class TaskQuery:
     created_after: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None  # substring of id, kind or spec (case-insensitive)
+    parent_id: str | None = None  # the children of this task
     sort: SortField = "created_at"
     descending: bool = True
     limit: int = 50
@@ -54,7 +55,7 @@ def _filters(q: TaskQuery) -> tuple[list[str], list[Any]]:
     if q.states:
         where.append(f"state IN ({', '.join('?' for _ in q.states)})")
         params.extend(str(TaskState(s).value) for s in q.states)
-    for column, value in (("kind", q.kind), ("worker_id", q.worker_id)):
+    for column, value in (("kind", q.kind), ("worker_id", q.worker_id), ("parent_id", q.parent_id)):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
@@ -147,6 +148,14 @@ class TaskRepository(Repository):
         more = len(rows) > limit
         cursor = _encode_cursor(getattr(items[-1], q.sort), items[-1].id) if more else None
         return TaskPage(items, cursor)
+
+    async def child_ids(self, parent_id: str, limit: int = 1000) -> list[str]:
+        """The ids of ``parent_id``'s children, oldest first (at most ``limit``)."""
+        rows = await self.store.fetch(
+            "SELECT id FROM tasks WHERE parent_id = ? ORDER BY created_at, id LIMIT ?",
+            [parent_id, limit],
+        )
+        return [str(r["id"]) for r in rows]
 
     async def count(self, q: TaskQuery) -> int:
         """How many tasks match ``q``'s filters (order and page ignored)."""

@@ -49,6 +49,18 @@ def minimal_env(workspace: Path, task_id: str, attempt: int) -> dict[str, str]:
     }
 
 
+def agency_env(control_plane: str | None, token: str | None) -> dict[str, str]:
+    """``AGENCY_URL`` and ``AGENCY_TOKEN`` for a process task, so it can submit and read its
+    own child tasks (``agency task submit --wait``, ``AgencyClient()``): the control plane
+    this worker reports to, and the attempt's token, scoped to that task's children."""
+    env: dict[str, str] = {}
+    if control_plane:
+        env["AGENCY_URL"] = control_plane.rstrip("/")
+    if token:
+        env["AGENCY_TOKEN"] = token
+    return env
+
+
 @dataclass(frozen=True)
 class Plan:
     """The process a spec asks for, before secrets are resolved and the sandbox wraps it."""

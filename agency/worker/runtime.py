@@ -250,7 +250,11 @@ class WorkerRuntime:
         output_dir = self.config.output_dir / key
         pspec = ProcessSpec(
             argv=argv,
-            env={**prepare.minimal_env(workspace, req.task_id, req.attempt), **plan.env},
+            env={
+                **prepare.minimal_env(workspace, req.task_id, req.attempt),
+                **prepare.agency_env(self.config.control_plane, req.agency_token),
+                **plan.env,  # the spec's own env wins: an explicit choice of its submitter
+            },
             cwd=cwd,
             workspace=workspace,
             output_dir=output_dir,

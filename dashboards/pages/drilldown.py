@@ -17,6 +17,7 @@ from ..reasons import ReasonConfirm
 from ..ui import StatusLine, off_loop
 from .conversation import Conversation
 from .logview import LogView
+from .task_tree import TaskTree
 
 
 class Drilldown:
@@ -89,6 +90,7 @@ class Drilldown:
         self.confirm = ReasonConfirm(css_classes=["task-confirm"])
         self.status = StatusLine()
         self.agent = Conversation(self.ctx, on_submitted=self._on_follow_up)
+        self.tree = TaskTree(self.ctx, self.show)
         self._usage = ""
         self._session_id: str | None = None
         self._common_tabs: list[tuple[str, Any]] = [
@@ -103,6 +105,7 @@ class Drilldown:
             self.title,
             self.state,
             self.waiting,
+            self.tree.panel,
             pn.Row(*self.buttons.values(), self.clone),
             self.confirm,
             self.status,
@@ -135,6 +138,7 @@ class Drilldown:
             return  # another task was opened while this one was read
         self.task = detail.task
         self.render(detail)
+        await self.tree.update(detail.task)
         await self.follow_output()
 
     def render(self, detail: data.Detail) -> None:

@@ -86,6 +86,8 @@ class Book:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     #: the latest finished tasks, so reads never race the write that stores them
     recent: OrderedDict[str, Task] = field(default_factory=OrderedDict)
+    #: parent id -> its live (non-terminal) children, for the cancel cascade
+    children: dict[str, set[str]] = field(default_factory=dict)
     #: commits applied to memory whose write has not returned yet
     writing: int = 0
     #: replaced on every change, the old one set: every waiter wakes, none can miss it
@@ -114,6 +116,24 @@ class Book:
         """A live or recently finished task, as memory knows it."""
         return self.tasks.get(task_id) or self.recent.get(task_id)
 
+    def link(self, task: Task) -> None:
+        """Index ``task`` under its parent while it lives, drop it once it has ended."""
+        if task.parent_id is None:
+            return
+        if not task.state.terminal:
+            self.children.setdefault(task.parent_id, set()).add(task.id)
+            return
+        siblings = self.children.get(task.parent_id)
+        if siblings is not None:
+            siblings.discard(task.id)
+            if not siblings:
+                del self.children[task.parent_id]
+
+    def live_children(self, task_id: str) -> list[Task]:
+        """``task_id``'s children that have not ended, oldest first."""
+        ids = sorted(self.children.get(task_id, ()))
+        return [t for cid in ids if (t := self.tasks.get(cid)) is not None]
+
     def in_flight_on(self, worker_id: str) -> list[Task]:
         return [t for tid in self.flying if (t := self.tasks[tid]).worker_id == worker_id]
 
@@ -121,6 +141,7 @@ class Book:
         old, new = step.old, step.new
         src = old.state if old is not None else None
         dst = new.state
+        self.link(new)
         if dst.terminal:
             self.tasks.pop(new.id, None)
             self.recent[new.id] = new

@@ -62,13 +62,15 @@ class Canceller:
         force: bool = False,
         why: str | None = None,
     ) -> Task:
-        """Start (or join) the cancel of a live ``task``; idempotent."""
+        """Start (or join) the cancel of a live ``task``; idempotent. Its live children are
+        canceled too, down the tree, each through its own visible cancel."""
         text = why or cancel_reason(actor, reason)
         if task.state in _CANCEL_FROM:
             new, ev = change(
                 task, TaskState.CANCELED, actor=actor, reason=text, extra={"forced": force}
             )
             await self.book.commit([Step(task, new, ev)])
+            await self._cascade(new, actor, force)
             return new
         if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
             if force and task.id in self._jobs:
@@ -79,7 +81,23 @@ class Canceller:
         )
         await self.book.commit([Step(task, new, ev)])
         self._follow(task.id, force=force)
+        await self._cascade(new, actor, force)
         return new
+
+    async def _cascade(self, parent: Task, actor: str, force: bool) -> None:
+        """Cancel ``parent``'s live children (each recursing into its own), audited as
+        ``actor``'s cancel with a reason that names the parent."""
+        children = [c.id for c in self.book.live_children(parent.id)]
+        if not children:
+            return
+        why = f"{cancel_reason(actor, None)}: parent {parent.id} was canceled"
+        await asyncio.gather(*(self._cancel_child(cid, actor, force, why) for cid in children))
+
+    async def _cancel_child(self, task_id: str, actor: str, force: bool, why: str) -> None:
+        # read right before the change is staged (no await in between): never a stale copy
+        child = self.book.get(task_id)
+        if child is not None:
+            await self.cancel(child, actor, None, force=force, why=why)
 
     def _follow(self, task_id: str, *, force: bool) -> None:
         old = self._jobs.pop(task_id, None)

@@ -22,6 +22,7 @@ from agency.control.alerts import AlertService
 from agency.control.budgets import BudgetBook
 from agency.control.pricing import PriceTable
 from agency.control.refusals import Refusals
+from agency.control.task_tokens import TaskTokens
 from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
 from agency.control.tasks.book import Book, Step
 from agency.control.tasks.cancel import Canceller
@@ -30,6 +31,7 @@ from agency.control.tasks.dispatch import Dispatcher
 from agency.control.tasks.gates import Gates
 from agency.control.tasks.kpis import WINDOWS, Kpis
 from agency.control.tasks.lifecycle import created
+from agency.control.tasks.lineage import Lineage
 from agency.control.tasks.outcomes import Outcomes
 from agency.control.tasks.output import read_output
 from agency.control.tasks.recovery import recover
@@ -75,6 +77,7 @@ class TaskHistory(NamedTuple):
     timeline: list[Event]
     usage: Usage | None = None
     session_id: str | None = None
+    children: tuple[str, ...] = ()
 
 
 class Orchestrator:
@@ -93,17 +96,21 @@ class Orchestrator:
         self.registry = registry
         metrics = metrics_registry or CollectorRegistry()
         self.book = Book(repos, registry, Kpis(metrics))
+        self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
+        self.task_tokens = TaskTokens.from_settings(settings)
+        self.lineage = Lineage(self.book, self.task_tokens, settings.task_token_ttl, self.refusals)
         self.gates = Gates()
         self.costs = CostKpis(metrics)
         self.budgets = BudgetBook(repos)
         prices = PriceTable.from_setting(settings.model_prices)
         self.runs = RunRecorder(self.book, registry, repos, prices, self.costs, self.budgets)
         self.outcomes = Outcomes(self.book, registry, self.gates, self.runs)
-        self.dispatcher = Dispatcher(self.book, registry, self.outcomes, self.budgets)
+        self.dispatcher = Dispatcher(
+            self.book, registry, self.outcomes, self.budgets, self.lineage.mint
+        )
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
         self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
-        self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
         self.fleet = FleetWatch(
             self.book, registry, self.outcomes, self.alerts, settings, sending, self.refusals
         )
@@ -176,22 +183,34 @@ class Orchestrator:
 
     # --- submit and read ------------------------------------------------------------------
 
-    async def submit(self, req: TaskSubmit, actor: str) -> Task:
-        """Persist a task with its ``task.created`` event and queue it; idempotent by key."""
-        return (await self.submit_many([req], actor))[0]
+    async def submit(self, req: TaskSubmit, actor: str, scope: str | None = None) -> Task:
+        """Persist a task with its ``task.created`` event and queue it; idempotent by key.
+        ``scope``: the task a task token acts for (the new task becomes its child)."""
+        return (await self.submit_many([req], actor, scope))[0]
 
     async def submit_many(
-        self, reqs: list[TaskSubmit], actor: str, *, new_keys: bool = False
+        self,
+        reqs: list[TaskSubmit],
+        actor: str,
+        scope: str | None = None,
+        *,
+        new_keys: bool = False,
     ) -> list[Task]:
         """Submit many tasks in one transaction; returns them in request order.
 
-        ``new_keys``: the caller vouches that no task carries these idempotency keys yet (the
-        workflow engine, for keys it derived and never submitted in this process), so the
-        lookup of stored keys, a database read, is skipped.
+        ``scope``: the task whose token submits (its children only). ``new_keys``: the caller
+        vouches that no task carries these idempotency keys yet (the workflow engine, for keys
+        it derived and never submitted in this process), so the lookup of stored keys, a
+        database read, is skipped.
         """
         self._require_running()
+        if scope is not None or any(r.parent_id is not None for r in reqs):
+            reqs = await self.lineage.check(reqs, scope)
         keys = [r.idempotency_key for r in reqs if r.idempotency_key]
         known = {} if new_keys else await self._known_keys(keys)
+        if scope is not None:
+            self.lineage.refuse_foreign_keys(known, scope)
+        self.lineage.refuse_ending(reqs)
         out: list[Task] = []
         steps: list[Step] = []
         for req in reqs:
@@ -206,7 +225,7 @@ class Orchestrator:
             steps.append(Step(None, task, created(task, actor)))
             out.append(task)
         if steps:
-            ops = self.book.stage(steps)
+            ops = self.book.stage(steps, self.lineage.announce([s.new for s in steps], actor))
             for step in steps:
                 self.book.watch_deadline(step.new)
             await self.book.write(ops)
@@ -228,6 +247,7 @@ class Orchestrator:
             timeout=req.timeout,
             deadline=req.deadline,
             created_by=actor,
+            parent_id=req.parent_id,
         )
 
     async def _known_keys(self, keys: list[str]) -> dict[str, Task]:
@@ -270,7 +290,8 @@ class Orchestrator:
         attempts = await self.repos.tasks.attempts(task_id)
         timeline = await self.repos.events.timeline(task_id)
         usage, session = await self.runs.usage(task_id)
-        return TaskHistory(task, attempts, timeline, usage, session)
+        children = tuple(await self.repos.tasks.child_ids(task_id))
+        return TaskHistory(task, attempts, timeline, usage, session, children)
 
     async def transcript(
         self, task_id: str, after: tuple[int, int] = (0, 0), limit: int = 10_000

@@ -66,9 +66,16 @@ class Dispatcher:
     """Places pending tasks on workers; see the module docstring for the answers."""
 
     def __init__(
-        self, book: Book, registry: Registry, outcomes: Outcomes, budgets: BudgetBook
+        self,
+        book: Book,
+        registry: Registry,
+        outcomes: Outcomes,
+        budgets: BudgetBook,
+        mint: Callable[[Task], str | None] | None = None,
     ) -> None:
         self.book = book
+        #: the scoped token a process task gets (``AGENCY_TOKEN``), minted per attempt
+        self.mint = mint or (lambda _task: None)
         self.registry = registry
         self.outcomes = outcomes
         self.budgets = budgets
@@ -240,6 +247,7 @@ class Dispatcher:
                 kind=new.kind,
                 spec=new.spec,
                 deadline=self._deadline(new),
+                agency_token=self.mint(new),
             )
             try:
                 status = await self.registry.client(worker.id).submit(request)

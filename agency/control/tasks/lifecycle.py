@@ -69,8 +69,18 @@ def created(task: Task, actor: str) -> EventIn:
         action="task.created",
         resource_type=RESOURCE,
         resource_id=task.id,
-        details={"from": None, "to": task.state.value, "task": task.model_dump(mode="json")},
+        details={
+            "from": None,
+            "to": task.state.value,
+            "task": task.model_dump(mode="json"),
+            **_lineage(task),
+        },
     )
+
+
+def _lineage(task: Task) -> dict[str, Any]:
+    """A child task's events name its parent, so the audit trail shows the tree."""
+    return {"parent_id": task.parent_id} if task.parent_id is not None else {}
 
 
 def change(
@@ -99,7 +109,12 @@ def change(
     if to.terminal and "finished_at" not in fields:
         update["finished_at"] = now
     new = task.model_copy(update=update)
-    details: dict[str, Any] = {"from": task.state.value, "to": to.value, **snapshot(new, task)}
+    details: dict[str, Any] = {
+        "from": task.state.value,
+        "to": to.value,
+        **snapshot(new, task),
+        **_lineage(task),
+    }
     if extra:
         details.update(extra)
     event = EventIn(

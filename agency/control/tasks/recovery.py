@@ -37,6 +37,7 @@ async def recover(
     in_flight = 0
     for task in tasks:
         book.tasks[task.id] = task
+        book.link(task)
         if task.idempotency_key:
             keys[task.idempotency_key] = task.id
         if task.state is TaskState.PENDING:
