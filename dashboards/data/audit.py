@@ -16,6 +16,7 @@ from .frames import one, records
 from .times import aware
 
 PAGE_SIZE = 100
+DETAILS_CUT = 240  # the table's cell; the selected event shows all of it as a table
 AUDIT_COLUMNS = [
     "seq",
     "ts",
@@ -71,7 +72,7 @@ def audit(client: AgencyClient, flt: AuditFilter, cursor: str | None = None) -> 
     details = [dict(r.get("details") or {}) for r in rows]
     for r in rows:
         r["ts"] = str(r.get("ts", ""))[:23].replace("T", " ")
-        r["details"] = kv_text(r.get("details"))
+        r["details"] = kv_text(r.get("details"), DETAILS_CUT)
         if r.get("resource_type") == "task" and r.get("resource_id"):
             r["resource_id"] = task_link(str(r["resource_id"]))
         else:

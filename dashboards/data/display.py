@@ -42,8 +42,14 @@ def link_tasks_markdown(text: str) -> str:
 
 
 def round_decimals(text: str) -> str:
-    """Numbers with two or more decimals in ``text``, rounded to one (thousands separated)."""
-    return DECIMAL.sub(lambda m: f"{float(m.group(0)):,.1f}", text)
+    """Numbers with two or more decimals in ``text``, rounded to one (thousands separated),
+    padded to their old width so the columns of a text table stay aligned."""
+
+    def rounded(m: re.Match[str]) -> str:
+        old = m.group(0)
+        return f"{float(old):,.1f}".ljust(len(old))
+
+    return DECIMAL.sub(rounded, text)
 
 
 def flat_items(details: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -73,9 +79,10 @@ def plain(value: Any) -> str:
     return str(value)
 
 
-def kv_text(details: Any) -> str:
-    """Details on one line: ``key: value · key: value``."""
-    return " · ".join(f"{k}: {v}" for k, v in flat_items(details))
+def kv_text(details: Any, limit: int | None = None) -> str:
+    """Details on one line: ``key: value · key: value`` (cut at ``limit`` characters)."""
+    text = " · ".join(f"{k}: {v}" for k, v in flat_items(details))
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def kv_table(details: Any, css: str = "kv-table") -> str:

@@ -118,7 +118,7 @@ class QueriesPage:
             query.get("description", ""),
             query["sql"],
         )
-        self._stored_sql = str(query["sql"])
+        self._stored_sql = self.sql.value_input = str(query["sql"])
         await self.refresh_history()
 
     async def refresh_history(self) -> None:
@@ -137,7 +137,7 @@ class QueriesPage:
                 data.run,
                 self.ctx.client,
                 self.pick.value or None,
-                self.sql.value or "",
+                self.editor_text(),
                 params,
                 self._stored_sql,
             )
@@ -166,6 +166,10 @@ class QueriesPage:
         )
         await self.refresh_history()
 
+    def editor_text(self) -> str:
+        """What the editor shows now: its text as typed (the value syncs only on blur)."""
+        return self.sql.value_input or self.sql.value or ""
+
     async def _on_save(self, _event: Any) -> None:
         if not (self.name.value or "").strip():
             self.status.say("Give the query a name before saving.", "warning")
@@ -176,13 +180,13 @@ class QueriesPage:
                 self.ctx.client,
                 self.pick.value or None,
                 (self.name.value or "").strip(),
-                self.sql.value or "",
+                self.editor_text(),
                 self.description.value or "",
             )
         except Exception as exc:
             self.status.error(exc)
             return
         self.status.say(f"Saved {self.name.value} as revision {revision}.", "success")
-        self._stored_sql = self.sql.value or ""
+        self._stored_sql = self.editor_text()
         await self._load(select=qid)
         await self.refresh_history()
