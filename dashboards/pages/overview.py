@@ -43,7 +43,7 @@ class OverviewPage:
         self.stream_note = pn.pane.Markdown(
             "connecting to the metrics stream…", css_classes=["stream-status"], margin=(0, 10)
         )
-        self.charts = pn.FlexBox(
+        self.charts = pn.Row(
             pn.pane.Markdown("Loading history…"), sizing_mode="stretch_width", min_height=280
         )
         self.alerts = pn.widgets.Tabulator(
