@@ -14,9 +14,7 @@ from tests.api.test_alerts import raise_alert
 pytestmark = pytest.mark.plane("limits")  # no worker: tasks stay pending, nothing else moves
 
 
-def test_the_actor_names_the_token_and_the_operator(
-    stack: Stack, operator: httpx.Client
-) -> None:
+def test_the_actor_names_the_token_and_the_operator(stack: Stack, operator: httpx.Client) -> None:
     alert = raise_alert(stack, "worker_silent", "w1 missed 3 heartbeats")
     r = operator.post(
         f"/api/v1/alerts/{alert}/acknowledge",
@@ -40,9 +38,7 @@ def test_the_actor_names_the_token_and_the_operator(
 
 def test_an_operator_name_never_lends_rights(stack: Stack, viewer: httpx.Client) -> None:
     alert = raise_alert(stack, "worker_silent", "w1 missed 3 heartbeats")
-    r = viewer.post(
-        f"/api/v1/alerts/{alert}/acknowledge", headers={"X-Agency-Operator": "admin"}
-    )
+    r = viewer.post(f"/api/v1/alerts/{alert}/acknowledge", headers={"X-Agency-Operator": "admin"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
