@@ -80,6 +80,10 @@ class Settings(BaseModel):
         None,
         description="Bearer token used by the CLI, notebooks and the dashboard; default: the admin token file in the data dir.",
     )
+    operator: str | None = Field(
+        None,
+        description="The person named on every request of the CLI, notebooks and the dashboard (header `X-Agency-Operator`); the audit trail records `<token name> (<operator>)`. The dashboard defaults to the Panel login user, else the OS user.",
+    )
     allowed_hosts: str = Field(
         "127.0.0.1,localhost,::1",
         description="Comma-separated hosts that worker registration and the dashboard's backend may talk to (SSRF guard).",

@@ -40,7 +40,7 @@ RESULTS = Path(__file__).parent / "results"
 TARGETS = {"overview_first_render_s": 2.0, "tasks_first_render_s": 2.0, "filter_change_s": 0.3}
 
 SEED_SQL = """
-INSERT INTO tasks
+INSERT INTO tasks BY NAME
 SELECT
     printf('%012x%012x', epoch_ms(ts), i) AS id,
     ['shell', 'noop', 'agent'][1 + i % 3] AS kind,

@@ -10,7 +10,9 @@ with the same names and defaults.
 
 from __future__ import annotations
 
+import getpass
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -32,9 +34,10 @@ class Backend:
     url: str
     token: str | None = None
 
-    def client(self) -> AgencyClient:
-        """A sync client; it is thread-safe, so the dashboard shares one per backend."""
-        return AgencyClient(url=self.url, token=self.token)
+    def client(self, operator: str | None = None) -> AgencyClient:
+        """A sync client naming ``operator`` on its requests; it is thread-safe, so the
+        dashboard shares one per backend and person."""
+        return AgencyClient(url=self.url, token=self.token, operator=operator)
 
 
 def allowed_hosts(env: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -57,6 +60,25 @@ def check_url(url: str, env: Mapping[str, str] | None = None) -> str:
             f"({', '.join(sorted(allowed))}); add it there to let the dashboard talk to it"
         )
     return url.strip().rstrip("/")
+
+
+def operator_name(login_user: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """Who is acting, as the audit trail will say: the Panel login user when the dashboard
+    runs with auth, else ``AGENCY_OPERATOR``, else the OS user running the dashboard."""
+    env = os.environ if env is None else env
+    for name in (login_user, env.get("AGENCY_OPERATOR")):
+        if name and name.strip():
+            return _plain(name)
+    try:
+        return _plain(getpass.getuser())
+    except (KeyError, OSError):  # no passwd entry (some containers): still say something
+        return "dashboard"
+
+
+def _plain(name: str) -> str:
+    """The name as the API accepts it (``X-Agency-Operator``: 64 plain characters)."""
+    text = re.sub(r"[^A-Za-z0-9 ._@+-]", "_", name.strip())[:64]
+    return text if text[:1].isalnum() else f"u{text}"[:64]
 
 
 def backend_from_env(env: Mapping[str, str] | None = None) -> Backend:

@@ -1,4 +1,4 @@
-"""What every page gets: the backend, a shared client and the live feeds."""
+"""What every page gets: the backend, a client that names the operator, and the live feeds."""
 
 from __future__ import annotations
 
@@ -6,24 +6,35 @@ from dataclasses import dataclass
 
 from agency.client import AgencyClient
 
-from .connection import Backend, backend_from_env
+from .connection import Backend, backend_from_env, operator_name
 from .live import Feeds, feeds_for
 
 
 @dataclass(frozen=True)
 class Context:
-    """One backend's client and feeds; pages build their widgets from it."""
+    """One backend's client and feeds, and who is acting; pages build their widgets from it.
+
+    ``client`` sends ``operator`` on every request, so every action a page takes is audited
+    as ``"<token name> (<operator>)"``.
+    """
 
     backend: Backend
     client: AgencyClient
     feeds: Feeds
+    operator: str = ""
 
     @classmethod
-    def for_backend(cls, backend: Backend) -> Context:
+    def for_backend(cls, backend: Backend, operator: str | None = None) -> Context:
         feeds = feeds_for(backend)
-        return cls(backend=backend, client=feeds.client, feeds=feeds)
+        return cls(
+            backend=backend,
+            client=feeds.client_for(operator),
+            feeds=feeds,
+            operator=operator or "",
+        )
 
     @classmethod
-    def from_env(cls) -> Context:
-        """From ``AGENCY_URL``/``AGENCY_TOKEN``; raises ``HostRefused`` for a host not allowed."""
-        return cls.for_backend(backend_from_env())
+    def from_env(cls, login_user: str | None = None) -> Context:
+        """From ``AGENCY_URL``/``AGENCY_TOKEN``, acting for ``operator_name(login_user)``;
+        raises ``HostRefused`` for a host not allowed."""
+        return cls.for_backend(backend_from_env(), operator_name(login_user))

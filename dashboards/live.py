@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agency.client import AgencyClient
+
 from .connection import Backend
+from .data.frames import records
 
 StreamOpener = Callable[[], Iterable[Any]]
 
@@ -93,7 +96,7 @@ class StreamFeed:
 
 
 class Feeds:
-    """The metrics and task-event feeds of one backend, started on first use."""
+    """The metrics, task-event and alert feeds of one backend, started on first use."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -104,7 +107,25 @@ class Feeds:
         self.events = StreamFeed(
             "events", lambda: stream_client.stream_events(after=_now_seq(self)), keep=5000
         ).start()
+        alert_client = backend.client()
+        alert_events = StreamFeed(
+            "alerts", lambda: alert_client.stream_events(resource_type="alert"), keep=200
+        ).start()
+        self.alerts = AlertBoard(self.client, alert_events).start()
         self.started = time.monotonic()
+        self._clients: dict[str, AgencyClient] = {}
+        self._clients_lock = threading.Lock()
+
+    def client_for(self, operator: str | None) -> AgencyClient:
+        """The shared client of this backend that names ``operator`` on every request (one
+        per person, however many of their tabs are open)."""
+        if not operator:
+            return self.client
+        with self._clients_lock:
+            client = self._clients.get(operator)
+            if client is None:
+                client = self._clients[operator] = self.backend.client(operator)
+            return client
 
 
 def _now_seq(feeds: Feeds) -> int | None:
@@ -113,6 +134,58 @@ def _now_seq(feeds: Feeds) -> int | None:
     if latest and isinstance(latest.get("seq"), int):
         return int(latest["seq"])
     return None
+
+
+#: the open alerts are read again at least this often, in case a stream event was missed
+ALERTS_RESYNC_S = 15.0
+
+
+class AlertBoard:
+    """The open alerts of one backend, read again as soon as an ``alert.*`` event arrives.
+
+    One thread per dashboard process watches the alert feed's counter and re-reads the open
+    list when it moves (and every ``ALERTS_RESYNC_S``); sessions compare ``version`` in their
+    tick, so a hundred tabs cost one read per change.
+    """
+
+    def __init__(self, client: AgencyClient, events: StreamFeed) -> None:
+        self.client = client
+        self.events = events
+        self.open: list[dict[str, Any]] = []
+        self.version = 0
+        self.error: str | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> AlertBoard:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="alert-board", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.events.stop()
+
+    def changed(self) -> None:
+        """Read the open alerts again now (after this session moved one, for instance)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        seen, last = -1, 0.0
+        while not self._stop.is_set():
+            due = time.monotonic() - last >= ALERTS_RESYNC_S
+            if self.events.received != seen or due or self._wake.is_set():
+                self._wake.clear()
+                seen, last = self.events.received, time.monotonic()
+                try:
+                    self.open = records(self.client.alerts(state="open"))
+                    self.error = None
+                except Exception as exc:  # the badge says so; the next change reads again
+                    self.error = f"{type(exc).__name__}: {exc}"[:200]
+                self.version += 1
+            self._wake.wait(0.1)
 
 
 _FEEDS: dict[Backend, Feeds] = {}

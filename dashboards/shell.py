@@ -18,6 +18,7 @@ import panel as pn
 from .address import AddressBar
 from .connection import HostRefused
 from .context import Context
+from .header import Header
 from .pages.audit import AuditPage
 from .pages.chat import ChatPage
 from .pages.health import HealthPage
@@ -142,22 +143,16 @@ def refused(message: str) -> pn.viewable.Viewable:
 
 def build(start: str | None = None) -> pn.viewable.Viewable:
     """The whole dashboard for the current session (or an error page saying what is wrong)."""
-    pn.extension("tabulator", notifications=False)
+    pn.extension("tabulator", notifications=True)
     try:
-        ctx = Context.from_env()
+        ctx = Context.from_env(pn.state.user)
     except HostRefused as exc:
         return refused(str(exc))
     if start is None:
         arg = (pn.state.session_args or {}).get("page", [b"overview"])[0]
         start = arg.decode() if isinstance(arg, bytes) else str(arg)
     dash = Dashboard(ctx, start)
+    header = Header(ctx)
+    dash.pages["_header"] = header  # ticked with the pages: the alert badge stays live
     every(TICK_MS, dash.tick)
-    header = pn.Row(
-        pn.pane.HTML(
-            f'<b style="font-size:20px">agency</b> <span style="color:#57606a">· {ctx.backend.url}</span>',
-            margin=(8, 12),
-        ),
-        sizing_mode="stretch_width",
-        styles={"border-bottom": "1px solid #d0d7de"},
-    )
-    return pn.Column(header, dash.tabs, dash.address, sizing_mode="stretch_width")
+    return pn.Column(header.panel, dash.tabs, dash.address, sizing_mode="stretch_width")

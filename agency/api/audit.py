@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -33,15 +33,20 @@ async def audit(
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    order: Annotated[
+        Literal["asc", "desc"],
+        Query(description="`asc` oldest first (default), `desc` newest first."),
+    ] = "asc",
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER)),
 ) -> AuditPage:
-    """Events oldest first, filtered; follow ``next_cursor`` for the next page."""
+    """Events oldest first (``order=desc``: newest first), filtered; follow ``next_cursor``
+    (with the same ``order``) for the next page."""
     f = EventFilter(
         action=action, actor=actor, resource_type=resource_type, resource_id=resource_id
     )
     items, next_cursor = await plane.audit.page(
-        f, since=since, until=until, limit=limit, cursor=cursor
+        f, since=since, until=until, limit=limit, cursor=cursor, descending=order == "desc"
     )
     return AuditPage(items=items, next_cursor=next_cursor)
 

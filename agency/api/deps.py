@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from agency.api.telemetry import ApiMetrics
 from agency.control import ControlPlane, Principal
+from agency.control.tokens import OPERATOR_HEADER
 from agency.errors import ServiceUnavailable
 from agency.models import Role
 
@@ -58,8 +59,10 @@ def address_of(conn: HTTPConnection) -> str | None:
 
 def admit(conn: HTTPConnection, role: Role | None = None, *, scoped: bool = False) -> Principal:
     """The caller of ``conn``, rate-limited and holding ``role`` when given; every refusal
-    (401, 429, 403) is audited by the gate. A task token is admitted only when ``scoped``."""
-    return plane_of(conn).gate.admit(
+    (401, 429, 403) is audited by the gate. A task token is admitted only when ``scoped``. A
+    named operator (``X-Agency-Operator``) annotates the actor after the token is checked, so
+    it never changes what the token may do."""
+    principal = plane_of(conn).gate.admit(
         conn.headers.get("authorization"),
         conn.query_params.get("token"),
         address_of(conn),
@@ -67,6 +70,7 @@ def admit(conn: HTTPConnection, role: Role | None = None, *, scoped: bool = Fals
         role,
         scoped=scoped,
     )
+    return principal.acting_for(conn.headers.get(OPERATOR_HEADER))
 
 
 def authenticate(conn: HTTPConnection) -> Principal:

@@ -62,10 +62,14 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMet
         settings: ClientSettings | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        operator: str | None = None,
     ) -> None:
         self.url, self.token = resolve(url, token, settings)
+        # the person behind the token, sent on every request (and chat socket): the audit
+        # trail records "<token name> (<operator>)"; default AGENCY_OPERATOR, else nobody
+        self.operator = operator or (settings or ClientSettings.load()).operator
         self.timeout = timeout
-        self.headers = default_headers(self.token)
+        self.headers = default_headers(self.token, self.operator)
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=self.headers, timeout=timeout, transport=transport
         )
@@ -278,9 +282,16 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMet
 
     # --- audit and waivers ---
     async def audit_page(
-        self, *, limit: int = 100, cursor: str | None = None, **filters: Any
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        newest_first: bool = False,
+        **filters: Any,
     ) -> AuditPage:
-        return await self._do(ep.audit_page(limit, cursor, filters))
+        """One page of events (oldest first, or newest first); pass ``next_cursor`` back
+        with the same order for the next page."""
+        return await self._do(ep.audit_page(limit, cursor, filters, newest_first))
 
     async def audit(
         self,

@@ -21,6 +21,7 @@ T = TypeVar("T")
 class _SyncHost(Protocol):
     url: str
     token: str | None
+    operator: str | None
 
     def _do(self, call: Call[T]) -> T: ...
 
@@ -28,6 +29,7 @@ class _SyncHost(Protocol):
 class _AsyncHost(Protocol):
     url: str
     token: str | None
+    operator: str | None
 
     async def _do(self, call: Call[T]) -> T: ...
 
@@ -56,7 +58,7 @@ class ChatMethods:
 
     def chat(self: _SyncHost, session_id: str, after: int | None = None) -> ChatSocket:
         """The session's WebSocket as a context manager (``send``, ``receive``, ``ask``, iterate)."""
-        return ChatSocket(self.url, self.token, session_id, after)
+        return ChatSocket(self.url, self.token, session_id, after, self.operator)
 
     # --- saved queries ---
     def create_query(
@@ -161,7 +163,7 @@ class AsyncChatMethods:
 
     def chat(self: _AsyncHost, session_id: str, after: int | None = None) -> AsyncChatSocket:
         """``async with client.chat(sid) as chat:`` (``send``, ``receive``, ``ask``, ``async for``)."""
-        return AsyncChatSocket(self.url, self.token, session_id, after)
+        return AsyncChatSocket(self.url, self.token, session_id, after, self.operator)
 
     async def create_query(
         self: _AsyncHost,

@@ -329,8 +329,13 @@ def audit_filters(**filters: Any) -> dict[str, Any]:
     return {n: filters.get(n) for n in AUDIT_FILTERS}
 
 
-def audit_page(limit: int, cursor: str | None, filters: dict[str, Any]) -> Call[AuditPage]:
-    return AUDIT.call(params=query(**audit_filters(**filters), limit=limit, cursor=cursor))
+def audit_page(
+    limit: int, cursor: str | None, filters: dict[str, Any], newest_first: bool = False
+) -> Call[AuditPage]:
+    order = "desc" if newest_first else None  # the server's default is oldest first
+    return AUDIT.call(
+        params=query(**audit_filters(**filters), limit=limit, cursor=cursor, order=order)
+    )
 
 
 def kpi_history(since: datetime | None, limit: int) -> Call[pd.DataFrame]:

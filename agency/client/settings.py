@@ -36,6 +36,10 @@ class ClientSettings(BaseModel):
         None,
         description="Bearer token used by the CLI, notebooks and the dashboard; default: the admin token file in the data dir.",
     )
+    operator: str | None = Field(
+        None,
+        description="The person named on every request of the CLI, notebooks and the dashboard (header `X-Agency-Operator`); the audit trail records `<token name> (<operator>)`. The dashboard defaults to the Panel login user, else the OS user.",
+    )
     data_dir: Path = Field(
         Path("data"),
         description="Directory of the DuckDB file, runbook outputs and the generated admin token.",

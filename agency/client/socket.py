@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from agency.client.chat import socket_path, stored_since
+from agency.client.wire import OPERATOR_HEADER
 from agency.errors import (
     AgencyError,
     BadRequest,
@@ -92,12 +93,19 @@ class _Tracker:
     """What both sockets share: the last seq seen, and which frames are new."""
 
     def __init__(
-        self, base_url: str, token: str | None, session_id: str, after: int | None
+        self,
+        base_url: str,
+        token: str | None,
+        session_id: str,
+        after: int | None,
+        operator: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.session_id = session_id
         self.last_seq = after or 0
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if operator:
+            self.headers[OPERATOR_HEADER] = operator
         self.failures = 0
         self.closed = False
         self.outbox: deque[str] = deque()  # sent, not yet echoed: sent again after a reconnect

@@ -76,10 +76,14 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
         settings: ClientSettings | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        operator: str | None = None,
     ) -> None:
         self.url, self.token = resolve(url, token, settings)
+        # the person behind the token, sent on every request (and chat socket): the audit
+        # trail records "<token name> (<operator>)"; default AGENCY_OPERATOR, else nobody
+        self.operator = operator or (settings or ClientSettings.load()).operator
         self.timeout = timeout
-        self.headers = default_headers(self.token)
+        self.headers = default_headers(self.token, self.operator)
         self._http = httpx.Client(
             base_url=self.url, headers=self.headers, timeout=timeout, transport=transport
         )
@@ -303,9 +307,16 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
 
     # --- audit and waivers ---
     def audit_page(
-        self, *, limit: int = 100, cursor: str | None = None, **filters: Any
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        newest_first: bool = False,
+        **filters: Any,
     ) -> AuditPage:
-        return self._do(ep.audit_page(limit, cursor, filters))
+        """One page of events (oldest first, or newest first); pass ``next_cursor`` back
+        with the same order for the next page."""
+        return self._do(ep.audit_page(limit, cursor, filters, newest_first))
 
     def audit(
         self,

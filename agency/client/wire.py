@@ -178,10 +178,16 @@ def query(**params: Any) -> QueryParams:
     return out
 
 
-def default_headers(token: str | None) -> dict[str, str]:
+#: names the person behind a shared token; the server records "<token name> (<operator>)"
+OPERATOR_HEADER = "X-Agency-Operator"
+
+
+def default_headers(token: str | None, operator: str | None = None) -> dict[str, str]:
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if operator:
+        headers[OPERATOR_HEADER] = operator
     return headers
 
 

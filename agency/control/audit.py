@@ -110,9 +110,12 @@ class AuditService:
         until: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        descending: bool = False,
     ) -> tuple[list[Event], str | None]:
-        """Events oldest first and the cursor of the next page (``None`` on the last)."""
-        after = decode_cursor(cursor) if cursor else None
+        """Events oldest first (``descending``: newest first) and the cursor of the next page
+        (``None`` on the last); the cursor is the last seq given, read in the same order."""
+        mark = decode_cursor(cursor) if cursor else None
+        after, before = (None, mark) if descending else (mark, None)
         items = await self.events.find(
             action=f.action,
             actor=f.actor,
@@ -121,7 +124,9 @@ class AuditService:
             since=since,
             until=until,
             after_seq=after,
+            before_seq=before,
             limit=limit + 1,
+            descending=descending,
         )
         more = len(items) > limit
         items = items[:limit]

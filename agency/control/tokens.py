@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -26,19 +27,44 @@ TOUCH_EVERY = timedelta(seconds=60)
 MAX_GRACE = timedelta(days=30)
 
 
+#: the header a client names the person behind the token with (the dashboard sends it)
+OPERATOR_HEADER = "X-Agency-Operator"
+OPERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}")
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller: the token's name is the actor of every event it causes;
     ``address`` is where the call came from (recorded with the refusals it causes).
 
     ``scope`` is set for a task token: the id of the task it acts for, which may only create
-    that task's children and read its subtree (the gate refuses every other route)."""
+    that task's children and read its subtree (the gate refuses every other route).
+
+    ``operator`` is the person a shared token acts for (``X-Agency-Operator``), when the
+    client names one: the actor becomes ``"<token name> (<operator>)"``. It only annotates:
+    the role, the rate-limit bucket and the refusals stay the token's.
+    """
 
     name: str
     role: Role
     token_id: str
     address: str | None = None
     scope: str | None = None
+    operator: str | None = None
+
+    def acting_for(self, operator: str | None) -> Principal:
+        """This caller acting for ``operator`` (``None`` or blank: unchanged);
+        ``ValidationFailed`` naming the header for a name that is not plain text."""
+        if operator is None or not operator.strip():
+            return self
+        person = operator.strip()
+        if not OPERATOR_NAME.fullmatch(person):
+            raise ValidationFailed(
+                f"{OPERATOR_HEADER} must be 1-64 letters, digits, spaces or ._@+- "
+                "(starting with a letter or digit)",
+                details={"field": OPERATOR_HEADER, "value": person[:100]},
+            )
+        return replace(self, name=f"{self.name} ({person})", operator=person)
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, token_id="anonymous")

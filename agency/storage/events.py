@@ -28,11 +28,13 @@ class EventRepository(Repository):
         after_seq: int | None = None,
         limit: int = 100,
         descending: bool = False,
+        before_seq: int | None = None,
     ) -> list[Event]:
         """Events matching every given filter, by seq (oldest first unless ``descending``).
 
         ``action`` ending in ``.`` matches as a prefix (``task.`` is every task action).
-        ``after_seq`` pages forward; ``since`` is inclusive, ``until`` exclusive.
+        ``after_seq`` pages forward, ``before_seq`` backward; ``since`` is inclusive, ``until``
+        exclusive.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -59,6 +61,9 @@ class EventRepository(Repository):
         if after_seq is not None:
             where.append("seq > ?")
             params.append(after_seq)
+        if before_seq is not None:
+            where.append("seq < ?")
+            params.append(before_seq)
         limit = max(1, min(limit, MAX_LIMIT))
         sql = (
             f"SELECT * FROM events {'WHERE ' + ' AND '.join(where) if where else ''} "

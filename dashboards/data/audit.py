@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,10 +11,12 @@ import pandas as pd
 
 from agency.client import AgencyClient
 
+from .display import kv_text, task_link
 from .frames import one, records
 from .times import aware
 
-AUDIT_FETCH = 1000  # the most the API returns per page
+PAGE_SIZE = 100
+DETAILS_CUT = 240  # the table's cell; the selected event shows all of it as a table
 AUDIT_COLUMNS = [
     "seq",
     "ts",
@@ -35,15 +38,21 @@ class AuditFilter:
     resource: str = ""
     since: datetime | None = None
     until: datetime | None = None
-    limit: int = 200
+    limit: int = PAGE_SIZE
 
 
-def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
-    """Matching events, newest first; ``resource`` is ``type`` or ``type/id``.
+@dataclass
+class AuditRows:
+    """One page of events, newest first, and the cursor of the next (older) page."""
 
-    The API pages oldest first, so the page asks from ``since`` (the form's default is the
-    last 15 minutes) and shows the newest ``limit`` of that first page.
-    """
+    rows: pd.DataFrame
+    details: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def audit(client: AgencyClient, flt: AuditFilter, cursor: str | None = None) -> AuditRows:
+    """One page of matching events, newest first (the API reads them in that order, so the
+    newest event is on the first page however many there are); ``cursor`` pages older."""
     args: dict[str, Any] = {}
     if flt.action.strip():
         args["action"] = flt.action.strip()
@@ -58,14 +67,20 @@ def audit(client: AgencyClient, flt: AuditFilter) -> pd.DataFrame:
         args["since"] = aware(flt.since)
     if flt.until is not None:
         args["until"] = aware(flt.until)
-    page = client.audit_page(limit=AUDIT_FETCH, **args)
-    rows = records(page.items)[-flt.limit :][::-1]
+    page = client.audit_page(limit=flt.limit, cursor=cursor, newest_first=True, **args)
+    rows = records(page.items)
+    details = [dict(r.get("details") or {}) for r in rows]
     for r in rows:
         r["ts"] = str(r.get("ts", ""))[:23].replace("T", " ")
-        r["details"] = ", ".join(f"{k}={v}" for k, v in (r.get("details") or {}).items())
-    return (
+        r["details"] = kv_text(r.get("details"), DETAILS_CUT)
+        if r.get("resource_type") == "task" and r.get("resource_id"):
+            r["resource_id"] = task_link(str(r["resource_id"]))
+        else:
+            r["resource_id"] = html.escape(str(r.get("resource_id") or ""))
+    frame = (
         pd.DataFrame(rows, columns=AUDIT_COLUMNS) if rows else pd.DataFrame(columns=AUDIT_COLUMNS)
     )
+    return AuditRows(frame, details, page.next_cursor)
 
 
 def verify(client: AgencyClient) -> dict[str, Any]:

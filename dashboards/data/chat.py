@@ -6,6 +6,7 @@ from typing import Any
 
 from agency.client import AgencyClient
 
+from .display import link_tasks_markdown, round_decimals
 from .frames import records
 
 
@@ -25,3 +26,16 @@ def new_session(client: AgencyClient, title: str) -> str:
 def history(client: AgencyClient, session_id: str) -> list[dict[str, Any]]:
     """The session's messages so far, oldest first."""
     return records(client.chat_messages(session_id))
+
+
+def message_markdown(message: dict[str, Any]) -> str:
+    """One message as Markdown: a small header (seq, role), then the text, its numbers
+    rounded (``977.417`` -> ``977.4``) and its task ids linked. A user's text is shown as
+    typed (a code span per line keeps ``*`` and ``_`` literal)."""
+    role = str(message.get("role", "system"))
+    content = str(message.get("content", ""))
+    if role == "user":
+        body = "\n\n".join(f"`{line}`" if line.strip() else "" for line in content.split("\n"))
+    else:
+        body = link_tasks_markdown(round_decimals(content))
+    return f"<small>#{message.get('seq')} {role}</small>\n\n{body}"

@@ -3,6 +3,7 @@ the open alerts with their actions."""
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,10 +11,23 @@ import pandas as pd
 
 from agency.client import AgencyClient
 
+from .display import task_link
 from .frames import records
 
 HISTORY_MINUTES = 60
+HISTORY_LIMIT = 100
 ALERT_COLUMNS = ["id", "severity", "kind", "message", "resource", "created_at"]
+HISTORY_COLUMNS = [
+    "updated_at",
+    "state",
+    "updated_by",
+    "severity",
+    "kind",
+    "message",
+    "resource",
+    "created_at",
+]
+LATENCY_SERIES = {"run_p50_ms": "run p50", "run_p95_ms": "run p95", "queue_p95_ms": "queue p95"}
 
 
 def fmt_number(value: Any, digits: int = 0, suffix: str = "") -> str:
@@ -75,24 +89,61 @@ def history(client: AgencyClient, minutes: int = HISTORY_MINUTES) -> pd.DataFram
 
 def open_alerts(client: AgencyClient) -> pd.DataFrame:
     """The open alerts, one row each, with ``resource`` as ``type/id``."""
+    return alert_frame(records(client.alerts(state="open")), ALERT_COLUMNS)
+
+
+def alert_frame(alerts: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Alerts as table rows, newest first: times as text, a task resource as a link."""
     rows = [
         {
             **a,
-            "resource": f"{a.get('resource_type', '')}/{a.get('resource_id', '')}".strip("/"),
-            "created_at": str(a.get("created_at", ""))[:19].replace("T", " "),
+            "resource": _resource(a),
+            "created_at": _short_time(a.get("created_at")),
+            "updated_at": _short_time(a.get("updated_at")),
+            "updated_by": a.get("updated_by") or "",
         }
-        for a in records(client.alerts(state="open"))
+        for a in sorted(alerts, key=lambda a: str(a.get("created_at", "")), reverse=True)
     ]
-    return (
-        pd.DataFrame(rows, columns=ALERT_COLUMNS) if rows else pd.DataFrame(columns=ALERT_COLUMNS)
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+def _resource(alert: dict[str, Any]) -> str:
+    rtype, rid = str(alert.get("resource_type") or ""), str(alert.get("resource_id") or "")
+    if rtype == "task" and rid:
+        return f"task/{task_link(rid)}"
+    return html.escape(f"{rtype}/{rid}".strip("/"))
+
+
+def _short_time(value: Any) -> str:
+    return str(value or "")[:19].replace("T", " ")
+
+
+def alert_history(client: AgencyClient, limit: int = HISTORY_LIMIT) -> pd.DataFrame:
+    """Acknowledged and dismissed alerts (kept, not deleted), newest first."""
+    kept = records(client.alerts(state="acknowledged", limit=limit)) + records(
+        client.alerts(state="dismissed", limit=limit)
     )
+    return alert_frame(kept, HISTORY_COLUMNS).head(limit)
 
 
-def alert_action(client: AgencyClient, alert_id: str, action: str) -> None:
-    """Acknowledge or dismiss one alert."""
+def alert_action(client: AgencyClient, alert_id: str, action: str, reason: str = "") -> None:
+    """Acknowledge or dismiss one alert; the reason (if any) goes into the audit trail."""
+    why = reason.strip() or None
     if action == "acknowledge":
-        client.acknowledge_alert(alert_id)
+        client.acknowledge_alert(alert_id, why)
     elif action == "dismiss":
-        client.dismiss_alert(alert_id)
+        client.dismiss_alert(alert_id, why)
     else:
         raise ValueError(f"unknown alert action {action!r}")
+
+
+def latency_frame(history: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
+    """The latency columns with readable names, in ms or (past 10 s) seconds, and the unit."""
+    present = [c for c in LATENCY_SERIES if c in history]
+    frame = history[["ts", *present]].rename(columns=LATENCY_SERIES)
+    names = [LATENCY_SERIES[c] for c in present]
+    peak = float(frame[names].apply(pd.to_numeric, errors="coerce").max().max()) if names else 0.0
+    if not pd.isna(peak) and peak > 10_000:
+        frame[names] = frame[names] / 1000.0
+        return frame, names, "s"
+    return frame, names, "ms"

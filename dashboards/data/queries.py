@@ -24,6 +24,7 @@ class RunResult:
     rows: pd.DataFrame
     truncated: bool
     duration_ms: float
+    edited: bool = False  # a saved query was picked but its SQL was edited: ran ad hoc
 
 
 def saved(client: AgencyClient) -> dict[str, str]:
@@ -69,9 +70,18 @@ def _number(value: str) -> Any:
     return value
 
 
-def run(client: AgencyClient, query_id: str | None, sql: str, params: dict[str, Any]) -> RunResult:
-    """Run the saved query as stored (recorded in its runs), or the editor's SQL ad hoc."""
-    if query_id:
+def run(
+    client: AgencyClient,
+    query_id: str | None,
+    sql: str,
+    params: dict[str, Any],
+    stored_sql: str | None = None,
+) -> RunResult:
+    """Run exactly ``sql``, the editor's text: as the saved query (recorded in its runs) when
+    it is the stored text unchanged, else ad hoc (``edited`` says so). Either way the
+    server's read-only gate judges the text that runs."""
+    edited = bool(query_id) and _normal(sql) != _normal(stored_sql or "")
+    if query_id and not edited:
         got = client.run_query(query_id, params=params)
     else:
         got = client.query(sql, params=params)
@@ -80,7 +90,13 @@ def run(client: AgencyClient, query_id: str | None, sql: str, params: dict[str, 
         rows=df,
         truncated=bool(df.attrs.get("truncated", False)),
         duration_ms=float(df.attrs.get("duration_ms", 0.0)),
+        edited=edited,
     )
+
+
+def _normal(sql: str) -> str:
+    """SQL compared for "unchanged": surrounding blanks and line endings do not count."""
+    return sql.replace("\r\n", "\n").strip()
 
 
 def _readable(

@@ -68,6 +68,7 @@ def workers(client: AgencyClient, now: datetime | None = None) -> pd.DataFrame:
     )
 
 
-def drain_worker(client: AgencyClient, worker_id: str) -> None:
-    """Ask the worker to take no new tasks and leave once the running ones end."""
-    client.drain_worker(worker_id, reason="drained from the dashboard")
+def drain_worker(client: AgencyClient, worker_id: str, reason: str = "") -> None:
+    """Ask the worker to take no new tasks and leave once the running ones end; the reason
+    (the operator's, else a note that it came from the dashboard) goes into the audit trail."""
+    client.drain_worker(worker_id, reason=reason.strip() or "drained from the dashboard")

@@ -1,8 +1,12 @@
-"""Chat: sessions list, history, live messages over the WebSocket, resume after a drop."""
+"""Chat: sessions list, history, live messages over the WebSocket, resume after a drop.
+
+Replies render as Markdown (code blocks, tables; raw HTML stays text), numbers are rounded
+(``data.chat.message_markdown``), task ids open the task; Enter sends, and the feed follows
+the newest message.
+"""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
@@ -16,14 +20,16 @@ ROLE_COLORS = {"user": "#ddf4ff", "assistant": "#f6f8fa", "system": "#fff8c5"}
 MAX_SHOWN = 500  # messages kept on the page; older ones stay in the history API
 
 
-def bubble(message: dict[str, Any]) -> str:
-    """One message as HTML, its text escaped, tagged with its role and seq for tests."""
+def bubble(message: dict[str, Any]) -> pn.pane.Markdown:
+    """One message as a Markdown pane, tagged with its role for tests and styling."""
     role = str(message.get("role", "system"))
-    body = html.escape(str(message.get("content", ""))).replace("\n", "<br>")
-    return (
-        f'<div class="chat-msg chat-{role}" data-seq="{message.get("seq")}" '
-        f'style="background:{ROLE_COLORS.get(role, "#fff")};padding:6px 10px;margin:4px 0;border-radius:6px">'
-        f'<small style="color:#57606a">#{message.get("seq")} {role}</small><div style="white-space:pre-wrap;font-family:monospace">{body}</div></div>'
+    return pn.pane.Markdown(
+        data.message_markdown(message),
+        renderer_options={"html": False},  # what the server says is text, never markup
+        css_classes=["chat-msg", f"chat-{role}"],
+        styles={"background": ROLE_COLORS.get(role, "#fff"), "border-radius": "6px"},
+        sizing_mode="stretch_width",
+        margin=(4, 6),
     )
 
 
@@ -33,13 +39,12 @@ class ChatPage:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.link: ChatLink | None = None
-        self._shown: list[str] = []
         w = pn.widgets
         self.session = w.Select(name="Session", options={}, width=320, css_classes=["chat-session"])
         self.title = w.TextInput(name="New session title", placeholder="incident 42", width=200)
         self.create = w.Button(name="New session", width=120, css_classes=["chat-new"])
         self.input = w.TextInput(
-            name="Message",
+            name="Message (Enter sends)",
             placeholder="/help, /status, /tasks running, /sql select …",
             sizing_mode="stretch_width",
             css_classes=["chat-input"],
@@ -47,16 +52,21 @@ class ChatPage:
         self.send = w.Button(
             name="Send", button_type="primary", width=90, css_classes=["chat-send"]
         )
-        self.feed = pn.pane.HTML(
-            "",
+        # view_latest and auto-scroll keep the newest message in view as replies arrive
+        self.feed = pn.Column(
             sizing_mode="stretch_width",
+            height=520,
+            scroll=True,
+            view_latest=True,
+            auto_scroll_limit=100_000,
             css_classes=["chat-feed"],
-            styles={"max-height": "520px", "overflow-y": "auto"},
+            styles={"border": "1px solid #d0d7de", "border-radius": "6px"},
         )
         self.link_status = pn.pane.Markdown("", css_classes=["chat-status"])
         self.status = StatusLine()
         self.create.on_click(self._on_create)
         self.send.on_click(self._on_send)
+        self.input.param.watch(self._on_send, "enter_pressed")
         self.session.param.watch(self._on_session, "value")
         self.panel = pn.Column(
             pn.pane.Markdown("## Chat", margin=(0, 10)),
@@ -89,8 +99,7 @@ class ChatPage:
         if self.link is not None:
             self.link.close()
             self.link = None
-        self._shown = []
-        self.feed.object = ""
+        self.feed.objects = []
         if not event.new:
             return
         try:
@@ -103,19 +112,19 @@ class ChatPage:
         self.link = ChatLink(self.ctx.client, event.new, after=last)
 
     async def _on_send(self, _event: Any) -> None:
-        text = (self.input.value or "").strip()
+        text = (self.input.value_input or self.input.value or "").strip()
         if not text or self.link is None:
             self.status.say(
                 "Pick or start a session, then type a message." if self.link is None else "",
                 "warning",
             )
             return
+        self.input.value, self.input.value_input = "", ""
         try:
             await off_loop(self.link.send, text)
         except Exception as exc:
+            self.input.value = text  # give the text back so nothing typed is lost
             self.status.error(exc)
-            return
-        self.input.value = ""
 
     def tick(self) -> None:
         """Show messages the link received since the last tick (memory only)."""
@@ -127,5 +136,4 @@ class ChatPage:
     def _append(self, messages: list[dict[str, Any]]) -> None:
         if not messages:
             return
-        self._shown = (self._shown + [bubble(m) for m in messages])[-MAX_SHOWN:]
-        self.feed.object = "".join(self._shown)
+        self.feed.objects = (list(self.feed.objects) + [bubble(m) for m in messages])[-MAX_SHOWN:]

@@ -26,11 +26,14 @@ class HealthPage:
             css_classes=["health-table"],
         )
         paint(self.table, "status", STATUS_COLORS)
+        self.details = pn.pane.HTML("", css_classes=["health-details"], margin=(4, 10))
         self.status = StatusLine()
         self.panel = pn.Column(
             pn.pane.Markdown("## Health", margin=(0, 10)),
             self.overall,
             self.table,
+            pn.pane.Markdown("#### Details", margin=(0, 10)),
+            self.details,
             self.status,
             sizing_mode="stretch_width",
         )
@@ -42,7 +45,7 @@ class HealthPage:
 
     async def refresh(self) -> None:
         try:
-            overall, df = await off_loop(data.health, self.ctx.client)
+            overall, df, details = await off_loop(data.health_with_details, self.ctx.client)
         except Exception as exc:
             self.overall.object = '<b style="color:#cf222e">control plane unreachable</b>'
             self.status.error(exc)
@@ -51,3 +54,5 @@ class HealthPage:
         color = STATUS_COLORS.get(overall, "#57606a")
         self.overall.object = f'<div style="font-size:20px">overall: <b class="health-status" style="color:{color}">{overall}</b></div>'
         self.table.value = df
+        if self.details.object != details:
+            self.details.object = details

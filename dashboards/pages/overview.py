@@ -1,4 +1,5 @@
-"""Overview: live KPI tiles from the metrics stream, throughput/latency charts, open alerts.
+"""Overview: live KPI tiles from the metrics stream, throughput/latency charts, the open
+alerts (live, from the dashboard's alert board) and the alert history.
 
 A JupyterLab cell shows it with ``agency_dashboards.notebook.overview()``.
 """
@@ -25,14 +26,19 @@ TILES = [
     ("open_breakers", "Open breakers"),
 ]
 CHART_REFRESH_MS = 30_000  # samples come every few seconds; each read is an audited query run
+HISTORY_CHECK_MS = 1000  # the alert history is read again this soon after the board moves
+HTML_COLUMNS = {"resource": {"type": "html"}}
 
 
 class OverviewPage:
-    """KPI tiles (live), history charts and the open alerts with acknowledge/dismiss."""
+    """KPI tiles (live), history charts, open alerts with acknowledge/dismiss, alert history."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._seen = -1
+        self._alerts_version = -1
+        self._selected_id: str | None = None
+        self._history_due = True
         self.tiles = {key: tile(title, f"kpi-{key.replace('_', '-')}") for key, title in TILES}
         self.stream_note = pn.pane.Markdown(
             "connecting to the metrics stream…", css_classes=["stream-status"], margin=(0, 10)
@@ -48,50 +54,107 @@ class OverviewPage:
             height=200,
             sizing_mode="stretch_width",
             hidden_columns=["id"],
+            formatters=HTML_COLUMNS,
             css_classes=["alerts-table"],
         )
-        self.ack = pn.widgets.Button(name="Acknowledge", button_type="primary", width=130)
-        self.dismiss = pn.widgets.Button(name="Dismiss", button_type="light", width=110)
+        self.alerts.param.watch(self._on_select, "selection")
+        self.reason = pn.widgets.TextInput(
+            placeholder="reason (recorded in the audit trail)",
+            width=320,
+            css_classes=["alert-reason"],
+        )
+        self.ack = pn.widgets.Button(
+            name="Acknowledge", button_type="primary", width=130, css_classes=["alert-ack"]
+        )
+        self.dismiss = pn.widgets.Button(
+            name="Dismiss", button_type="light", width=110, css_classes=["alert-dismiss"]
+        )
         self.ack.on_click(self._on_ack)
         self.dismiss.on_click(self._on_dismiss)
-        self.confirm = Confirm()
+        self.confirm = Confirm(css_classes=["alert-confirm"])
         self.status = StatusLine()
+        self.history = pn.widgets.Tabulator(
+            pd.DataFrame(columns=data.HISTORY_COLUMNS),
+            show_index=False,
+            disabled=True,
+            height=220,
+            sizing_mode="stretch_width",
+            formatters=HTML_COLUMNS,
+            css_classes=["alert-history"],
+        )
+        # the tables join the page once it is shown: each costs a tenth of a second of the
+        # server's time to first byte, and the tiles are what an operator looks at first
+        self.alerts_slot = pn.Column(
+            pn.pane.Markdown("Loading alerts…", margin=(0, 10)), sizing_mode="stretch_width"
+        )
+        self.history_slot = pn.Column(sizing_mode="stretch_width")
         self.panel = pn.Column(
             pn.pane.Markdown("## Overview", margin=(0, 10)),
-            pn.Row(*self.tiles.values(), sizing_mode="stretch_width"),
+            # a FlexBox wraps the tiles: seven in a row would push a 1024 px page sideways
+            pn.FlexBox(*self.tiles.values(), sizing_mode="stretch_width"),
             self.stream_note,
             pn.pane.Markdown("### Throughput and latency", margin=(0, 10)),
             self.charts,
             pn.pane.Markdown("### Open alerts", margin=(0, 10)),
-            self.alerts,
-            pn.Row(self.ack, self.dismiss),
+            self.alerts_slot,
+            pn.Row(self.reason, self.ack, self.dismiss),
             self.confirm,
             self.status,
+            pn.pane.Markdown("### Alert history (acknowledged and dismissed)", margin=(0, 10)),
+            self.history_slot,
             sizing_mode="stretch_width",
         )
         self.tick()
         pn.state.onload(self._load)
 
-    # --- live tiles ------------------------------------------------------------------
+    # --- live tiles and alerts ---------------------------------------------------------
 
     def tick(self) -> None:
-        """Copy the newest KPI snapshot into the tiles (memory only: cheap, never blocks)."""
+        """Copy the newest KPI snapshot into the tiles and, when the alert board moved, the
+        open alerts into the table (memory only; the history is read again within a second)."""
         feed = self.ctx.feeds.metrics
         latest = feed.latest
         self.stream_note.object = f"metrics stream: {feed.status}"
-        if latest is None or feed.received == self._seen:
-            return
-        self._seen = feed.received
-        for key, title in TILES:
-            value, note = data.tile_value(latest, key)
-            set_tile(self.tiles[key], title, value, note)
+        if latest is not None and feed.received != self._seen:
+            self._seen = feed.received
+            for key, title in TILES:
+                value, note = data.tile_value(latest, key)
+                set_tile(self.tiles[key], title, value, note)
+        board = self.ctx.feeds.alerts
+        if board.version != self._alerts_version:
+            self._alerts_version = board.version
+            self.show_alerts(data.alert_frame(list(board.open), data.ALERT_COLUMNS))
+            self._history_due = True
+
+    def show_alerts(self, df: pd.DataFrame) -> None:
+        """New rows, with the selection kept on the same alert id (none if it left)."""
+        keep = self._selected_id
+        self.alerts.value = df
+        ids = list(df["id"]) if not df.empty else []
+        self.alerts.selection = [ids.index(keep)] if keep in ids else []
+        self._selected_id = keep if keep in ids else None
+
+    def _on_select(self, event: Any) -> None:
+        df = self.alerts.value
+        rows = event.new or []
+        if df is None or not rows or rows[0] >= len(df):
+            self._selected_id = None
+        else:
+            self._selected_id = str(df.iloc[rows[0]]["id"])
 
     # --- charts and alerts -----------------------------------------------------------
 
     async def _load(self) -> None:
+        self.alerts_slot.objects = [self.alerts]
+        self.history_slot.objects = [self.history]
         await self.refresh_charts()
-        await self.refresh_alerts()
         every(CHART_REFRESH_MS, self.refresh_charts)
+        every(HISTORY_CHECK_MS, self._history_if_due)
+
+    async def _history_if_due(self) -> None:
+        if self._history_due:
+            self._history_due = False
+            await self.refresh_history()
 
     async def refresh_charts(self) -> None:
         try:
@@ -101,18 +164,18 @@ class OverviewPage:
             return
         self.charts.objects = charts(history)
 
-    async def refresh_alerts(self) -> None:
+    async def refresh_history(self) -> None:
         try:
-            self.alerts.value = await off_loop(data.open_alerts, self.ctx.client)
+            self.history.value = await off_loop(data.alert_history, self.ctx.client)
         except Exception as exc:
             self.status.error(exc)
 
     def _selected_alert(self) -> dict[str, Any] | None:
-        rows = self.alerts.selection
         df = self.alerts.value
-        if not rows or df is None or rows[0] >= len(df):
+        if self._selected_id is None or df is None or df.empty:
             return None
-        return dict(df.iloc[rows[0]])
+        match = df[df["id"] == self._selected_id]
+        return dict(match.iloc[0]) if not match.empty else None
 
     def _on_ack(self, _event: Any) -> None:
         self._alert_action("acknowledge")
@@ -125,17 +188,23 @@ class OverviewPage:
         if alert is None:
             self.status.say("Select an alert first.", "warning")
             return
+        reason = (self.reason.value or "").strip()
 
         async def run() -> None:
             try:
-                await off_loop(data.alert_action, self.ctx.client, alert["id"], action)
+                await off_loop(data.alert_action, self.ctx.client, alert["id"], action, reason)
                 self.status.say(f"Alert {alert['kind']} {action}d.", "success")
+                self.reason.value = ""
             except Exception as exc:
                 self.status.error(exc)
-            await self.refresh_alerts()
+            self._selected_id = None  # the next alert is not picked for the operator
+            self.ctx.feeds.alerts.changed()
 
+        why = f" Reason: “{reason}”." if reason else " No reason given."
         self.confirm.ask(
-            f"{action.capitalize()} the {alert['severity']} alert “{alert['message']}”? It leaves the open list; the audit trail records you did it.",
+            f"{action.capitalize()} the {alert['severity']} alert “{alert['message']}”? "
+            f"It leaves the open list; the audit trail records that "
+            f"{self.ctx.operator or 'you'} did it.{why}",
             run,
             action.capitalize(),
         )
@@ -150,16 +219,28 @@ def charts(history: pd.DataFrame) -> list[Any]:
     throughput = hvPlotTabular(history).line(
         x="ts",
         y="tasks_per_min",
-        title="Throughput (tasks/min)",
+        title="Throughput",
+        xlabel="time",
+        ylabel="tasks finished per minute",
+        yformatter="%.0f",
         height=260,
         responsive=True,
         ylim=(0, None),
     )
-    latency_cols = [c for c in ("run_p50_ms", "run_p95_ms", "queue_p95_ms") if c in history]
-    latency = hvPlotTabular(history).line(
-        x="ts", y=latency_cols, title="Latency (ms)", height=260, responsive=True, ylim=(0, None)
+    frame, names, unit = data.latency_frame(history)
+    latency = hvPlotTabular(frame).line(
+        x="ts",
+        y=names,
+        title="Latency",
+        xlabel="time",
+        ylabel=f"latency ({unit})",
+        yformatter="%.1f" if unit == "s" else "%.0f",
+        legend="top_left",
+        height=260,
+        responsive=True,
+        ylim=(0, None),
     )
     return [
-        pn.pane.HoloViews(throughput, sizing_mode="stretch_width"),
-        pn.pane.HoloViews(latency, sizing_mode="stretch_width"),
+        pn.pane.HoloViews(throughput, sizing_mode="stretch_width", min_width=380),
+        pn.pane.HoloViews(latency, sizing_mode="stretch_width", min_width=380),
     ]

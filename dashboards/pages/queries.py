@@ -18,6 +18,7 @@ class QueriesPage:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._stored_sql: str | None = None  # the picked query's SQL as saved
         w = pn.widgets
         self.pick = w.Select(
             name="Saved query", options={"(new query)": ""}, width=300, css_classes=["query-pick"]
@@ -99,6 +100,7 @@ class QueriesPage:
             self.pick.value = select
 
     async def _on_pick(self, event: Any) -> None:
+        self._stored_sql = None
         if not event.new:
             self.name.value, self.description.value = "", ""
             self.revisions.value, self.runs.value = (
@@ -116,6 +118,7 @@ class QueriesPage:
             query.get("description", ""),
             query["sql"],
         )
+        self._stored_sql = self.sql.value_input = str(query["sql"])
         await self.refresh_history()
 
     async def refresh_history(self) -> None:
@@ -131,21 +134,41 @@ class QueriesPage:
         try:
             params = data.parse_params(self.params.value or "")
             result = await off_loop(
-                data.run, self.ctx.client, self.pick.value or None, self.sql.value, params
+                data.run,
+                self.ctx.client,
+                self.pick.value or None,
+                self.editor_text(),
+                params,
+                self._stored_sql,
             )
         except Exception as exc:
+            # nothing else runs in its place: the old rows go, the refusal says why
+            self.result.value = pd.DataFrame()
+            self.chart.objects = []
+            self.result_info.object = ""
             self.status.error(exc)
             return
-        self.status.say("")
         df = result.rows
+        if result.edited:
+            self.status.say(
+                f"Ran the edited SQL as shown, ad hoc: it is not saved and not recorded as a "
+                f"run of {self.name.value}. Save to keep it as a new revision.",
+                "info",
+            )
+        else:
+            self.status.say("")
         more = " (truncated at the row cap)" if result.truncated else ""
-        self.result_info.object = f'<span class="query-rows" data-rows="{len(df)}">{len(df):,} rows in {result.duration_ms:.1f} ms{more}</span>'
+        self.result_info.object = f'<span class="query-rows" data-rows="{len(df)}" data-edited="{str(result.edited).lower()}">{len(df):,} rows in {result.duration_ms:.1f} ms{more}</span>'
         self.result.value = df
         plot = data.chart_for(df)
         self.chart.objects = (
             [pn.pane.HoloViews(plot, sizing_mode="stretch_width")] if plot is not None else []
         )
         await self.refresh_history()
+
+    def editor_text(self) -> str:
+        """What the editor shows now: its text as typed (the value syncs only on blur)."""
+        return self.sql.value_input or self.sql.value or ""
 
     async def _on_save(self, _event: Any) -> None:
         if not (self.name.value or "").strip():
@@ -157,12 +180,13 @@ class QueriesPage:
                 self.ctx.client,
                 self.pick.value or None,
                 (self.name.value or "").strip(),
-                self.sql.value or "",
+                self.editor_text(),
                 self.description.value or "",
             )
         except Exception as exc:
             self.status.error(exc)
             return
         self.status.say(f"Saved {self.name.value} as revision {revision}.", "success")
+        self._stored_sql = self.editor_text()
         await self._load(select=qid)
         await self.refresh_history()

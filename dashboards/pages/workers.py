@@ -32,13 +32,18 @@ class WorkersPage:
         paint(self.table, "breaker", BREAKER_COLORS)
         paint(self.table, "health", HEALTH_COLORS)
         self.drain = pn.widgets.Button(name="Drain selected…", button_type="warning", width=150)
+        self.reason = pn.widgets.TextInput(
+            placeholder="reason (recorded in the audit trail)",
+            width=320,
+            css_classes=["drain-reason"],
+        )
         self.drain.on_click(self._on_drain)
         self.confirm = Confirm()
         self.status = StatusLine()
         self.panel = pn.Column(
             pn.pane.Markdown("## Workers", margin=(0, 10)),
             self.table,
-            self.drain,
+            pn.Row(self.reason, self.drain),
             self.confirm,
             self.status,
             sizing_mode="stretch_width",
@@ -55,9 +60,14 @@ class WorkersPage:
         except Exception as exc:
             self.status.error(exc)
             return
-        selected = self.table.selection
+        old = self.table.value
+        picked = [
+            str(old.iloc[i]["id"]) for i in self.table.selection if old is not None and i < len(old)
+        ]
         self.table.value = df
-        self.table.selection = [i for i in selected if i < len(df)]
+        # the selection follows the worker's id, not the row position
+        ids = list(df["id"]) if not df.empty else []
+        self.table.selection = [ids.index(w) for w in picked if w in ids]
 
     def _on_drain(self, _event: Any) -> None:
         df = self.table.value
@@ -65,10 +75,12 @@ class WorkersPage:
             self.status.say("Select a worker first.", "warning")
             return
         row = df.iloc[self.table.selection[0]]
+        reason = (self.reason.value or "").strip()
 
         async def run() -> None:
             try:
-                await off_loop(data.drain_worker, self.ctx.client, row["id"])
+                await off_loop(data.drain_worker, self.ctx.client, row["id"], reason)
+                self.reason.value = ""
                 self.status.say(f"Worker {row['id']} is draining.", "success")
             except Exception as exc:
                 self.status.error(exc)
