@@ -19,7 +19,7 @@ from agency.control.alerts import AlertService
 from agency.control.audit import AuditService
 from agency.control.chat.assistant import Assistant
 from agency.control.chat.service import ChatService
-from agency.control.checkpoints import CheckpointService
+from agency.control.checkpoints import CheckpointService, checked_checkpoint_url
 from agency.control.gate import Gate
 from agency.control.health import HealthService
 from agency.control.metrics_hub import MetricsHub
@@ -83,6 +83,7 @@ class ControlPlane:
     async def open(cls, settings: Settings) -> ControlPlane:
         """Open the database, start the orchestrator (recovering live tasks), load tokens, then
         start the scheduler (its recovered fires submit through the running orchestrator)."""
+        checked_checkpoint_url(settings)  # refused before anything is opened
         repos = await Repositories.open(settings.database_path, batch_max=settings.write_batch_max)
         metrics = CollectorRegistry()
         tasks: Orchestrator | None = None
