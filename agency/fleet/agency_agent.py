@@ -7,8 +7,9 @@ shape once the task moves to its history. This client maps agency's worker calls
 the orchestrator's retries, breaker, polling, cancel and orphan rules apply unchanged:
 
 * ``submit`` -> ``POST /task {prompt, tier, timeout_seconds, session_id, env}``; the agent's
-  task id is remembered per agency task (in memory: after a control-plane restart the agent's
-  tasks are unknown, so they are orphaned and retried by their policy);
+  task id is remembered per agency task, and handed to ``on_link`` (the control plane stores
+  it, table ``agent_links``) before the dispatch counts as done, so a restarted control plane
+  ``restore``s it and polls the agent's task again instead of orphaning the attempt;
 * a 409 busy right after a task ended (the agent turns the task terminal a moment before it
   is idle) is retried for a second; a lasting one is ``WorkerFull``, so the task goes back to
   pending with its attempt given back, and the agent is left alone for a short while;
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -30,6 +32,7 @@ from typing import Any, Literal
 from agency.errors import InvalidSpec, NotFound, WorkerError, WorkerFull, WorkerRejected
 from agency.fleet.client import WorkerClient
 from agency.models import (
+    AgentLink,
     TranscriptPage,
     Usage,
     WorkerOutput,
@@ -53,6 +56,7 @@ TIERS = {"haiku": "fast", "sonnet": "standard", "opus": "heavy"}
 TIERS.update({tier: tier for tier in ("fast", "standard", "heavy")})
 BUSY_RETRY_SECONDS = 1.5
 BUSY_BACKOFF_SECONDS = 1.0
+OnLink = Callable[[AgentLink], Awaitable[None]]
 
 
 @dataclass
@@ -102,8 +106,9 @@ def _time(value: object) -> datetime | None:
 class AgencyAgentClient(WorkerClient):
     """A ``WorkerClient`` whose calls speak the ag-agent-claude protocol."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_link: OnLink | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.on_link = on_link
         self._runs: dict[str, _Run] = {}
         self._busy_until = 0.0
         self.agent_state: str | None = None
@@ -145,7 +150,29 @@ class AgencyAgentClient(WorkerClient):
             session_id=answer.get("session_id") or None,
         )
         self._runs[req.task_id] = _Run(answer["task_id"], req.attempt, req.kind, status)
+        if self.on_link is not None:
+            link = AgentLink(
+                task_id=req.task_id,
+                attempt=req.attempt,
+                worker_id=self.worker_id,
+                agent_task=answer["task_id"],
+                kind=req.kind,
+                session_id=status.session_id,
+            )
+            await self.on_link(link)
         return status
+
+    def restore(self, link: AgentLink) -> None:
+        """Know an attempt started before a restart again: its next poll reads the agent's task."""
+        status = WorkerTaskStatus(
+            task_id=link.task_id,
+            attempt=link.attempt,
+            kind=link.kind,
+            state=WorkerTaskState.RUNNING,
+            runtime="claude",
+            session_id=link.session_id,
+        )
+        self._runs[link.task_id] = _Run(link.agent_task, link.attempt, link.kind, status)
 
     async def task_status(self, task_id: str) -> WorkerTaskStatus:
         run = self._run(task_id)

@@ -91,6 +91,8 @@ class Orchestrator:
         self.settings = settings
         self.repos = repos
         self.registry = registry
+        # a remote agent's task id is stored before its dispatch counts (see recovery)
+        registry.on_agent_link = repos.workers.save_link
         metrics = metrics_registry or CollectorRegistry()
         self.book = Book(repos, registry, Kpis(metrics))
         self.gates = Gates()

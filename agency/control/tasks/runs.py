@@ -153,6 +153,7 @@ class RunRecorder:
             log.info("changes of %s from %s not stored: %s", task.id, worker_id, exc)
         run = self.run_of(task, status, worker_id)
         ops.append(self.repos.agent_runs.run_op(run))
+        ops.append(self.repos.workers.drop_link_op(task.id))  # a remote agent's, if any
         if run.session_id:
             self.sessions[run.session_id] = worker_id
         self.costs.record(run)
