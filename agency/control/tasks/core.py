@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry
 
 from agency.control.alerts import AlertService
 from agency.control.budgets import BudgetBook
-from agency.control.pricing import PriceTable
 from agency.control.refusals import Refusals
 from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
 from agency.control.tasks.book import Book, Step
@@ -34,6 +33,7 @@ from agency.control.tasks.outcomes import Outcomes
 from agency.control.tasks.output import read_output
 from agency.control.tasks.recovery import recover
 from agency.control.tasks.runs import RunRecorder
+from agency.control.tasks.spend import stop_over_budget
 from agency.control.tasks.tracking import Tracker
 from agency.control.tasks.workers import FleetWatch
 from agency.errors import NotFound, ServiceUnavailable
@@ -55,6 +55,7 @@ from agency.models import (
     WorkerReport,
     new_id,
 )
+from agency.models.pricing import PriceTable
 from agency.models.runs import ChangesOut, StoredTranscriptItem
 from agency.settings import Settings
 from agency.storage import Repositories, TaskPage, TaskQuery
@@ -100,6 +101,7 @@ class Orchestrator:
         self.budgets = BudgetBook(repos)
         prices = PriceTable.from_setting(settings.model_prices)
         self.runs = RunRecorder(self.book, registry, repos, prices, self.costs, self.budgets)
+        self.budgets.live = self.runs.live_spend
         self.outcomes = Outcomes(self.book, registry, self.gates, self.runs)
         self.dispatcher = Dispatcher(self.book, registry, self.outcomes, self.budgets)
         sending = self.dispatcher.sending
@@ -140,11 +142,16 @@ class Orchestrator:
             self._loop(self._every(1.0, self.fleet.sweep), "sweep"),
             self._loop(self._every(self.settings.kpi_sample_interval, self._sample), "kpis"),
             self._loop(
-                self._every(self.settings.transcript_poll_interval, self.runs.poll_live),
+                self._every(self.settings.transcript_poll_interval, self._poll_runs),
                 "transcripts",
             ),
             self._loop(self._every(1.0, self._release_held), "budgets"),
         ]
+
+    async def _poll_runs(self) -> None:
+        """Running agent attempts' transcripts and usage, then the fleet budgets they reach."""
+        await self.runs.poll_live()
+        await stop_over_budget(self.book, self.budgets, self.canceller)
 
     async def _release_held(self) -> None:
         self.dispatcher.release_held()
