@@ -68,8 +68,8 @@ class ControlPlane:
         self.gate = Gate(tokens, self.limiter, self.refusals)
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
-        self.queries = QueryService(repos.queries, settings, self.refusals)
-        self.masker = SecretMasker()
+        self.masker: SecretMasker = tasks.masker  # one masker: chat, tasks, queries, ...
+        self.queries = QueryService(repos.queries, settings, self.refusals, self.masker)
         self.chat = ChatService(
             repos.chat, Assistant(settings, tasks, self.queries.runner, schedules), self.masker
         )
@@ -94,7 +94,9 @@ class ControlPlane:
             await tasks.start()
             tokens = TokenBook(repos.tokens, settings)
             await tokens.load()
-            schedules = ScheduleService(repos.schedules, tasks, settings, metrics)
+            schedules = ScheduleService(
+                repos.schedules, tasks, settings, metrics, masker=tasks.masker
+            )
             await schedules.start()
         except BaseException:
             if schedules is not None:

@@ -29,6 +29,7 @@ from agency.control.tasks.dispatch import Dispatcher
 from agency.control.tasks.gates import Gates
 from agency.control.tasks.kpis import WINDOWS, Kpis
 from agency.control.tasks.lifecycle import created
+from agency.control.tasks.masking import masked_submit
 from agency.control.tasks.outcomes import Outcomes
 from agency.control.tasks.output import read_output
 from agency.control.tasks.recovery import recover
@@ -57,6 +58,7 @@ from agency.models import (
 )
 from agency.models.pricing import PriceTable
 from agency.models.runs import ChangesOut, StoredTranscriptItem
+from agency.security.masking import SecretMasker
 from agency.settings import Settings
 from agency.storage import Repositories, TaskPage, TaskQuery
 
@@ -97,6 +99,8 @@ class Orchestrator:
         metrics = metrics_registry or CollectorRegistry()
         self.book = Book(repos, registry, Kpis(metrics))
         self.gates = Gates()
+        #: masks secrets in what users send (shared by every service of the control plane)
+        self.masker = SecretMasker()
         self.costs = CostKpis(metrics)
         self.budgets = BudgetBook(repos)
         prices = PriceTable.from_setting(settings.model_prices)
@@ -106,7 +110,7 @@ class Orchestrator:
         self.dispatcher = Dispatcher(self.book, registry, self.outcomes, self.budgets)
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
-        self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
+        self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate, self.masker)
         self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
         self.fleet = FleetWatch(
             self.book, registry, self.outcomes, self.alerts, settings, sending, self.refusals
@@ -200,7 +204,7 @@ class Orchestrator:
             if key and key in known:
                 out.append(known[key])
                 continue
-            task = self._new_task(req, actor)
+            task = self._new_task(masked_submit(self.masker, req), actor)
             if key:
                 known[key] = task
                 self._keys[key] = task.id
@@ -305,12 +309,13 @@ class Orchestrator:
         task = await self.get(task_id)
         if task.state.terminal:
             return task
-        return await self.canceller.cancel(task, actor, reason)
+        return await self.canceller.cancel(task, actor, self.masker.optional(reason))
 
     async def bulk_cancel(
         self, f: BulkFilter, actor: str, *, dry_run: bool, reason: str | None = None
     ) -> BulkResult:
         """Cancel every live task matching ``f``; with ``dry_run`` only count them."""
+        reason = self.masker.optional(reason)  # reasons are stored in events
         chosen = sorted(
             t.id for t in list(self.book.tasks.values()) if not t.state.terminal and f.matches(t)
         )
@@ -347,6 +352,7 @@ class Orchestrator:
         ``raised`` (resume of a task paused at its budget): new ``max_cost_usd``/``max_turns``.
         """
         task = await self.get(task_id)
+        reason = self.masker.optional(reason)  # reasons are stored in events
         # a budget pause resumes in the run's own session, so the conversation goes on
         session = (await self.runs.usage(task_id))[1] if action == TaskActions.RESUME else None
         return await self.operator.act(
@@ -365,6 +371,7 @@ class Orchestrator:
         await self._queue_event(False, actor, reason)
 
     async def _queue_event(self, paused: bool, actor: str, reason: str | None) -> None:
+        reason = self.masker.optional(reason)  # reasons are stored in events
         if self.dispatcher.paused == paused:
             return
         self.dispatcher.paused = paused
@@ -399,12 +406,12 @@ class Orchestrator:
     async def drain_worker(
         self, worker_id: str, actor: str, reason: str | None = None
     ) -> WorkerInfo:
-        return await self.fleet.drain(worker_id, actor, reason)
+        return await self.fleet.drain(worker_id, actor, self.masker.optional(reason))
 
     async def remove_worker(
         self, worker_id: str, actor: str, reason: str | None = None
     ) -> WorkerInfo:
-        return await self.fleet.remove(worker_id, actor, reason)
+        return await self.fleet.remove(worker_id, actor, self.masker.optional(reason))
 
     def workers(self) -> list[WorkerInfo]:
         return self.registry.list()
