@@ -16,7 +16,9 @@ the orchestrator's retries, breaker, polling, cancel and orphan rules apply unch
 * ``task_status`` reads either shape: states map to agency's, ``token_usage`` and
   ``session_id`` to usage and session, ``error.type`` to the reason;
 * ``cancel`` -> ``POST /task/{id}/cancel``; a 404 or 409 there means the task already ended;
-* ``output`` serves the agent's ``output`` as stdout and its error message as stderr.
+* ``output`` serves the agent's ``output`` as stdout and its error message as stderr;
+* once a task is over, its history's debug log (the CLI's stdout) gives the cost, turns,
+  cache tokens and model the task answer lacks, and the transcript (``agent_history``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from agency.errors import InvalidSpec, NotFound, WorkerError, WorkerFull, WorkerRejected
+from agency.fleet.agent_history import read_debug
 from agency.fleet.client import WorkerClient
 from agency.models import (
     AgentLink,
+    TranscriptItem,
     TranscriptPage,
     Usage,
     WorkerOutput,
@@ -69,6 +73,7 @@ class _Run:
     last: WorkerTaskStatus
     output: str = ""
     error: str = ""
+    history: tuple[Usage | None, list[TranscriptItem]] | None = None  # read once, when over
 
 
 def agent_body(req: WorkerTaskRequest) -> dict[str, Any]:
@@ -177,7 +182,23 @@ class AgencyAgentClient(WorkerClient):
     async def task_status(self, task_id: str) -> WorkerTaskStatus:
         run = self._run(task_id)
         _, answer = await self._call("GET", f"/task/{run.agent_task}", task_id=task_id)
-        return self._apply(run, answer)
+        status = self._apply(run, answer)
+        if status.state.terminal and run.history is None:
+            await self._read_history(run, answer)
+            status = self._apply(run, answer)
+        return status
+
+    async def _read_history(self, run: _Run, answer: object) -> None:
+        """The debug log of a finished task, once (``agent_history``); gone is no error."""
+        model = answer.get("model") if isinstance(answer, dict) else None
+        try:
+            _, body = await self._call(
+                "GET", f"/history/{run.agent_task}/debug", task_id=run.last.task_id
+            )
+        except (NotFound, WorkerError):
+            run.history = (None, [])
+            return
+        run.history = read_debug(body, run.attempt, model if isinstance(model, str) else None)
 
     async def cancel(self, task_id: str) -> WorkerTaskStatus:
         run = self._run(task_id)
@@ -206,10 +227,16 @@ class AgencyAgentClient(WorkerClient):
     async def transcript(
         self, task_id: str, attempt: int, after: int = 0, limit: int = 500
     ) -> TranscriptPage:
-        """The agent keeps no transcript it serves: an empty, finished page."""
-        self._run(task_id)
+        """The transcript made of the finished task's debug log (empty while it runs)."""
+        run = self._run(task_id)
+        found = run.history[1] if run.history is not None and run.attempt == attempt else []
+        items = [i for i in found if i.seq > after][:limit]
         return TranscriptPage(
-            task_id=task_id, attempt=attempt, items=[], next_after=after, eof=True
+            task_id=task_id,
+            attempt=attempt,
+            items=items,
+            next_after=items[-1].seq if items else after,
+            eof=run.history is not None,
         )
 
     async def changes(self, task_id: str, attempt: int) -> WorkspaceChanges:
@@ -290,6 +317,8 @@ class AgencyAgentClient(WorkerClient):
             if isinstance(tokens, dict)
             else None
         )
+        if run.history is not None and run.history[0] is not None:
+            usage = run.history[0]  # the CLI's own result: cost, turns, cache tokens too
         exit_code = answer.get("exit_code")
         run.output = str(answer.get("output") or "")
         run.error = str(error.get("message") or "") if error else ""
