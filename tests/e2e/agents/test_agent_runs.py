@@ -412,3 +412,14 @@ def test_the_budget_cli_sets_lists_replaces_and_deletes(stack: Stack, http: http
     audit = http.get("/api/v1/audit", params={"resource_type": "budget"}).json()["items"]
     ids = {e["resource_id"] for e in audit if e["action"] == "budget.deleted"}
     assert {first, mine[0]["id"]} <= ids
+
+
+def test_cost_and_token_kpis_are_on_the_metrics_stream(stack: Stack, http: httpx.Client) -> None:
+    t = submit(http, "turns=1", model="claude-sonnet-4-5-kpi")
+    assert wait_done(http, t).task.state.value == "succeeded"
+    with http.stream("GET", "/api/v1/metrics/stream", timeout=30) as answer:
+        line = next(x for x in answer.iter_lines() if x.startswith("data:"))
+    agents = json.loads(line[len("data:") :])["agents"]
+    assert {"minute", "hour", "day", "by_model", "by_label", "by_worker"} <= set(agents)
+    assert agents["day"]["runs"] >= 1 and agents["day"]["cost_usd"] > 0
+    assert agents["by_model"]["claude-sonnet-4-5-kpi"]["input_tokens"] == 200
