@@ -127,9 +127,7 @@ def main(argv: list[str]) -> int:
     env = {
         **SETTINGS,
         "AGENCY_AGENT_RUNTIME": "claude",
-        "AGENCY_CLAUDE_BIN": f"{sys.executable} {FAKE}",
-        "BENCH_LINES": str(lines),
-        "BENCH_LINES_PER_S": str(RATE),
+        "AGENCY_CLAUDE_BIN": f"{sys.executable} {FAKE} {lines} {RATE}",
     }
     with tempfile.TemporaryDirectory() as tmp:
         up = start_control_plane(Path(tmp), workers=1, settings=env)

@@ -1,19 +1,18 @@
 """A fake ``claude -p ... --output-format stream-json`` for ``bench_transcripts``: an init
-line, ``$BENCH_LINES - 2`` assistant lines (each text ``emitted=<epoch seconds> n=<i>``), then
-the result, at ``$BENCH_LINES_PER_S`` lines a second (in bursts of 50)."""
+line, ``LINES - 2`` assistant lines (each text ``emitted=<epoch seconds> n=<i>``), then the
+result, at ``RATE`` lines a second (in bursts of 50). ``transcript_claude.py LINES RATE`` (the
+worker appends Claude's own flags, which are ignored; its env is clean, hence argv)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import uuid
 
 
 def main() -> int:
-    lines = int(os.environ.get("BENCH_LINES", "10000"))
-    rate = float(os.environ.get("BENCH_LINES_PER_S", "2000"))
+    lines, rate = int(sys.argv[1]), float(sys.argv[2])
     session = str(uuid.uuid4())
     out = sys.stdout
     init = {"type": "system", "subtype": "init", "session_id": session, "model": "claude-bench"}
