@@ -230,7 +230,7 @@ class Settings(BaseModel):
     )
     model_prices: str = Field(
         "",
-        description='JSON object of model name prefix -> USD per million tokens `{"input", "output", "cache_read", "cache_write"}`, merged over the built-in table (docs/configuration.md); prices runs whose runtime reports no cost.',
+        description='JSON object of model name prefix -> USD per million tokens `{"input", "output", "cache_read", "cache_write"}`, merged over the built-in table (docs/configuration.md); prices runs whose runtime reports no cost (set it on workers too: they hold `max_cost_usd` to it while a run runs).',
     )
     transcript_poll_interval: float = Field(
         0.5,

@@ -33,6 +33,7 @@ from agency.api import workflows as workflow_routes
 from agency.api.auth import check_exposure
 from agency.api.handlers import install_error_handlers
 from agency.api.limits import BodyLimitMiddleware
+from agency.api.masked import MaskedHeaderMiddleware
 from agency.api.telemetry import ApiMetrics, MetricsMiddleware
 from agency.control import ControlPlane
 from agency.models import __version__
@@ -79,6 +80,7 @@ def create_app(settings: Settings, plane: ControlPlane | None = None) -> FastAPI
 
     # the last added runs first: CORS (when configured) wraps everything, metrics see every
     # answer including the size limit's 413s, and the limit runs before a handler reads a body
+    app.add_middleware(MaskedHeaderMiddleware)  # around the handlers: what they masked
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

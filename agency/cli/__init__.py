@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agency.cli import audit, auditq, config, db, demo, lint, query, secret, task, token, up, worker
+from agency.cli import budget as budget_cli
 from agency.cli import runbook as runbook_cli
 from agency.cli import schedule as schedule_cli
 from agency.cli import workflow as workflow_cli
@@ -47,6 +48,7 @@ app.add_typer(query.app, name="query")
 app.add_typer(runbook_cli.app, name="runbook")
 app.add_typer(schedule_cli.app, name="schedule")
 app.add_typer(workflow_cli.app, name="workflow")
+app.add_typer(budget_cli.app, name="budget")
 audit.app.command(name="list")(auditq.audit_list)
 
 

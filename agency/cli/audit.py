@@ -86,13 +86,13 @@ def verify(
 
 def _trusted_keys(pubkeys: list[Path]) -> list[Ed25519PublicKey]:
     from agency.security.keystore import open_keystore  # lazy: start-up time of the CLI
-    from agency.security.signing import CheckpointSigner, load_public_key  # lazy: start-up
+    from agency.security.signing import load_public_key, open_signer  # lazy: start-up
 
     try:
         if pubkeys:
             return [load_public_key(p.read_text()) for p in pubkeys]
-        keystore = open_keystore(Settings.load())
-        return [CheckpointSigner.from_keystore(keystore, create=False).public_key]
+        settings = Settings.load()
+        return [open_signer(open_keystore(settings), settings.data_dir, create=False).public_key]
     except (AgencyError, OSError) as exc:
         fail(f"no key to check the checkpoints with ({exc}); pass --pubkey", 2)
 
@@ -129,10 +129,11 @@ def pubkey(
 ) -> None:
     """Print the public key that signs the audit checkpoints (give it to whoever verifies)."""
     from agency.security.keystore import open_keystore  # lazy: start-up time of the CLI
-    from agency.security.signing import CheckpointSigner, public_pem  # lazy: start-up
+    from agency.security.signing import open_signer, public_pem  # lazy: start-up
 
     try:
-        signer = CheckpointSigner.from_keystore(open_keystore(Settings.load()), create=False)
+        settings = Settings.load()
+        signer = open_signer(open_keystore(settings), settings.data_dir, create=False)
     except AgencyError as exc:
         fail(f"no checkpoint signing key: {exc.message} (the control plane makes it)", 2)
     typer.echo(signer.key_id if raw else public_pem(signer.public_key).rstrip())

@@ -19,6 +19,7 @@ from typing import Literal
 
 from agency.errors import Conflict, NotFound
 from agency.models import Alert, AlertState, EventIn, new_id, utcnow
+from agency.security.masking import SecretMasker
 from agency.storage import AlertRepository
 
 log = logging.getLogger("agency.orchestrator")
@@ -39,8 +40,12 @@ ALLOWED_FROM: dict[AlertState, frozenset[AlertState]] = {
 class AlertService:
     """Opens alerts once per episode (``clear`` ends one) and carries people's moves."""
 
-    def __init__(self, repo: AlertRepository, failure_rate: FailureRate) -> None:
+    def __init__(
+        self, repo: AlertRepository, failure_rate: FailureRate, masker: SecretMasker | None = None
+    ) -> None:
         self.repo = repo
+        #: an operator's reason (ack, dismiss) is masked before it is stored
+        self.masker = masker if masker is not None else SecretMasker()
         self.failure_rate = failure_rate
         self._open: set[str] = set()
         # read-check-write of one alert row must not interleave with another move of it
@@ -131,6 +136,7 @@ class AlertService:
         return await self._move(alert_id, AlertState.DISMISSED, actor, reason)
 
     async def _move(self, alert_id: str, to: AlertState, actor: str, reason: str | None) -> Alert:
+        reason = self.masker.optional(reason)
         async with self._moving:
             alert = await self.get(alert_id)
             if alert.state is to:

@@ -5,11 +5,16 @@ period) in memory, so the dispatcher asks ``blocking(labels)`` without a databas
 budget whose period's spend has reached its cap holds new matching tasks as ``pending``
 with ``waiting_for: ["budget:<id>"]`` until the spend falls back (the window moves on) or
 an admin raises or deletes it. Creating and deleting are audited events.
+
+The spend counts running attempts too (``live``: their usage so far, priced), so a cap is
+reached while its runs still run; ``over`` names the reached budgets a running task matches,
+and the orchestrator stops those tasks (reason ``budget_exceeded: fleet budget ...``).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from agency.errors import NotFound
 from agency.models import EventIn, new_id, utcnow
@@ -26,6 +31,8 @@ class BudgetBook:
         self.repos = repos
         self.budgets: dict[str, Budget] = {}
         self.runs: deque[AgentRun] = deque()
+        #: (labels, cost so far) of the running agent attempts (set by the orchestrator)
+        self.live: Callable[[], list[tuple[dict[str, str], float]]] = list
 
     async def load(self) -> None:
         self.budgets = {b.id: b for b in await self.repos.agent_runs.budgets()}
@@ -45,6 +52,7 @@ class BudgetBook:
         total = sum(
             r.cost_usd for r in self.runs if r.finished_at >= since and budget.matches(r.labels)
         )
+        total += sum(cost for labels, cost in self.live() if budget.matches(labels))
         return round(total, 8)
 
     def view(self, budget: Budget) -> BudgetOut:
@@ -57,6 +65,14 @@ class BudgetBook:
             f"budget:{b.id}"
             for b in self.budgets.values()
             if b.matches(labels) and self.spent(b) >= b.cap_usd
+        ]
+
+    def over(self, labels: dict[str, str]) -> list[BudgetOut]:
+        """The reached budgets that a task with ``labels`` counts against."""
+        return [
+            view
+            for b in self.budgets.values()
+            if b.matches(labels) and (view := self.view(b)).exceeded
         ]
 
     def list(self) -> list[BudgetOut]:

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from agency.errors import AgencyError
+from agency.errors import AgencyError, ConfigError, HostNotAllowed
 from agency.models import utcnow
 from agency.security.base import Keystore
 from agency.security.checkpoints import LOG_NAME, CheckpointLog, CheckpointReport, append_line
 from agency.security.checkpoints import compare as compare_checkpoints
 from agency.security.keystore import open_keystore
-from agency.security.signing import Checkpoint, CheckpointSigner
+from agency.security.signing import Checkpoint, CheckpointSigner, open_signer
+from agency.security.urlguard import check_https_url
 from agency.settings import Settings
 from agency.storage import EventRepository
 
@@ -35,6 +36,22 @@ TICK = 1.0  # seconds between looks at the chain head; cheap (one in-memory read
 
 def checkpoint_log_path(settings: Settings) -> Path:
     return settings.data_dir / LOG_NAME
+
+
+def checked_checkpoint_url(settings: Settings) -> str | None:
+    """``AGENCY_CHECKPOINT_URL`` through the SSRF guard (https, or http to loopback only; an
+    allowlisted host), or a ``ConfigError`` that stops the start: a copy that silently goes
+    nowhere, or somewhere it should not, is worse than no start."""
+    url = settings.checkpoint_url
+    if not url:
+        return None
+    try:
+        return check_https_url(url, settings.allowed_host_set)
+    except HostNotAllowed as exc:
+        raise ConfigError(
+            f"AGENCY_CHECKPOINT_URL refused: {exc.details.get('reason', exc.message)}",
+            details={"setting": "AGENCY_CHECKPOINT_URL", **exc.details},
+        ) from exc
 
 
 class CheckpointService:
@@ -55,6 +72,7 @@ class CheckpointService:
         self._last_at = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.url = checked_checkpoint_url(settings)
 
     @property
     def enabled(self) -> bool:
@@ -66,7 +84,7 @@ class CheckpointService:
             return
         try:
             self.signer = await asyncio.to_thread(
-                lambda: CheckpointSigner.from_keystore(self._keystore(self.settings))
+                lambda: open_signer(self._keystore(self.settings), self.settings.data_dir)
             )
         except AgencyError as exc:
             log.error("audit checkpoints are off: the signing key is unavailable: %s", exc)
@@ -111,7 +129,7 @@ class CheckpointService:
             append_line(self.settings.checkpoint_dir / LOG_NAME, line)
 
     async def _post(self, cp: Checkpoint) -> None:
-        url = self.settings.checkpoint_url
+        url = self.url
         if not url:
             return
         try:

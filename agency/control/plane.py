@@ -19,7 +19,7 @@ from agency.control.alerts import AlertService
 from agency.control.audit import AuditService
 from agency.control.chat.assistant import Assistant
 from agency.control.chat.service import ChatService
-from agency.control.checkpoints import CheckpointService
+from agency.control.checkpoints import CheckpointService, checked_checkpoint_url
 from agency.control.gate import Gate
 from agency.control.health import HealthService
 from agency.control.metrics_hub import MetricsHub
@@ -72,8 +72,8 @@ class ControlPlane:
         self.alerts: AlertService = tasks.alerts
         self.waivers = WaiverService(tasks)
         self.workflows = WorkflowService(repos, tasks)
-        self.queries = QueryService(repos.queries, settings, self.refusals)
-        self.masker = SecretMasker()
+        self.masker: SecretMasker = tasks.masker  # one masker: chat, tasks, queries, ...
+        self.queries = QueryService(repos.queries, settings, self.refusals, self.masker)
         self.chat = ChatService(
             repos.chat, Assistant(settings, tasks, self.queries.runner, schedules), self.masker
         )
@@ -87,6 +87,7 @@ class ControlPlane:
     async def open(cls, settings: Settings) -> ControlPlane:
         """Open the database, start the orchestrator (recovering live tasks), load tokens, then
         start the scheduler (its recovered fires submit through the running orchestrator)."""
+        checked_checkpoint_url(settings)  # refused before anything is opened
         repos = await Repositories.open(settings.database_path, batch_max=settings.write_batch_max)
         metrics = CollectorRegistry()
         tasks: Orchestrator | None = None
@@ -97,7 +98,9 @@ class ControlPlane:
             await tasks.start()
             tokens = TokenBook(repos.tokens, settings, tasks.task_tokens)
             await tokens.load()
-            schedules = ScheduleService(repos.schedules, tasks, settings, metrics)
+            schedules = ScheduleService(
+                repos.schedules, tasks, settings, metrics, masker=tasks.masker
+            )
             await schedules.start()
         except BaseException:
             if schedules is not None:

@@ -13,6 +13,7 @@ from agency.control.query_runs import SQL_IN_EVENT, QueryRunner
 from agency.control.refusals import Refusals
 from agency.errors import Conflict, NotFound, QueryRefused
 from agency.models import EventIn, QueryRun, SavedQuery, SavedQueryRevision, new_id, utcnow
+from agency.security.masking import SecretMasker
 from agency.settings import Settings
 from agency.storage import QueryRepository, QueryResult
 
@@ -22,8 +23,16 @@ __all__ = ["QueryResult", "QueryService"]
 class QueryService:
     """Saved queries, their revisions and runs; running saved and ad-hoc SQL."""
 
-    def __init__(self, repo: QueryRepository, settings: Settings, refusals: Refusals) -> None:
+    def __init__(
+        self,
+        repo: QueryRepository,
+        settings: Settings,
+        refusals: Refusals,
+        masker: SecretMasker | None = None,
+    ) -> None:
         self.repo = repo
+        #: saved and ad-hoc SQL (and its name, description) is masked before it is stored
+        self.masker = masker if masker is not None else SecretMasker()
         self.runner = QueryRunner(repo, settings)
         self.refusals = refusals
         self._changing = asyncio.Lock()
@@ -67,6 +76,8 @@ class QueryService:
         address: str | None = None,
     ) -> SavedQuery:
         """Save a query (revision 1); ``Conflict`` when the name is taken."""
+        sql, description = self.masker.text(sql), self.masker.text(description)
+        parameters = self.masker.tree(parameters)
         self._check(sql, actor, address, name)
         async with self._changing:
             if await self.repo.name_taken(name):
@@ -90,6 +101,7 @@ class QueryService:
         self, ref: str, actor: str, changes: dict[str, Any], address: str | None = None
     ) -> SavedQuery:
         """Change fields of a saved query: the result is a new revision, old ones stay."""
+        changes = self.masker.tree(changes)
         if "sql" in changes:
             self._check(changes["sql"], actor, address, ref)
         async with self._changing:
@@ -157,6 +169,7 @@ class QueryService:
         self, ref: str, actor: str, parameters: dict[str, Any], address: str | None = None
     ) -> tuple[QueryResult, QueryRun]:
         """Run a saved query with its default parameters overridden by ``parameters``."""
+        parameters = self.masker.tree(parameters)
         query = await self.get(ref)
         return await self.runner.run(
             actor,
@@ -172,4 +185,5 @@ class QueryService:
         self, actor: str, sql: str, parameters: dict[str, Any], address: str | None = None
     ) -> tuple[QueryResult, QueryRun]:
         """Run one read-only statement (notebooks); recorded like saved-query runs."""
+        sql, parameters = self.masker.text(sql), self.masker.tree(parameters)
         return await self.runner.run(actor, sql, parameters, source="adhoc", address=address)

@@ -25,6 +25,7 @@ from agency.control.schedule_book import SlateBook
 from agency.control.schedule_fire import Firer, TaskRunner, schedule_event
 from agency.control.schedule_metrics import ScheduleMetrics
 from agency.control.schedule_plan import Slate
+from agency.control.tasks.masking import masked_spec
 from agency.errors import Conflict, NotFound, ValidationFailed
 from agency.models import (
     Schedule,
@@ -38,9 +39,11 @@ from agency.models import (
     SchedulePreviewIn,
     ScheduleRevision,
     ScheduleView,
+    TaskTemplate,
     new_id,
     utcnow,
 )
+from agency.security.masking import SecretMasker
 from agency.settings import Settings
 from agency.storage import ScheduleRepository
 
@@ -65,8 +68,11 @@ class ScheduleService:
         metrics_registry: CollectorRegistry,
         *,
         clock: Clock = utcnow,
+        masker: SecretMasker | None = None,
     ) -> None:
         self.repo = repo
+        #: the task template (spec, labels) and reasons are masked before they are stored
+        self.masker = masker if masker is not None else SecretMasker()
         self.tasks = tasks
         self.settings = settings
         self.clock = clock
@@ -158,6 +164,7 @@ class ScheduleService:
 
     async def create(self, body: ScheduleIn, actor: str) -> ScheduleView:
         """A new schedule (revision 1); its first slot is the first after now."""
+        body = body.model_copy(update={"task": self._masked(body.task)})
         async with self._lock:
             self._check_name(body.name)
             now = self.clock()
@@ -182,6 +189,8 @@ class ScheduleService:
 
     async def edit(self, ref: str, body: ScheduleEdit, actor: str) -> ScheduleView:
         """Change a schedule: a new revision, in force from the next slot after now."""
+        if body.task is not None:
+            body = body.model_copy(update={"task": self._masked(body.task)})
         changes = {
             k: v
             for k, v in body.model_dump(exclude_unset=True).items()
@@ -239,6 +248,7 @@ class ScheduleService:
     async def _set_paused(
         self, ref: str, paused: bool, actor: str, reason: str | None
     ) -> ScheduleView:
+        reason = self.masker.optional(reason)
         async with self._lock:
             slate = self._find(ref)
             s = slate.schedule
@@ -268,11 +278,16 @@ class ScheduleService:
 
     async def trigger(self, ref: str, actor: str, reason: str | None = None) -> ScheduleFireOut:
         """Fire now, outside the cron slots (paused or not), under the overlap policy."""
+        reason = self.masker.optional(reason)
         async with self._lock:
             slate = self._find(ref)
             now = self.clock()
             fire = await self.firer.fire(slate, now, now, manual=True, actor=actor, reason=reason)
         return await self._with_state(fire)
+
+    def _masked(self, task: TaskTemplate) -> TaskTemplate:
+        spec = masked_spec(self.masker, task.spec)
+        return task.model_copy(update={"spec": spec, "labels": self.masker.tree(task.labels)})
 
     # --- reads ----------------------------------------------------------------------------
 

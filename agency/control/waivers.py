@@ -21,12 +21,14 @@ class WaiverService:
 
     def __init__(self, tasks: Orchestrator) -> None:
         self.tasks = tasks
+        self.masker = tasks.masker  # reasons are masked before they are stored
         self.repo = tasks.repos.waivers
         self.events = tasks.repos.events
 
     async def request(self, task_id: str, actor: str, reason: str) -> Waiver:
         """Ask for a waiver of the task's rejection (the governance rules decide if allowed)."""
         task = await self.tasks.get(task_id)
+        reason = self.masker.text(reason)
         waiver = request_waiver(task, actor, reason, await self.repo.for_task(task.id))
         ev = EventIn(
             actor=actor,
@@ -57,6 +59,7 @@ class WaiverService:
         ``waiver.refused``, before the ``Forbidden`` goes back to the caller.
         """
         waiver = await self.get(waiver_id)
+        reason = self.masker.text(reason)
         task = await self.tasks.get(waiver.task_id)
         try:
             decided = decide_waiver(waiver, actor, approve, reason)

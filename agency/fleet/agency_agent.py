@@ -7,15 +7,18 @@ shape once the task moves to its history. This client maps agency's worker calls
 the orchestrator's retries, breaker, polling, cancel and orphan rules apply unchanged:
 
 * ``submit`` -> ``POST /task {prompt, tier, timeout_seconds, session_id, env}``; the agent's
-  task id is remembered per agency task (in memory: after a control-plane restart the agent's
-  tasks are unknown, so they are orphaned and retried by their policy);
+  task id is remembered per agency task, and handed to ``on_link`` (the control plane stores
+  it, table ``agent_links``) before the dispatch counts as done, so a restarted control plane
+  ``restore``s it and polls the agent's task again instead of orphaning the attempt;
 * a 409 busy right after a task ended (the agent turns the task terminal a moment before it
   is idle) is retried for a second; a lasting one is ``WorkerFull``, so the task goes back to
   pending with its attempt given back, and the agent is left alone for a short while;
 * ``task_status`` reads either shape: states map to agency's, ``token_usage`` and
   ``session_id`` to usage and session, ``error.type`` to the reason;
 * ``cancel`` -> ``POST /task/{id}/cancel``; a 404 or 409 there means the task already ended;
-* ``output`` serves the agent's ``output`` as stdout and its error message as stderr.
+* ``output`` serves the agent's ``output`` as stdout and its error message as stderr;
+* once a task is over, its history's debug log (the CLI's stdout) gives the cost, turns,
+  cache tokens and model the task answer lacks, and the transcript (``agent_history``).
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from agency.errors import InvalidSpec, NotFound, WorkerError, WorkerFull, WorkerRejected
+from agency.fleet.agent_history import read_debug
 from agency.fleet.client import WorkerClient
 from agency.models import (
+    AgentLink,
+    TranscriptItem,
     TranscriptPage,
     Usage,
     WorkerOutput,
@@ -53,6 +60,7 @@ TIERS = {"haiku": "fast", "sonnet": "standard", "opus": "heavy"}
 TIERS.update({tier: tier for tier in ("fast", "standard", "heavy")})
 BUSY_RETRY_SECONDS = 1.5
 BUSY_BACKOFF_SECONDS = 1.0
+OnLink = Callable[[AgentLink], Awaitable[None]]
 
 
 @dataclass
@@ -65,6 +73,7 @@ class _Run:
     last: WorkerTaskStatus
     output: str = ""
     error: str = ""
+    history: tuple[Usage | None, list[TranscriptItem]] | None = None  # read once, when over
 
 
 def agent_body(req: WorkerTaskRequest) -> dict[str, Any]:
@@ -102,8 +111,9 @@ def _time(value: object) -> datetime | None:
 class AgencyAgentClient(WorkerClient):
     """A ``WorkerClient`` whose calls speak the ag-agent-claude protocol."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_link: OnLink | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.on_link = on_link
         self._runs: dict[str, _Run] = {}
         self._busy_until = 0.0
         self.agent_state: str | None = None
@@ -145,12 +155,50 @@ class AgencyAgentClient(WorkerClient):
             session_id=answer.get("session_id") or None,
         )
         self._runs[req.task_id] = _Run(answer["task_id"], req.attempt, req.kind, status)
+        if self.on_link is not None:
+            link = AgentLink(
+                task_id=req.task_id,
+                attempt=req.attempt,
+                worker_id=self.worker_id,
+                agent_task=answer["task_id"],
+                kind=req.kind,
+                session_id=status.session_id,
+            )
+            await self.on_link(link)
         return status
+
+    def restore(self, link: AgentLink) -> None:
+        """Know an attempt started before a restart again: its next poll reads the agent's task."""
+        status = WorkerTaskStatus(
+            task_id=link.task_id,
+            attempt=link.attempt,
+            kind=link.kind,
+            state=WorkerTaskState.RUNNING,
+            runtime="claude",
+            session_id=link.session_id,
+        )
+        self._runs[link.task_id] = _Run(link.agent_task, link.attempt, link.kind, status)
 
     async def task_status(self, task_id: str) -> WorkerTaskStatus:
         run = self._run(task_id)
         _, answer = await self._call("GET", f"/task/{run.agent_task}", task_id=task_id)
-        return self._apply(run, answer)
+        status = self._apply(run, answer)
+        if status.state.terminal and run.history is None:
+            await self._read_history(run, answer)
+            status = self._apply(run, answer)
+        return status
+
+    async def _read_history(self, run: _Run, answer: object) -> None:
+        """The debug log of a finished task, once (``agent_history``); gone is no error."""
+        model = answer.get("model") if isinstance(answer, dict) else None
+        try:
+            _, body = await self._call(
+                "GET", f"/history/{run.agent_task}/debug", task_id=run.last.task_id
+            )
+        except (NotFound, WorkerError):
+            run.history = (None, [])
+            return
+        run.history = read_debug(body, run.attempt, model if isinstance(model, str) else None)
 
     async def cancel(self, task_id: str) -> WorkerTaskStatus:
         run = self._run(task_id)
@@ -179,10 +227,16 @@ class AgencyAgentClient(WorkerClient):
     async def transcript(
         self, task_id: str, attempt: int, after: int = 0, limit: int = 500
     ) -> TranscriptPage:
-        """The agent keeps no transcript it serves: an empty, finished page."""
-        self._run(task_id)
+        """The transcript made of the finished task's debug log (empty while it runs)."""
+        run = self._run(task_id)
+        found = run.history[1] if run.history is not None and run.attempt == attempt else []
+        items = [i for i in found if i.seq > after][:limit]
         return TranscriptPage(
-            task_id=task_id, attempt=attempt, items=[], next_after=after, eof=True
+            task_id=task_id,
+            attempt=attempt,
+            items=items,
+            next_after=items[-1].seq if items else after,
+            eof=run.history is not None,
         )
 
     async def changes(self, task_id: str, attempt: int) -> WorkspaceChanges:
@@ -263,6 +317,8 @@ class AgencyAgentClient(WorkerClient):
             if isinstance(tokens, dict)
             else None
         )
+        if run.history is not None and run.history[0] is not None:
+            usage = run.history[0]  # the CLI's own result: cost, turns, cache tokens too
         exit_code = answer.get("exit_code")
         run.output = str(answer.get("output") or "")
         run.error = str(error.get("message") or "") if error else ""

@@ -22,6 +22,7 @@ from agency.fleet.client import WorkerClient
 from agency.fleet.tls import check_certificate
 from agency.models import (
     PROVENANCE_LABELS,
+    AgentLink,
     WorkerHealth,
     WorkerHeartbeat,
     WorkerInfo,
@@ -75,6 +76,8 @@ class Registry:
         self._on_change = on_change
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        #: awaited with each remote agent's new task id (the orchestrator stores it)
+        self.on_agent_link: Callable[[AgentLink], Awaitable[None]] | None = None
 
     # --- registration and heartbeats ----------------------------------------------------
 
@@ -355,10 +358,25 @@ class Registry:
     ) -> WorkerClient:
         if protocol == "agency-agent":
             # the agent has no auth: agency's worker token is never sent to it
-            return AgencyAgentClient(worker_id, url, self._settings, tls=tls)
+            return AgencyAgentClient(worker_id, url, self._settings, tls=tls, on_link=self._link)
         # a worker that handed over no secret gets the shared AGENCY_WORKER_TOKEN (older
         # workers and protocol workers configured with it)
         return WorkerClient(worker_id, url, self._settings, token=self._token(secret), tls=tls)
+
+    async def _link(self, link: AgentLink) -> None:
+        if self.on_agent_link is not None:
+            await self.on_agent_link(link)
+
+    def restore_links(self, links: builtins.list[AgentLink]) -> builtins.list[AgentLink]:
+        """Give each remote agent its attempts from before a restart; returns those restored
+        (a link whose worker is gone or is not an agent any more is left out)."""
+        restored = []
+        for link in links:
+            entry = self._entries.get(link.worker_id)
+            if entry is not None and isinstance(entry.client, AgencyAgentClient):
+                entry.client.restore(link)
+                restored.append(link)
+        return restored
 
     def _token(self, secret: str | None) -> str | None:
         return secret or self._settings.worker_token

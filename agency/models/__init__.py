@@ -120,6 +120,7 @@ from agency.models.tasks import (
     parse_spec,
 )
 from agency.models.workers import (
+    AgentLink,
     WorkerHealth,
     WorkerHeartbeat,
     WorkerInfo,
@@ -144,6 +145,7 @@ __all__ = [
     "TRANSITIONS",
     "ActionIn",
     "AdhocQuery",
+    "AgentLink",
     "AgentRuntimeName",
     "AgentSpec",
     "Alert",

@@ -66,6 +66,9 @@ class TranscriptPage(BaseModel):
     items: list[TranscriptItem]
     next_after: int
     eof: bool
+    usage: Usage | None = Field(
+        None, description="The attempt's usage so far (live while it runs), when it has one."
+    )
 
 
 class Usage(BaseModel):

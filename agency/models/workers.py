@@ -207,3 +207,16 @@ class WorkerInfo(BaseModel):
         None, description="A remote agent's own state from its /status (idle, working)."
     )
     current_task: str | None = Field(None, description="The remote agent's current task id.")
+
+
+class AgentLink(BaseModel):
+    """The remote agent's own task id for one agency attempt (ag-agent-claude makes its ids),
+    stored so a restarted control plane can poll that task again."""
+
+    task_id: str
+    attempt: int
+    worker_id: str
+    agent_task: str
+    kind: str
+    session_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)

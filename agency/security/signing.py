@@ -10,17 +10,23 @@ the public key (``agency audit pubkey``) can check a line with ``cryptography`` 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from agency.errors import NotFound, ValidationFailed
+from agency.errors import ConfigError, NotFound, ValidationFailed
 from agency.security.base import Keystore
 
 SIGNING_KEY_SECRET = "agency_checkpoint_key"
+#: where the key is kept when the keystore is the environment (which a restart forgets)
+KEY_FILE_NAME = "checkpoint.key"
 
 
 def _b64(raw: bytes) -> str:
@@ -147,3 +153,69 @@ class CheckpointSigner:
     def sign(self, seq: int, head_hash: str, time: str) -> Checkpoint:
         sig = self._key.sign(signed_message(seq, head_hash, time))
         return Checkpoint(seq=seq, hash=head_hash, time=time, key=self.key_id, sig=_b64(sig))
+
+
+def _read_key_file(path: Path) -> str:
+    """The base64 key in ``path``, refused unless only its owner can read it (like ssh)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} is readable by others (mode {mode:o}): chmod 600 it; the checkpoint "
+            "signing key must be private",
+            details={"path": str(path)},
+        )
+    return path.read_text().strip()
+
+
+def _write_key_file(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two control planes starting at once never overwrite each other's key
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def open_signer(keystore: Keystore, data_dir: Path, *, create: bool = True) -> CheckpointSigner:
+    """The checkpoint signer of this deployment, one key across restarts.
+
+    Every keystore but the environment keeps the key it is given. The environment forgets a
+    generated key when the process ends, so with ``AGENCY_KEYSTORE=env`` an exported
+    ``AGENCY_SECRET_agency_checkpoint_key`` wins, else the key lives in
+    ``<data_dir>/checkpoint.key`` (mode 0600, created exclusively; refused when others can
+    read it), so checkpoints signed before a restart still verify after it.
+    """
+    if keystore.kind != "env":
+        return CheckpointSigner.from_keystore(keystore, create=create)
+    try:
+        return CheckpointSigner.from_keystore(keystore, create=False)
+    except NotFound:
+        pass
+    path = data_dir / KEY_FILE_NAME
+    if not path.exists():
+        if not create:
+            raise NotFound(
+                f"no checkpoint signing key: neither AGENCY_SECRET_{SIGNING_KEY_SECRET} nor {path}",
+                details={"path": str(path)},
+            )
+        key = Ed25519PrivateKey.generate()
+        raw = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        # FileExistsError: another process made it a moment ago; use that one
+        with contextlib.suppress(FileExistsError):
+            _write_key_file(path, _b64(raw))
+    value = _read_key_file(path)
+    try:
+        signer = CheckpointSigner(
+            Ed25519PrivateKey.from_private_bytes(base64.b64decode(value, validate=True))
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path} holds no Ed25519 key: {exc}", details={"path": str(path)}
+        ) from exc
+    keystore.set_secret(SIGNING_KEY_SECRET, value)  # this process and its children see it
+    return signer

@@ -16,6 +16,9 @@ warning log line:
 * An allowlist entry is a host name, an IP, or a CIDR network (``10.0.0.0/8``) that IPs
   may fall in.
 
+``check_https_url`` adds one rule for URLs agency pushes data to (the checkpoint copy):
+``https`` only, except ``http`` to a loopback host (a test receiver on this machine).
+
 The returned URL is normalized: lower-case scheme and host, explicit port kept, fragment
 dropped.
 """
@@ -128,3 +131,22 @@ def check_url(url: str, allowed_hosts: frozenset[str]) -> str:
     shown_host = f"[{host}]" if isinstance(ip, ipaddress.IPv6Address) else host
     netloc = f"{shown_host}:{port}" if port is not None else shown_host
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+
+
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def check_https_url(url: str, allowed_hosts: frozenset[str]) -> str:
+    """``check_url``, and ``https`` unless the host is loopback (``HostNotAllowed`` otherwise)."""
+    normalized = check_url(url, allowed_hosts)
+    parts = urlsplit(normalized)
+    if parts.scheme == "https":
+        return normalized
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host in LOOPBACK_NAMES
+    if not loopback:
+        raise _refuse(url, "plain http leaves this machine: use https")
+    return normalized

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agency.models import EventIn, WorkerHealth, WorkerInfo
-from agency.storage.ops import Upsert
+from agency.models import AgentLink, EventIn, WorkerHealth, WorkerInfo
+from agency.storage.ops import Delete, Upsert
 from agency.storage.repository import Repository
 
 
@@ -23,3 +23,20 @@ class WorkerRepository(Repository):
         """Store a worker's record with its events, in one write."""
         row = info.model_dump(mode="python")
         await self._write(Upsert("workers", [row]), *events)
+
+    # --- remote agents' task ids (ag-agent-claude) ------------------------------------------
+
+    async def save_link(self, link: AgentLink) -> None:
+        """Remember which agent task runs an attempt (one row per task: the latest attempt)."""
+        await self._write(Upsert("agent_links", [link.model_dump()], key=("task_id",)))
+
+    async def links(self) -> list[AgentLink]:
+        return await self._all(AgentLink, "SELECT * FROM agent_links ORDER BY created_at")
+
+    def drop_link_op(self, task_id: str) -> Delete:
+        """The write that forgets a task's agent link (stored with the attempt's end)."""
+        return Delete("agent_links", [{"task_id": task_id}])
+
+    async def drop_links(self, task_ids: list[str]) -> None:
+        if task_ids:
+            await self._write(Delete("agent_links", [{"task_id": t} for t in task_ids]))

@@ -119,9 +119,11 @@ class WorkerRuntime:
         path = None
         if status.kind == "agent":
             path = self.config.output_dir / task_key(task_id, status.attempt) / transcript.FILE
-        return transcript.read_page(
+        page = transcript.read_page(
             task_id, status.attempt, path, after, limit, status.state.terminal
         )
+        page.usage = status.usage  # live: the parser's own object while the attempt runs
+        return page
 
     def changes(self, task_id: str, attempt: int | None) -> WorkspaceChanges:
         """What the attempt changed in its workspace, recorded once its processes are gone."""

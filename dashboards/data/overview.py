@@ -60,8 +60,26 @@ def _flat(snapshot: dict[str, Any], key: str) -> Any:
     return one.get(key) if isinstance(one, dict) else None
 
 
+def agent_cost(snapshot: dict[str, Any], key: str) -> tuple[str, str]:
+    """``cost_hour``/``tokens_hour``: agent runs of the last hour (``agents`` of the snapshot),
+    noted with the model that cost the most today."""
+    agents: dict[str, Any] = snapshot.get("agents") or {}
+    hour: dict[str, Any] = agents.get("hour") or {}
+    models: dict[str, dict[str, Any]] = agents.get("by_model") or {}
+    top = max(models.items(), key=lambda kv: kv[1].get("cost_usd", 0), default=None)
+    note = f"top today: {top[0]} ${top[1].get('cost_usd', 0):,.2f}" if top else "last hour"
+    if not hour:
+        return "-", note
+    if key == "cost_hour":
+        return f"${hour.get('cost_usd', 0):,.4f}", note
+    tokens = sum(int(hour.get(f"{k}_tokens", 0)) for k in ("input", "output", "cache_read", "cache_write"))
+    return fmt_number(tokens), f"{int(hour.get('runs', 0)):,} runs, last hour"
+
+
 def tile_value(snapshot: dict[str, Any], key: str) -> tuple[str, str]:
     """The text of one tile and its small note."""
+    if key in ("cost_hour", "tokens_hour"):
+        return agent_cost(snapshot, key)
     if key == "tasks":
         by_state = snapshot.get("by_state") or {}
         running = int(by_state.get("running", 0) or 0) if isinstance(by_state, dict) else 0

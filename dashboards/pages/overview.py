@@ -24,6 +24,8 @@ TILES = [
     ("active_workers", "Active workers"),
     ("queue_depth", "Queue depth"),
     ("open_breakers", "Open breakers"),
+    ("cost_hour", "Agent cost / hour"),
+    ("tokens_hour", "Agent tokens / hour"),
 ]
 CHART_REFRESH_MS = 30_000  # samples come every few seconds; each read is an audited query run
 HISTORY_CHECK_MS = 1000  # the alert history is read again this soon after the board moves

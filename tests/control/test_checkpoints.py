@@ -12,10 +12,12 @@ from typer.testing import CliRunner
 
 from agency.cli import app
 from agency.control import ControlPlane
+from agency.errors import ConfigError
 from agency.models import EventIn
 from agency.security.signing import public_pem
 from agency.settings import Settings
 from agency.storage.chain import canonical, epoch_us, event_hash
+from agency.testing import Receiver, free_port
 
 runner = CliRunner()
 
@@ -140,3 +142,75 @@ async def test_pubkey_prints_the_signing_key(
     res = runner.invoke(app, ["audit", "pubkey"])
     assert res.exit_code == 0, res.output
     assert res.stdout.strip() == pem.strip()
+
+
+async def test_an_env_keystore_key_survives_a_restart(
+    tmp_path: Path, keyed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment forgets a generated key when the process ends: the key is kept in the
+    data dir (0600), so checkpoints signed before a restart verify after it."""
+    settings = _settings(tmp_path)
+    _, pem = await _seed(settings, n=20)
+    key_file = settings.data_dir / "checkpoint.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    monkeypatch.delenv("AGENCY_SECRET_agency_checkpoint_key")  # a new process
+    plane = await ControlPlane.open(settings)
+    try:
+        assert plane.checkpoints.signer is not None
+        assert public_pem(plane.checkpoints.signer.public_key) == pem
+        report = await plane.checkpoints.verify()
+        assert report.ok and report.checked == 2, report
+    finally:
+        await plane.close()
+    monkeypatch.delenv("AGENCY_SECRET_agency_checkpoint_key")
+    key_file.chmod(0o644)  # a key others can read is refused, never used
+    plane = await ControlPlane.open(settings)
+    try:
+        assert plane.checkpoints.signer is None
+    finally:
+        await plane.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://checkpoints.example.com/log", "use https"),
+        ("https://elsewhere.example.org/log", "not in the allowlist"),
+        ("https://user@checkpoints.example.com/log", "credentials"),
+        ("ftp://checkpoints.example.com/log", "scheme"),
+    ],
+)
+async def test_the_checkpoint_url_passes_the_ssrf_guard(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    settings = Settings.load(
+        env={},
+        data_dir=tmp_path,
+        keystore="env",
+        checkpoint_url=url,
+        allowed_hosts="127.0.0.1,checkpoints.example.com",
+    )
+    with pytest.raises(ConfigError, match="AGENCY_CHECKPOINT_URL") as caught:
+        await ControlPlane.open(settings)
+    assert reason in caught.value.message
+    assert not settings.database_path.exists()  # refused before anything was opened
+
+
+async def test_checkpoints_are_posted_to_an_allowed_loopback_url(
+    tmp_path: Path, keyed: None
+) -> None:
+    receiver = Receiver(free_port()).start()
+    try:
+        settings = Settings.load(
+            env={},
+            data_dir=tmp_path,
+            keystore="env",
+            checkpoint_every=10,
+            checkpoint_url=receiver.url + "/checkpoints",
+        )
+        await _seed(settings, n=10)
+        posted = receiver.find("/checkpoints")
+    finally:
+        receiver.stop()
+    local = [json.loads(line) for line in (tmp_path / "checkpoints.jsonl").read_text().splitlines()]
+    assert posted and [r.body for r in posted] == local

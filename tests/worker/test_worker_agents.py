@@ -359,3 +359,27 @@ def test_the_new_endpoints_are_in_the_openapi(client: httpx.Client) -> None:
     assert "/task/{task_id}/changes" in spec["paths"]
     schemas = spec["components"]["schemas"]
     assert {"TranscriptPage", "TranscriptItem", "WorkspaceChanges", "Usage"} <= set(schemas)
+
+
+def test_a_codex_run_is_held_to_max_cost_by_the_price_table(client: httpx.Client) -> None:
+    """Codex reports no cost: its tokens are priced from the model price table as they come
+    in, so ``max_cost_usd`` stops the run (gpt-5: 1000 in, 200 cached, 345 out = $0.004725)."""
+    t = tid()
+    final = run(client, agent(t, "turns=1", runtime="codex", model="gpt-5", max_cost_usd=0.004))
+    assert final.state == "failed", final.reason
+    assert (final.reason or "").startswith(
+        "budget_exceeded: cost $0.0047 (priced from the model price table), over max_cost_usd"
+    )
+    under = run(client, agent(tid(), "turns=1", runtime="codex", model="gpt-5", max_cost_usd=0.01))
+    assert under.state == "succeeded", under.reason
+
+
+def test_a_claude_run_is_held_to_max_cost_before_it_reports_one(client: httpx.Client) -> None:
+    """Claude reports its cost only in its last line: until then its tokens are priced."""
+    t = tid()
+    body = agent(t, f"turns=20 sleep=0.1 marker={t}", model="claude-opus-4-1", max_cost_usd=0.0001)
+    final = run(client, body)
+    assert final.state == "failed", final.reason
+    assert "(priced from the model price table)" in (final.reason or "")
+    assert final.usage is not None and final.usage.cost_usd is None and final.usage.turns < 20
+    assert not processes_with(f"marker={t}")

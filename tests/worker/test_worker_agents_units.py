@@ -4,6 +4,7 @@ transcript writer and pages, and the snapshot comparison."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -329,4 +330,36 @@ def test_snapshot_compare_and_a_modification_whose_old_text_was_not_kept(tmp_pat
     section, whole = snapshot.file_diff(changes[1], before.files["gone.txt"], None)
     assert (
         whole and "deleted file\n--- a/gone.txt\n+++ /dev/null\n" in section and "-bye" in section
+    )
+
+
+def test_a_long_claude_stream_is_parsed_in_linear_time() -> None:
+    """Each assistant message has its own id: the usage so far is kept as a running sum, not
+    summed again over every message at each line (20,000 lines took minutes that way)."""
+    parser = ClaudeParser()
+    usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 1}
+    lines = [
+        json.dumps(
+            {
+                "type": "assistant",
+                "message": {
+                    "id": f"m{n}",
+                    "content": [{"type": "text", "text": "x"}],
+                    "usage": usage,
+                },
+            }
+        )
+        for n in range(20_000)
+    ]
+    lines.insert(100, lines[99])  # the same message again (another block): not counted twice
+    start = time.process_time()
+    for line in lines:
+        parser.feed_line(line)
+    assert time.process_time() - start < 5.0
+    u = parser.usage
+    assert (u.turns, u.input_tokens, u.output_tokens, u.cache_read_tokens) == (
+        20_000,
+        200_000,
+        100_000,
+        20_000,
     )

@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry
 
 from agency.control.alerts import AlertService
 from agency.control.budgets import BudgetBook
-from agency.control.pricing import PriceTable
 from agency.control.refusals import Refusals
 from agency.control.task_tokens import TaskTokens
 from agency.control.tasks.actions import BulkFilter, BulkResult, Operator, TaskActions
@@ -32,10 +31,12 @@ from agency.control.tasks.gates import Gates
 from agency.control.tasks.kpis import WINDOWS, Kpis
 from agency.control.tasks.lifecycle import created
 from agency.control.tasks.lineage import Lineage
+from agency.control.tasks.masking import masked_submit
 from agency.control.tasks.outcomes import Outcomes
 from agency.control.tasks.output import read_output
 from agency.control.tasks.recovery import recover
 from agency.control.tasks.runs import RunRecorder
+from agency.control.tasks.spend import stop_over_budget
 from agency.control.tasks.tracking import Tracker
 from agency.control.tasks.workers import FleetWatch
 from agency.errors import NotFound, ServiceUnavailable
@@ -57,7 +58,9 @@ from agency.models import (
     WorkerReport,
     new_id,
 )
+from agency.models.pricing import PriceTable
 from agency.models.runs import ChangesOut, StoredTranscriptItem
+from agency.security.masking import SecretMasker
 from agency.settings import Settings
 from agency.storage import Repositories, TaskPage, TaskQuery
 
@@ -94,23 +97,28 @@ class Orchestrator:
         self.settings = settings
         self.repos = repos
         self.registry = registry
+        # a remote agent's task id is stored before its dispatch counts (see recovery)
+        registry.on_agent_link = repos.workers.save_link
         metrics = metrics_registry or CollectorRegistry()
         self.book = Book(repos, registry, Kpis(metrics))
         self.refusals = Refusals(repos.events, settings.refusal_sample_interval)
         self.task_tokens = TaskTokens.from_settings(settings)
         self.lineage = Lineage(self.book, self.task_tokens, settings.task_token_ttl, self.refusals)
         self.gates = Gates()
+        #: masks secrets in what users send (shared by every service of the control plane)
+        self.masker = SecretMasker()
         self.costs = CostKpis(metrics)
         self.budgets = BudgetBook(repos)
         prices = PriceTable.from_setting(settings.model_prices)
         self.runs = RunRecorder(self.book, registry, repos, prices, self.costs, self.budgets)
+        self.budgets.live = self.runs.live_spend
         self.outcomes = Outcomes(self.book, registry, self.gates, self.runs)
         self.dispatcher = Dispatcher(
             self.book, registry, self.outcomes, self.budgets, self.lineage.mint
         )
         sending = self.dispatcher.sending
         self.canceller = Canceller(self.book, registry, self.outcomes, settings, sending)
-        self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate)
+        self.alerts = AlertService(repos.alerts, self.book.kpis.failure_rate, self.masker)
         self.fleet = FleetWatch(
             self.book, registry, self.outcomes, self.alerts, settings, sending, self.refusals
         )
@@ -145,11 +153,16 @@ class Orchestrator:
             self._loop(self._every(1.0, self.fleet.sweep), "sweep"),
             self._loop(self._every(self.settings.kpi_sample_interval, self._sample), "kpis"),
             self._loop(
-                self._every(self.settings.transcript_poll_interval, self.runs.poll_live),
+                self._every(self.settings.transcript_poll_interval, self._poll_runs),
                 "transcripts",
             ),
             self._loop(self._every(1.0, self._release_held), "budgets"),
         ]
+
+    async def _poll_runs(self) -> None:
+        """Running agent attempts' transcripts and usage, then the fleet budgets they reach."""
+        await self.runs.poll_live()
+        await stop_over_budget(self.book, self.budgets, self.canceller)
 
     async def _release_held(self) -> None:
         self.dispatcher.release_held()
@@ -218,7 +231,7 @@ class Orchestrator:
             if key and key in known:
                 out.append(known[key])
                 continue
-            task = self._new_task(req, actor)
+            task = self._new_task(masked_submit(self.masker, req), actor)
             if key:
                 known[key] = task
                 self._keys[key] = task.id
@@ -325,12 +338,13 @@ class Orchestrator:
         task = await self.get(task_id)
         if task.state.terminal:
             return task
-        return await self.canceller.cancel(task, actor, reason)
+        return await self.canceller.cancel(task, actor, self.masker.optional(reason))
 
     async def bulk_cancel(
         self, f: BulkFilter, actor: str, *, dry_run: bool, reason: str | None = None
     ) -> BulkResult:
         """Cancel every live task matching ``f``; with ``dry_run`` only count them."""
+        reason = self.masker.optional(reason)  # reasons are stored in events
         chosen = sorted(
             t.id for t in list(self.book.tasks.values()) if not t.state.terminal and f.matches(t)
         )
@@ -367,6 +381,7 @@ class Orchestrator:
         ``raised`` (resume of a task paused at its budget): new ``max_cost_usd``/``max_turns``.
         """
         task = await self.get(task_id)
+        reason = self.masker.optional(reason)  # reasons are stored in events
         # a budget pause resumes in the run's own session, so the conversation goes on
         session = (await self.runs.usage(task_id))[1] if action == TaskActions.RESUME else None
         return await self.operator.act(
@@ -385,6 +400,7 @@ class Orchestrator:
         await self._queue_event(False, actor, reason)
 
     async def _queue_event(self, paused: bool, actor: str, reason: str | None) -> None:
+        reason = self.masker.optional(reason)  # reasons are stored in events
         if self.dispatcher.paused == paused:
             return
         self.dispatcher.paused = paused
@@ -419,12 +435,12 @@ class Orchestrator:
     async def drain_worker(
         self, worker_id: str, actor: str, reason: str | None = None
     ) -> WorkerInfo:
-        return await self.fleet.drain(worker_id, actor, reason)
+        return await self.fleet.drain(worker_id, actor, self.masker.optional(reason))
 
     async def remove_worker(
         self, worker_id: str, actor: str, reason: str | None = None
     ) -> WorkerInfo:
-        return await self.fleet.remove(worker_id, actor, reason)
+        return await self.fleet.remove(worker_id, actor, self.masker.optional(reason))
 
     def workers(self) -> list[WorkerInfo]:
         return self.registry.list()

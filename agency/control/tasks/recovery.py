@@ -5,6 +5,9 @@ Every non-terminal task is loaded: ``pending`` ones back in the queue, ``paused`
 slots taken again and their worker asked at once (the poll fallback's clock is set to
 zero). Workers come back from their stored records, unhealthy until they heartbeat; an
 in-flight task whose worker stays silent past the start-up grace is orphaned by the sweep.
+A remote agent's (ag-agent-claude) in-flight attempt gets its agent task id back from
+``agent_links``, so it is polled, cancelled and finished like any other; links of attempts
+that are over are dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from agency.control.tasks.cancel import Canceller
 from agency.control.tasks.outcomes import Outcomes
 from agency.errors import NotFound, WorkerFull
 from agency.fleet import Registry
-from agency.models import Task, TaskState
+from agency.models import AgentLink, Task, TaskState
 
 log = logging.getLogger("agency.orchestrator")
 
@@ -53,6 +56,7 @@ async def recover(
             _adopt(book, registry, task)
             if task.state in (TaskState.CANCEL_REQUESTED, TaskState.CANCELING):
                 canceller.resume(task)
+    links = await _relink(book, registry)
     for task in orphans:
         await book.commit([outcomes.retry_step(task, "system", f"orphaned ({task.reason})")])
     book.wake.set()
@@ -61,6 +65,7 @@ async def recover(
         "in_flight": in_flight,
         "orphans_retried": len(orphans),
         "workers": len(workers),
+        "agent_tasks_relinked": links,
         "seconds": round(time.perf_counter() - started, 3),
     }
     log.info("recovered %s", summary)
@@ -82,3 +87,24 @@ def _adopt(book: Book, registry: Registry, task: Task) -> None:
             log.info("task %s on unknown worker %s: %s", task.id, task.worker_id, exc)
     book.flying[task.id] = 0.0
     book.watch_deadline(task)
+
+
+async def _relink(book: Book, registry: Registry) -> int:
+    """Hand each in-flight attempt on a remote agent its agent task id again; drop the rest."""
+    live: list[AgentLink] = []
+    stale: list[AgentLink] = []
+    for link in await book.repos.workers.links():
+        task = book.tasks.get(link.task_id)
+        current = (
+            task is not None
+            and task.id in book.flying
+            and task.attempt == link.attempt
+            and task.worker_id == link.worker_id
+        )
+        (live if current else stale).append(link)
+    restored = registry.restore_links(live)
+    kept = {link.task_id for link in restored}
+    await book.repos.workers.drop_links(
+        [link.task_id for link in [*live, *stale] if link.task_id not in kept]
+    )
+    return len(restored)

@@ -1,7 +1,9 @@
 """Agent runs on the control plane's side: transcripts, usage, cost, changes and sessions.
 
 While an agent attempt runs, ``RunRecorder.poll_live`` copies its new transcript items from
-the worker every ``AGENCY_TRANSCRIPT_POLL_INTERVAL`` (the live view); when the attempt ends,
+the worker every ``AGENCY_TRANSCRIPT_POLL_INTERVAL`` (the live view), with the attempt's usage
+so far, priced (``live``): ``GET /api/v1/tasks/{id}`` shows it, and fleet budgets count it
+(``live_spend``) so a cap is reached while its runs still run; when the attempt ends,
 ``final_ops`` reads the rest of the transcript, its workspace changes and its usage, prices
 it (``PriceTable``) and returns the rows to store with the task's result, in one write.
 It also remembers which worker holds each session, so a follow-up goes there.
@@ -14,12 +16,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from agency.control.budgets import BudgetBook
-from agency.control.pricing import PriceTable
 from agency.control.tasks.book import Book, Op
 from agency.control.tasks.costs import COST_WINDOWS, CostKpis
 from agency.errors import AgencyError
 from agency.fleet import Registry
 from agency.models import Task, TaskState, TranscriptItem, Usage, WorkerTaskStatus, utcnow
+from agency.models.pricing import PriceTable
 from agency.models.runs import AgentRun, ChangesOut, StoredChanges, StoredTranscriptItem
 from agency.storage import Repositories
 
@@ -70,6 +72,8 @@ class RunRecorder:
         self.cursor: dict[tuple[str, int], int] = {}
         #: session id -> the worker whose workspace holds it
         self.sessions: dict[str, str] = {}
+        #: task id -> (attempt, its usage so far, priced) of running agent attempts
+        self.live: dict[str, tuple[int, Usage]] = {}
         self._reading: set[str] = set()
 
     async def load(self) -> None:
@@ -102,20 +106,46 @@ class RunRecorder:
             return
         self._reading.add(task.id)
         try:
-            items = await self._read(task, task.worker_id, pages=4)
+            items, usage = await self._read(task, task.worker_id, pages=4)
             await self.repos.agent_runs.save_items(items)
+            current = self.book.get(task.id)
+            if usage is not None and current is not None and not current.state.terminal:
+                self.live[task.id] = (task.attempt, self._priced(usage, task))
         except AgencyError as exc:
             log.info("live transcript of %s not read: %s", task.id, exc)
         finally:
             self._reading.discard(task.id)
 
-    async def _read(self, task: Task, worker_id: str, pages: int) -> list[StoredTranscriptItem]:
+    def _priced(self, usage: Usage, task: Task) -> Usage:
+        """``usage`` with the task's model when it names none, and a cost from the table when
+        the runtime reported none."""
+        if usage.model is None and isinstance(task.spec.get("model"), str):
+            usage = usage.model_copy(update={"model": task.spec["model"]})
+        cost, _ = self.prices.cost(usage)
+        return usage.model_copy(update={"cost_usd": cost})
+
+    def live_spend(self) -> list[tuple[dict[str, str], float]]:
+        """(labels, cost so far) of every running agent attempt, for the fleet budgets."""
+        out = []
+        for task_id, (_, usage) in list(self.live.items()):
+            task = self.book.get(task_id)
+            if task is None or task.state.terminal:
+                self.live.pop(task_id, None)
+                continue
+            out.append((dict(task.labels), float(usage.cost_usd or 0.0)))
+        return out
+
+    async def _read(
+        self, task: Task, worker_id: str, pages: int
+    ) -> tuple[list[StoredTranscriptItem], Usage | None]:
         key = (task.id, task.attempt)
         after = self.cursor.get(key, 0)
         client = self.registry.client(worker_id)
         out: list[StoredTranscriptItem] = []
+        usage: Usage | None = None
         for _ in range(pages):
             page = await client.transcript(task.id, task.attempt, after, _PAGE)
+            usage = page.usage or usage
             out += [stored(task.id, i) for i in page.items]
             if page.next_after <= after or not page.items:
                 break
@@ -123,7 +153,7 @@ class RunRecorder:
             if page.eof:
                 break
         self.cursor[key] = after
-        return out
+        return out, usage
 
     # --- when it ends -----------------------------------------------------------------------
 
@@ -136,7 +166,7 @@ class RunRecorder:
             await asyncio.sleep(0.01)  # a live read holds the cursor: let it finish
         self._reading.add(task.id)
         try:
-            ops += self.repos.agent_runs.items_op(await self._read(task, worker_id, _PAGES))
+            ops += self.repos.agent_runs.items_op((await self._read(task, worker_id, _PAGES))[0])
         except AgencyError as exc:
             log.warning("transcript of %s from %s not stored: %s", task.id, worker_id, exc)
         finally:
@@ -152,7 +182,9 @@ class RunRecorder:
         except AgencyError as exc:
             log.info("changes of %s from %s not stored: %s", task.id, worker_id, exc)
         run = self.run_of(task, status, worker_id)
+        self.live.pop(task.id, None)  # its final usage counts from here on
         ops.append(self.repos.agent_runs.run_op(run))
+        ops.append(self.repos.workers.drop_link_op(task.id))  # a remote agent's, if any
         if run.session_id:
             self.sessions[run.session_id] = worker_id
         self.costs.record(run)
@@ -185,8 +217,12 @@ class RunRecorder:
     # --- reads ------------------------------------------------------------------------------
 
     async def usage(self, task_id: str) -> tuple[Usage | None, str | None]:
-        """The task's usage summed over its attempts (model and session of the latest)."""
+        """The task's usage summed over its attempts (model and session of the latest), the
+        running attempt's usage so far included."""
         runs = await self.repos.agent_runs.runs(task_id)
+        live = self.live.get(task_id)
+        if live is not None and all(r.attempt != live[0] for r in runs):
+            runs = [*runs, self._as_run(task_id, *live)]
         if not runs:
             return None, None
         total = Usage(
@@ -200,6 +236,21 @@ class RunRecorder:
         )
         session = next((r.session_id for r in reversed(runs) if r.session_id), None)
         return total, session
+
+    def _as_run(self, task_id: str, attempt: int, usage: Usage) -> AgentRun:
+        return AgentRun(
+            task_id=task_id,
+            attempt=attempt,
+            model=usage.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cost_usd=float(usage.cost_usd or 0.0),
+            cost_source="price_table",
+            turns=usage.turns,
+            finished_at=utcnow(),
+        )
 
     async def transcript(
         self, task_id: str, after: tuple[int, int] = (0, 0), limit: int = 10_000

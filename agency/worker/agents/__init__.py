@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from agency.errors import InvalidSpec
 from agency.models import AgentSpec
+from agency.models.pricing import PriceTable
 from agency.settings import Settings
 from agency.worker.agents import claude, codex
 from agency.worker.agents.base import BUDGET_EXCEEDED, Budget, StreamParser
@@ -54,7 +55,9 @@ def plan_agent(
 ) -> AgentPlan:
     """The runtime, argv and parser of ``spec``; ``command`` builds the generic template's argv."""
     runtime = spec.runtime or settings.agent_runtime
-    budget = Budget(spec.max_turns, spec.max_cost_usd)
+    budget = Budget(
+        spec.max_turns, spec.max_cost_usd, PriceTable.from_setting(settings.model_prices)
+    )
     if runtime not in RUNTIMES:
         return AgentPlan(runtime, command(spec.prompt), None, budget)
     build, parser = RUNTIMES[runtime]

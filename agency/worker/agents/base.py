@@ -10,10 +10,11 @@ that keeps the event. The task itself is judged by its exit code, not by its tra
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agency.models import TranscriptItem, TranscriptItemType, Usage
+from agency.models.pricing import PriceTable
 
 BUDGET_EXCEEDED = "budget_exceeded"
 T = TranscriptItemType
@@ -89,23 +90,38 @@ class StreamParser:
 
 @dataclass(frozen=True)
 class Budget:
-    """The caps of one agent run; ``None`` means no cap."""
+    """The caps of one agent run; ``None`` means no cap.
+
+    The cost checked is the runtime's own figure when it has reported one, else the run's
+    tokens so far priced from ``prices`` (the model price table): Codex never reports a cost
+    and Claude only in its last line, so without the table a cost cap could only act once
+    the run is over.
+    """
 
     max_turns: int | None = None
     max_cost_usd: float | None = None
+    # the caps are what a budget is: two budgets with the same caps are equal
+    prices: PriceTable | None = field(default=None, compare=False)
+
+    def cost(self, usage: Usage) -> tuple[float, str] | None:
+        """The run's cost so far and how it was found (empty: the runtime's own figure), or
+        None when it cannot be known."""
+        if usage.cost_usd is not None:
+            return float(usage.cost_usd), ""
+        if self.prices is None:
+            return None
+        cost, source = self.prices.cost(usage)
+        return (cost, " (priced from the model price table)") if source != "none" else None
 
     def exceeded(self, parser: StreamParser) -> str | None:
         """Why the run must stop (a reason starting with ``budget_exceeded``), or None."""
         usage = parser.usage
         if self.max_turns is not None and usage.turns > self.max_turns:
             return f"{BUDGET_EXCEEDED}: {usage.turns} turns, over max_turns {self.max_turns}"
-        if (
-            self.max_cost_usd is not None
-            and usage.cost_usd is not None
-            and usage.cost_usd > self.max_cost_usd
-        ):
+        known = self.cost(usage) if self.max_cost_usd is not None else None
+        if self.max_cost_usd is not None and known is not None and known[0] > self.max_cost_usd:
             return (
-                f"{BUDGET_EXCEEDED}: cost ${usage.cost_usd:.4f}, "
+                f"{BUDGET_EXCEEDED}: cost ${known[0]:.4f}{known[1]}, "
                 f"over max_cost_usd ${self.max_cost_usd:.4f}"
             )
         if parser.runtime_stop is not None:

@@ -54,6 +54,7 @@ class ClaudeParser(StreamParser):
         super().__init__(model)
         self.totals = Usage()  # as of the last result message
         self.messages: dict[str, Usage] = {}  # usage per assistant message id since then
+        self.since = Usage()  # their sum, kept as they come: a recount per line stays O(1)
 
     def on_event(self, event: dict[str, Any]) -> list[TranscriptItem]:
         kind = event.get("type")
@@ -77,6 +78,10 @@ class ClaudeParser(StreamParser):
         key = str(message.get("id") or f"line-{len(self.messages)}")
         used = _usage_of(message.get("usage"))
         used.turns = 0 if sub else 1  # a subagent's turns are not Claude's num_turns
+        old = self.messages.get(key)
+        if old is not None:  # another block of the same message: it replaces its usage
+            _add(self.since, old, -1)
+        _add(self.since, used, 1)
         self.messages[key] = used
         self._recount()
         items = []
@@ -130,7 +135,7 @@ class ClaudeParser(StreamParser):
         totals.turns = as_int(event.get("num_turns")) or self.usage.turns
         cost = event.get("total_cost_usd")
         totals.cost_usd = float(cost) if isinstance(cost, int | float) else self.usage.cost_usd
-        self.totals, self.messages = totals, {}
+        self.totals, self.messages, self.since = totals, {}, Usage()
         self._recount()
         subtype = str(event.get("subtype") or "")
         if subtype in LIMIT_SUBTYPES:
@@ -145,11 +150,18 @@ class ClaudeParser(StreamParser):
 
     def _recount(self) -> None:
         """usage = the last result's totals + every assistant message seen since."""
-        u, t = self.usage, self.totals
-        since = list(self.messages.values())
-        u.input_tokens = t.input_tokens + sum(m.input_tokens for m in since)
-        u.output_tokens = t.output_tokens + sum(m.output_tokens for m in since)
-        u.cache_read_tokens = t.cache_read_tokens + sum(m.cache_read_tokens for m in since)
-        u.cache_write_tokens = t.cache_write_tokens + sum(m.cache_write_tokens for m in since)
-        u.turns = t.turns + sum(m.turns for m in since)
+        u, t, s = self.usage, self.totals, self.since
+        u.input_tokens = t.input_tokens + s.input_tokens
+        u.output_tokens = t.output_tokens + s.output_tokens
+        u.cache_read_tokens = t.cache_read_tokens + s.cache_read_tokens
+        u.cache_write_tokens = t.cache_write_tokens + s.cache_write_tokens
+        u.turns = t.turns + s.turns
         u.cost_usd = t.cost_usd
+
+
+_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "turns")
+
+
+def _add(into: Usage, usage: Usage, sign: int) -> None:
+    for name in _COUNTS:
+        setattr(into, name, getattr(into, name) + sign * getattr(usage, name))

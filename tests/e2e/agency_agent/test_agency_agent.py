@@ -235,3 +235,16 @@ def test_agents_unusual_shapes(agents: list[Agent], tmp_path: Path) -> None:
     assert a.stop() == 1
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{a.url}/status", verify=False, timeout=1)
+
+
+def test_cost_turns_and_transcript_come_from_the_agents_history(client: AgencyClient) -> None:
+    """The agent's task answer has only input and output tokens; its history's debug log (the
+    CLI's stdout) gives the cost, the turns and the transcript."""
+    t = client.submit("agent", {"prompt": "history please"})
+    assert client.wait(t.id, timeout=60).state is TaskState.SUCCEEDED
+    detail = client.task(t.id)
+    assert detail.usage is not None
+    assert detail.usage.cost_usd == 0.001 and detail.usage.turns == 1
+    assert (detail.usage.input_tokens, detail.usage.output_tokens) == (120, 30)
+    items = client.transcript(t.id).items
+    assert [(i.type, i.text) for i in items] == [("result", "done: history please")]

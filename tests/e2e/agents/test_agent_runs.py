@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agency.cli import app as cli_app
-from agency.control.pricing import DEFAULT_PRICES
 from agency.models import TaskDetail
+from agency.models.pricing import DEFAULT_PRICES
 from agency.testing import ADMIN, Stack, serve, wait_for
 from tests.worker.fakes import install
 from tests.worker.test_worker_agents import processes_with
@@ -312,3 +312,114 @@ def test_a_run_past_its_budget_with_pause_waits_for_an_audited_resume(
     # the audit trail is intact with the spec change in it
     verify = http.get("/api/v1/audit/verify")
     assert verify.status_code == 200 and verify.json()["ok"], verify.text
+
+
+def test_usage_and_cost_are_live_while_a_run_runs(stack: Stack, http: httpx.Client) -> None:
+    """``GET /api/v1/tasks/{id}`` shows the running attempt's usage so far, priced from the
+    model price table until the runtime reports its own cost (Claude does in its last line)."""
+    t = submit(http, f"turns=12 sleep=0.1 marker={t_marker()}", model="claude-sonnet-4-5")
+    seen: list[tuple[int, float]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        d = detail(http, t)
+        if d.task.state.value in TERMINAL:
+            break
+        if d.task.state.value == "running" and d.usage is not None:
+            assert d.usage.cost_usd is not None
+            seen.append((d.usage.turns, d.usage.cost_usd))
+        time.sleep(0.1)
+    grown = [s for s in seen if s[0] > 0 and s[1] > 0]
+    assert len({turns for turns, _ in grown}) >= 2, seen  # it grew while it ran
+    # the priced figure: per turn 100 in, 20 out, 1000 cache reads, 50 cache writes (sonnet)
+    turns, cost = grown[0]
+    assert cost == pytest.approx(turns * 0.0010875, rel=1e-6)
+    d = wait_done(http, t)
+    assert d.task.state.value == "succeeded" and d.usage is not None
+    assert d.usage.turns >= max(turns for turns, _ in seen)
+
+
+def test_a_fleet_budget_reached_mid_run_stops_the_run(
+    stack: Stack, http: httpx.Client, bins: dict[str, Path], tmp_path: Path
+) -> None:
+    """The fleet's spend counts running attempts: a cap reached mid-run stops the runs that
+    match it (visible cancel, reason ``budget_exceeded``) and holds new matching tasks."""
+    # task labels also pick workers: one that carries the label the budget selects
+    stack.add_worker(tmp_path / "live", capacity=2, labels="team=live", env=agent_env(bins))
+    made = http.post(
+        "/api/v1/budgets",
+        json={"name": "live cap", "selector": {"team": "live"}, "cap_usd": 0.003},
+    )
+    assert made.status_code == 201, made.text
+    budget = made.json()
+    marker = t_marker()
+    try:
+        t = submit(
+            http,
+            f"turns=60 sleep=0.1 marker={marker}",
+            model="claude-sonnet-4-5",
+            labels={"team": "live"},
+        )
+        d = wait_done(http, t)
+        assert d.task.state.value == "canceled", d.task.reason
+        assert (d.task.reason or "").startswith("budget_exceeded: fleet budget live cap reached")
+        assert d.usage is not None and 3 <= d.usage.turns < 60
+        requested = [e for e in d.timeline if e.action == "task.cancel_requested"]
+        assert requested and requested[0].actor == "system"
+        assert not processes_with(f"marker={marker}")
+        held = submit(http, "turns=1", labels={"team": "live"})
+        deadline = time.monotonic() + 10
+        while detail(http, held).task.waiting_for != [f"budget:{budget['id']}"]:
+            assert time.monotonic() < deadline, detail(http, held).task
+            time.sleep(0.05)
+        free = submit(http, "turns=1")  # outside the selector: not held
+        assert wait_done(http, free).task.state.value == "succeeded"
+    finally:
+        assert http.delete(f"/api/v1/budgets/{budget['id']}").status_code == 200
+    assert wait_done(http, held).task.state.value == "succeeded"
+
+
+def test_the_budget_cli_sets_lists_replaces_and_deletes(stack: Stack, http: httpx.Client) -> None:
+    runner = CliRunner()
+    env = {"AGENCY_URL": stack.url, "AGENCY_TOKEN": ADMIN}
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(cli_app, ["budget", *args], env=env)
+
+    out = cli("set", "cli-cap", "--cap", "5", "--period", "week", "-s", "team=cli")
+    assert out.exit_code == 0, out.output
+    assert (
+        out.output.startswith("set cli-cap (") and "of $5.0000 per week for team=cli" in out.output
+    )
+    listed = json.loads(cli("list", "--json").output)
+    mine = [b for b in listed if b["name"] == "cli-cap"]
+    assert len(mine) == 1 and mine[0]["selector"] == {"team": "cli"}
+    first = mine[0]["id"]
+    out = cli("set", "cli-cap", "--cap", "7.5")  # the same name: replaced, not doubled
+    assert out.exit_code == 0 and out.output.startswith("replaced cli-cap"), out.output
+    mine = [b for b in json.loads(cli("list", "--json").output) if b["name"] == "cli-cap"]
+    assert len(mine) == 1 and mine[0]["cap_usd"] == 7.5 and mine[0]["id"] != first
+    assert mine[0]["period"] == "day" and mine[0]["selector"] == {}
+    assert "cli-cap" in cli("list").output
+    bad = cli("set", "x", "--cap", "1", "--period", "fortnight")
+    assert bad.exit_code == 2 and "--period must be one of" in bad.output
+    assert cli("set", "x", "--cap", "0").exit_code == 2
+    assert cli("set", "x", "--cap", "1", "-s", "novalue").exit_code == 2
+    out = cli("delete", "cli-cap")
+    assert out.exit_code == 0 and out.output.startswith("deleted cli-cap"), out.output
+    assert not [b for b in json.loads(cli("list", "--json").output) if b["name"] == "cli-cap"]
+    missing = cli("delete", "cli-cap")
+    assert missing.exit_code == 1 and "no budget named" in missing.output
+    audit = http.get("/api/v1/audit", params={"resource_type": "budget"}).json()["items"]
+    ids = {e["resource_id"] for e in audit if e["action"] == "budget.deleted"}
+    assert {first, mine[0]["id"]} <= ids
+
+
+def test_cost_and_token_kpis_are_on_the_metrics_stream(stack: Stack, http: httpx.Client) -> None:
+    t = submit(http, "turns=1", model="claude-sonnet-4-5-kpi")
+    assert wait_done(http, t).task.state.value == "succeeded"
+    with http.stream("GET", "/api/v1/metrics/stream", timeout=30) as answer:
+        line = next(x for x in answer.iter_lines() if x.startswith("data:"))
+    agents = json.loads(line[len("data:") :])["agents"]
+    assert {"minute", "hour", "day", "by_model", "by_label", "by_worker"} <= set(agents)
+    assert agents["day"]["runs"] >= 1 and agents["day"]["cost_usd"] > 0
+    assert agents["by_model"]["claude-sonnet-4-5-kpi"]["input_tokens"] == 200

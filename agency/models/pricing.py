@@ -4,17 +4,23 @@ The table maps a model name prefix to USD per million tokens for input, output, 
 reads and cache writes; the longest prefix of the run's model wins, so
 ``claude-sonnet-4-5-20250929`` is priced as ``claude-sonnet-4-5``. ``AGENCY_MODEL_PRICES``
 (JSON) is merged over ``DEFAULT_PRICES``: a key there replaces the built-in row.
+
+Both sides use it: the control plane prices finished and running attempts (usage, KPIs,
+fleet budgets), and the reference worker prices a running attempt's tokens to hold it to
+``spec.max_cost_usd`` while it runs (Claude reports its cost only in its last line, Codex
+never), so both need the same ``AGENCY_MODEL_PRICES``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from agency.errors import ConfigError
-from agency.models import Usage
+from agency.models.agents import Usage
 
 
 class ModelPrice(BaseModel):
@@ -49,6 +55,7 @@ class PriceTable:
         self._by_length = sorted(self.prices, key=len, reverse=True)
 
     @classmethod
+    @functools.lru_cache(maxsize=8)
     def from_setting(cls, text: str) -> PriceTable:
         """``DEFAULT_PRICES`` with ``AGENCY_MODEL_PRICES`` (a JSON object) over it."""
         table = dict(DEFAULT_PRICES)
