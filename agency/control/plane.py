@@ -104,6 +104,7 @@ class ControlPlane:
             raise
         plane = cls(settings, repos, registry, tasks, tokens, schedules, metrics)
         await plane.checkpoints.start()
+        plane.health.start()
         await plane.learn_secrets()
         return plane
 
@@ -119,6 +120,7 @@ class ControlPlane:
         """Stop the KPI ticker, the scheduler (before the orchestrator it submits to) and the
         orchestrator (in-flight tasks stay recoverable), then close the database."""
         await self.hub.close()
+        await self.health.close()
         try:
             await self.schedules.stop()
             await self.tasks.stop()
