@@ -15,11 +15,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from agency.api.deps import Principal, api_metrics_of, get_plane, require
 from agency.api.handlers import ERROR_RESPONSES
+from agency.api.sse_frames import FRAMES
 from agency.api.telemetry import ApiMetrics
 from agency.control import ControlPlane
 from agency.control.audit import EventFilter
 from agency.errors import BadRequest
-from agency.models import Event, Role
+from agency.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["streams"], responses=ERROR_RESPONSES)
 
@@ -117,16 +118,15 @@ async def events_stream(
     resume = _last_id(last_event_id, after, "event seq")
     gauge = metrics.sse_clients.labels(stream="events")
 
-    def frame(ev: Event) -> ServerSentEvent:
-        return ServerSentEvent(data=ev.model_dump_json(), event=ev.action, id=str(ev.seq))
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[ServerSentEvent | bytes]:
         gauge.inc()
         feed = plane.audit.follow(f, resume)
         try:
             yield ServerSentEvent(comment="stream open", retry=RETRY_MS)
-            async for ev in feed:
-                yield frame(ev)
+            # the events at hand go out in one write; each frame is encoded once for every
+            # client (sse_frames)
+            async for batch in feed.batches():
+                yield b"".join(FRAMES.frame(ev) for ev in batch)
         finally:
             feed.close()
             gauge.dec()

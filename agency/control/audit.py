@@ -25,6 +25,7 @@ from agency.security.checkpoints import CheckpointReport
 from agency.storage import ChainReport, EventRepository, EventSubscription
 
 PAGE = 500  # events read from the table at a time while back-filling a feed
+BATCH = 256  # events a feed hands over at once at most (one SSE write for all of them)
 
 # the fields replay must reproduce; timestamps differ by design (replay does not re-run the clock)
 REPLAYED_FIELDS = (
@@ -185,22 +186,42 @@ class EventFeed:
         self._live.close()
 
     async def __aiter__(self) -> AsyncIterator[Event]:
+        async for batch in self.batches():
+            for ev in batch:
+                yield ev
+
+    async def batches(self, most: int = BATCH) -> AsyncIterator[list[Event]]:
+        """The same events in order, in lists of up to ``most``: a list ends where the next
+        event is not at hand yet (so nothing waits behind a quiet feed), or at ``most``."""
         f = self._filter
+        batch: list[Event] = []
         if self._backfill:
             async for ev in self._table(self.cursor, None):
                 self.cursor = max(self.cursor, ev.seq)
                 if f.matches(ev):
-                    yield ev
-        async for ev in self._live:
+                    batch.append(ev)
+                    if len(batch) >= most:
+                        yield batch
+                        batch = []
+        while True:
+            if batch and (len(batch) >= most or not self._live.pending):
+                yield batch
+                batch = []
+            try:
+                ev = await anext(self._live)
+            except StopAsyncIteration:
+                break
             if ev.seq <= self.cursor:
                 continue
             if ev.seq > self.cursor + 1:  # the live buffer dropped events: take them from the table
                 async for old in self._table(self.cursor, ev.seq):
                     if f.matches(old):
-                        yield old
+                        batch.append(old)
             self.cursor = ev.seq
             if f.matches(ev):
-                yield ev
+                batch.append(ev)
+        if batch:
+            yield batch
 
     async def _table(self, after_seq: int, below: int | None) -> AsyncIterator[Event]:
         f = self._filter

@@ -111,6 +111,7 @@ class ControlPlane:
             raise
         plane = cls(settings, repos, registry, tasks, tokens, schedules, metrics)
         await plane.checkpoints.start()
+        plane.health.start()
         await plane.workflows.start()  # resumes every live run from its checkpoint
         await plane.learn_secrets()
         return plane
@@ -127,6 +128,7 @@ class ControlPlane:
         """Stop the KPI ticker, the scheduler (before the orchestrator it submits to) and the
         orchestrator (in-flight tasks stay recoverable), then close the database."""
         await self.hub.close()
+        await self.health.close()
         try:
             await self.workflows.stop()
             await self.schedules.stop()

@@ -55,6 +55,10 @@ APPLY_DELAY = 0.05
 APPLY_BACKLOG = 256
 #: journal size past which it is rewritten with only the records DuckDB may not hold yet
 COMPACT_BYTES = 4 << 20
+#: journal size past which it is emptied once DuckDB holds all of it: truncating before
+#: every append made the next ``fdatasync`` also commit the size change (twice the cost of
+#: a plain append here); records DuckDB already holds are skipped by replay
+RESET_BYTES = 1 << 20
 
 
 @dataclass
@@ -268,7 +272,7 @@ class Store:
     def _journal_commit(self, groups: Sequence[Sequence[WriteOp]]) -> list[list[Event]]:
         """Writer thread: prepare, append to the journal (durable), queue for DuckDB."""
         prepared = self._writer.prepare(groups, check=True)
-        if self._applied == self._journal.last:
+        if self._applied == self._journal.last and self._journal.size >= RESET_BYTES:
             self._journal.reset()  # DuckDB holds every record: start the file afresh
         elif self._journal.size >= COMPACT_BYTES:
             # appends happen only on this thread, so nothing is written meanwhile; a

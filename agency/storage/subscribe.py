@@ -44,6 +44,11 @@ class EventSubscription:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def pending(self) -> int:
+        """Events buffered: the next ones are at hand without waiting."""
+        return len(self._buffer)
+
     def __aiter__(self) -> EventSubscription:
         return self
 
