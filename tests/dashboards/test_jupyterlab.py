@@ -20,6 +20,7 @@ from playwright.sync_api import Locator, Page, WebSocket, expect
 from agency.testing import BIN, wait_for
 from agency.testing import DASHBOARD_ADMIN_TOKEN as ADMIN_TOKEN
 from agency.testing import DashboardStack as Stack
+from agency_dashboards.pages.overview import TILES
 from tests.dashboards.jupyterlab import ROOT, Lab, readme_cell, running_lab, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -135,7 +136,7 @@ def test_readme_cell_renders_live_in_jupyterlab_offline(lab: Lab, stack: Stack, 
     write_notebook(lab.root / "readme.ipynb", [readme_cell()])
     traffic = Traffic(page)
     [output] = open_and_run(page, lab, "readme.ipynb", cells=1)
-    expect(output.locator(".kpi-tile")).to_have_count(7, timeout=60_000)
+    expect(output.locator(".kpi-tile")).to_have_count(len(TILES), timeout=60_000)
     expect(tile(output, "tasks")).to_have_text(re.compile(r"^\d[\d,]*$"), timeout=30_000)
     expect(tile(output, "active-workers")).to_have_text("2", timeout=30_000)
     expect(output.locator(".stream-status")).to_contain_text("live")

@@ -81,7 +81,7 @@ def _every_page_has_data(client: AgencyClient) -> None:
     assert title.startswith("demo: "), sessions
     assert len(chat.history(client, sid)) >= 4  # two questions, two answers
     assert not workers.workers(client).empty
-    assert not audit.audit(client, audit.AuditFilter()).empty
+    assert not audit.audit(client, audit.AuditFilter()).rows.empty
     assert not health.health(client)[1].empty
     saved = queries.saved(client)
     assert saved, saved
