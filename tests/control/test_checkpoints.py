@@ -159,7 +159,8 @@ async def test_an_env_keystore_key_survives_a_restart(
         assert plane.checkpoints.signer is not None
         assert public_pem(plane.checkpoints.signer.public_key) == pem
         report = await plane.checkpoints.verify()
-        assert report.ok and report.checked == 2, report
+        # the two seeded checkpoints verify; a loaded machine may add one of its own timer
+        assert report.ok and report.checked >= 2, report
     finally:
         await plane.close()
     monkeypatch.delenv("AGENCY_SECRET_agency_checkpoint_key")
