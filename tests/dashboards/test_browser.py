@@ -122,10 +122,13 @@ def test_saved_query_runs_and_shows_rows(stack: DashboardStack, page: Page) -> N
     )
     page.goto(stack.page("queries"))
     page.locator(".query-pick select").select_option(label=f"tasks_by_state (r{saved.revision})")
+    # the editor's default text is this same SQL: the name says the pick has landed
+    expect(page.locator(".query-name input")).to_have_value("tasks_by_state")
     expect(page.locator(".query-sql textarea")).to_have_value(re.compile("group by state"))
     page.locator(".query-run button").click()
     info = page.locator(".query-result-info .query-rows")
     expect(info).to_have_attribute("data-rows", re.compile(r"^[1-9]\d*$"))
+    expect(info).to_have_attribute("data-edited", "false")  # the saved text, run as the query
     expect(page.locator(".query-result .tabulator-row").first).to_be_visible()
     expect(page.locator(".query-runs .tabulator-row")).to_have_count(1)
 
