@@ -54,7 +54,11 @@ def _summary(run: WorkflowRun) -> str:
     return f"{run.name} run {run.id}: {run.state.value} (version {run.version})"
 
 
-def _show(run: WorkflowRun) -> None:
+def _show(run: WorkflowRun, as_json: bool = False) -> None:
+    """A run as the commands answer: its JSON, or its summary with one line per step."""
+    if as_json:
+        dump(run)
+        return
     typer.echo(_summary(run) + (f": {run.reason}" if run.reason else ""))
     for s in run.steps:
         tasks = f" tasks {', '.join(s.task_ids)}" if s.task_ids else ""
@@ -82,10 +86,7 @@ def run(
             made = client.run_workflow(definition, params)
         if wait:
             made = client.wait_workflow(made.id, timeout)
-    if as_json:
-        dump(made)
-    else:
-        _show(made)
+    _show(made, as_json)
     if wait and made.state is not RunState.SUCCEEDED:
         raise typer.Exit(1)
 
@@ -118,10 +119,7 @@ def show(
     """A run with each step's state and tasks."""
     with connect(url, token) as client:
         got = client.workflow_run(run_id)
-    if as_json:
-        dump(got)
-    else:
-        _show(got)
+    _show(got, as_json)
 
 
 @app.command()
@@ -136,10 +134,7 @@ def cancel(
     """Cancel every running step's tasks and the steps not started."""
     with connect(url, token) as client:
         got = client.cancel_workflow(run_id, reason, version)
-    if as_json:
-        dump(got)
-    else:
-        _show(got)
+    _show(got, as_json)
 
 
 def _decide(
@@ -157,10 +152,7 @@ def _decide(
             got = client.approve_workflow_step(run_id, step, reason, version)
         else:
             got = client.reject_workflow_step(run_id, step, reason, version)
-    if as_json:
-        dump(got)
-    else:
-        _show(got)
+    _show(got, as_json)
 
 
 @app.command()
@@ -204,10 +196,7 @@ def retry(
     """Run a failed or canceled step again, with the steps after it."""
     with connect(url, token) as client:
         got = client.retry_workflow_step(run_id, step, reason, version)
-    if as_json:
-        dump(got)
-    else:
-        _show(got)
+    _show(got, as_json)
 
 
 @app.command()
