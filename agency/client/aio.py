@@ -258,7 +258,10 @@ class AsyncAgencyClient(AsyncChatMethods, AsyncScheduleMethods, AsyncWorkflowMet
                 await self.task(task_id)  # NotFound early; the committed terminal event decides
                 async for ev in self.stream_events(after=0, resource_id=task_id):
                     if ev.action in ep.TERMINAL_ACTIONS:
-                        return (await self.task(task_id)).task
+                        # a failed attempt with a retry left is followed by ``task.pending``
+                        got = (await self.task(task_id)).task
+                        if got.state.terminal:
+                            return got
         except TimeoutError:
             pass
         raise ep.not_finished(task_id, timeout)

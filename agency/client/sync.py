@@ -283,7 +283,10 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
             try:
                 for msg in self._sse_once(ep.EVENTS_STREAM, params, {}, deadline=deadline):
                     if msg.event in ep.TERMINAL_ACTIONS:
-                        return self.task(task_id).task
+                        # a failed attempt with a retry left is followed by ``task.pending``
+                        got = self.task(task_id).task
+                        if got.state.terminal:
+                            return got
             except httpx.TimeoutException:
                 continue
         raise ep.not_finished(task_id, timeout)

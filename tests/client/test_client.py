@@ -51,6 +51,27 @@ def _same(df: pd.DataFrame, items: list[dict], columns: list[str]) -> None:
                 assert value == item[col], col
 
 
+# the worker names the attempt in the task's environment: the first one fails
+FAILS_ONCE = {"argv": ["sh", "-c", 'test "$AGENCY_ATTEMPT" -ge 2 || exit 3; sleep 1']}
+
+
+def test_wait_outlasts_a_failed_attempt_that_is_retried(stack: Stack, client: AgencyClient) -> None:
+    """The first attempt's ``task.failed`` is not the end when a retry follows: ``wait``
+    returns the task once it is terminal (here succeeded on attempt 2), on both faces."""
+    retry = {"max_attempts": 2, "backoff": 0.0}
+    one = client.submit("shell", FAILS_ONCE, retry=retry)
+    done = client.wait(one.id, 60)
+    assert (done.state, done.attempt) == (TaskState.SUCCEEDED, 2)
+
+    async def run() -> None:
+        async with AsyncAgencyClient(stack.url, ADMIN) as aio:
+            two = await aio.submit("shell", FAILS_ONCE, retry=retry)
+            got = await aio.wait(two.id, 60)
+            assert (got.state, got.attempt) == (TaskState.SUCCEEDED, 2)
+
+    asyncio.run(run())
+
+
 def test_submit_wait_and_tasks_frame_match_the_json(stack: Stack, client: AgencyClient) -> None:
     made = client.submit_many(
         [{"kind": "shell", "spec": {"argv": ["echo", str(i)]}} for i in range(3)]
