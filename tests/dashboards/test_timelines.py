@@ -1,0 +1,88 @@
+"""The timelines in real headless Chromium against a live stack (two real workers): a task's
+queue wait against its run time per attempt in the drill-down, and the Workers page's fleet
+view of which worker ran what, and when, with a row opening the task.
+
+The bars are read from the Bokeh data source the chart draws (named after its CSS class), so
+a test sees what the canvas was given, not pixels. Waits poll for their condition.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from agency.models import Task
+from agency.testing import DashboardStack, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+def finished(stack: DashboardStack, task: Task, timeout: float = 30) -> Task:
+    return wait_for(
+        lambda: (t := stack.client.task(task.id).task).state.terminal and t,
+        timeout,
+        f"task {task.id} to end",
+    )
+
+
+def bars(page: Page, name: str) -> dict[str, Any]:
+    """The columns of the chart's data source (``{}`` until the chart is in the page)."""
+    return page.evaluate(
+        """(name) => {
+            for (const doc of (window.Bokeh ? window.Bokeh.documents : [])) {
+                const src = doc.get_model_by_name(name);
+                if (src) { return Object.fromEntries(
+                    [...src.data.entries ? src.data.entries() : Object.entries(src.data)]
+                        .map(([k, v]) => [k, Array.from(v)])); }
+            }
+            return {};
+        }""",
+        name,
+    )
+
+
+@pytest.fixture(autouse=True)
+def console_errors(page: Page) -> Any:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield errors
+    if errors:
+        print("browser console errors:", *errors, sep="\n  ")
+
+
+def test_a_retried_task_shows_queue_wait_and_run_time_per_attempt(
+    stack: DashboardStack, page: Page
+) -> None:
+    # the worker names the attempt in the task's environment: the first one fails
+    task = stack.client.submit(
+        "shell",
+        {"argv": ["sh", "-c", 'sleep 0.3; test "$AGENCY_ATTEMPT" -ge 2 || exit 3']},
+        retry={"max_attempts": 3, "backoff": 0},
+    )
+    done = finished(stack, task)
+    assert done.state.value == "succeeded" and done.attempt == 2
+    page.goto(stack.page("tasks") + f"&task={task.id}")
+    expect(page.locator(".drill-title")).to_contain_text(task.id)
+    totals = page.locator(".drill-totals")
+    expect(totals).to_contain_text(re.compile(r"waited [\d.]+ m?s, ran [\d.]+ m?s over 2 attempts"))
+    lines = page.locator(".drill-phases li")
+    expect(lines).to_have_count(2)
+    expect(lines.nth(0)).to_contain_text(
+        re.compile(r"attempt 1/3: waited [\d.]+ m?s, ran [\d.]+ m?s on \S+, failed \(exit code 3\)")
+    )
+    expect(lines.nth(1)).to_contain_text(
+        re.compile(r"attempt 2/3: waited [\d.]+ m?s, ran [\d.]+ m?s on \S+, succeeded")
+    )
+    expect(page.locator(".phase-chart canvas").first).to_be_visible()
+    wait_for(lambda: len(bars(page, "phase-chart").get("part", [])) >= 4, 10, "the bars")
+    drawn = bars(page, "phase-chart")
+    parts = list(zip(drawn["row"], drawn["part"], strict=True))
+    assert sum(part == "queue wait" for _, part in parts) == 2, parts
+    assert ("run (failed)" in drawn["part"]) and ("run (succeeded)" in drawn["part"]), parts
+    waits = {c for c, p in zip(drawn["color"], drawn["part"], strict=True) if p == "queue wait"}
+    runs = {c for c, p in zip(drawn["color"], drawn["part"], strict=True) if p.startswith("run")}
+    assert waits.isdisjoint(runs), "queue wait and run time share a colour"
