@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from agency.models import IN_FLIGHT_STATES
-from agency.models.timeline import WorkerTimeline
+from agency.models.timeline import TimelineBar
 
 from .times import instant
 
@@ -253,10 +253,10 @@ def _bar(
     }
 
 
-def fleet_frame(tl: WorkerTimeline, now: datetime) -> pd.DataFrame:
+def fleet_frame(items: list[TimelineBar], now: datetime) -> pd.DataFrame:
     """One row per bar of the fleet timeline; in-flight bars end at ``now`` (``open``)."""
     rows = []
-    for b in tl.items:
+    for b in items:
         end = b.finished_at
         state = b.state.value
         rows.append(

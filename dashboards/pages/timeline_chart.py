@@ -13,7 +13,15 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, DataRange1d, FactorRange, HoverTool, OpenURL, TapTool
+from bokeh.models import (
+    ColumnDataSource,
+    DataRange1d,
+    FactorRange,
+    HoverTool,
+    OpenURL,
+    Range1d,
+    TapTool,
+)
 from bokeh.plotting import figure
 
 ROW_PX = 34  # height of one row of bars
@@ -23,7 +31,8 @@ FRAME_PX = 70  # axis and toolbar around the rows
 class BarChart:
     """Bars ``left``..``right`` (ms since the epoch) on rows ``y``; ``columns`` are the data
     the hover and tap read. ``link`` (a URL template such as ``?page=tasks&task=@task_id``)
-    makes a tap on a bar open that address in the same tab."""
+    makes a tap on a bar open that address in the same tab; ``fixed_window`` shows the range
+    ``window`` sets (a sliding time window) rather than one fitted to the bars."""
 
     def __init__(
         self,
@@ -32,13 +41,17 @@ class BarChart:
         tooltips: list[tuple[str, str]],
         css: str,
         link: str | None = None,
+        fixed_window: bool = False,
     ) -> None:
         # ``css`` also names the data source, so a browser test can read the bars it holds
         self.y = y
         self.columns = columns
         self.source = ColumnDataSource({c: [] for c in columns}, name=css)
         self.y_range = FactorRange(range_padding=0.1)
-        self.x_range = DataRange1d()
+        # a fixed window is moved by ``window``; otherwise the range follows the bars
+        self.x_range: Range1d | DataRange1d = (
+            Range1d(start=0, end=1) if fixed_window else DataRange1d(range_padding=0.05)
+        )
         self.fig = figure(
             x_axis_type="datetime",
             x_range=self.x_range,
@@ -56,6 +69,7 @@ class BarChart:
             height=0.6,
             color="color",
             source=self.source,
+            fill_alpha=0.8,
             line_color="white",
             line_width=0.5,
         )

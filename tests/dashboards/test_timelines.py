@@ -9,6 +9,7 @@ a test sees what the canvas was given, not pixels. Waits poll for their conditio
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from agency.models import Task
 from agency.testing import DashboardStack, wait_for
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 def finished(stack: DashboardStack, task: Task, timeout: float = 30) -> Task:
@@ -86,3 +88,44 @@ def test_a_retried_task_shows_queue_wait_and_run_time_per_attempt(
     waits = {c for c, p in zip(drawn["color"], drawn["part"], strict=True) if p == "queue wait"}
     runs = {c for c, p in zip(drawn["color"], drawn["part"], strict=True) if p.startswith("run")}
     assert waits.isdisjoint(runs), "queue wait and run time share a colour"
+
+
+def test_the_workers_page_shows_who_ran_what_live_and_a_row_opens_the_task(
+    stack: DashboardStack, page: Page
+) -> None:
+    page.goto(stack.page("workers"))
+    expect(page.locator(".fleet-note")).to_contain_text("in the last 15 min")
+    page.wait_for_timeout(700)  # the page has read its window once: what follows is live
+    # more one-second tasks than one worker has slots: both real workers take some
+    tasks = [
+        stack.client.submit("shell", {"argv": ["sh", "-c", f"sleep 1; echo fleet-{i}"]})
+        for i in range(10)
+    ]
+    for t in tasks:
+        finished(stack, t)
+    ran = {stack.client.task(t.id).task.worker_id for t in tasks}
+    assert len(ran) == 2, f"both workers should have run some: {ran}"
+
+    def drawn() -> dict[str, Any] | None:
+        got = bars(page, "fleet-chart")
+        mine = [
+            (w, s)
+            for w, t, s in zip(
+                got.get("worker_id", []), got.get("task_id", []), got.get("state", []), strict=True
+            )
+            if t in {x.id for x in tasks}
+        ]
+        return got if len(mine) == len(tasks) and all(s == "succeeded" for _, s in mine) else None
+
+    got = wait_for(drawn, 15, "the ten bars, ended, on the open page")
+    assert set(got["worker_id"]) == ran, "one row per worker that ran something"
+    expect(page.locator(".fleet-chart canvas").first).to_be_visible()
+    expect(page.locator(".fleet-note")).to_contain_text(re.compile(r"on 2 workers"))
+    row = page.locator(".fleet-table .tabulator-row", has_text=tasks[-1].id)
+    expect(row).to_have_count(1)
+    expect(row.locator("[tabulator-field=state]")).to_have_text("succeeded")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "workers_fleet_timeline.png"), full_page=True)
+    row.locator("a.task-link").click()
+    page.wait_for_url(re.compile(rf"page=tasks&task={tasks[-1].id}"))
+    expect(page.locator(".drill-title")).to_contain_text(tasks[-1].id)
