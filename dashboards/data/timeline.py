@@ -67,7 +67,7 @@ class Phase:
     reason: str | None = None
 
     def wait_s(self, now: datetime) -> float:
-        return _seconds(self.queued_at, self.dispatched_at or now)
+        return _seconds(self.queued_at, self.dispatched_at or self.ended_at or now)
 
     def run_s(self, now: datetime) -> float | None:
         start = self.running_at or self.dispatched_at

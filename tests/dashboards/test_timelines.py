@@ -90,6 +90,30 @@ def test_a_retried_task_shows_queue_wait_and_run_time_per_attempt(
     assert waits.isdisjoint(runs), "queue wait and run time share a colour"
 
 
+def test_the_drill_down_timeline_follows_a_running_task_live(
+    stack: DashboardStack, page: Page
+) -> None:
+    task = stack.client.submit("shell", {"argv": ["sh", "-c", "sleep 3"]})
+    wait_for(
+        lambda: stack.client.task(task.id).task.state.value == "running", 20, "the task to run"
+    )
+    page.goto(stack.page("tasks") + f"&task={task.id}")
+    line = page.locator(".drill-phases li").first
+    expect(line).to_contain_text(re.compile(r"attempt 1/\d+: waited [\d.]+ m?s, running for"))
+    first = line.inner_text()
+    expect(line).not_to_have_text(first)  # the running figure grows while the page is open
+    expect(line).to_contain_text(re.compile(r"ran [\d.]+ s on \S+, succeeded"), timeout=20_000)
+    wait_for(
+        lambda: (
+            (d := bars(page, "phase-chart"))
+            and "run (succeeded)" in d["part"]
+            and not any(d["open"])
+        ),
+        10,
+        "the chart to show the ended run",
+    )
+
+
 def test_the_workers_page_shows_who_ran_what_live_and_a_row_opens_the_task(
     stack: DashboardStack, page: Page
 ) -> None:
