@@ -93,7 +93,8 @@ def test_a_retried_task_shows_queue_wait_and_run_time_per_attempt(
 def test_the_drill_down_timeline_follows_a_running_task_live(
     stack: DashboardStack, page: Page
 ) -> None:
-    task = stack.client.submit("shell", {"argv": ["sh", "-c", "sleep 3"]})
+    # long enough to still run on a loaded machine; canceled once the growth is seen
+    task = stack.client.submit("shell", {"argv": ["sh", "-c", "sleep 120"]})
     wait_for(
         lambda: stack.client.task(task.id).task.state.value == "running", 20, "the task to run"
     )
@@ -102,11 +103,13 @@ def test_the_drill_down_timeline_follows_a_running_task_live(
     expect(line).to_contain_text(re.compile(r"attempt 1/\d+: waited [\d.]+ m?s, running for"))
     first = line.inner_text()
     expect(line).not_to_have_text(first)  # the running figure grows while the page is open
-    expect(line).to_contain_text(re.compile(r"ran [\d.]+ s on \S+, succeeded"), timeout=20_000)
+    wait_for(lambda: any(bars(page, "phase-chart").get("open", [])), 10, "an open run bar")
+    stack.client.cancel(task.id, reason="seen it grow")
+    expect(line).to_contain_text(re.compile(r"ran [\d.]+ s on \S+, canceled"), timeout=30_000)
     wait_for(
         lambda: (
             (d := bars(page, "phase-chart"))
-            and "run (succeeded)" in d["part"]
+            and "run (canceled)" in d["part"]
             and not any(d["open"])
         ),
         10,
