@@ -35,6 +35,35 @@ OUTCOME_COLORS = {
     "canceling": "#8250df",
 }
 LIVE = frozenset(s.value for s in IN_FLIGHT_STATES)
+#: the key under the task's chart: what each colour means
+PHASE_KEY = [
+    ("queue wait", WAIT_COLOR),
+    ("starting", START_COLOR),
+    ("running", OUTCOME_COLORS["running"]),
+    ("succeeded", OUTCOME_COLORS["succeeded"]),
+    ("failed", OUTCOME_COLORS["failed"]),
+    ("canceled", OUTCOME_COLORS["canceled"]),
+]
+
+#: the key under the fleet chart: a bar's colour is its attempt's outcome
+FLEET_KEY = [
+    ("in flight", OUTCOME_COLORS["running"]),
+    ("succeeded", OUTCOME_COLORS["succeeded"]),
+    ("failed", OUTCOME_COLORS["failed"]),
+    ("canceled", OUTCOME_COLORS["canceled"]),
+    ("orphaned", OUTCOME_COLORS["orphaned"]),
+    ("rejected", OUTCOME_COLORS["rejected"]),
+]
+
+
+def key_html(items: list[tuple[str, str]]) -> str:
+    """A one-line colour key: a swatch and a word per item."""
+    return " ".join(
+        f'<span style="display:inline-block;margin-right:12px;font-size:12px">'
+        f'<span style="display:inline-block;width:10px;height:10px;background:{color};'
+        f'margin-right:4px;vertical-align:middle"></span>{word}</span>'
+        for word, color in items
+    )
 PHASE_COLUMNS = ["row", "part", "left", "right", "color", "task_id", "note", "open"]
 FLEET_COLUMNS = [
     "worker_id",

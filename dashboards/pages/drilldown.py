@@ -111,6 +111,11 @@ class Drilldown:
                 "Timeline",
                 pn.Column(
                     self.phase_text,
+                    pn.pane.HTML(
+                        timeline_data.key_html(timeline_data.PHASE_KEY),
+                        css_classes=["phase-key"],
+                        margin=(0, 10),
+                    ),
                     self.phase_chart.pane,
                     self.timeline,
                     sizing_mode="stretch_width",

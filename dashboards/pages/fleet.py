@@ -19,7 +19,7 @@ import panel as pn
 from ..context import Context
 from ..data import fleet
 from ..data.display import task_link
-from ..data.timeline import FLEET_COLUMNS
+from ..data.timeline import FLEET_COLUMNS, FLEET_KEY, key_html
 from ..ui import StatusLine, off_loop, paint
 from .timeline_chart import BarChart
 
@@ -83,6 +83,7 @@ class FleetView:
         self.panel = pn.Column(
             pn.pane.Markdown("### Who ran what, and when", margin=(0, 10)),
             pn.Row(self.window, self.fleet_note),
+            pn.pane.HTML(key_html(FLEET_KEY), css_classes=["fleet-key"], margin=(0, 10)),
             self.chart.pane,
             self.bars,
             sizing_mode="stretch_width",

@@ -46,6 +46,26 @@ def bars(page: Page, name: str) -> dict[str, Any]:
     )
 
 
+BAR_POINT = """([name, taskId]) => {
+    // the page point of the middle of the task's bar: data to canvas to page coordinates
+    for (const doc of window.Bokeh.documents) {
+        const src = doc.get_model_by_name(name);
+        if (!src) { continue; }
+        const i = Array.from(src.data.get ? src.data.get("task_id") : src.data.task_id).indexOf(taskId);
+        if (i < 0) { return null; }
+        const col = (k) => Array.from(src.data.get ? src.data.get(k) : src.data[k]);
+        const renderer = [...doc.all_models].find((m) => m.data_source === src);
+        const view = window.Bokeh.index.find_one(renderer);
+        const xs = view.coordinates.x_scale, ys = view.coordinates.y_scale;
+        const x = xs.compute((col("left")[i] + col("right")[i]) / 2);
+        const y = ys.compute(ys.source_range.synthetic(col("worker_id")[i]));
+        const box = view.plot_view.canvas_view.el.getBoundingClientRect();
+        return [box.left + x, box.top + y];
+    }
+    return null;
+}"""
+
+
 @pytest.fixture(autouse=True)
 def console_errors(page: Page) -> Any:
     errors: list[str] = []
@@ -156,3 +176,29 @@ def test_the_workers_page_shows_who_ran_what_live_and_a_row_opens_the_task(
     row.locator("a.task-link").click()
     page.wait_for_url(re.compile(rf"page=tasks&task={tasks[-1].id}"))
     expect(page.locator(".drill-title")).to_contain_text(tasks[-1].id)
+
+
+def test_a_click_on_a_bar_opens_its_task(stack: DashboardStack, page: Page) -> None:
+    task = stack.client.submit("shell", {"argv": ["sh", "-c", "sleep 120"]})
+    wait_for(
+        lambda: stack.client.task(task.id).task.state.value == "running", 20, "the task to run"
+    )
+    page.goto(stack.page("workers"))
+    page.locator(".fleet-window select").select_option("5 min")
+    # in flight, its bar grows to now: wide enough to hit once it has run a few seconds
+    wait_for(
+        lambda: (
+            (d := bars(page, "fleet-chart"))
+            and task.id in d.get("task_id", [])
+            and d["right"][d["task_id"].index(task.id)] - d["left"][d["task_id"].index(task.id)]
+            > 5_000
+        ),
+        30,
+        "its bar, five seconds wide",
+    )
+    point = page.evaluate(BAR_POINT, ["fleet-chart", task.id])
+    assert point is not None
+    page.mouse.click(point[0], point[1])
+    page.wait_for_url(re.compile(rf"page=tasks&task={task.id}"))
+    expect(page.locator(".drill-title")).to_contain_text(task.id)
+    stack.client.cancel(task.id, reason="clicked")
