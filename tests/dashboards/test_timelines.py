@@ -196,6 +196,15 @@ def test_a_click_on_a_bar_opens_its_task(stack: DashboardStack, page: Page) -> N
         30,
         "its bar, five seconds wide",
     )
+    page.set_viewport_size({"width": 1024, "height": 900})
+    expect(page.locator(".fleet-chart canvas").first).to_be_visible()
+    wait_for(
+        lambda: page.evaluate(
+            "() => document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
+        ),
+        10,
+        "no sideways scroll at 1024 px",
+    )
     point = page.evaluate(BAR_POINT, ["fleet-chart", task.id])
     assert point is not None
     page.mouse.click(point[0], point[1])
