@@ -16,6 +16,7 @@ import panel as pn
 from bokeh.models import (
     ColumnDataSource,
     DataRange1d,
+    DatetimeTicker,
     FactorRange,
     HoverTool,
     OpenURL,
@@ -77,6 +78,8 @@ class BarChart:
         if link is not None:
             self.fig.add_tools(TapTool(callback=OpenURL(url=link, same_tab=True)))
         self.fig.ygrid.grid_line_color = None
+        # a narrow drill-down fits few time labels: more overlap into one another
+        self.fig.xaxis[0].ticker = DatetimeTicker(desired_num_ticks=4)
         self._open: list[int] = []
         self._rows = 0
         # the class goes on a wrapper: a Bokeh pane renders the figure itself, without it
