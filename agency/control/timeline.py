@@ -53,7 +53,7 @@ class FleetTimeline:
                 "since: must be before until",
                 details={"field": "since", "since": start.isoformat(), "until": end.isoformat()},
             )
-        live = self._in_flight(start, end)
+        live = self._in_flight(end)
         done, more = await self.repo.finished(start, end, limit)
         ended = {(b.task_id, b.attempt) for b in done}
         # an attempt that ended between the two reads shows once, as ended
@@ -63,13 +63,18 @@ class FleetTimeline:
             bars, more = bars[-limit:], True
         return WorkerTimeline(since=start, until=end, items=bars, truncated=more)
 
-    def _in_flight(self, since: datetime, until: datetime) -> list[TimelineBar]:
+    def _in_flight(self, until: datetime) -> list[TimelineBar]:
+        """Attempts in flight dispatched before ``until`` (they have not ended, so they
+        overlap any window that starts before now)."""
         bars = []
-        for task in list(self.tasks.book.tasks.values()):
-            started = task.dispatched_at
-            if not task.state.in_flight or task.worker_id is None or started is None:
+        book = self.tasks.book
+        # the in-flight index, not every live task: a backlog of pending tasks costs nothing
+        for task_id in list(book.flying):
+            task = book.tasks.get(task_id)
+            started = task.dispatched_at if task is not None else None
+            if task is None or not task.state.in_flight or task.worker_id is None:
                 continue
-            if started >= until:
+            if started is None or started >= until:
                 continue
             bars.append(
                 TimelineBar(
