@@ -29,6 +29,7 @@ from agency.api import (
     tokens,
     workers,
 )
+from agency.api import timeline as timeline_routes
 from agency.api import workflows as workflow_routes
 from agency.api.auth import check_exposure
 from agency.api.handlers import install_error_handlers
@@ -104,6 +105,7 @@ ROUTERS += [chat, queries, alerts]
 ROUTERS += [runbooks]
 ROUTERS += [agent_runs, budgets, schedules]
 ROUTERS += [workflow_routes]
+ROUTERS += [timeline_routes]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -72,6 +72,7 @@ from agency.models.runs import (
     StoredTranscriptItem,
     TranscriptOut,
 )
+from agency.models.timeline import WorkerTimeline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,6 +107,7 @@ WORKERS = Endpoint("GET", f"{V1}/workers", model(WorkerList))
 ATTACH_WORKER = Endpoint("POST", f"{V1}/workers", model(WorkerInfo), WorkerAttachIn)
 DRAIN_WORKER = Endpoint("POST", f"{V1}/workers/{{}}/drain", model(WorkerInfo), WorkerActionIn)
 REMOVE_WORKER = Endpoint("DELETE", f"{V1}/workers/{{}}", model(WorkerInfo))
+WORKER_TIMELINE = Endpoint("GET", f"{V1}/workers/timeline", model(WorkerTimeline))
 AUDIT = Endpoint("GET", f"{V1}/audit", model(AuditPage))
 VERIFY_AUDIT = Endpoint("GET", f"{V1}/audit/verify", model(ChainReportOut))
 WAIVERS = Endpoint("GET", f"{V1}/waivers", rows(Waiver))
@@ -322,6 +324,12 @@ def drain_worker(worker_id: str, reason: str | None) -> Call[WorkerInfo]:
 
 def remove_worker(worker_id: str, reason: str | None) -> Call[WorkerInfo]:
     return REMOVE_WORKER.call(worker_id, params=query(reason=reason))
+
+
+def worker_timeline(
+    since: datetime | None, until: datetime | None, limit: int
+) -> Call[WorkerTimeline]:
+    return WORKER_TIMELINE.call(params=query(since=since, until=until, limit=limit))
 
 
 def audit_filters(**filters: Any) -> dict[str, Any]:

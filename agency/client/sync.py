@@ -58,6 +58,7 @@ from agency.models import (
     WorkerOutput,
 )
 from agency.models.runs import BudgetOut, ChangesOut, StoredTranscriptItem, TranscriptOut
+from agency.models.timeline import DEFAULT_TIMELINE_BARS, WorkerTimeline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -307,6 +308,16 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
 
     def remove_worker(self, worker_id: str, reason: str | None = None) -> WorkerInfo:
         return self._do(ep.remove_worker(worker_id, reason))
+
+    def worker_timeline(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = DEFAULT_TIMELINE_BARS,
+    ) -> WorkerTimeline:
+        """Which worker ran which attempt, and when: the bars overlapping ``[since, until)``
+        (default: the last fifteen minutes), oldest first, at most ``limit``."""
+        return self._do(ep.worker_timeline(since, until, limit))
 
     # --- audit and waivers ---
     def audit_page(

@@ -29,6 +29,7 @@ from agency.control.refusals import Refusals
 from agency.control.runbooks import RunbookRunService
 from agency.control.schedules import ScheduleService
 from agency.control.tasks import Orchestrator
+from agency.control.timeline import FleetTimeline
 from agency.control.tokens import TokenBook
 from agency.control.waivers import WaiverService
 from agency.control.workflows import WorkflowService
@@ -82,6 +83,7 @@ class ControlPlane:
         self.audit = AuditService(repos.events, tasks, self.checkpoints)
         self.health = HealthService(settings, repos, tasks, self.started_at)
         self.hub = MetricsHub(tasks.kpis, interval=settings.sse_metrics_interval)
+        self.timeline = FleetTimeline(repos.timeline, tasks)
 
     @classmethod
     async def open(cls, settings: Settings) -> ControlPlane:

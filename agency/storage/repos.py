@@ -24,6 +24,7 @@ from agency.storage.runbooks import RunbookRunRepository
 from agency.storage.schedules import ScheduleRepository
 from agency.storage.store import Store
 from agency.storage.tasks import TaskRepository
+from agency.storage.timeline import TimelineRepository
 from agency.storage.tokens import TokenRepository
 from agency.storage.waivers import WaiverRepository
 from agency.storage.workers import WorkerRepository
@@ -49,6 +50,7 @@ class Repositories:
         self.demo = DemoRepository(store)
         self.schedules = ScheduleRepository(store)
         self.workflows = WorkflowRepository(store)
+        self.timeline = TimelineRepository(store)
 
     @classmethod
     async def open(cls, path: Path, *, batch_max: int = 2000) -> Repositories:

@@ -3,7 +3,7 @@ timeline, its output, and the cancel lifecycle as steps an operator can follow."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +12,8 @@ import pandas as pd
 from agency.client import AgencyClient
 from agency.models import Usage
 from agency.models.runs import BUDGET_WAIT
+
+from .timeline import Phase, phases
 
 TIMELINE_COLUMNS = ["seq", "ts", "actor", "action", "from", "to", "reason"]
 ATTEMPT_COLUMNS = [
@@ -46,6 +48,8 @@ class Detail:
     usage: Usage | None = None  # agent tasks: summed over the attempts
     session_id: str | None = None  # agent tasks: the session a follow-up continues
     queue_paused: bool = False  # the whole queue is held: a pending task waits for that too
+    #: each attempt's queue wait and run, from the events (see ``timeline.phases``)
+    phases: list[Phase] = field(default_factory=list)
 
 
 def load(client: AgencyClient, task_id: str) -> Detail:
@@ -57,10 +61,12 @@ def load(client: AgencyClient, task_id: str) -> Detail:
     attempts = pd.DataFrame(
         [a.model_dump(mode="json") for a in got.attempts], columns=ATTEMPT_COLUMNS
     )
+    events = [e.model_dump(mode="json") for e in got.timeline]
     return Detail(
         task=task,
         attempts=attempts,
-        timeline=timeline_rows([e.model_dump(mode="json") for e in got.timeline]),
+        timeline=timeline_rows(events),
+        phases=phases(events),
         usage=got.usage,
         session_id=got.session_id,
         queue_paused=paused,

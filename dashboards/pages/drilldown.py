@@ -4,6 +4,7 @@ times), timeline, actions with a confirmation that asks for a reason."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -13,11 +14,13 @@ from ..context import Context
 from ..data import conversation as conversation_data
 from ..data import drilldown as data
 from ..data import tasks as tasks_data
+from ..data import timeline as timeline_data
 from ..reasons import ReasonConfirm
 from ..ui import StatusLine, off_loop
 from .conversation import Conversation
 from .logview import LogView
 from .task_tree import TaskTree
+from .timeline_chart import BarChart
 
 
 class Drilldown:
@@ -70,6 +73,16 @@ class Drilldown:
             layout="fit_columns",
             css_classes=["timeline-table"],
         )
+        # queue wait against run time, per attempt: the figures, then the bars
+        self.phases: list[timeline_data.Phase] = []
+        self.totals = pn.pane.Markdown("", css_classes=["drill-totals"], margin=(0, 10))
+        self.phase_text = pn.pane.Markdown("", css_classes=["drill-phases"], margin=(0, 10))
+        self.phase_chart = BarChart(
+            y="row",
+            columns=timeline_data.PHASE_COLUMNS,
+            tooltips=[("", "@row"), ("part", "@part"), ("", "@note")],
+            css="phase-chart",
+        )
         self.log = LogView()
         self.buttons = {
             a: pn.widgets.Button(
@@ -94,7 +107,20 @@ class Drilldown:
         self._usage = ""
         self._session_id: str | None = None
         self._common_tabs: list[tuple[str, Any]] = [
-            ("Timeline", self.timeline),
+            (
+                "Timeline",
+                pn.Column(
+                    self.phase_text,
+                    pn.pane.HTML(
+                        timeline_data.key_html(timeline_data.PHASE_KEY),
+                        css_classes=["phase-key"],
+                        margin=(0, 10),
+                    ),
+                    self.phase_chart.pane,
+                    self.timeline,
+                    sizing_mode="stretch_width",
+                ),
+            ),
             ("Output", self.log.panel),
             ("Spec", self.spec),
             ("Attempts", self.attempts),
@@ -104,6 +130,7 @@ class Drilldown:
         self.panel.objects = [
             self.title,
             self.state,
+            self.totals,
             self.waiting,
             self.tree.panel,
             pn.Row(*self.buttons.values(), self.clone),
@@ -160,6 +187,9 @@ class Drilldown:
         self._session_id = detail.session_id
         self._show_agent_tab(task["kind"] == "agent")
         self.timeline.value = detail.timeline
+        self.phases = detail.phases
+        self.phase_chart.show(timeline_data.phase_frame(self.phases, datetime.now(UTC)))
+        self.show_phases()
         allowed = tasks_data.allowed_actions(task["state"])
         for action, button in self.buttons.items():
             button.visible = action in allowed
@@ -169,6 +199,21 @@ class Drilldown:
         self.steps.object = "**Cancel lifecycle**\n\n" + "\n".join(
             f"- {mark} **{label}** — {note}" for label, mark, note in steps
         )
+
+    def show_phases(self) -> None:
+        """The figures of every attempt as text (they grow while the task waits or runs)."""
+        now = datetime.now(UTC)
+        most = self.task["max_attempts"] if self.task else 1
+        self.totals.object = timeline_data.totals_line(self.phases, now)
+        self.phase_text.object = "\n".join(
+            f"- {timeline_data.phase_line(p, most, now)}" for p in self.phases
+        )
+
+    def grow_phases(self) -> None:
+        """Extend the open bar (the wait or run going on) to now, and its figures."""
+        if self.phases and self.phases[-1].ended_at is None:
+            self.phase_chart.grow(datetime.now(UTC).timestamp() * 1000.0)
+            self.show_phases()
 
     def _show_agent_tab(self, agent: bool) -> None:
         """An agent task opens on its conversation; other kinds keep the usual tabs."""
@@ -194,6 +239,7 @@ class Drilldown:
         while the task runs. Lines are stamped when read (see ``data.logs``), except output
         first read after the task ended, which gets the attempt's end time."""
         await self.follow_agent()
+        self.grow_phases()
         if self.task is None or self._busy or self._out_eof:
             return
         self._busy = True

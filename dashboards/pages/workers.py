@@ -1,4 +1,9 @@
-"""Workers: each worker's health, slots, labels, heartbeat, breaker and recent failures; drain."""
+"""Workers: each worker's health, slots, labels, heartbeat, breaker and recent failures; drain;
+and the fleet timeline: one row per worker, a bar per attempt over a window (default the last
+15 minutes), coloured by outcome. A bar (or its row in the table under the chart) opens the
+task. The timeline follows the event stream: task events make it read what changed since its
+last read (at most once a second), and bars still in flight grow on every tick.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import panel as pn
 from ..context import Context
 from ..data import workers as data
 from ..ui import REFRESH_MS, Confirm, StatusLine, every, off_loop, paint
+from .fleet import FleetView
 
 BREAKER_COLORS = {"closed": "#1a7f37", "half-open": "#9a6700", "open": "#cf222e"}
 HEALTH_COLORS = {"healthy": "#1a7f37", "unhealthy": "#cf222e", "draining": "#9a6700"}
@@ -40,19 +46,25 @@ class WorkersPage:
         self.drain.on_click(self._on_drain)
         self.confirm = Confirm()
         self.status = StatusLine()
+        self.fleet = FleetView(ctx, self.status)
         self.panel = pn.Column(
             pn.pane.Markdown("## Workers", margin=(0, 10)),
             self.table,
             pn.Row(self.reason, self.drain),
             self.confirm,
             self.status,
+            self.fleet.panel,
             sizing_mode="stretch_width",
         )
         pn.state.onload(self._start)
 
     async def _start(self) -> None:
         await self.refresh()
+        await self.fleet.reload()
         every(REFRESH_MS, self.refresh)
+
+    async def tick(self) -> None:
+        await self.fleet.tick()
 
     async def refresh(self) -> None:
         try:
