@@ -98,7 +98,7 @@ class TasksPage:
             # the Sort control is the one order: a header click would sort only this page
             sortable=False,
             hidden_columns=data.HIDDEN,
-            formatters={"created": {"type": "html"}},
+            formatters={"created": {"type": "html"}, "cost": {"type": "html"}},
             configuration={"columnDefaults": {"tooltip": True}},
             css_classes=["tasks-table"],
             # fixed widths for the short columns; command and reason share what is left
@@ -110,6 +110,7 @@ class TasksPage:
                 "attempt": 55,
                 "retries": 50,
                 "duration": 70,
+                "cost": 62,
                 "created": 80,
                 "priority": 45,
                 "labels": 80,
