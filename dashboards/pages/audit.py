@@ -77,6 +77,7 @@ class AuditPage:
             self.detail,
             sizing_mode="stretch_width",
         )
+        ctx.range.watch(self._on_range)
         pn.state.onload(self.refresh)
 
     def _filter(self) -> data.AuditFilter:
@@ -84,7 +85,7 @@ class AuditPage:
             self.action.value or "",
             self.actor.value or "",
             self.resource.value or "",
-            when(self.since.value),
+            self.ctx.range.clamp(when(self.since.value)),  # the header's shared time range
             when(self.until.value),
         )
 
@@ -104,9 +105,13 @@ class AuditPage:
         self.newer.disabled = number == 1
         self.older.disabled = got.next_cursor is None
         self.page_info.object = (
-            f'<span class="audit-page" data-page="{number}">page {number}, newest first · '
-            f"{len(got.rows):,} events{' · oldest page' if got.next_cursor is None else ''}</span>"
+            f'<span class="audit-page" data-page="{number}" data-range="{self.ctx.range.key}">'
+            f"page {number}, newest first · {len(got.rows):,} events"
+            f"{' · oldest page' if got.next_cursor is None else ''} · {self.ctx.range.describe()}</span>"
         )
+
+    async def _on_range(self) -> None:
+        await self._on_search(None)
 
     async def _on_search(self, _event: Any) -> None:
         self._cursors = [None]

@@ -194,6 +194,7 @@ class TasksPage:
             sizing_mode="stretch_width",
             css_classes=["tasks-page"],
         )
+        ctx.range.watch(self._on_range)
         pn.state.onload(self._first_load)
 
     async def _first_load(self) -> None:
@@ -267,7 +268,8 @@ class TasksPage:
             kind=self.f_kind.value or "",
             worker=self.f_worker.value or "",
             label=self.f_label.value or "",
-            created_after=when(self.f_after.value),
+            # the shared time range limits what "Created after" does not
+            created_after=self.ctx.range.clamp(when(self.f_after.value)),
             created_before=when(self.f_before.value),
             text=self.f_text.value or "",
             sort=self.f_sort.value,
@@ -279,6 +281,10 @@ class TasksPage:
             return
         self._cursors, self._page = [None], 0
         self._pushed()
+        await self.reload()
+
+    async def _on_range(self) -> None:
+        self._cursors, self._page = [None], 0
         await self.reload()
 
     async def _on_first(self, _event: Any) -> None:
@@ -331,7 +337,12 @@ class TasksPage:
             if len(page.rows)
             else "no matching tasks"
         )
-        self.page_info.object = f'<span class="page-label" data-page="{self._page + 1}" data-rows="{len(page.rows)}">page {self._page + 1} · {shown}{"" if self._next else " · last page"}</span>'
+        rng = self.ctx.range
+        self.page_info.object = (
+            f'<span class="page-label" data-page="{self._page + 1}" data-rows="{len(page.rows)}" '
+            f'data-range="{rng.key}">page {self._page + 1} · {shown}'
+            f"{'' if self._next else ' · last page'} · created {rng.describe()}</span>"
+        )
         self._buttons()
         if self._again:
             self._again = False

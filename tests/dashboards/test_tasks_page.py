@@ -331,3 +331,35 @@ def test_no_horizontal_scroll_and_the_reason_column_visible(
     expect(created).to_have_text(re.compile(r"ago$"))
     assert created.evaluate("c => c.scrollWidth <= c.clientWidth")  # the date is not cut
     assert created.locator("span").get_attribute("title").endswith("UTC")  # type: ignore[union-attr]
+
+
+def test_the_time_range_set_on_tasks_is_what_audit_shows_and_the_address_keeps_it(
+    stack: DashboardStack, page: Page
+) -> None:
+    open_tasks(page, stack)
+    label = page.locator(".page-info .page-label")
+    expect(label).to_have_attribute("data-range", "all")
+    page.locator(".time-range button", has_text="1 h").click()
+    expect(page).to_have_url(re.compile(r"range=1h"))
+    expect(label).to_have_attribute("data-range", "1h")
+    expect(label).to_contain_text("created last 1 h")
+    page.locator(".pages .bk-tab", has_text="Audit").click()
+    expect(page).to_have_url(re.compile(r"page=audit"))
+    assert "range=1h" in page.url
+    audit = page.locator(".audit-page")
+    expect(audit).to_have_attribute("data-range", "1h")
+    expect(audit).to_contain_text("last 1 h")
+    page.reload()  # a deep link: the range comes back from the address
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "1h")
+    active = page.locator(".time-range .bk-btn.bk-active")
+    expect(active).to_have_text("1 h")
+    page.locator(".time-range button", has_text="15 min").click()  # set on Audit: Tasks follows
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "15m")
+    page.locator(".pages .bk-tab", has_text="Tasks").click()
+    expect(label).to_have_attribute("data-range", "15m")
+    page.go_back()  # Back: Audit at 15 min, then Audit at 1 h, as they were
+    expect(page).to_have_url(re.compile(r"page=audit"))
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "15m")
+    page.go_back()
+    expect(active).to_have_text("1 h")
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "1h")
