@@ -450,6 +450,10 @@ class TasksPage:
         return df is not None and not df.empty and bool((df["state"] == "running").any())
 
     async def _on_row(self, event: Any) -> None:
+        if getattr(event, "column", None) == "id" and getattr(event, "value", None):
+            # the id clicked, not the row number: the rows may have been replaced meanwhile
+            await self.open(str(event.value))
+            return
         df = self.table.value
         if df is None or event.row is None or event.row >= len(df):
             return
