@@ -24,8 +24,9 @@ class AuditPage:
         self.action = w.TextInput(name="Action", placeholder="task.canceled", width=160)
         self.actor = w.TextInput(name="Actor", width=130)
         self.resource = w.TextInput(name="Resource", placeholder="task/<id>", width=200)
-        self.since = w.DatetimePicker(name="Since", width=170)
-        self.until = w.DatetimePicker(name="Until", width=170)
+        # typed, not a calendar: the calendar's time fields took Tab back (focus trapped)
+        self.since = w.DatetimeInput(name="Since", placeholder="YYYY-MM-DD HH:MM:SS", width=170)
+        self.until = w.DatetimeInput(name="Until", placeholder="YYYY-MM-DD HH:MM:SS", width=170)
         self.search = w.Button(
             name="Search", button_type="primary", width=100, css_classes=["audit-search"]
         )

@@ -35,7 +35,9 @@ IDLE_RELOAD_S = 30.0  # and this often anyway, so "3 min ago" does not go stale
 TIME_HINT = "YYYY-MM-DD HH:MM:SS"
 #: the table's body takes the focus (Tab, a click) and shows it; the keys then move the rows
 FOCUS_CSS = ".tabulator-tableholder:focus { outline: 2px solid #0969da; outline-offset: -2px; }"
-SIDE_PX = 380  # the drill-down's least width beside the list; below it when the window is narrow
+SIDE_PX = 380
+#: bulk cancel selects by state, worker and label only (the API has no creation-time filter)
+BULK_ANY_TIME = " The time range and the date filters do not limit it: it counts tasks created at any time."  # the drill-down's least width beside the list; below it when the window is narrow
 
 
 class TasksPage:
@@ -515,7 +517,8 @@ class TasksPage:
             await self.reload()
 
         self.confirm.ask(
-            f"Dry run: **{count:,} tasks** match ({what}). Cancel all of them? Running ones are stopped by their workers; each ends **canceled**.",
+            f"Dry run: **{count:,} tasks** match ({what}). Cancel all of them? Running ones are stopped by their workers; each ends **canceled**."
+            + (BULK_ANY_TIME if flt.created_after or flt.created_before else ""),
             run,
             f"Cancel {count:,} tasks",
         )
