@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agency.client import AgencyClient
 
 from .connection import Backend, backend_from_env, operator_name
 from .live import Feeds, feeds_for
+from .timerange import TimeRange
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Context:
     client: AgencyClient
     feeds: Feeds
     operator: str = ""
+    #: the time range the pages share (the header's picker, ``?range=`` in the address)
+    range: TimeRange = field(default_factory=TimeRange)
 
     @classmethod
     def for_backend(cls, backend: Backend, operator: str | None = None) -> Context:

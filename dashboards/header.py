@@ -1,4 +1,9 @@
-"""The dashboard's header: the backend, who is acting, and the open-alert badge.
+"""The dashboard's header: the backend, the shared time range, who is acting, and the
+open-alert badge.
+
+The time-range picker sets ``ctx.range`` (see ``timerange``): the Tasks list, the Audit trail
+and the Overview's charts read it, and the address keeps it (``?range=1h``); the session's
+address sets it when the page opens (``Dashboard``).
 
 The badge follows the process-wide ``AlertBoard`` (memory only, in the session's tick) and a
 notification pops up when an alert opens while the page is open; alerts open before the page
@@ -13,6 +18,7 @@ from typing import Any
 import panel as pn
 
 from .context import Context
+from .timerange import LABELS
 
 SEVERITY_NOTE = {"critical": "error", "warning": "warning", "info": "info"}
 
@@ -35,15 +41,34 @@ class Header:
             margin=(12, 12),
         )
         self.badge = pn.pane.HTML(badge_html(0), margin=(10, 12), css_classes=["alert-badge"])
+        self.range = pn.widgets.RadioButtonGroup(
+            options={label: key for key, label in LABELS.items()},
+            value=ctx.range.key,
+            button_type="light",
+            margin=(8, 12),
+            css_classes=["time-range"],
+        )
+        self.range.param.watch(self._on_range, "value")
+        ctx.range.watch(self._follow_range)
         self.panel = pn.Row(
             self.title,
             pn.layout.HSpacer(),
+            pn.pane.HTML('<span style="color:#57606a">time range</span>', margin=(14, 0, 0, 12)),
+            self.range,
             self.badge,
             self.operator,
             sizing_mode="stretch_width",
             styles={"border-bottom": "1px solid #d0d7de"},
         )
         self.tick()
+
+    async def _on_range(self, event: object) -> None:
+        await self.ctx.range.set(getattr(event, "new", None))
+
+    def _follow_range(self) -> None:
+        """The range moved elsewhere (Back, Forward): the picker shows it."""
+        if self.range.value != self.ctx.range.key:
+            self.range.value = self.ctx.range.key
 
     def tick(self) -> None:
         board = self.ctx.feeds.alerts

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
 
@@ -28,6 +28,7 @@ from .pages.schedules import SchedulesPage
 from .pages.tasks import TasksPage
 from .pages.workers import WorkersPage
 from .pages.workflows import WorkflowsPage
+from .timerange import PARAM
 from .ui import every
 
 PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
@@ -60,6 +61,8 @@ class Dashboard:
         )
         # the address follows the open page and its state; Back/Forward come back through it
         self.address = AddressBar(query=_session_query())
+        ctx.range.load(dict(parse_qsl(self.address.query)).get(PARAM))  # ?range= of a deep link
+        ctx.range.watch(self._on_range)
         self.address.on_browse = self._on_browse
         self._browsing = False
         self.tabs.param.watch(self._on_tab, "active")
@@ -84,7 +87,15 @@ class Dashboard:
 
     def _push(self, key: str, params: dict[str, str]) -> None:
         if self.keys[self.tabs.active] == key:
-            self.address.push({"page": key, **params})
+            self.address.push({"page": key, **self.ctx.range.params(), **params})
+
+    def _on_range(self) -> None:
+        """The shared time range moved: the address keeps it (a new history entry)."""
+        if self._browsing:
+            return
+        key = self.keys[self.tabs.active]
+        page = self.pages[key]
+        self._push(key, page.address() if hasattr(page, "address") else {})
 
     def _on_browse(self, params: dict[str, str]) -> None:
         """Back or Forward: open the address's page, and let it show the address's state."""
@@ -97,12 +108,17 @@ class Dashboard:
         finally:
             self._browsing = False
         browse = getattr(self.pages[key], "browse", None)
-        if browse is not None:
 
-            async def show() -> None:
+        async def show() -> None:
+            self._browsing = True  # the range's watchers read again; no new history entry
+            try:
+                await self.ctx.range.set(params.get(PARAM))
+            finally:
+                self._browsing = False
+            if browse is not None:
                 await browse(params)
 
-            pn.state.execute(show)
+        pn.state.execute(show)
 
     async def tick(self) -> None:
         """Feed the built pages from the live feeds; skipped if the previous tick still runs."""

@@ -24,6 +24,7 @@ from agency.models.api import (
     TaskBatch,
     TaskDetail,
     TaskList,
+    TaskRow,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERROR_RESPONSES)
@@ -85,8 +86,9 @@ async def list_tasks(
     plane: ControlPlane = Depends(get_plane),
     who: Principal = Depends(require(Role.VIEWER, scoped=True)),
 ) -> TaskList:
-    """Tasks matching every given filter, one page at a time (keyset cursor). A task token
-    lists children only: of its own task by default, or of a task in its subtree."""
+    """Tasks matching every given filter, one page at a time (keyset cursor), each agent
+    task with its ``usage`` (tokens, cost). A task token lists children only: of its own
+    task by default, or of a task in its subtree."""
     if who.scope is not None:
         parent_id = parent_id or who.scope
         await plane.lineage.require_within(who.scope, parent_id)
@@ -104,8 +106,10 @@ async def list_tasks(
         limit=limit,
         cursor=cursor,
     )
-    page = await plane.tasks.page(query)
-    return TaskList(items=page.items, next_cursor=page.next_cursor)
+    page, usage = await plane.tasks.page_with_usage(query)
+    # the stored tasks are valid already: built without validating them a second time
+    rows = [TaskRow.model_construct(**dict(t), usage=usage.get(t.id)) for t in page.items]
+    return TaskList(items=rows, next_cursor=page.next_cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)

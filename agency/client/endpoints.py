@@ -48,6 +48,7 @@ from agency.models import (
     TaskBatch,
     TaskDetail,
     TaskList,
+    TaskRow,
     TaskState,
     TaskSubmit,
     TokenCreated,
@@ -229,7 +230,11 @@ def task(task_id: str) -> Call[TaskDetail]:
 def children(task_id: str, limit: int) -> Call[list[Task]]:
     """The first ``limit`` (at most 500) children of a task, oldest first."""
     params = query(parent_id=task_id, sort="created_at", limit=limit)
-    return TASKS.call_as(lambda body: TaskList.model_validate(body).items, params=params)
+    return TASKS.call_as(_tasks_of, params=params)
+
+
+def _tasks_of(body: Any) -> list[Task]:
+    return list[Task](TaskList.model_validate(body).items)
 
 
 def timeline(task_id: str) -> Call[pd.DataFrame]:
@@ -466,7 +471,7 @@ class Pages:
 
 
 def task_pages(filters: dict[str, Any], max_rows: int, page_size: int) -> Pages:
-    return Pages(TASKS, task_filters(**filters), Task, max_rows, page_size)
+    return Pages(TASKS, task_filters(**filters), TaskRow, max_rows, page_size)
 
 
 def audit_pages(filters: dict[str, Any], max_rows: int, page_size: int) -> Pages:

@@ -133,7 +133,8 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
         return self._do(ep.submit_many(tasks))
 
     def tasks_page(self, *, limit: int = 50, cursor: str | None = None, **filters: Any) -> TaskList:
-        """One page of tasks (``items`` as models, ``next_cursor``); filters as in ``tasks``."""
+        """One page of tasks (``items`` as ``TaskRow`` models: an agent task carries its
+        ``usage``, tokens and cost; ``next_cursor``); filters as in ``tasks``."""
         return self._do(ep.tasks_page(limit, cursor, filters))
 
     def tasks(
@@ -151,7 +152,8 @@ class AgencyClient(ChatMethods, ScheduleMethods, WorkflowMethods):
         max_rows: int = 1000,
         page_size: int = 200,
     ) -> pd.DataFrame:
-        """Matching tasks as a DataFrame (one row per task), following cursors up to ``max_rows``."""
+        """Matching tasks as a DataFrame (one row per task, an agent task's ``usage`` as a
+        dict), following cursors up to ``max_rows``."""
         filters = dict(
             state=state,
             kind=kind,

@@ -66,8 +66,16 @@ The discriminator picks the member by the body's shape, so a bad body is reporte
 that shape alone (a list's errors are not mixed with "must be an object")."""
 
 
+class TaskRow(Task):
+    """A task as ``GET /api/v1/tasks`` lists it: the task, and for an agent task its
+    ``usage`` (tokens and cost summed over its attempts, the running one's so far included;
+    ``None`` for tasks with no agent run)."""
+
+    usage: Usage | None = None
+
+
 class TaskList(BaseModel):
-    items: list[Task]
+    items: list[TaskRow]
     next_cursor: str | None = None
 
 

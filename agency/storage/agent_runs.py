@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from agency.models import EventIn
+from agency.models import EventIn, Usage
 from agency.models.runs import AgentRun, Budget, StoredChanges, StoredTranscriptItem
 from agency.storage.ops import Delete, Upsert, WriteOp
 from agency.storage.repository import Repository, row_limit
@@ -66,6 +67,39 @@ class AgentRunRepository(Repository):
         return await self._all(
             AgentRun, "SELECT * FROM agent_runs WHERE task_id = ? ORDER BY attempt", [task_id]
         )
+
+    async def usage_by_task(self, task_ids: Sequence[str]) -> dict[str, tuple[int, Usage]]:
+        """The latest stored attempt and the stored usage of each of ``task_ids`` that has
+        agent runs, summed over its attempts (the model of the latest); one grouped read over
+        the primary key, so a list page of up to 500 tasks costs one query however many tasks
+        are stored."""
+        ids = list(dict.fromkeys(task_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = await self.store.fetch(
+            "SELECT task_id, sum(input_tokens) AS input_tokens, "
+            "sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens, "
+            "sum(cache_write_tokens) AS cache_write_tokens, sum(cost_usd) AS cost_usd, "
+            "sum(turns) AS turns, arg_max(model, attempt) AS model, max(attempt) AS attempt "
+            f"FROM agent_runs WHERE task_id IN ({marks}) GROUP BY task_id",
+            ids,
+        )
+        return {
+            str(r["task_id"]): (
+                int(r["attempt"]),
+                Usage(
+                    input_tokens=int(r["input_tokens"]),
+                    output_tokens=int(r["output_tokens"]),
+                    cache_read_tokens=int(r["cache_read_tokens"]),
+                    cache_write_tokens=int(r["cache_write_tokens"]),
+                    cost_usd=round(float(r["cost_usd"]), 8),
+                    turns=int(r["turns"]),
+                    model=r["model"],
+                ),
+            )
+            for r in rows
+        }
 
     async def runs_since(self, since: datetime) -> list[AgentRun]:
         """Runs that ended at or after ``since`` (budgets' spend, cost KPIs)."""

@@ -94,9 +94,10 @@ def tile_value(snapshot: dict[str, Any], key: str) -> tuple[str, str]:
     return fmt_number(value), ""
 
 
-def history(client: AgencyClient, minutes: int = HISTORY_MINUTES) -> pd.DataFrame:
-    """Sampled KPIs of the last ``minutes``, oldest first, ``ts`` as datetimes."""
-    since = datetime.now(UTC) - timedelta(minutes=minutes)
+def history(client: AgencyClient, minutes: int | None = HISTORY_MINUTES) -> pd.DataFrame:
+    """Sampled KPIs of the last ``minutes`` (``None``: the newest the API serves), oldest
+    first, ``ts`` as datetimes."""
+    since = None if minutes is None else datetime.now(UTC) - timedelta(minutes=minutes)
     df = client.kpi_history(since=since)
     if df.empty:
         return df

@@ -7,6 +7,7 @@ what keeps it fast with a million tasks.
 
 from __future__ import annotations
 
+import html
 import json
 import shlex
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ COLUMNS = [
     "attempt",
     "retries",
     "duration",
+    "cost",
     "created",
     "reason",
     "priority",
@@ -115,8 +117,8 @@ def fetch_page(client: AgencyClient, flt: TaskFilter, cursor: str | None) -> Tas
 
 def display_rows(items: Any, now: datetime | None = None) -> pd.DataFrame:
     """Tasks (models or a DataFrame) as the table shows them: short labels, the command or
-    prompt, attempt of max, retries, duration, relative times (absolute on hover), and the
-    reason with what the task waits for."""
+    prompt, attempt of max, retries, duration, an agent task's cost (tokens on hover),
+    relative times (absolute on hover), and the reason with what the task waits for."""
     df = (
         items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([one(t) for t in items])
     )
@@ -131,6 +133,7 @@ def display_rows(items: Any, now: datetime | None = None) -> pd.DataFrame:
         duration_text(r.get("started_at"), r.get("finished_at"), now) for r in records
     ]
     df["reason"] = [reason_text(r.get("reason"), r.get("waiting_for")) for r in records]
+    df["cost"] = [cost_html(r.get("usage")) for r in records]
     for col in COLUMNS:
         if col not in df:
             df[col] = None
@@ -164,6 +167,25 @@ def command_text(kind: Any, spec: Any) -> str:
         text = json.dumps(spec, separators=(",", ":")) if spec else ""
     text = " ".join(text.split())
     return text if len(text) <= COMMAND_CHARS else text[: COMMAND_CHARS - 1] + "…"
+
+
+def cost_text(cost: float) -> str:
+    """USD as the list shows it: cents from a cent up (``$1,234.50``), four places below."""
+    if cost >= 0.01 or cost == 0:
+        return f"${cost:,.2f}"
+    return f"${cost:.4f}"
+
+
+def cost_html(usage: Any) -> str:
+    """An agent task's cost, its tokens and model on hover; empty for tasks with no run."""
+    if not isinstance(usage, dict):
+        return ""
+    tokens = sum(
+        int(_num(usage.get(f"{k}_tokens"))) for k in ("input", "output", "cache_read", "cache_write")
+    )
+    model = usage.get("model") or "unknown model"
+    tip = html.escape(f"{tokens:,} tokens · {int(_num(usage.get('turns')))} turns · {model}")
+    return f'<span class="task-cost" title="{tip}">{cost_text(_num(usage.get("cost_usd")))}</span>'
 
 
 def reason_text(reason: Any, waiting_for: Any) -> str:

@@ -24,8 +24,9 @@ class AuditPage:
         self.action = w.TextInput(name="Action", placeholder="task.canceled", width=160)
         self.actor = w.TextInput(name="Actor", width=130)
         self.resource = w.TextInput(name="Resource", placeholder="task/<id>", width=200)
-        self.since = w.DatetimePicker(name="Since", width=170)
-        self.until = w.DatetimePicker(name="Until", width=170)
+        # typed, not a calendar: the calendar's time fields took Tab back (focus trapped)
+        self.since = w.DatetimeInput(name="Since", placeholder="YYYY-MM-DD HH:MM:SS", width=170)
+        self.until = w.DatetimeInput(name="Until", placeholder="YYYY-MM-DD HH:MM:SS", width=170)
         self.search = w.Button(
             name="Search", button_type="primary", width=100, css_classes=["audit-search"]
         )
@@ -77,6 +78,7 @@ class AuditPage:
             self.detail,
             sizing_mode="stretch_width",
         )
+        ctx.range.watch(self._on_range)
         pn.state.onload(self.refresh)
 
     def _filter(self) -> data.AuditFilter:
@@ -84,7 +86,7 @@ class AuditPage:
             self.action.value or "",
             self.actor.value or "",
             self.resource.value or "",
-            when(self.since.value),
+            self.ctx.range.clamp(when(self.since.value)),  # the header's shared time range
             when(self.until.value),
         )
 
@@ -104,9 +106,13 @@ class AuditPage:
         self.newer.disabled = number == 1
         self.older.disabled = got.next_cursor is None
         self.page_info.object = (
-            f'<span class="audit-page" data-page="{number}">page {number}, newest first · '
-            f"{len(got.rows):,} events{' · oldest page' if got.next_cursor is None else ''}</span>"
+            f'<span class="audit-page" data-page="{number}" data-range="{self.ctx.range.key}">'
+            f"page {number}, newest first · {len(got.rows):,} events"
+            f"{' · oldest page' if got.next_cursor is None else ''} · {self.ctx.range.describe()}</span>"
         )
+
+    async def _on_range(self) -> None:
+        await self._on_search(None)
 
     async def _on_search(self, _event: Any) -> None:
         self._cursors = [None]

@@ -107,6 +107,7 @@ class OverviewPage:
             sizing_mode="stretch_width",
         )
         self.tick()
+        ctx.range.watch(self.refresh_charts)  # the header's shared time range
         pn.state.onload(self._load)
 
     # --- live tiles and alerts ---------------------------------------------------------
@@ -160,7 +161,7 @@ class OverviewPage:
 
     async def refresh_charts(self) -> None:
         try:
-            history = await off_loop(data.history, self.ctx.client)
+            history = await off_loop(data.history, self.ctx.client, self.ctx.range.minutes())
         except Exception as exc:
             self.status.error(exc)
             return

@@ -3,7 +3,8 @@
 The list follows the event stream: a task event patches the visible row's state at once and
 reads the page again (at most twice a second), so new tasks appear and attempt, worker,
 reason and duration stay current. "Pause live" holds the rows still; "« First" then reads
-page 1 again. Selection is by task id, never by row position. The filter and the open task
+page 1 again. Selection is by task id, never by row position. From the keyboard: Tab reaches
+the table, the arrow keys (PageUp/PageDown, Home/End) move the row, Enter opens it. The filter and the open task
 are in the address (``?page=tasks&state=failed&task=ID``), so links open them and Back and
 Forward walk through them.
 """
@@ -21,6 +22,7 @@ from agency.models import TASK_KINDS, TaskState
 from ..context import Context
 from ..data import tasks as data
 from ..data.times import when
+from ..keys import RowKeys, moved
 from ..reasons import ReasonConfirm
 from ..ui import StatusLine, off_loop, paint
 from .drilldown import Drilldown
@@ -30,7 +32,12 @@ PAGE_SIZES = [50, 100, 250, 500]  # the API serves at most 500 per page
 RELOAD_MIN_S = 0.5  # the list reads its page again at most this often on events
 RUNNING_RELOAD_S = 5.0  # and this often while a visible row runs (its duration grows)
 IDLE_RELOAD_S = 30.0  # and this often anyway, so "3 min ago" does not go stale
-SIDE_PX = 380  # the drill-down's least width beside the list; below it when the window is narrow
+TIME_HINT = "YYYY-MM-DD HH:MM:SS"
+#: the table's body takes the focus (Tab, a click) and shows it; the keys then move the rows
+FOCUS_CSS = ".tabulator-tableholder:focus { outline: 2px solid #0969da; outline-offset: -2px; }"
+SIDE_PX = 380
+#: bulk cancel selects by state, worker and label only (the API has no creation-time filter)
+BULK_ANY_TIME = " The time range and the date filters do not limit it: it counts tasks created at any time."  # the drill-down's least width beside the list; below it when the window is narrow
 
 
 class TasksPage:
@@ -48,6 +55,7 @@ class TasksPage:
         self._again = False
         self._applying = False  # filters set from the address: one reload, no address push
         self.selected: str | None = None  # the task id the drill-down shows
+        self.cursor: str | None = None  # the task id the keyboard points at
         #: the dashboard sets this to push the address when the filter or the task changes
         self.on_address: Any = None
         w = pn.widgets
@@ -63,8 +71,14 @@ class TasksPage:
         self.f_label = w.TextInput(
             name="Label", placeholder="key=value", width=130, css_classes=["f-label"]
         )
-        self.f_after = w.DatetimePicker(name="Created after", width=170)
-        self.f_before = w.DatetimePicker(name="Created before", width=170)
+        # typed, not a calendar: the picker's time fields took Tab back to its input, so the
+        # focus could not leave the filter bar by the keyboard
+        self.f_after = w.DatetimeInput(
+            name="Created after", placeholder=TIME_HINT, width=170, css_classes=["f-after"]
+        )
+        self.f_before = w.DatetimeInput(
+            name="Created before", placeholder=TIME_HINT, width=170, css_classes=["f-before"]
+        )
         self.f_text = w.TextInput(
             name="Text", placeholder="id, reason, spec…", width=160, css_classes=["f-text"]
         )
@@ -98,9 +112,10 @@ class TasksPage:
             # the Sort control is the one order: a header click would sort only this page
             sortable=False,
             hidden_columns=data.HIDDEN,
-            formatters={"created": {"type": "html"}},
+            formatters={"created": {"type": "html"}, "cost": {"type": "html"}},
             configuration={"columnDefaults": {"tooltip": True}},
             css_classes=["tasks-table"],
+            stylesheets=[FOCUS_CSS],
             # fixed widths for the short columns; command and reason share what is left
             widths={
                 "id": 222,
@@ -110,6 +125,7 @@ class TasksPage:
                 "attempt": 55,
                 "retries": 50,
                 "duration": 70,
+                "cost": 62,
                 "created": 80,
                 "priority": 45,
                 "labels": 80,
@@ -118,6 +134,7 @@ class TasksPage:
         )
         paint(self.table, "state", data.STATE_COLORS)
         self.table.on_click(self._on_row)  # type: ignore[arg-type]  # Panel awaits coroutine handlers
+        self.keys = RowKeys("tasks-table", self._on_key)
         self.first = w.Button(name="« First", width=80, css_classes=["page-first"])
         self.prev = w.Button(name="◀ Prev", width=80, css_classes=["page-prev"])
         self.next = w.Button(name="Next ▶", width=80, css_classes=["page-next"])
@@ -190,9 +207,11 @@ class TasksPage:
         self.panel = pn.Column(
             pn.pane.Markdown("## Tasks", margin=(0, 10)),
             pn.FlexBox(listing, side, flex_wrap="wrap", sizing_mode="stretch_width"),
+            self.keys,
             sizing_mode="stretch_width",
             css_classes=["tasks-page"],
         )
+        ctx.range.watch(self._on_range)
         pn.state.onload(self._first_load)
 
     async def _first_load(self) -> None:
@@ -240,7 +259,7 @@ class TasksPage:
             self.f_size.value = got["limit"]
         finally:
             self._applying = False
-        self.selected = got["task"]
+        self.selected, self.cursor = got["task"], None
 
     def address(self) -> dict[str, str]:
         """The filter and the open task as address parameters."""
@@ -266,7 +285,8 @@ class TasksPage:
             kind=self.f_kind.value or "",
             worker=self.f_worker.value or "",
             label=self.f_label.value or "",
-            created_after=when(self.f_after.value),
+            # the shared time range limits what "Created after" does not
+            created_after=self.ctx.range.clamp(when(self.f_after.value)),
             created_before=when(self.f_before.value),
             text=self.f_text.value or "",
             sort=self.f_sort.value,
@@ -278,6 +298,10 @@ class TasksPage:
             return
         self._cursors, self._page = [None], 0
         self._pushed()
+        await self.reload()
+
+    async def _on_range(self) -> None:
+        self._cursors, self._page = [None], 0
         await self.reload()
 
     async def _on_first(self, _event: Any) -> None:
@@ -330,7 +354,12 @@ class TasksPage:
             if len(page.rows)
             else "no matching tasks"
         )
-        self.page_info.object = f'<span class="page-label" data-page="{self._page + 1}" data-rows="{len(page.rows)}">page {self._page + 1} · {shown}{"" if self._next else " · last page"}</span>'
+        rng = self.ctx.range
+        self.page_info.object = (
+            f'<span class="page-label" data-page="{self._page + 1}" data-rows="{len(page.rows)}" '
+            f'data-range="{rng.key}">page {self._page + 1} · {shown}'
+            f"{'' if self._next else ' · last page'} · created {rng.describe()}</span>"
+        )
         self._buttons()
         if self._again:
             self._again = False
@@ -359,7 +388,8 @@ class TasksPage:
     def _select(self) -> None:
         df = self.table.value
         ids = list(df["id"]) if df is not None and not df.empty else []
-        want = [ids.index(self.selected)] if self.selected in ids else []
+        mark = self.cursor if self.cursor in ids else self.selected  # the keyboard's row first
+        want = [ids.index(mark)] if mark in ids else []
         if self.table.selection != want:
             self.table.selection = want
 
@@ -422,14 +452,35 @@ class TasksPage:
         return df is not None and not df.empty and bool((df["state"] == "running").any())
 
     async def _on_row(self, event: Any) -> None:
+        if getattr(event, "column", None) == "id" and getattr(event, "value", None):
+            # the id clicked, not the row number: the rows may have been replaced meanwhile
+            await self.open(str(event.value))
+            return
         df = self.table.value
         if df is None or event.row is None or event.row >= len(df):
             return
         await self.open(str(df.iloc[event.row]["id"]))
 
+    async def _on_key(self, name: str) -> None:
+        """Arrow keys move the highlighted row, Enter opens it in the drill-down."""
+        df = self.table.value
+        ids = [str(i) for i in df["id"]] if df is not None and not df.empty else []
+        if not ids:
+            return
+        mark = self.cursor if self.cursor in ids else self.selected
+        current = ids.index(mark) if mark in ids else -1
+        if name == "enter":
+            if current >= 0:
+                await self.open(ids[current])
+            return
+        row = moved(name, current, len(ids))
+        self.cursor = ids[row]
+        self._select()
+        self.keys.row = row
+
     async def open(self, task_id: str) -> None:
         """Show ``task_id`` in the drill-down, select its row, and put it in the address."""
-        self.selected = task_id
+        self.selected = self.cursor = task_id
         self._select()
         self._pushed()
         await self.drill.show(task_id)
@@ -466,7 +517,8 @@ class TasksPage:
             await self.reload()
 
         self.confirm.ask(
-            f"Dry run: **{count:,} tasks** match ({what}). Cancel all of them? Running ones are stopped by their workers; each ends **canceled**.",
+            f"Dry run: **{count:,} tasks** match ({what}). Cancel all of them? Running ones are stopped by their workers; each ends **canceled**."
+            + (BULK_ANY_TIME if flt.created_after or flt.created_before else ""),
             run,
             f"Cancel {count:,} tasks",
         )

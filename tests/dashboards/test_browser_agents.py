@@ -104,3 +104,24 @@ def test_agent_conversation_live_folded_with_changes_and_follow_up(
         "the follow-up to run",
     )
     assert done.session_id == session  # the same conversation, continued
+
+
+@pytest.mark.browser
+def test_an_agent_tasks_cost_shows_in_the_tasks_list(stack: Stack, page: Page) -> None:
+    """The list's cost column: the agent task's USD (tokens on hover), blank for a plain task."""
+    task = stack.client.submit("agent", {"prompt": "turns=2 cost=0.25", "model": "claude-t"})
+    plain = stack.client.submit("noop", {})
+    done = wait_for(
+        lambda: (d := stack.client.task(task.id)).task.state.terminal and d.attempts and d,
+        30,
+        "the agent run to end",
+    )
+    assert done.usage is not None and done.usage.cost_usd
+    page.goto(stack.page("tasks"))
+    rows = page.locator(".tasks-table .tabulator-row")
+    cost = rows.filter(has_text=task.id).locator("[tabulator-field=cost]")
+    expect(cost).to_have_text(f"${done.usage.cost_usd:,.2f}", timeout=15_000)
+    assert done.usage.cost_usd >= 0.5  # two turns at 0.25
+    tip = cost.locator(".task-cost").get_attribute("title") or ""
+    assert "tokens" in tip and "claude-t" in tip
+    expect(rows.filter(has_text=plain.id).locator("[tabulator-field=cost]")).to_have_text("")

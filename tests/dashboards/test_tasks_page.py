@@ -331,3 +331,85 @@ def test_no_horizontal_scroll_and_the_reason_column_visible(
     expect(created).to_have_text(re.compile(r"ago$"))
     assert created.evaluate("c => c.scrollWidth <= c.clientWidth")  # the date is not cut
     assert created.locator("span").get_attribute("title").endswith("UTC")  # type: ignore[union-attr]
+
+
+def test_the_time_range_set_on_tasks_is_what_audit_shows_and_the_address_keeps_it(
+    stack: DashboardStack, page: Page
+) -> None:
+    open_tasks(page, stack)
+    label = page.locator(".page-info .page-label")
+    expect(label).to_have_attribute("data-range", "all")
+    page.locator(".time-range button", has_text="1 h").click()
+    expect(page).to_have_url(re.compile(r"range=1h"))
+    expect(label).to_have_attribute("data-range", "1h")
+    expect(label).to_contain_text("created last 1 h")
+    page.locator(".pages .bk-tab", has_text="Audit").click()
+    expect(page).to_have_url(re.compile(r"page=audit"))
+    assert "range=1h" in page.url
+    audit = page.locator(".audit-page")
+    expect(audit).to_have_attribute("data-range", "1h")
+    expect(audit).to_contain_text("last 1 h")
+    page.reload()  # a deep link: the range comes back from the address
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "1h")
+    active = page.locator(".time-range .bk-btn.bk-active")
+    expect(active).to_have_text("1 h")
+    page.locator(".time-range button", has_text="15 min").click()  # set on Audit: Tasks follows
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "15m")
+    page.locator(".pages .bk-tab", has_text="Tasks").click()
+    expect(label).to_have_attribute("data-range", "15m")
+    page.go_back()  # Back: Audit at 15 min, then Audit at 1 h, as they were
+    expect(page).to_have_url(re.compile(r"page=audit"))
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "15m")
+    page.go_back()
+    expect(active).to_have_text("1 h")
+    expect(page.locator(".audit-page")).to_have_attribute("data-range", "1h")
+
+
+#: the focused element through the shadow roots, as ``tag.class`` steps (outermost first)
+FOCUS_PATH = """() => {
+  const steps = [];
+  let at = document.activeElement;
+  while (at) {
+    steps.push(at.tagName + '.' + String(at.className || '').replace(/ +/g, '.'));
+    at = at.shadowRoot ? at.shadowRoot.activeElement : null;
+  }
+  return steps.join(' > ');
+}"""
+
+
+def test_rows_open_from_the_keyboard(stack: DashboardStack, page: Page) -> None:
+    tasks = [stack.client.submit("noop", {}, labels={"test": "keys"}) for _ in range(3)]
+    open_tasks(page, stack, "&label=test%3Dkeys")
+    expect(page.locator(".page-info .page-label")).to_have_attribute("data-rows", "3")
+    page.locator(".tasks-table .tabulator-tableholder").focus()
+    selected = page.locator(".tasks-table .tabulator-row.tabulator-selected")
+    page.keyboard.press("ArrowDown")  # nothing selected yet: the first row (the newest)
+    expect(selected).to_contain_text(tasks[2].id)
+    page.keyboard.press("ArrowDown")
+    expect(selected).to_contain_text(tasks[1].id)
+    page.keyboard.press("Enter")
+    expect(drill_title(page)).to_contain_text(tasks[1].id)
+    expect(page).to_have_url(re.compile(f"task={tasks[1].id}"))
+    page.keyboard.press("End")
+    expect(selected).to_contain_text(tasks[0].id)
+    page.keyboard.press("ArrowUp")
+    expect(selected).to_contain_text(tasks[1].id)
+    expect(drill_title(page)).to_contain_text(tasks[1].id)  # moving alone opens nothing
+    page.keyboard.press("Home")
+    page.keyboard.press("Enter")
+    expect(drill_title(page)).to_contain_text(tasks[2].id)
+
+
+def test_tab_leaves_the_filter_bar_for_the_table(stack: DashboardStack, page: Page) -> None:
+    open_tasks(page, stack)
+    page.locator(".f-state input").first.focus()
+    visited: list[str] = []
+    for _ in range(30):  # every filter, the paging buttons, then the table's body
+        page.keyboard.press("Tab")
+        visited.append(page.evaluate(FOCUS_PATH))
+        if "tabulator-tableholder" in visited[-1]:
+            break
+    assert "tabulator-tableholder" in visited[-1], "\n".join(visited)
+    assert any("f-before" in v for v in visited) and any("f-sort" in v for v in visited)
+    page.keyboard.press("ArrowDown")  # and the table takes the keys from there
+    expect(page.locator(".tasks-table .tabulator-row.tabulator-selected")).to_have_count(1)

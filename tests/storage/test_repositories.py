@@ -26,6 +26,7 @@ from agency.models import (
     WorkerHealth,
     WorkerInfo,
 )
+from agency.models.runs import AgentRun
 from agency.storage import Insert, Repositories, Store, TaskQuery
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -279,3 +280,22 @@ async def test_chat_queries_workers_and_the_rest(store: Store) -> None:
     assert (await Repositories(store).tokens.get_by_hash("h1")).id == "k1"  # type: ignore[union-attr]
     assert [k.queue_depth for k in await Repositories(store).kpis.find(limit=3)] == [2, 3, 4]
     assert (await Repositories(store).kpis.latest()).queue_depth == 4  # type: ignore[union-attr]
+
+
+async def test_usage_by_task_sums_attempts_in_one_read(store: Store) -> None:
+    runs = [
+        AgentRun(task_id="a", attempt=1, model="m-old", input_tokens=10, cost_usd=0.25, turns=2),
+        AgentRun(task_id="a", attempt=2, model="m-new", output_tokens=5, cost_usd=0.5, turns=1),
+        AgentRun(task_id="b", attempt=1, cache_read_tokens=7, cost_usd=0.125),
+        AgentRun(task_id="c", attempt=1, cost_usd=9.0),  # not asked for
+    ]
+    repos = Repositories(store)
+    await store.write(*(repos.agent_runs.run_op(r) for r in runs))
+    got = await repos.agent_runs.usage_by_task(["a", "b", "nope", "a"])
+    assert set(got) == {"a", "b"}
+    attempt, usage = got["a"]
+    assert attempt == 2 and usage.model == "m-new"
+    assert (usage.input_tokens, usage.output_tokens, usage.turns) == (10, 5, 3)
+    assert usage.cost_usd == 0.75
+    assert got["b"][1].cache_read_tokens == 7 and got["b"][1].cost_usd == 0.125
+    assert await repos.agent_runs.usage_by_task([]) == {}

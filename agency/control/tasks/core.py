@@ -297,6 +297,12 @@ class Orchestrator:
         """A page of tasks as stored, filtered and in ``q``'s order (keyset cursor)."""
         return await self.repos.tasks.page(q)
 
+    async def page_with_usage(self, q: TaskQuery) -> tuple[TaskPage, dict[str, Usage]]:
+        """``page``, and the usage of its agent tasks by id (one read for the whole page)."""
+        page = await self.repos.tasks.page(q)
+        agents = [t.id for t in page.items if t.kind == "agent"]
+        return page, (await self.runs.usage_of(agents) if agents else {})
+
     async def history(self, task_id: str) -> TaskHistory:
         """The task as it is now, its finished attempts and its event timeline."""
         task = await self.get(task_id)

@@ -237,6 +237,21 @@ class RunRecorder:
         session = next((r.session_id for r in reversed(runs) if r.session_id), None)
         return total, session
 
+    async def usage_of(self, task_ids: list[str]) -> dict[str, Usage]:
+        """The usage of each listed task that has agent runs, as ``usage`` sums it (running
+        attempts' usage so far included), read for all of them at once (a list page)."""
+        stored = await self.repos.agent_runs.usage_by_task(task_ids)
+        out = {task_id: usage for task_id, (_, usage) in stored.items()}
+        for task_id in task_ids:
+            live = self.live.get(task_id)
+            if live is None:
+                continue
+            attempt, now = live
+            last, before = stored.get(task_id, (0, None))
+            if attempt > last:  # not stored yet: it is still running
+                out[task_id] = now if before is None else _plus(before, now)
+        return out
+
     def _as_run(self, task_id: str, attempt: int, usage: Usage) -> AgentRun:
         return AgentRun(
             task_id=task_id,
@@ -284,3 +299,16 @@ class RunRecorder:
     async def _settled(self, task_id: str) -> bool:
         stored_task = await self.repos.tasks.get(task_id)
         return stored_task is not None and stored_task.state.terminal
+
+
+def _plus(before: Usage, running: Usage) -> Usage:
+    """Stored attempts' usage with the running attempt's so far (its model is the latest)."""
+    return Usage(
+        input_tokens=before.input_tokens + running.input_tokens,
+        output_tokens=before.output_tokens + running.output_tokens,
+        cache_read_tokens=before.cache_read_tokens + running.cache_read_tokens,
+        cache_write_tokens=before.cache_write_tokens + running.cache_write_tokens,
+        cost_usd=round(float(before.cost_usd or 0.0) + float(running.cost_usd or 0.0), 8),
+        turns=before.turns + running.turns,
+        model=running.model or before.model,
+    )

@@ -165,3 +165,22 @@ def test_who_would_take_a_task() -> None:
     gpu = td.SubmitForm("shell", "true", labels="gpu=h100")
     assert td.who_would_take([w1, w2], gpu) == "only unavailable workers fit: w2"
     assert td.who_would_take([w1], gpu) == "no worker carries kind shell with gpu=h100"
+
+
+def test_cost_column_shows_usd_with_tokens_on_hover_and_blank_without_a_run() -> None:
+    usage = {"input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.5, "turns": 3}
+    df = td.display_rows(
+        [
+            {"id": "a", "state": "succeeded", "created_at": "2026-01-02T03:04:05Z", "usage": usage},
+            {"id": "b", "state": "succeeded", "created_at": "2026-01-02T03:04:05Z"},
+        ]
+    )
+    assert ">$0.50</span>" in df.loc[0, "cost"]
+    assert 'title="1,500 tokens · 3 turns · unknown model"' in df.loc[0, "cost"]
+    assert df.loc[1, "cost"] == ""
+    assert [td.cost_text(c) for c in (0, 0.004, 0.0123, 1234.5)] == [
+        "$0.00",
+        "$0.0040",
+        "$0.01",
+        "$1,234.50",
+    ]

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agency.cli import app as cli_app
+from agency.client import AgencyClient
 from agency.models import TaskDetail
 from agency.models.pricing import DEFAULT_PRICES
 from agency.testing import ADMIN, Stack, serve, wait_for
@@ -423,3 +424,33 @@ def test_cost_and_token_kpis_are_on_the_metrics_stream(stack: Stack, http: httpx
     assert {"minute", "hour", "day", "by_model", "by_label", "by_worker"} <= set(agents)
     assert agents["day"]["runs"] >= 1 and agents["day"]["cost_usd"] > 0
     assert agents["by_model"]["claude-sonnet-4-5-kpi"]["input_tokens"] == 200
+
+
+def test_the_task_list_carries_each_agent_tasks_usage(stack: Stack, http: httpx.Client) -> None:
+    """``GET /api/v1/tasks`` answers each agent task with its usage (the drill-down's figures;
+    a running attempt's so far), and none for other tasks; both clients read it."""
+    done = submit(http, f"turns=2 marker={t_marker()}", model="claude-sonnet-4-5-test")
+    d = wait_done(http, done)
+    plain = http.post("/api/v1/tasks", json={"kind": "noop", "labels": {"t": "list-usage"}})
+    running = submit(http, f"turns=40 sleep=0.2 marker={t_marker()}", model="claude-sonnet-4-5")
+
+    def row(task_id: str) -> dict[str, Any]:
+        items = http.get("/api/v1/tasks", params={"limit": 500}).json()["items"]
+        return next(i for i in items if i["id"] == task_id)
+
+    assert row(done)["usage"] == d.model_dump(mode="json")["usage"]
+    assert d.usage is not None and row(done)["usage"]["cost_usd"] == pytest.approx(0.03)
+    assert row(plain.json()["id"])["usage"] is None
+    live = wait_for(
+        lambda: (r := row(running))["state"] == "running" and (r["usage"] or {}).get("turns") and r,
+        30,
+        "the running attempt's usage in the list",
+    )
+    assert live["usage"]["cost_usd"] > 0
+    with AgencyClient(stack.url, ADMIN) as c:
+        page = c.tasks_page(text=done)
+        assert [t.id for t in page.items] == [done]
+        assert page.items[0].usage == d.usage
+        frame = c.tasks(text=done)
+        assert frame.loc[0, "usage"]["cost_usd"] == pytest.approx(0.03)
+    http.post(f"/api/v1/tasks/{running}/cancel", json={"reason": "list usage test done"})
