@@ -19,9 +19,8 @@ from agency.models.timeline import TimelineBar
 
 from .timeline import fleet_frame
 
-#: the windows the page offers, in minutes
-WINDOWS = {"5 min": 5, "15 min": 15, "1 h": 60, "6 h": 360}
-DEFAULT_WINDOW = "15 min"
+#: the window, in minutes, when the shared time range is "all"
+DEFAULT_MINUTES = 15
 #: the most bars one window holds (the API keeps the newest)
 LIMIT = 2000
 #: how far before the last read a delta read starts: an attempt row written just after that
@@ -35,7 +34,7 @@ Key = tuple[str, int]
 class FleetBars:
     """The bars of the last ``minutes`` minutes, by (task id, attempt)."""
 
-    minutes: int = WINDOWS[DEFAULT_WINDOW]
+    minutes: int = DEFAULT_MINUTES
     bars: dict[Key, TimelineBar] = field(default_factory=dict)
     read_until: datetime | None = None
     truncated: bool = False

@@ -1,7 +1,7 @@
 """The Workers page's fleet timeline: which worker ran what, and when.
 
-One row per worker, a bar per attempt over a window (default the last 15 minutes), coloured
-by outcome; a bar, or its row in the table under the chart, opens the task
+One row per worker, a bar per attempt over the header's shared time range (its last
+15 minutes when the range is "all": a Gantt of all time would be one blur), coloured by outcome; a bar, or its row in the table under the chart, opens the task
 (``?page=tasks&task=ID``). It follows the event stream: task events make it read only what
 changed since its last read (at most once a second, see ``data.fleet.FleetBars``), and the
 window slides and the bars in flight grow in memory.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 import panel as pn
@@ -39,20 +38,13 @@ TOOLTIPS = [
 
 
 class FleetView:
-    """The window picker, the chart and the table of the newest bars; the page ticks it."""
+    """The chart and the table of the newest bars over the shared range; the page ticks it."""
 
     def __init__(self, ctx: Context, status: StatusLine) -> None:
         self.ctx = ctx
         self.status = status
         self.fleet = fleet.FleetBars()
-        self.window = pn.widgets.Select(
-            name="Window",
-            options=list(fleet.WINDOWS),
-            value=fleet.DEFAULT_WINDOW,
-            width=110,
-            css_classes=["fleet-window"],
-        )
-        self.window.param.watch(self._on_window, "value")
+        ctx.range.watch(self._on_range)
         self.fleet_note = pn.pane.Markdown("Loading…", css_classes=["fleet-note"], margin=(0, 10))
         self.chart = BarChart(
             y="worker_id",
@@ -77,12 +69,12 @@ class FleetView:
         self._ready = False  # the first read of the window is done
         self._dirty = False  # task events arrived since the last read
         self._busy = False
-        self._reload_due = False  # another window was picked during a read
+        self._reload_due = False  # the range moved during a read
         self._read_at = 0.0
         self._slid_at = 0.0
         self.panel = pn.Column(
             pn.pane.Markdown("### Who ran what, and when", margin=(0, 10)),
-            pn.Row(self.window, self.fleet_note),
+            self.fleet_note,
             pn.pane.HTML(key_html(FLEET_KEY), css_classes=["fleet-key"], margin=(0, 10)),
             self.chart.pane,
             self.bars,
@@ -90,10 +82,10 @@ class FleetView:
         )
 
     async def reload(self) -> None:
-        """Read the whole window (first load, another window)."""
+        """Read the whole window (first load, another range)."""
         self._busy = True
         try:
-            self.fleet.minutes = fleet.WINDOWS[self.window.value]
+            self.fleet.minutes = self.ctx.range.minutes() or fleet.DEFAULT_MINUTES
             await off_loop(self.fleet.load, self.ctx.client)
             self._read_at = time.monotonic()
             self._dirty = False
@@ -104,7 +96,7 @@ class FleetView:
         finally:
             self._busy = False
 
-    async def _on_window(self, _event: Any) -> None:
+    async def _on_range(self) -> None:
         if self._busy:  # a read is under way: the next tick reads the new window
             self._reload_due = True
         else:
@@ -122,9 +114,15 @@ class FleetView:
         cut = " (the newest shown: the window holds more)" if self.fleet.truncated else ""
         self.fleet_note.object = (
             f"{len(df)} attempt{'s' if len(df) != 1 else ''} on {len(workers)} "
-            f"worker{'s' if len(workers) != 1 else ''} in the last {self.window.value}{cut}. "
+            f"worker{'s' if len(workers) != 1 else ''} in the last {self._span()}{cut}. "
             "Click a bar, or a task in the table, to open it."
         )
+
+    def _span(self) -> str:
+        """The window in words: the shared range's, or the default one under "all"."""
+        if self.ctx.range.minutes() is None:
+            return f"{fleet.DEFAULT_MINUTES} min (the range is all time)"
+        return self.ctx.range.label
 
     def _slide(self, now: datetime) -> None:
         end = now.timestamp() * 1000.0

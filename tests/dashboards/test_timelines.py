@@ -183,18 +183,19 @@ def test_a_click_on_a_bar_opens_its_task(stack: DashboardStack, page: Page) -> N
     wait_for(
         lambda: stack.client.task(task.id).task.state.value == "running", 20, "the task to run"
     )
-    page.goto(stack.page("workers"))
-    page.locator(".fleet-window select").select_option("5 min")
-    # in flight, its bar grows to now: wide enough to hit once it has run a few seconds
+    # the header's shared range is the timeline's window
+    page.goto(stack.page("workers") + "&range=15m")
+    expect(page.locator(".fleet-note")).to_contain_text("in the last 15 min.")
+    # in flight, its bar grows to now: wide enough to hit once it has run some seconds
     wait_for(
         lambda: (
             (d := bars(page, "fleet-chart"))
             and task.id in d.get("task_id", [])
             and d["right"][d["task_id"].index(task.id)] - d["left"][d["task_id"].index(task.id)]
-            > 5_000
+            > 15_000
         ),
-        30,
-        "its bar, five seconds wide",
+        45,
+        "its bar, fifteen seconds wide",
     )
     page.set_viewport_size({"width": 1024, "height": 900})
     expect(page.locator(".fleet-chart canvas").first).to_be_visible()
