@@ -119,9 +119,7 @@ def display_rows(items: Any, now: datetime | None = None) -> pd.DataFrame:
     """Tasks (models or a DataFrame) as the table shows them: short labels, the command or
     prompt, attempt of max, retries, duration, an agent task's cost (tokens on hover),
     relative times (absolute on hover), and the reason with what the task waits for."""
-    df = (
-        items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([one(t) for t in items])
-    )
+    df = items.copy() if isinstance(items, pd.DataFrame) else pd.DataFrame([one(t) for t in items])
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
     now = now or datetime.now(UTC)
@@ -181,7 +179,8 @@ def cost_html(usage: Any) -> str:
     if not isinstance(usage, dict):
         return ""
     tokens = sum(
-        int(_num(usage.get(f"{k}_tokens"))) for k in ("input", "output", "cache_read", "cache_write")
+        int(_num(usage.get(f"{k}_tokens")))
+        for k in ("input", "output", "cache_read", "cache_write")
     )
     model = usage.get("model") or "unknown model"
     tip = html.escape(f"{tokens:,} tokens · {int(_num(usage.get('turns')))} turns · {model}")
@@ -208,7 +207,12 @@ def relative(then: datetime | None, now: datetime) -> str:
     """``12 s ago``, ``3 min ago``, ``2 h ago``, ``4 d ago`` (``-`` for no time)."""
     if then is None or pd.isna(then):
         return "-"
-    return duration_words((now - then).total_seconds()) + " ago"
+    # one unit, as the issue's "3 min ago": the column is narrow and the hover has the rest
+    s = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if s >= size:
+            return f"{s // size} {unit} ago"
+    return f"{s} s ago"
 
 
 def duration_text(started: Any, finished: Any, now: datetime) -> str:

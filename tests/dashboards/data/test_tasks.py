@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -131,7 +131,13 @@ def test_rows_show_command_attempt_retries_duration_reason_and_relative_time() -
     assert (row["command"], row["attempt"], row["retries"]) == ("echo 'two words'", "2/3", 1)
     assert row["duration"] == "1 min 5 s"
     assert row["reason"] == "waiting for labels:gpu=h100"
-    assert row["created"] == '<span title="2026-01-02 03:04:05 UTC">6 min 0 s ago</span>'
+    assert row["created"] == '<span title="2026-01-02 03:04:05 UTC">6 min ago</span>'
+    assert [td.relative(now - timedelta(seconds=n), now) for n in (5, 106, 7300, 200000)] == [
+        "5 s ago",
+        "1 min ago",
+        "2 h ago",
+        "2 d ago",
+    ]
     assert td.reason_text("waiting for lock-a", ["lock-a"]) == "waiting for lock-a"
 
 
