@@ -34,7 +34,7 @@ from agency.errors import AgencyError, Conflict, StorageError, StoreClosed
 from agency.models import Event, EventIn
 from agency.settings import Settings
 from agency.storage import chain, userquery
-from agency.storage.codec import decode_rows, load_columns, load_required
+from agency.storage.codec import decode_rows, load_columns, load_required, load_sole_keys
 from agency.storage.connection import connect, first_line
 from agency.storage.journal import Journal, Record, applied_mark
 from agency.storage.migrate import Migrator
@@ -88,7 +88,9 @@ class Store:
         self.query_timeout = query_timeout
         self._conn = conn
         self._head = head
-        self._writer = BatchWriter(conn, load_columns(conn), head, load_required(conn))
+        self._writer = BatchWriter(
+            conn, load_columns(conn), head, load_required(conn), load_sole_keys(conn)
+        )
         self._journal = journal
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="agency-writer")
         self._ingest_thread = ThreadPoolExecutor(1, thread_name_prefix="agency-ingest")
@@ -136,7 +138,9 @@ class Store:
                 if records:
                     # acknowledged before a crash: DuckDB gets them before anything else,
                     # migrations included (they were written against the schema as it is)
-                    writer = BatchWriter(conn, load_columns(conn), ChainHead())
+                    writer = BatchWriter(
+                        conn, load_columns(conn), ChainHead(), sole_keys=load_sole_keys(conn)
+                    )
                     apply_records(writer, journal, records, lambda _: None)
                     log.info("replayed %d journal record(s) into %s", len(records), path)
                 journal.reset()
