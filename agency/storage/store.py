@@ -48,9 +48,12 @@ READERS = 4
 #: longest a read waits for DuckDB to catch up with the journal before it is refused
 CATCH_UP_TIMEOUT = 30.0
 #: how long journaled records gather before they are applied to DuckDB, unless a read
-#: waits for them: a DuckDB commit costs several ms of CPU, and applying after every write
-#: would take that CPU from the very task whose next step is due (2 cores here)
-APPLY_DELAY = 0.05
+#: waits for them: an apply costs 10-20 ms of CPU here whatever it carries (a DuckDB
+#: statement costs ms), and applying often takes that CPU from the very tasks whose next
+#: steps are due (2 cores). At 150 tasks/s on a loaded machine, 0.2 s instead of 0.05 s
+#: took submit -> final event from p50 0.5-2.4 s to 0.02-0.2 s (with the GIL's 0.5 ms
+#: switch interval, ``gcpolicy.hand_off_quickly``; with the default 5 ms it did not help)
+APPLY_DELAY = 0.2
 #: records queued that make the store apply at once
 APPLY_BACKLOG = 256
 #: journal size past which it is rewritten with only the records DuckDB may not hold yet
