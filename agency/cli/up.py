@@ -176,6 +176,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
             await _seed_demo(application.state.plane, stop)
         _banner(settings, children, dashboard, missing)
         gcpolicy.settle_after_start()
+        gcpolicy.hand_off_quickly()
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()

@@ -121,11 +121,18 @@ class AiohttpTransport:
     def _get(self) -> aiohttp.ClientSession:
         # a ClientSession must be created inside the running loop
         if self._session is None or self._session.closed:
-            if self._ssl is None:
-                self._ssl = ssl_context(self._tls)
-            connector = aiohttp.TCPConnector(limit=self._limit, use_dns_cache=True, ssl=self._ssl)
+            connector = aiohttp.TCPConnector(limit=self._limit, use_dns_cache=True)
             self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
         return self._session
+
+    def _ssl_for(self, url: str) -> ssl.SSLContext | bool:
+        # built for the first https request only: loading the system CAs blocked the event
+        # loop for 100-200 ms at the first dispatch to each plain-http worker
+        if not url.startswith("https:"):
+            return True  # aiohttp's default, unused without TLS
+        if self._ssl is None:
+            self._ssl = ssl_context(self._tls)
+        return self._ssl
 
     async def request(
         self,
@@ -146,6 +153,7 @@ class AiohttpTransport:
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
+                ssl=self._ssl_for(url),
             ) as resp:
                 raw = await resp.read()
                 return resp.status, decode_body(resp.headers.get("Content-Type", ""), raw)

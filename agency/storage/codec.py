@@ -74,6 +74,23 @@ def load_required(conn: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
     return {table: frozenset(cols) for table, cols in out.items()}
 
 
+def load_sole_keys(conn: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
+    """The key columns of every main-schema table with exactly one primary or unique key.
+
+    For such a table a row with the same key is the only row a replacing insert can
+    conflict with, so deleting by that key and inserting does what ``INSERT OR REPLACE``
+    does (the writer's cheaper way to upsert).
+    """
+    rows = conn.execute(
+        "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+        "WHERE schema_name = 'main' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()
+    keys: dict[str, list[frozenset[str]]] = {}
+    for table, columns in rows:
+        keys.setdefault(table, []).append(frozenset(columns))
+    return {table: found[0] for table, found in keys.items() if len(set(found)) == 1}
+
+
 def load_columns(conn: duckdb.DuckDBPyConnection) -> Columns:
     """Every main-schema table's (column, type) list, in column order."""
     rows = conn.execute(

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from agency.errors import WorkerTLSError, WorkerTLSRefused
-from agency.fleet import Registry, WorkerClient
+from agency.fleet import Registry, WorkerClient, transport
 from agency.models import WorkerRegistration, WorkerTLS
+from agency.testing import running_fake_worker
 from agency.testing.tlscert import self_signed
 from agency.worker.server import self_pin
 from tests.fleet.conftest import free_port, quick_settings
@@ -108,3 +109,35 @@ def test_a_tls_worker_registers_with_the_pin_of_its_own_certificate(tmp_path: Pa
     tls = self_pin(str(cert))
     assert tls is not None and tls.fingerprint == pin
     assert self_pin(None) is None
+
+
+async def test_a_plain_http_worker_costs_no_tls_context(
+    monkeypatch: pytest.MonkeyPatch, tls_worker: tuple[str, Path, str]
+) -> None:
+    # loading the system CAs blocked the event loop 100-200 ms at the first dispatch to each
+    # worker; plain http needs none, https builds it on its first request
+    built: list[WorkerTLS | None] = []
+
+    def counting(tls: WorkerTLS | None) -> object:
+        built.append(tls)
+        return real(tls)
+
+    real = transport.ssl_context
+    monkeypatch.setattr(transport, "ssl_context", counting)
+    settings = quick_settings(http_client="aiohttp", retry_attempts=1)
+    with running_fake_worker() as fake:
+        plain = WorkerClient("plain", fake.url, settings)
+        try:
+            await plain.status()
+            await plain.status()
+        finally:
+            await plain.aclose()
+    assert built == []
+    url, _, pin = tls_worker
+    pinned = WorkerClient("tls-w", url, settings, tls=WorkerTLS(fingerprint=pin))
+    try:
+        assert (await pinned.status()).id == "tls-w"
+        await pinned.status()
+    finally:
+        await pinned.aclose()
+    assert len(built) == 1

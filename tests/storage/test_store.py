@@ -205,6 +205,26 @@ async def test_upsert_replaces_and_dedupes_within_a_batch(store: Store) -> None:
     assert rows == [{"state": "running", "attempt": 1}]
 
 
+async def test_upserts_by_a_tables_only_key_replace_whole_rows(store: Store) -> None:
+    # such upserts delete by the key and insert (cheaper than INSERT OR REPLACE in DuckDB):
+    # the row must end as the last write, once, and the indexes must follow it
+    assert store._writer.sole_keys["tasks"] == frozenset({"id"})
+    assert store._writer.sole_keys["attempts"] == frozenset({"task_id", "attempt"})
+    base = Task(id="t1", kind="noop", spec={}, labels={"a": "b"}).model_dump(mode="python")
+    await store.write(Upsert("tasks", [base]), journal=True)
+    await store.write(Upsert("tasks", [{**base, "state": "running", "labels": {}}]), journal=True)
+    await store.write(Upsert("tasks", [{**base, "state": "succeeded", "attempt": 1}]))
+    rows = await store.fetch("SELECT state, attempt, labels FROM tasks")
+    assert rows == [{"state": "succeeded", "attempt": 1, "labels": {"a": "b"}}]
+    assert await store.fetch("SELECT id FROM tasks WHERE state = 'pending'") == []
+    assert await store.fetch("SELECT id FROM tasks WHERE state = 'succeeded'") == [{"id": "t1"}]
+    done = Attempt(task_id="t1", attempt=1, worker_id="w", state=TaskState.SUCCEEDED)
+    row = done.model_dump(mode="python")
+    key = ("task_id", "attempt")
+    await store.write(Upsert("attempts", [row], key=key), Upsert("attempts", [row], key=key))
+    assert (await store.fetch("SELECT count(*) AS n FROM attempts"))[0]["n"] == 1
+
+
 async def test_delete_by_key(store: Store) -> None:
     msgs = [
         ChatMessage(session_id="s", seq=i, role="user", content=str(i)).model_dump(mode="python")
