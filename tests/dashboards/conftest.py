@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -48,3 +49,15 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
         context.close()
+
+
+@pytest.fixture()
+def console_errors(page: Any) -> Iterator[list[str]]:
+    """Browser console errors, printed with a failing test's output (why a widget is blank);
+    a module asks for it with ``pytestmark = pytest.mark.usefixtures("console_errors")``."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield errors
+    if errors:
+        print("browser console errors:", *errors, sep="\n  ")

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from agency.models import Task
 from agency.testing import DashboardStack, wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("console_errors")]
 
 LIVE_S = 2.0  # the issue's promise: a task submitted elsewhere is in the open list within 2 s
 
@@ -40,17 +40,6 @@ def open_tasks(page: Page, stack: DashboardStack, query: str = "") -> None:
 
 def row_of(page: Page, task_id: str) -> Any:
     return page.locator(".tasks-table .tabulator-row", has_text=task_id)
-
-
-@pytest.fixture(autouse=True)
-def console_errors(page: Page) -> Any:
-    """Browser console errors, printed with a failing test's output (why a widget is blank)."""
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield errors
-    if errors:
-        print("browser console errors:", *errors, sep="\n  ")
 
 
 def drill_title(page: Page) -> Any:

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from agency.models import Task
 from agency.testing import DashboardStack, wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("console_errors")]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
@@ -64,16 +64,6 @@ BAR_POINT = """([name, taskId]) => {
     }
     return null;
 }"""
-
-
-@pytest.fixture(autouse=True)
-def console_errors(page: Page) -> Any:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield errors
-    if errors:
-        print("browser console errors:", *errors, sep="\n  ")
 
 
 def test_a_retried_task_shows_queue_wait_and_run_time_per_attempt(
