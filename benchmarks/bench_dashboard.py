@@ -93,8 +93,9 @@ def _timed_goto(page: Page, url: str, ready: str, timeout_ms: float = 30_000) ->
     return time.perf_counter() - start
 
 
-# every tile is rendered and the task counter shows the first snapshot of the metrics stream
-# (success rate and latency legitimately show "-" while nothing finished in the last minute)
+# every tile (the nine of ``pages.overview.TILES``) is rendered and the task counter shows the
+# first snapshot of the metrics stream (success rate and latency legitimately show "-" while
+# nothing finished in the last minute)
 OVERVIEW_READY = """() => {
   const all = [];
   const walk = (root) => root.querySelectorAll('*').forEach(el => {
@@ -102,7 +103,7 @@ OVERVIEW_READY = """() => {
     if (el.shadowRoot) walk(el.shadowRoot);
   });
   walk(document);
-  return all.length === 7 && /^[0-9][0-9,]*$/.test(all[0]);
+  return all.length === 9 && /^[0-9][0-9,]*$/.test(all[0]);
 }"""
 
 # the table has its first page of rows

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 
 from .address import AddressBar
 from .connection import HostRefused
@@ -28,7 +29,6 @@ from .pages.schedules import SchedulesPage
 from .pages.tasks import TasksPage
 from .pages.workers import WorkersPage
 from .pages.workflows import WorkflowsPage
-from .ui import every
 
 PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "overview": ("Overview", OverviewPage),
@@ -47,7 +47,7 @@ TICK_MS = 500
 class Dashboard:
     """All pages of one browser session, in tabs; each built on first view."""
 
-    def __init__(self, ctx: Context, start: str = "overview") -> None:
+    def __init__(self, ctx: Context, start: str = "overview", defer: bool = False) -> None:
         self.ctx = ctx
         self.keys = list(PAGES)
         self.pages: dict[str, Any] = {}
@@ -57,15 +57,29 @@ class Dashboard:
             dynamic=True,
             sizing_mode="stretch_width",
             css_classes=["pages"],
+            active=self.keys.index(start) if start in self.keys else 0,
         )
         # the address follows the open page and its state; Back/Forward come back through it
         self.address = AddressBar(query=_session_query())
         self.address.on_browse = self._on_browse
         self._browsing = False
         self.tabs.param.watch(self._on_tab, "active")
-        self.tabs.active = self.keys.index(start) if start in self.keys else 0
-        self._build(self.keys[self.tabs.active])
         self._ticking = False
+        if defer:
+            # the frame goes out first: the open page is built on the session's next tick,
+            # while the browser loads and parses the JavaScript, and the document the browser
+            # then pulls has the page (a pull waits for the callback: it holds the lock)
+            pn.state.execute(self._open, schedule=True)
+        else:
+            self._open()
+
+    def _open(self) -> None:
+        """Build the page the session opened on and put its state in the address."""
+        key = self.keys[self.tabs.active]
+        self._build(key)
+        if self.tabs.active != 0:  # another page than the first: the address names it
+            page = self.pages[key]
+            self._push(key, page.address() if hasattr(page, "address") else {})
 
     def _build(self, key: str) -> None:
         if key not in self.pages:
@@ -151,8 +165,11 @@ def build(start: str | None = None) -> pn.viewable.Viewable:
     if start is None:
         arg = (pn.state.session_args or {}).get("page", [b"overview"])[0]
         start = arg.decode() if isinstance(arg, bytes) else str(arg)
-    dash = Dashboard(ctx, start)
+    doc = pn.state.curdoc
+    dash = Dashboard(ctx, start, defer=doc is not None and doc.session_context is not None)
     header = Header(ctx)
     dash.pages["_header"] = header  # ticked with the pages: the alert badge stays live
-    every(TICK_MS, dash.tick)
+    # a background callback: Panel's busy state (no indicator shows it here) is not
+    # touched twice a second per session
+    PeriodicCallback(callback=dash.tick, period=TICK_MS, background=True).start()
     return pn.Column(header.panel, dash.tabs, dash.address, sizing_mode="stretch_width")
