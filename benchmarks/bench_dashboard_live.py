@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -40,7 +41,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from agency.client import AgencyClient
 from agency.testing import CHROMIUM_ARGS, DashboardStack, running_stack, start_worker, wait_for
-from benchmarks.bench_dashboard import OVERVIEW_READY, TASKS_READY, seed
+from benchmarks.bench_dashboard import OVERVIEW_READY, TASKS_READY, add_options, seeded
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {
@@ -154,15 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="100,000 tasks and fewer repetitions")
-    parser.add_argument("--tasks", type=int, default=None, help="tasks to seed (default 1,000,000)")
+    add_options(parser)
     args, _ = parser.parse_known_args(argv)
     n = args.tasks or (100_000 if args.quick else 1_000_000)
-    reps = 3 if args.quick else 5
+    reps = args.reps or (3 if args.quick else 5)
     with tempfile.TemporaryDirectory(prefix="bench-dash-live-") as tmp:
-        data_dir = Path(tmp) / "data"
-        seed_s = seed(data_dir, n)
-        print(f"seeded {n:,} tasks in {seed_s:.1f} s", flush=True)
+        data_dir, seed_s = seeded(args.data_dir, Path(tmp), n)
+        print(
+            f"seeded {n:,} tasks in {seed_s:.1f} s" if seed_s else f"reusing {data_dir}", flush=True
+        )
         with running_stack(data_dir) as stack:
             samples = measure(stack, reps, Path(tmp))
     rows, ok = [], True
@@ -195,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
                 "tasks": n,
                 "seed_s": seed_s,
                 "machine": platform.platform(),
+                "load_average": os.getloadavg(),
                 "results": rows,
                 "samples": samples,
             },
             indent=2,
         )
     )
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"written {out}")
     return 0 if ok else 1
 

@@ -42,6 +42,11 @@ PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "health": ("Health", HealthPage),
 }
 TICK_MS = 500
+#: pages whose first load (their ``pn.state.onload``) is one quick read that fills them: when
+#: a session opens on one, the read runs before the browser pulls the document, so the rows
+#: come with the page instead of in a round trip after it renders. The Overview is not one:
+#: its tiles are filled from memory, and its charts and tables would only hold the page back
+PRELOAD = frozenset({"tasks"})
 
 
 class Dashboard:
@@ -69,9 +74,28 @@ class Dashboard:
             # the frame goes out first: the open page is built on the session's next tick,
             # while the browser loads and parses the JavaScript, and the document the browser
             # then pulls has the page (a pull waits for the callback: it holds the lock)
-            pn.state.execute(self._open, schedule=True)
+            doc = pn.state.curdoc
+
+            async def open_page() -> None:
+                await self._open_before_pull(doc)
+
+            pn.state.execute(pn.io.with_lock(open_page))
         else:
             self._open()
+
+    async def _open_before_pull(self, doc: Any) -> None:
+        """``_open``, and for a ``PRELOAD`` page its first loads too: the browser has not
+        pulled the document yet, so the page's first data comes with it."""
+        self._open()
+        if self.keys[self.tabs.active] not in PRELOAD:
+            return
+        # Panel keeps a session's pending ``pn.state.onload`` callbacks here until the browser
+        # says it rendered; run them now instead (should Panel move them, they run on load)
+        pending = getattr(pn.state, "_onload", {}).pop(doc, [])
+        for callback, _threaded in pending:
+            result = callback()
+            if inspect.isawaitable(result):
+                await result
 
     def _open(self) -> None:
         """Build the page the session opened on and put its state in the address."""
