@@ -132,8 +132,9 @@ def line_chart(
 
 
 def _columns(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
-    """The source's columns: ``ts`` and ``y0``, ``y1``… as floats (a missing sample is a gap)."""
+    """The source's columns: ``ts`` (naive UTC: Bokeh warns on every conversion of an aware
+    one) and ``y0``, ``y1``… as floats (a missing sample is a gap)."""
     ys = {
         f"y{i}": pd.to_numeric(frame[n], errors="coerce").astype(float) for i, n in enumerate(names)
     }
-    return {"ts": frame["ts"], **ys}
+    return {"ts": pd.to_datetime(frame["ts"], utc=True).dt.tz_convert(None), **ys}
