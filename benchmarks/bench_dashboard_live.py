@@ -99,8 +99,11 @@ def first_data(
 
 def task_finish_shown(page: Page, client: AgencyClient, stack: DashboardStack) -> float:
     """Seconds from a task's ``finished_at`` until the open Tasks page shows it succeeded."""
-    task = client.submit("shell", {"argv": ["sleep", "3"]})
     page.goto(stack.page("tasks"))
+    page.wait_for_function(TASKS_READY, timeout=30_000, polling="raf")
+    # submitted once the page is up: on a loaded machine the page took longer to open than
+    # the task to run, and its "running" was never seen
+    task = client.submit("shell", {"argv": ["sleep", "3"]})
     page.locator(".f-text input").fill(task.id)  # the list narrowed to it, as an operator would
     page.locator(".f-text input").press("Enter")
     page.wait_for_function(row_state_is(task.id, "running"), timeout=30_000, polling="raf")
