@@ -13,7 +13,7 @@ it, and headless Chromium measures:
 
 - first data: from navigation start until every KPI tile shows the metrics stream's value
   (Overview) or the first page of rows is in the table (Tasks);
-- task finishing: a ``sleep`` task submitted through the API is on the open Tasks page; from
+- task finishing: a ``sleep 8`` task submitted through the API is on the open Tasks page; from
   its ``finished_at`` (the control plane's clock, the same machine) until its row says
   ``succeeded``;
 - new alert: a third worker registers, is killed, and the control plane raises
@@ -101,9 +101,10 @@ def task_finish_shown(page: Page, client: AgencyClient, stack: DashboardStack) -
     """Seconds from a task's ``finished_at`` until the open Tasks page shows it succeeded."""
     page.goto(stack.page("tasks"))
     page.wait_for_function(TASKS_READY, timeout=30_000, polling="raf")
-    # submitted once the page is up: on a loaded machine the page took longer to open than
-    # the task to run, and its "running" was never seen
-    task = client.submit("shell", {"argv": ["sleep", "3"]})
+    # submitted once the page is up, and long enough: on a loaded machine (load 7 to 12)
+    # opening the page and typing the filter took longer than a 3 s task ran, so its
+    # "running" was never seen; what is measured starts at its finish either way
+    task = client.submit("shell", {"argv": ["sleep", "8"]})
     page.locator(".f-text input").fill(task.id)  # the list narrowed to it, as an operator would
     page.locator(".f-text input").press("Enter")
     page.wait_for_function(row_state_is(task.id, "running"), timeout=30_000, polling="raf")
