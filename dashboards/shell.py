@@ -1,9 +1,11 @@
 """The frame of the dashboard: the pages in tabs, the session's tick, the refusal page.
 
 ``app.py`` serves ``build()``. Pages are built the first time their tab opens (``?page=tasks``
-opens one directly), so the first render costs one page's requests, not eight. One periodic
-callback per browser session copies what the live feeds received into the visible pages; it
-reads memory only.
+opens one directly), so the first render costs one page's requests, not eight. In a served
+session even that page is built after the HTML has gone out (on the session's next tick,
+while the browser evaluates the JavaScript); the document the browser then pulls has it.
+One periodic callback per browser session copies what the live feeds received into the
+visible pages; it reads memory only.
 """
 
 from __future__ import annotations
