@@ -13,7 +13,7 @@ it, and headless Chromium measures:
 
 - first data: from navigation start until every KPI tile shows the metrics stream's value
   (Overview) or the first page of rows is in the table (Tasks);
-- task finishing: a ``sleep`` task submitted through the API is on the open Tasks page; from
+- task finishing: a ``sleep 8`` task submitted through the API is on the open Tasks page; from
   its ``finished_at`` (the control plane's clock, the same machine) until its row says
   ``succeeded``;
 - new alert: a third worker registers, is killed, and the control plane raises
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -40,7 +41,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from agency.client import AgencyClient
 from agency.testing import CHROMIUM_ARGS, DashboardStack, running_stack, start_worker, wait_for
-from benchmarks.bench_dashboard import OVERVIEW_READY, TASKS_READY, seed
+from benchmarks.bench_dashboard import OVERVIEW_READY, TASKS_READY, add_options, seeded
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {
@@ -98,8 +99,12 @@ def first_data(
 
 def task_finish_shown(page: Page, client: AgencyClient, stack: DashboardStack) -> float:
     """Seconds from a task's ``finished_at`` until the open Tasks page shows it succeeded."""
-    task = client.submit("shell", {"argv": ["sleep", "3"]})
     page.goto(stack.page("tasks"))
+    page.wait_for_function(TASKS_READY, timeout=30_000, polling="raf")
+    # submitted once the page is up, and long enough: on a loaded machine (load 7 to 12)
+    # opening the page and typing the filter took longer than a 3 s task ran, so its
+    # "running" was never seen; what is measured starts at its finish either way
+    task = client.submit("shell", {"argv": ["sleep", "8"]})
     page.locator(".f-text input").fill(task.id)  # the list narrowed to it, as an operator would
     page.locator(".f-text input").press("Enter")
     page.wait_for_function(row_state_is(task.id, "running"), timeout=30_000, polling="raf")
@@ -154,15 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="100,000 tasks and fewer repetitions")
-    parser.add_argument("--tasks", type=int, default=None, help="tasks to seed (default 1,000,000)")
+    add_options(parser)
     args, _ = parser.parse_known_args(argv)
     n = args.tasks or (100_000 if args.quick else 1_000_000)
-    reps = 3 if args.quick else 5
+    reps = args.reps or (3 if args.quick else 5)
     with tempfile.TemporaryDirectory(prefix="bench-dash-live-") as tmp:
-        data_dir = Path(tmp) / "data"
-        seed_s = seed(data_dir, n)
-        print(f"seeded {n:,} tasks in {seed_s:.1f} s", flush=True)
+        data_dir, seed_s = seeded(args.data_dir, Path(tmp), n)
+        print(
+            f"seeded {n:,} tasks in {seed_s:.1f} s" if seed_s else f"reusing {data_dir}", flush=True
+        )
         with running_stack(data_dir) as stack:
             samples = measure(stack, reps, Path(tmp))
     rows, ok = [], True
@@ -195,12 +200,14 @@ def main(argv: list[str] | None = None) -> int:
                 "tasks": n,
                 "seed_s": seed_s,
                 "machine": platform.platform(),
+                "load_average": os.getloadavg(),
                 "results": rows,
                 "samples": samples,
             },
             indent=2,
         )
     )
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"written {out}")
     return 0 if ok else 1
 

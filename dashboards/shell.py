@@ -1,9 +1,11 @@
 """The frame of the dashboard: the pages in tabs, the session's tick, the refusal page.
 
 ``app.py`` serves ``build()``. Pages are built the first time their tab opens (``?page=tasks``
-opens one directly), so the first render costs one page's requests, not eight. One periodic
-callback per browser session copies what the live feeds received into the visible pages; it
-reads memory only.
+opens one directly), so the first render costs one page's requests, not eight. In a served
+session even that page is built after the HTML has gone out (on the session's next tick,
+while the browser evaluates the JavaScript); the document the browser then pulls has it.
+One periodic callback per browser session copies what the live feeds received into the
+visible pages; it reads memory only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 
 from .address import AddressBar
 from .connection import HostRefused
@@ -29,7 +32,6 @@ from .pages.tasks import TasksPage
 from .pages.workers import WorkersPage
 from .pages.workflows import WorkflowsPage
 from .timerange import PARAM
-from .ui import every
 
 PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "overview": ("Overview", OverviewPage),
@@ -43,12 +45,17 @@ PAGES: dict[str, tuple[str, Callable[[Context], Any]]] = {
     "health": ("Health", HealthPage),
 }
 TICK_MS = 500
+#: pages whose first load (their ``pn.state.onload``) is one quick read that fills them: when
+#: a session opens on one, the read runs before the browser pulls the document, so the rows
+#: come with the page instead of in a round trip after it renders. The Overview is not one:
+#: its tiles are filled from memory, and its charts and tables would only hold the page back
+PRELOAD = frozenset({"tasks"})
 
 
 class Dashboard:
     """All pages of one browser session, in tabs; each built on first view."""
 
-    def __init__(self, ctx: Context, start: str = "overview") -> None:
+    def __init__(self, ctx: Context, start: str = "overview", defer: bool = False) -> None:
         self.ctx = ctx
         self.keys = list(PAGES)
         self.pages: dict[str, Any] = {}
@@ -58,6 +65,7 @@ class Dashboard:
             dynamic=True,
             sizing_mode="stretch_width",
             css_classes=["pages"],
+            active=self.keys.index(start) if start in self.keys else 0,
         )
         # the address follows the open page and its state; Back/Forward come back through it
         self.address = AddressBar(query=_session_query())
@@ -66,9 +74,41 @@ class Dashboard:
         self.address.on_browse = self._on_browse
         self._browsing = False
         self.tabs.param.watch(self._on_tab, "active")
-        self.tabs.active = self.keys.index(start) if start in self.keys else 0
-        self._build(self.keys[self.tabs.active])
         self._ticking = False
+        if defer:
+            # the frame goes out first: the open page is built on the session's next tick,
+            # while the browser loads and parses the JavaScript, and the document the browser
+            # then pulls has the page (a pull waits for the callback: it holds the lock)
+            doc = pn.state.curdoc
+
+            async def open_page() -> None:
+                await self._open_before_pull(doc)
+
+            pn.state.execute(pn.io.with_lock(open_page))
+        else:
+            self._open()
+
+    async def _open_before_pull(self, doc: Any) -> None:
+        """``_open``, and for a ``PRELOAD`` page its first loads too: the browser has not
+        pulled the document yet, so the page's first data comes with it."""
+        self._open()
+        if self.keys[self.tabs.active] not in PRELOAD:
+            return
+        # Panel keeps a session's pending ``pn.state.onload`` callbacks here until the browser
+        # says it rendered; run them now instead (should Panel move them, they run on load)
+        pending = getattr(pn.state, "_onload", {}).pop(doc, [])
+        for callback, _threaded in pending:
+            result = callback()
+            if inspect.isawaitable(result):
+                await result
+
+    def _open(self) -> None:
+        """Build the page the session opened on and put its state in the address."""
+        key = self.keys[self.tabs.active]
+        self._build(key)
+        if self.tabs.active != 0:  # another page than the first: the address names it
+            page = self.pages[key]
+            self._push(key, page.address() if hasattr(page, "address") else {})
 
     def _build(self, key: str) -> None:
         if key not in self.pages:
@@ -167,8 +207,11 @@ def build(start: str | None = None) -> pn.viewable.Viewable:
     if start is None:
         arg = (pn.state.session_args or {}).get("page", [b"overview"])[0]
         start = arg.decode() if isinstance(arg, bytes) else str(arg)
-    dash = Dashboard(ctx, start)
+    doc = pn.state.curdoc
+    dash = Dashboard(ctx, start, defer=doc is not None and doc.session_context is not None)
     header = Header(ctx)
     dash.pages["_header"] = header  # ticked with the pages: the alert badge stays live
-    every(TICK_MS, dash.tick)
+    # a background callback: Panel's busy state (no indicator shows it here) is not
+    # touched twice a second per session
+    PeriodicCallback(callback=dash.tick, period=TICK_MS, background=True).start()
     return pn.Column(header.panel, dash.tabs, dash.address, sizing_mode="stretch_width")

@@ -10,11 +10,11 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
-from hvplot import hvPlotTabular
 
 from ..context import Context
 from ..data import overview as data
 from ..ui import Confirm, StatusLine, every, off_loop, set_tile, tile
+from .overview_charts import KpiCharts
 
 TILES = [
     ("tasks", "Tasks"),
@@ -45,9 +45,8 @@ class OverviewPage:
         self.stream_note = pn.pane.Markdown(
             "connecting to the metrics stream…", css_classes=["stream-status"], margin=(0, 10)
         )
-        self.charts = pn.Row(
-            pn.pane.Markdown("Loading history…"), sizing_mode="stretch_width", min_height=280
-        )
+        self.kpi_charts = KpiCharts()
+        self.charts = self.kpi_charts.panel
         self.alerts = pn.widgets.Tabulator(
             pd.DataFrame(columns=data.ALERT_COLUMNS),
             show_index=False,
@@ -165,7 +164,7 @@ class OverviewPage:
         except Exception as exc:
             self.status.error(exc)
             return
-        self.charts.objects = charts(history)
+        self.kpi_charts.show(history)
 
     async def refresh_history(self) -> None:
         try:
@@ -211,39 +210,3 @@ class OverviewPage:
             run,
             action.capitalize(),
         )
-
-
-def charts(history: pd.DataFrame) -> list[Any]:
-    """Throughput and latency over time; a note instead when nothing was sampled yet."""
-    if history.empty:
-        return [
-            pn.pane.Markdown("No KPI samples yet: the control plane writes one every few seconds.")
-        ]
-    throughput = hvPlotTabular(history).line(
-        x="ts",
-        y="tasks_per_min",
-        title="Throughput",
-        xlabel="time",
-        ylabel="tasks finished per minute",
-        yformatter="%.0f",
-        height=260,
-        responsive=True,
-        ylim=(0, None),
-    )
-    frame, names, unit = data.latency_frame(history)
-    latency = hvPlotTabular(frame).line(
-        x="ts",
-        y=names,
-        title="Latency",
-        xlabel="time",
-        ylabel=f"latency ({unit})",
-        yformatter="%.1f" if unit == "s" else "%.0f",
-        legend="top_left",
-        height=260,
-        responsive=True,
-        ylim=(0, None),
-    )
-    return [
-        pn.pane.HoloViews(throughput, sizing_mode="stretch_width", min_width=380),
-        pn.pane.HoloViews(latency, sizing_mode="stretch_width", min_width=380),
-    ]
