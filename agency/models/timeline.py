@@ -8,6 +8,7 @@ both the server (for the bars) and the dashboards use.
 
 from __future__ import annotations
 
+import json
 import shlex
 from datetime import datetime
 from typing import Any
@@ -23,18 +24,30 @@ MAX_TIMELINE_BARS = 10_000
 DEFAULT_TIMELINE_BARS = 2_000
 
 
-def command_text(kind: str, spec: Any) -> str:
-    """A spec on one line: a shell command as a shell would read it, an agent's prompt."""
+def command_text(kind: Any, spec: Any, limit: int = COMMAND_CHARS) -> str:
+    """A spec on one line of at most ``limit`` characters: a shell command as a shell would
+    read it, an agent's prompt, else the spec's JSON (the kind for an empty one). ``spec``
+    may be the stored JSON text (the dashboards' frames hold it so)."""
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except ValueError:
+            return _cut(spec, limit)
     spec = spec if isinstance(spec, dict) else {}
-    if kind == "shell" and isinstance(spec.get("argv"), list):
+    if isinstance(spec.get("argv"), list):
         text = shlex.join(str(a) for a in spec["argv"])
-    elif kind == "agent" and spec.get("prompt"):
-        text = " ".join(str(spec["prompt"]).split())
-    elif kind == "noop":
-        text = f"noop (sleep {spec.get('sleep', 0)} s, exit {spec.get('exit_code', 0)})"
+    elif isinstance(spec.get("prompt"), str):
+        text = spec["prompt"]
+    elif spec:
+        text = json.dumps(spec, separators=(",", ":"))
     else:
-        text = kind
-    return text if len(text) <= COMMAND_CHARS else text[: COMMAND_CHARS - 1] + "…"
+        text = str(kind or "")
+    return _cut(text, limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class TimelineBar(BaseModel):

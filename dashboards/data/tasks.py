@@ -19,6 +19,7 @@ import pandas as pd
 from agency.client import AgencyClient
 from agency.models import TERMINAL_STATES, TaskState
 from agency.models.schedules import PROVENANCE_LABELS
+from agency.models.timeline import command_text
 
 from .frames import one
 from .times import aware, instant
@@ -124,7 +125,7 @@ def display_rows(items: Any, now: datetime | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     now = now or datetime.now(UTC)
     records = df.to_dict("records")
-    df["command"] = [command_text(r.get("kind"), r.get("spec")) for r in records]
+    df["command"] = [command_text(r.get("kind"), r.get("spec"), COMMAND_CHARS) for r in records]
     df["attempt"] = [_attempt_text(r.get("attempt"), r.get("max_attempts")) for r in records]
     df["retries"] = [max(0, int(_num(r.get("attempt"))) - 1) for r in records]
     df["duration"] = [
@@ -145,26 +146,6 @@ def display_rows(items: Any, now: datetime | None = None) -> pd.DataFrame:
         for a, c in zip(df["created_at"], created, strict=True)
     ]
     return df[COLUMNS].reset_index(drop=True)
-
-
-def command_text(kind: Any, spec: Any) -> str:
-    """What the task runs, in one short line: a shell command as typed, an agent's prompt."""
-    if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except ValueError:
-            return str(spec)[:COMMAND_CHARS]
-    if not isinstance(spec, dict):
-        return ""
-    argv = spec.get("argv")
-    if isinstance(argv, list):
-        text = shlex.join(str(a) for a in argv)
-    elif isinstance(spec.get("prompt"), str):
-        text = spec["prompt"]
-    else:
-        text = json.dumps(spec, separators=(",", ":")) if spec else ""
-    text = " ".join(text.split())
-    return text if len(text) <= COMMAND_CHARS else text[: COMMAND_CHARS - 1] + "…"
 
 
 def cost_text(cost: float) -> str:
