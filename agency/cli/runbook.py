@@ -6,18 +6,28 @@ importing it costs more than a second, which ``agency --help`` must not pay (sta
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from agency.cli.remote import JSON_OPTION, TOKEN_OPTION, URL_OPTION, connect, dump, fail, table
-from agency.client.settings import RunbookSettings
 from agency.errors import AgencyError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from agency.client.settings import RunbookSettings
 
 app = typer.Typer(
     help="Notebook runbooks: list them, run them headless (papermill), see who ran what.",
     no_args_is_help=True,
 )
+
+
+def _settings(**overrides: Any) -> RunbookSettings:
+    """The runbook settings; ``agency.client`` (httpx) is imported here, when a command runs."""
+    from agency.client.settings import RunbookSettings
+
+    return RunbookSettings.load(**overrides)
+
 
 PARAM_OPTION = typer.Option(
     None,
@@ -45,7 +55,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     from agency.client.runbooks import list_runbooks  # lazy: start-up time of the CLI
 
     rows: list[dict[str, Any]] = []
-    for b in list_runbooks(RunbookSettings.load()):
+    for b in list_runbooks(_settings()):
         try:
             rows.append(
                 {
@@ -82,7 +92,7 @@ def show(
     from agency.client.runbooks import find_runbook  # lazy: start-up time of the CLI
 
     try:
-        book = find_runbook(name, RunbookSettings.load())
+        book = find_runbook(name, _settings())
     except AgencyError as exc:
         fail(exc.message)
     params = [vars(p) for p in book.parameters().values()]
@@ -122,7 +132,7 @@ def run(
     from agency.client.runbooks import RunbookRunner  # lazy: start-up time of the CLI
 
     raw = parse_pairs(param)
-    settings = RunbookSettings.load(runbook_timeout=timeout)
+    settings = _settings(runbook_timeout=timeout)
     with connect(url, token) as client:
         try:
             run_ = RunbookRunner(client, settings).run(name, raw, progress=not as_json)

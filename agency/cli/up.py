@@ -19,15 +19,9 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
-import uvicorn
-
-try:
-    import uvloop
-except ImportError:  # uvicorn[standard] brings it where it builds (not on Windows)
-    uvloop = None  # type: ignore[assignment]
 
 import agency_dashboards  # the default dashboard (see DEFAULT_DASHBOARD_APP)
 from agency import gcpolicy, logs
@@ -59,17 +53,14 @@ def _die_with_parent() -> None:
 _LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server; ``started_event`` replaces polling ``started``."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.started_event = asyncio.Event()
-
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
-        await super().startup(sockets)
-        if self.started:
-            self.started_event.set()
+def _uvloop_run() -> Any:
+    """``uvloop.run`` where uvicorn[standard] brought it (not on Windows), else ``None``;
+    imported when ``up`` runs (it costs ``agency --help`` 0.1-0.5 s)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.run
 
 
 def local_url(host: str, port: int) -> str:
@@ -131,7 +122,10 @@ class Children:
 
 async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit status."""
+    import uvicorn
+
     from agency.api.app import create_app
+    from agency.cli.serving import Server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,7 +149,7 @@ async def run_up(settings: Settings, *, dashboard: Path | None) -> int:
         loop="none",  # the loop is already running (see ``up``)
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
     )
-    server = _Server(config)
+    server = Server(config)
     serving = asyncio.create_task(server.serve(), name="agency-api")
     started = asyncio.create_task(server.started_event.wait())
     await asyncio.wait(
@@ -395,7 +389,7 @@ def up(
     try:
         # uvicorn's loop="uvloop" only applies to loops uvicorn creates; this one is ours
         # (uvloop halves the per-request cost of the event loop's I/O)
-        runner = uvloop.run if uvloop is not None else asyncio.run
+        runner = _uvloop_run() or asyncio.run
         status = runner(run_up(settings, dashboard=dashboard))
     except AgencyError as exc:
         typer.echo(f"agency up: {exc.code}: {exc.message}", err=True)
